@@ -1,0 +1,26 @@
+-- Every measure with the rule its paragraph falls under, its unit (from its case) and,
+-- where an action plan is needed, the plan due date (SPEC §4). Independent of the as-of date.
+SELECT
+    m.measure_id,
+    m.case_id,
+    c.unit_id,
+    m.paragraph,
+    r.rule_prefix,
+    m.started_on,
+    m.ended_on,
+    m.decided_on,
+    m.acute,
+    r.needs_plan,
+    r.needs_follow_up,
+    CASE
+        WHEN NOT r.needs_plan THEN NULL
+        WHEN m.acute THEN
+            CASE r.acute_plan_due_from WHEN 'decision' THEN coalesce(m.decided_on, m.started_on) ELSE m.started_on END
+            + r.acute_plan_within
+        ELSE
+            CASE r.plan_due_from WHEN 'decision' THEN coalesce(m.decided_on, m.started_on) ELSE m.started_on END
+            + r.plan_within
+    END AS plan_due_on
+FROM measures m
+JOIN cases c ON c.case_id = m.case_id
+JOIN paragraph_rules r ON r.paragraph = m.paragraph

@@ -1,0 +1,15 @@
+-- Every investigation with its legal clock: the clock starts when the municipality became
+-- aware (aware_on, else started_on) and the deadline is that plus the investigation limit.
+SELECT
+    i.investigation_id,
+    i.case_id,
+    c.unit_id,
+    c.caseworker_id,
+    i.started_on,
+    i.completed_on,
+    i.aware_on,
+    coalesce(i.aware_on, i.started_on) AS clock_start_on,
+    coalesce(i.aware_on, i.started_on) + p.investigation_limit AS deadline_on
+FROM investigations i
+JOIN cases c ON c.case_id = i.case_id
+CROSS JOIN rule_params p

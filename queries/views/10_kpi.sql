@@ -1,0 +1,28 @@
+-- The KPI table of SPEC §4: one row per as-of date, unit and KPI. A unit counts the items
+-- of its own cases and of all units below it; share and met are null when nothing is counted.
+WITH per_unit AS (
+    SELECT as_of, kpi_id, unit_id, count(*) AS denominator, count(*) FILTER (WHERE ok) AS numerator
+    FROM kpi_items
+    GROUP BY as_of, kpi_id, unit_id
+),
+rolled_up AS (
+    SELECT p.as_of, t.ancestor_id AS unit_id, p.kpi_id,
+           sum(p.numerator) AS numerator, sum(p.denominator) AS denominator
+    FROM per_unit p
+    JOIN unit_tree t ON t.unit_id = p.unit_id
+    GROUP BY p.as_of, t.ancestor_id, p.kpi_id
+),
+counted AS (
+    SELECT g.as_of, g.unit_id, g.kpi_id, g.position, g.target,
+           coalesce(r.numerator, 0) AS numerator, coalesce(r.denominator, 0) AS denominator
+    FROM (SELECT d.as_of, u.unit_id, k.kpi_id, k.position, k.target
+          FROM as_of_dates d CROSS JOIN units u CROSS JOIN kpi_definitions k) g
+    LEFT JOIN rolled_up r ON r.as_of = g.as_of AND r.unit_id = g.unit_id AND r.kpi_id = g.kpi_id
+),
+shared AS (
+    SELECT *, CASE WHEN denominator = 0 THEN NULL ELSE CAST(numerator AS DOUBLE) / CAST(denominator AS DOUBLE) END AS share
+    FROM counted
+)
+SELECT as_of, unit_id, kpi_id, numerator, denominator, share, target, share >= target AS met
+FROM shared
+ORDER BY as_of, unit_id, position

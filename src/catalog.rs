@@ -1,0 +1,313 @@
+//! Builds the SessionContext every command works on: checked export tables, the rules
+//! as small tables, the unit tree, the as-of dates, and the views of `queries/views`.
+//!
+//! Data flows one way: export files → checked tables → rule/tree tables → views.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, IntervalMonthDayNanoArray,
+    RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+
+use crate::checks::{CheckedTable, Rejection, check_all};
+use crate::contract::TABLES;
+use crate::error::{Error, Result};
+use crate::export::{RawTable, read_table};
+use crate::queries::{ViewSql, views};
+use crate::rules::{PlanDue, Rules, Span};
+
+/// An export read and checked: what every figure is computed from.
+#[derive(Debug)]
+pub struct CheckedExport {
+    pub tables: Vec<CheckedTable>,
+}
+
+impl CheckedExport {
+    /// Reads every table of the contract (in parallel) and checks their rows.
+    pub fn load(dir: &Path) -> Result<CheckedExport> {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!("export folder {} does not exist", dir.display())));
+        }
+        let raw: Vec<Result<RawTable>> = std::thread::scope(|s| {
+            let handles: Vec<_> = TABLES.iter().map(|spec| s.spawn(move || read_table(dir, spec))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a reader thread failed".into()))))
+                .collect()
+        });
+        let raw = raw.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(CheckedExport { tables: check_all(&raw)? })
+    }
+
+    pub fn table(&self, name: &str) -> Option<&CheckedTable> {
+        self.tables.iter().find(|t| t.spec.name == name)
+    }
+
+    pub fn rejections(&self) -> impl Iterator<Item = &Rejection> {
+        self.tables.iter().flat_map(|t| t.rejected.iter())
+    }
+}
+
+/// Engine settings shared by all commands.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Memory limit in bytes for query execution; beyond it operators spill to disk.
+    pub memory_limit: Option<usize>,
+    pub spill_dir: Option<std::path::PathBuf>,
+}
+
+pub struct Catalog {
+    pub ctx: SessionContext,
+    pub rules: Rules,
+    pub as_of: Vec<NaiveDate>,
+}
+
+impl Catalog {
+    pub async fn new(export: &CheckedExport, rules: Rules, as_of: &[NaiveDate], options: &EngineOptions) -> Result<Catalog> {
+        let ctx = session(options)?;
+        for table in &export.tables {
+            register(&ctx, table.spec.name, table.kept.clone())?;
+        }
+        register(&ctx, "unit_tree", unit_tree(export)?)?;
+        register(&ctx, "paragraph_rules", paragraph_rules(export, &rules)?)?;
+        register(&ctx, "rule_params", rule_params(&rules)?)?;
+        register(&ctx, "kpi_definitions", kpi_definitions(&rules)?)?;
+        register(&ctx, "rejected_rows", rejected_rows(export)?)?;
+        let mut catalog = Catalog { ctx, rules, as_of: Vec::new() };
+        catalog.set_as_of(as_of).await?;
+        Ok(catalog)
+    }
+
+    /// Sets the dates every view is computed as of, and (re)creates the views: a view is
+    /// bound to the tables it read when it was made.
+    pub async fn set_as_of(&mut self, dates: &[NaiveDate]) -> Result<()> {
+        let dates: BTreeSet<NaiveDate> = dates.iter().copied().collect();
+        let days: Date32Array = dates.iter().map(|d| Some(days_since_epoch(*d))).collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("as_of", DataType::Date32, false)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).map_err(internal)?;
+        register(&self.ctx, "as_of_dates", batch)?;
+        for view in all_views() {
+            let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
+            self.ctx.deregister_table(view.name.as_str())?;
+            self.ctx.register_table(view.name.as_str(), df.into_view())?;
+        }
+        self.as_of = dates.into_iter().collect();
+        Ok(())
+    }
+
+    /// Runs one read-only statement (no DDL, DML or SET).
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let options = datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, options).await?;
+        Ok(df.collect().await?)
+    }
+
+    pub async fn query_df(&self, sql: &str) -> Result<DataFrame> {
+        Ok(self.ctx.sql(sql).await?)
+    }
+}
+
+/// All views, in load order.
+pub fn all_views() -> Vec<ViewSql> {
+    views("views")
+}
+
+fn session(options: &EngineOptions) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("cwkpi", "public");
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    if let Some(dir) = &options.spill_dir {
+        runtime = runtime.with_temp_file_path(dir);
+    }
+    let runtime = runtime.build_arc()?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}
+
+/// Registers a batch as an in-memory table, split so both cores can work on it.
+fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
+    let parts = ctx.state().config().target_partitions().max(1);
+    let rows = batch.num_rows();
+    let chunk = rows.div_ceil(parts).max(1);
+    let partitions: Vec<Vec<RecordBatch>> =
+        (0..rows.div_ceil(chunk).max(1)).map(|p| vec![batch.slice((p * chunk).min(rows), chunk.min(rows.saturating_sub(p * chunk)))]).collect();
+    let table = MemTable::try_new(batch.schema(), partitions)?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    RecordBatch::try_new(Arc::new(Schema::new(fields)) as SchemaRef, columns).map_err(internal)
+}
+
+fn interval_type() -> DataType {
+    DataType::Interval(IntervalUnit::MonthDayNano)
+}
+
+fn interval(span: Option<Span>) -> Option<IntervalMonthDayNano> {
+    span.map(|s| IntervalMonthDayNano::new(s.months, s.days, 0))
+}
+
+fn strings(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+/// `unit_tree(ancestor_id, unit_id, depth)`: each unit with itself (depth 0) and every
+/// unit above it, so a roll-up is one join. Checked units have no cycles.
+fn unit_tree(export: &CheckedExport) -> Result<RecordBatch> {
+    let units = &table_of(export, "units")?.kept;
+    let ids = units.column_by_name("unit_id").ok_or_else(|| internal("units.unit_id"))?.as_string::<i32>();
+    let parents = units.column_by_name("parent_id").ok_or_else(|| internal("units.parent_id"))?.as_string::<i32>();
+    let parent_of: HashMap<&str, Option<&str>> = ids.iter().zip(parents.iter()).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
+    let (mut anc, mut unit, mut depth) = (Vec::new(), Vec::new(), Vec::new());
+    for id in ids.iter().flatten() {
+        let mut current = Some(id);
+        let mut d = 0i32;
+        while let Some(a) = current {
+            anc.push(a.to_string());
+            unit.push(id.to_string());
+            depth.push(d);
+            d += 1;
+            current = parent_of.get(a).copied().flatten();
+            if d as usize > parent_of.len() {
+                return Err(internal("unit tree has a cycle after checks"));
+            }
+        }
+    }
+    batch(
+        vec![strings("ancestor_id", false), strings("unit_id", false), Field::new("depth", DataType::Int32, false)],
+        vec![Arc::new(StringArray::from(anc)), Arc::new(StringArray::from(unit)), Arc::new(Int32Array::from(depth))],
+    )
+}
+
+fn table_of<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTable> {
+    export.table(name).ok_or_else(|| internal(format!("table {name} not loaded")))
+}
+
+/// `paragraph_rules`: each paragraph code found in the measures, with the rule that
+/// governs it (matched once here, so the views stay plain joins).
+fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
+    let measures = &table_of(export, "measures")?.kept;
+    let codes: BTreeSet<&str> =
+        measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>().iter().flatten().collect();
+    let mut cols: (Vec<&str>, Vec<Option<String>>, Vec<bool>, Vec<bool>) = Default::default();
+    let mut due: [(Vec<Option<&str>>, Vec<Option<IntervalMonthDayNano>>); 2] = Default::default();
+    for code in &codes {
+        let rule = rules.rule_for(code);
+        cols.0.push(code);
+        cols.1.push(rule.map(|r| r.prefix.clone()));
+        cols.2.push(rule.is_some_and(|r| r.action_plan.is_some()));
+        cols.3.push(rule.is_some_and(|r| r.follow_up));
+        let plan = rule.and_then(|r| r.action_plan);
+        // An acute measure follows the acute rule where one exists, else the general one.
+        let acute = rule.and_then(|r| r.acute_action_plan.or(r.action_plan));
+        for (slot, p) in due.iter_mut().zip([plan, acute]) {
+            slot.0.push(p.map(|p: PlanDue| p.from.as_str()));
+            slot.1.push(interval(p.map(|p| p.within)));
+        }
+    }
+    let [(plan_from, plan_within), (acute_from, acute_within)] = due;
+    batch(
+        vec![
+            strings("paragraph", false),
+            strings("rule_prefix", true),
+            Field::new("needs_plan", DataType::Boolean, false),
+            Field::new("needs_follow_up", DataType::Boolean, false),
+            strings("plan_due_from", true),
+            Field::new("plan_within", interval_type(), true),
+            strings("acute_plan_due_from", true),
+            Field::new("acute_plan_within", interval_type(), true),
+        ],
+        vec![
+            Arc::new(StringArray::from(cols.0)),
+            Arc::new(StringArray::from(cols.1)),
+            Arc::new(BooleanArray::from(cols.2)),
+            Arc::new(BooleanArray::from(cols.3)),
+            Arc::new(StringArray::from(plan_from)),
+            Arc::new(IntervalMonthDayNanoArray::from(plan_within)),
+            Arc::new(StringArray::from(acute_from)),
+            Arc::new(IntervalMonthDayNanoArray::from(acute_within)),
+        ],
+    )
+}
+
+/// `rule_params`: one row with the deadlines that are not per paragraph.
+fn rule_params(rules: &Rules) -> Result<RecordBatch> {
+    let spans = [
+        ("investigation_limit", rules.investigation_limit),
+        ("follow_up_first", rules.follow_up_first),
+        ("follow_up_every", rules.follow_up_every),
+    ];
+    batch(
+        spans.iter().map(|(n, _)| Field::new(*n, interval_type(), false)).collect(),
+        spans.iter().map(|(_, s)| Arc::new(IntervalMonthDayNanoArray::from(vec![interval(Some(*s))])) as ArrayRef).collect(),
+    )
+}
+
+/// `kpi_definitions(kpi_id, position, plan_item, target, description)`.
+fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
+    let defs = crate::kpi::DEFINITIONS;
+    batch(
+        vec![
+            strings("kpi_id", false),
+            Field::new("position", DataType::Int32, false),
+            Field::new("plan_item", DataType::Int32, false),
+            Field::new("target", DataType::Float64, false),
+            strings("description", false),
+        ],
+        vec![
+            Arc::new(StringArray::from_iter_values(defs.iter().map(|d| d.id))),
+            Arc::new(Int32Array::from_iter_values(0..defs.len() as i32)),
+            Arc::new(Int32Array::from_iter_values(defs.iter().map(|d| d.plan_item))),
+            Arc::new(Float64Array::from_iter_values(defs.iter().map(|d| rules.target(d.id)))),
+            Arc::new(StringArray::from_iter_values(defs.iter().map(|d| d.description))),
+        ],
+    )
+}
+
+/// `rejected_rows`: every row left out by the checks, with where it is and why.
+fn rejected_rows(export: &CheckedExport) -> Result<RecordBatch> {
+    let r: Vec<&Rejection> = export.rejections().collect();
+    batch(
+        vec![
+            strings("table_name", false),
+            strings("file", false),
+            Field::new("row", DataType::Int64, false),
+            strings("rule", false),
+            strings("column_name", false),
+            strings("locator", false),
+        ],
+        vec![
+            Arc::new(StringArray::from_iter_values(r.iter().map(|r| r.table))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|r| r.file.as_str()))),
+            Arc::new(Int64Array::from_iter_values(r.iter().map(|r| r.row))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|r| r.rule.as_str()))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|r| r.column.as_str()))),
+            Arc::new(StringArray::from_iter_values(r.iter().map(|r| r.locator.as_str()))),
+        ],
+    )
+}

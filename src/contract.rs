@@ -1,0 +1,259 @@
+//! The export contract (SPEC §2): which tables an export holds, their columns, and the
+//! type each column has once read. Everything that reads or checks an export starts here.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// What a column holds, and so which source types can be converted into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// An identifier: strings, or integers read as strings; "" means null.
+    Id,
+    /// Free text or a code (paragraph, name, kind …).
+    Text,
+    /// A calendar date (Date32); timestamps are turned into Copenhagen dates.
+    Date,
+    /// A moment, kept as naive Copenhagen wall-clock time (µs).
+    Timestamp,
+    /// A flag; a missing or null flag reads as false when the column says so.
+    Bool,
+    /// An amount or other number, read as f64.
+    Number,
+    /// Personal data (CPR): part of the contract, never read.
+    Personal,
+}
+
+impl ColumnKind {
+    /// The Arrow type the column has in the catalog.
+    pub fn data_type(self) -> DataType {
+        match self {
+            ColumnKind::Id | ColumnKind::Text | ColumnKind::Personal => DataType::Utf8,
+            ColumnKind::Date => DataType::Date32,
+            ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ColumnKind::Bool => DataType::Boolean,
+            ColumnKind::Number => DataType::Float64,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ColumnKind::Id => "an id (string or integer)",
+            ColumnKind::Text => "text (string)",
+            ColumnKind::Date => "a date (Date32, Date64 or timestamp)",
+            ColumnKind::Timestamp => "a timestamp",
+            ColumnKind::Bool => "a boolean",
+            ColumnKind::Number => "a number",
+            ColumnKind::Personal => "personal data",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    /// A required column must exist in every file and hold no nulls.
+    pub required: bool,
+    /// For optional flags: the value a missing or null cell takes.
+    pub default_false: bool,
+}
+
+const fn req(name: &'static str, kind: ColumnKind) -> ColumnSpec {
+    ColumnSpec { name, kind, required: true, default_false: false }
+}
+const fn opt(name: &'static str, kind: ColumnKind) -> ColumnSpec {
+    ColumnSpec { name, kind, required: false, default_false: false }
+}
+const fn flag(name: &'static str) -> ColumnSpec {
+    ColumnSpec { name, kind: ColumnKind::Bool, required: false, default_false: true }
+}
+
+#[derive(Debug)]
+pub struct TableSpec {
+    pub name: &'static str,
+    /// The column that identifies a row; duplicates of it are rejected.
+    pub id_column: &'static str,
+    pub columns: &'static [ColumnSpec],
+    /// Core tables must be present; further tables are optional (absent = empty).
+    pub core: bool,
+    /// Columns that must name an existing row of another table (checked in `checks`).
+    pub references: &'static [Reference],
+    /// (start, end) date pairs where the end may not lie before the start.
+    pub ordered: &'static [(&'static str, &'static str)],
+    /// Columns shown to help find a listed row in the case system: ids and dates, never
+    /// personal data.
+    pub locator: &'static [&'static str],
+}
+
+/// A reference from `columns` of this table to `parent_columns` of `parent`. A row whose
+/// referring columns are all non-null must match a checked row of the parent; a null in
+/// any of them means "no reference" (e.g. a follow-up without measure).
+#[derive(Debug)]
+pub struct Reference {
+    pub columns: &'static [&'static str],
+    pub parent: &'static str,
+    pub parent_columns: &'static [&'static str],
+}
+
+const fn refers(column: &'static [&'static str], parent: &'static str, parent_columns: &'static [&'static str]) -> Reference {
+    Reference { columns: column, parent, parent_columns }
+}
+
+use ColumnKind::*;
+
+/// Every table of the contract, parents before children (the order rows are checked in).
+pub static TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "units",
+        references: &[refers(&["parent_id"], "units", &["unit_id"])],
+        ordered: &[],
+        locator: &["unit_id", "parent_id"],
+        id_column: "unit_id",
+        core: true,
+        columns: &[req("unit_id", Id), req("name", Text), opt("parent_id", Id)],
+    },
+    TableSpec {
+        name: "caseworkers",
+        references: &[refers(&["unit_id"], "units", &["unit_id"])],
+        ordered: &[],
+        locator: &["caseworker_id", "unit_id"],
+        id_column: "caseworker_id",
+        core: true,
+        columns: &[req("caseworker_id", Id), req("name", Text), req("unit_id", Id)],
+    },
+    TableSpec {
+        name: "children",
+        references: &[],
+        ordered: &[],
+        locator: &["child_id"],
+        id_column: "child_id",
+        core: true,
+        columns: &[req("child_id", Id), req("birth_date", Date), opt("cpr", Personal)],
+    },
+    TableSpec {
+        name: "cases",
+        references: &[refers(&["child_id"], "children", &["child_id"]), refers(&["unit_id"], "units", &["unit_id"]), refers(&["caseworker_id"], "caseworkers", &["caseworker_id"])],
+        ordered: &[("opened_on", "closed_on")],
+        locator: &["case_id", "unit_id", "opened_on", "closed_on"],
+        id_column: "case_id",
+        core: true,
+        columns: &[
+            req("case_id", Id),
+            req("child_id", Id),
+            req("unit_id", Id),
+            opt("caseworker_id", Id),
+            req("opened_on", Date),
+            opt("closed_on", Date),
+            opt("target_group", Text),
+        ],
+    },
+    TableSpec {
+        name: "measures",
+        references: &[refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[("started_on", "ended_on")],
+        locator: &["measure_id", "case_id", "paragraph", "started_on", "ended_on"],
+        id_column: "measure_id",
+        core: true,
+        columns: &[
+            req("measure_id", Id),
+            req("case_id", Id),
+            req("paragraph", Text),
+            req("started_on", Date),
+            opt("ended_on", Date),
+            opt("decided_on", Date),
+            flag("acute"),
+            opt("monthly_cost_dkk", Number),
+            opt("provider", Text),
+        ],
+    },
+    TableSpec {
+        name: "investigations",
+        references: &[refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[("started_on", "completed_on")],
+        locator: &["investigation_id", "case_id", "started_on", "completed_on"],
+        id_column: "investigation_id",
+        core: true,
+        columns: &[
+            req("investigation_id", Id),
+            req("case_id", Id),
+            req("started_on", Date),
+            opt("completed_on", Date),
+            opt("aware_on", Date),
+        ],
+    },
+    TableSpec {
+        name: "action_plans",
+        references: &[refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[],
+        locator: &["plan_id", "case_id", "created_on"],
+        id_column: "plan_id",
+        core: true,
+        columns: &[req("plan_id", Id), req("case_id", Id), req("created_on", Date)],
+    },
+    TableSpec {
+        name: "follow_ups",
+        references: &[refers(&["case_id"], "cases", &["case_id"]), refers(&["measure_id", "case_id"], "measures", &["measure_id", "case_id"])],
+        ordered: &[],
+        locator: &["follow_up_id", "case_id", "measure_id", "performed_on"],
+        id_column: "follow_up_id",
+        core: true,
+        columns: &[
+            req("follow_up_id", Id),
+            req("case_id", Id),
+            req("performed_on", Date),
+            opt("measure_id", Id),
+            opt("next_due_on", Date),
+        ],
+    },
+];
+
+impl TableSpec {
+    /// The columns the catalog holds: the contract minus personal data.
+    pub fn read_columns(&self) -> impl Iterator<Item = &ColumnSpec> {
+        self.columns.iter().filter(|c| c.kind != Personal)
+    }
+
+    /// Schema of the checked table as views and analysts see it.
+    pub fn schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .read_columns()
+            .map(|c| Field::new(c.name, c.kind.data_type(), !c.required && !c.default_false))
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Schema of the table as read, before row checks: every column nullable (nulls in
+    /// required columns are rejected rows, not read errors) plus where each row came from.
+    pub fn raw_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .read_columns()
+            .map(|c| Field::new(c.name, c.kind.data_type(), true))
+            .collect();
+        fields.extend(source_fields());
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// Locator columns added to every raw table: a row number unique in the table, and the
+/// file and 1-based row within that file, so a rejected row can be found again.
+pub const ROW_ID: &str = "_rowid";
+pub const SOURCE_FILE: &str = "_file";
+pub const SOURCE_ROW: &str = "_row";
+
+fn source_fields() -> [Field; 3] {
+    [
+        Field::new(ROW_ID, DataType::Int64, false),
+        Field::new(SOURCE_FILE, DataType::Utf8, false),
+        Field::new(SOURCE_ROW, DataType::Int64, false),
+    ]
+}
+
+pub fn table(name: &str) -> Option<&'static TableSpec> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// Name of the raw (unchecked) table in the catalog.
+pub fn raw_name(table: &str) -> String {
+    format!("raw_{table}")
+}

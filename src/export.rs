@@ -1,0 +1,257 @@
+//! Reading an export folder (SPEC §2) into typed Arrow batches, one raw table each.
+//!
+//! Every source column is converted to the contract type here, so the SQL never sees
+//! the export's type drift: integer ids become strings, timestamps become Copenhagen
+//! dates, optional columns missing from a file become nulls. A file or column that
+//! cannot be read is a fatal error naming file, table and column.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone};
+use chrono_tz::Europe::Copenhagen;
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    new_null_array,
+};
+use datafusion::arrow::compute::{cast, is_null};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::contract::{ColumnKind, ColumnSpec, TableSpec};
+use crate::error::{Error, Result};
+
+/// One table as read: its batches in the raw schema (contract columns + locators).
+#[derive(Debug)]
+pub struct RawTable {
+    pub spec: &'static TableSpec,
+    pub files: Vec<PathBuf>,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl RawTable {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Where a table lives in the export: `<table>.parquet` or a folder `<table>/`.
+pub fn table_files(export: &Path, spec: &TableSpec) -> Result<Option<Vec<PathBuf>>> {
+    let file = export.join(format!("{}.parquet", spec.name));
+    let dir = export.join(spec.name);
+    match (file.is_file(), dir.is_dir()) {
+        (true, true) => Err(Error::export(
+            &dir,
+            spec.name,
+            None,
+            format!("the table is present both as {} and as a folder; keep one", file.display()),
+        )),
+        (true, false) => Ok(Some(vec![file])),
+        (false, true) => {
+            let mut files = Vec::new();
+            collect_parquet_files(&dir, &mut files).map_err(|e| Error::io_path("list", &dir, e))?;
+            files.sort();
+            Ok(Some(files))
+        }
+        (false, false) => Ok(None),
+    }
+}
+
+fn collect_parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_parquet_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one table of the export. A missing core table is fatal; a missing further
+/// table reads as empty.
+pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
+    let files = match table_files(export, spec)? {
+        Some(files) => files,
+        None if spec.core => {
+            return Err(Error::export(
+                &export.join(format!("{}.parquet", spec.name)),
+                spec.name,
+                None,
+                "table is missing (expected this file or a folder of Parquet files)",
+            ));
+        }
+        None => Vec::new(),
+    };
+    let mut batches = Vec::new();
+    let mut next_row_id = 0i64;
+    for file in &files {
+        read_file(file, export, spec, &mut next_row_id, &mut batches)?;
+    }
+    Ok(RawTable { spec, files, batches })
+}
+
+fn read_file(path: &Path, export: &Path, spec: &TableSpec, next_row_id: &mut i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+    let unreadable = |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));
+    let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
+    let file_schema = builder.schema().clone();
+
+    // Decide, before reading any data, where each contract column comes from.
+    let mut sources: Vec<Option<usize>> = Vec::new();
+    for col in spec.read_columns() {
+        match file_schema.index_of(col.name) {
+            Ok(idx) => {
+                let field = file_schema.field(idx);
+                if !convertible(field.data_type(), col.kind) {
+                    return Err(Error::export(
+                        path,
+                        spec.name,
+                        Some(col.name),
+                        format!("has type {}, which cannot be read as {}", field.data_type(), col.kind.describe()),
+                    ));
+                }
+                sources.push(Some(idx));
+            }
+            Err(_) if col.required => {
+                return Err(Error::export(path, spec.name, Some(col.name), "required column is missing"));
+            }
+            Err(_) => sources.push(None),
+        }
+    }
+    let roots: Vec<usize> = sources.iter().flatten().copied().collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| unreadable(&e))?;
+    let relative = path.strip_prefix(export).unwrap_or(path).display().to_string();
+    let mut file_row = 0i64;
+    let raw_schema = spec.raw_schema();
+    for batch in reader {
+        let batch = batch.map_err(|e| unreadable(&e))?;
+        let n = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(raw_schema.fields().len());
+        for (col, source) in spec.read_columns().zip(&sources) {
+            let array = match source {
+                Some(idx) => {
+                    let name = file_schema.field(*idx).name();
+                    let source_array = batch.column_by_name(name).ok_or_else(|| unreadable(&"projected column absent"))?;
+                    convert(source_array, col).map_err(|what| {
+                        Error::export(path, spec.name, Some(col.name), what)
+                    })?
+                }
+                None if col.default_false => Arc::new(BooleanArray::from(vec![false; n])),
+                None => new_null_array(&col.kind.data_type(), n),
+            };
+            columns.push(array);
+        }
+        columns.push(Arc::new(Int64Array::from_iter_values(*next_row_id..*next_row_id + n as i64)));
+        columns.push(Arc::new(StringArray::from(vec![relative.as_str(); n])));
+        columns.push(Arc::new(Int64Array::from_iter_values(file_row + 1..=file_row + n as i64)));
+        *next_row_id += n as i64;
+        file_row += n as i64;
+        let batch = RecordBatch::try_new(raw_schema.clone(), columns)
+            .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;
+        out.push(batch);
+    }
+    Ok(())
+}
+
+fn is_string(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_string(v),
+        _ => false,
+    }
+}
+
+fn convertible(t: &DataType, kind: ColumnKind) -> bool {
+    match kind {
+        ColumnKind::Id => is_string(t) || t.is_integer() || t == &DataType::Null,
+        ColumnKind::Text => is_string(t) || t == &DataType::Null,
+        ColumnKind::Date | ColumnKind::Timestamp => {
+            matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) | DataType::Null)
+        }
+        ColumnKind::Bool => matches!(t, DataType::Boolean | DataType::Null),
+        ColumnKind::Number => t.is_numeric() || t == &DataType::Null,
+        ColumnKind::Personal => true,
+    }
+}
+
+/// Converts one source column to its contract type. The error text names the problem
+/// but never a value (values may be personal data).
+fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<ArrayRef, String> {
+    let target = col.kind.data_type();
+    let cast_to = |t: &DataType| cast(array, t).map_err(|e| format!("cannot convert to {}: {e}", col.kind.describe()));
+    match (col.kind, array.data_type()) {
+        (ColumnKind::Id, _) => {
+            let strings = cast_to(&DataType::Utf8)?;
+            Ok(empty_as_null(&strings))
+        }
+        (ColumnKind::Date, DataType::Timestamp(unit, Some(tz))) => zoned_to_date(array, *unit, tz),
+        (ColumnKind::Timestamp, DataType::Timestamp(unit, Some(tz))) => zoned_to_wall_clock(array, *unit, tz),
+        (ColumnKind::Bool, _) if col.default_false => {
+            let flags = cast_to(&DataType::Boolean)?;
+            let flags = flags.as_any().downcast_ref::<BooleanArray>().ok_or("not a boolean")?;
+            Ok(Arc::new(flags.iter().map(|v| Some(v.unwrap_or(false))).collect::<BooleanArray>()))
+        }
+        _ => cast_to(&target),
+    }
+}
+
+fn empty_as_null(strings: &ArrayRef) -> ArrayRef {
+    let Some(s) = strings.as_any().downcast_ref::<StringArray>() else { return strings.clone() };
+    if !s.iter().any(|v| v == Some("")) {
+        return strings.clone();
+    }
+    Arc::new(s.iter().map(|v| v.filter(|v| !v.is_empty())).collect::<StringArray>())
+}
+
+/// Instants of a zoned timestamp column, in microseconds since the epoch (UTC).
+fn instants_micros(array: &ArrayRef, unit: TimeUnit) -> std::result::Result<Vec<Option<i64>>, String> {
+    let as_i64 = cast(array, &DataType::Timestamp(unit, None))
+        .and_then(|a| cast(&a, &DataType::Int64))
+        .map_err(|e| format!("cannot read timestamp: {e}"))?;
+    let values = as_i64.as_any().downcast_ref::<Int64Array>().ok_or("not a timestamp")?;
+    let per_micro = match unit {
+        TimeUnit::Second => 1_000_000i64,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1,
+        TimeUnit::Nanosecond => 0,
+    };
+    Ok(values
+        .iter()
+        .map(|v| v.map(|v| if per_micro == 0 { v.div_euclid(1_000) } else { v.saturating_mul(per_micro) }))
+        .collect())
+}
+
+fn copenhagen(micros: i64, tz: &str) -> std::result::Result<DateTime<chrono_tz::Tz>, String> {
+    // The instant is absolute; its zone only says how it was written. We always
+    // express it in Copenhagen time, as the case system's users see it.
+    let _ = tz;
+    let utc = DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?;
+    Ok(Copenhagen.from_utc_datetime(&utc.naive_utc()))
+}
+
+fn zoned_to_date(array: &ArrayRef, unit: TimeUnit, tz: &str) -> std::result::Result<ArrayRef, String> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let days = instants_micros(array, unit)?
+        .into_iter()
+        .map(|v| v.map(|m| copenhagen(m, tz).map(|t| (t.date_naive() - epoch).num_days() as i32)).transpose())
+        .collect::<std::result::Result<Date32Array, String>>()?;
+    Ok(Arc::new(days))
+}
+
+fn zoned_to_wall_clock(array: &ArrayRef, unit: TimeUnit, tz: &str) -> std::result::Result<ArrayRef, String> {
+    let micros = instants_micros(array, unit)?
+        .into_iter()
+        .map(|v| v.map(|m| copenhagen(m, tz).map(|t| t.naive_local().and_utc().timestamp_micros())).transpose())
+        .collect::<std::result::Result<TimestampMicrosecondArray, String>>()?;
+    Ok(Arc::new(micros))
+}
+
+/// Rows whose required columns hold a null (used by the row checks).
+pub fn null_mask(array: &ArrayRef) -> BooleanArray {
+    is_null(array.as_ref()).unwrap_or_else(|_| BooleanArray::from(vec![false; array.len()]))
+}

@@ -1,0 +1,1463 @@
+//! Deterministic synthetic exports (SPEC §2) at any scale, for tests, demos and benchmarks.
+//!
+//! Scale 1 is one large municipality: about 10,000 cases opened over the six years before
+//! the export date, an organisation with two centers and about ten departments (some split
+//! into teams) and about 150 caseworkers. Scale multiplies cases, caseworkers and
+//! departments; a fractional scale gives a small but complete tree.
+//!
+//! Each leaf unit has its own diligence, which decides whether action plans are made
+//! before their due date, follow-ups happen on time and investigations finish within the
+//! limit, so compliance varies between departments as it does in practice. The due dates
+//! the generator aims at mirror the built-in rules (`default_rules.toml`); with other rules
+//! the data is still valid, only the compliance levels differ.
+//!
+//! The data is invented: children have a `cpr` column shaped like a CPR number
+//! (ddmmyy-xxxx) whose day part is 32–60, a day no real or substitute CPR number uses, so
+//! tests can prove it never leaks without any real number existing in the repository.
+//!
+//! Every event date (opened, started, completed, decided, created, performed …) is on or
+//! before the export date. Only `follow_ups.next_due_on` may lie after it: it is a deadline
+//! the caseworker set, not an event.
+//!
+//! Output is byte-identical for the same (scale, seed, export date): one ChaCha8 stream
+//! builds the organisation, and each chunk of cases has its own stream. Cases are made in
+//! chunks of [`CHUNK_CASES`] on one thread while another encodes the previous chunk into
+//! the eight Parquet writers, so memory stays bounded whatever the scale.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use chrono::{Datelike, Months, NaiveDate};
+use datafusion::arrow::array::{ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, StringBuilder};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::contract;
+use crate::error::{Error, Result};
+
+pub struct GenOptions {
+    /// 1 ≈ one large municipality; multiplies cases, caseworkers and departments.
+    pub scale: f64,
+    pub seed: u64,
+    /// The export date: no event is dated after it.
+    pub as_of: NaiveDate,
+}
+
+pub struct GenSummary {
+    /// Rows written per table, in contract order.
+    pub rows: Vec<(&'static str, usize)>,
+}
+
+/// The tables written, in contract order.
+pub const TABLE_NAMES: [&str; 8] =
+    ["units", "caseworkers", "children", "cases", "measures", "investigations", "action_plans", "follow_ups"];
+
+const CASES_PER_SCALE: f64 = 10_000.0;
+const CASEWORKERS_PER_SCALE: f64 = 150.0;
+const DEPARTMENTS_PER_SCALE: f64 = 10.0;
+const MIN_DEPARTMENTS: usize = 3;
+/// Scale 10,000 is already 100 million cases; beyond that is surely a typo.
+const MAX_SCALE: f64 = 10_000.0;
+const HISTORY_MONTHS: u32 = 6 * 12;
+/// Part of the output's identity: changing it changes the generated data.
+pub const CHUNK_CASES: u64 = 50_000;
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+const GENERATOR: &str = "cwkpi gen";
+
+/// Dates are handled as days since 1970-01-01, the Date32 representation.
+type Day = i32;
+const DAYS_FROM_CE_TO_EPOCH: i32 = 719_163;
+
+fn day(d: NaiveDate) -> Day {
+    d.num_days_from_ce() - DAYS_FROM_CE_TO_EPOCH
+}
+
+fn date(d: Day) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(d.checked_add(DAYS_FROM_CE_TO_EPOCH)?)
+}
+
+/// Calendar month arithmetic with end-of-month clamping, as SPEC §3 counts deadlines.
+fn add_months(d: Day, months: u32) -> Day {
+    date(d).and_then(|x| x.checked_add_months(Months::new(months))).map(day).unwrap_or(Day::MAX)
+}
+
+fn sub_months(d: Day, months: u32) -> Day {
+    date(d).and_then(|x| x.checked_sub_months(Months::new(months))).map(day).unwrap_or(Day::MIN)
+}
+
+// ---------------------------------------------------------------------------------------
+// Random helpers that never panic (rand's range methods do on empty ranges).
+
+fn between(rng: &mut ChaCha8Rng, lo: i32, hi: i32) -> i32 {
+    if hi <= lo { lo } else { rng.random_range(lo..=hi) }
+}
+
+fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
+    rng.random::<f64>() < p
+}
+
+fn uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.random::<f64>()
+}
+
+/// One of a fixed, non-empty list.
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T], fallback: T) -> T {
+    if items.is_empty() { fallback } else { items[rng.random_range(0..items.len())] }
+}
+
+// ---------------------------------------------------------------------------------------
+// Paragraph codes and the rules they fall under.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Placement,
+    Family,
+    Contact,
+    Respite,
+    Prevention,
+    Aftercare,
+    ExtraCosts,
+    LostEarnings,
+    Other,
+}
+
+struct Code {
+    code: &'static str,
+    kind: Kind,
+    weight: u32,
+}
+
+const fn code(code: &'static str, kind: Kind, weight: u32) -> Code {
+    Code { code, kind, weight }
+}
+
+use Kind::*;
+
+// Serviceloven, for measures started before 1 January 2024.
+static SEL_VULNERABLE: &[Code] = &[
+    code("SEL:52.3.7", Placement, 22),
+    code("SEL:52.3.4", Placement, 2),
+    code("SEL:52.3.3", Family, 18),
+    code("SEL:52.3.2", Family, 6),
+    code("SEL:52.3.6", Contact, 14),
+    code("SEL:52.3.5", Respite, 5),
+    code("SEL:52.3.9", Other, 7),
+    code("SEL:52a.1.1", Other, 3),
+    code("SEL:11.3", Prevention, 12),
+    code("SEL:76", Aftercare, 6),
+    code("SEL:76a", Aftercare, 2),
+];
+static SEL_DISABILITY: &[Code] = &[
+    code("SEL:41", ExtraCosts, 30),
+    code("SEL:42", LostEarnings, 18),
+    code("SEL:52.3.5", Respite, 15),
+    code("SEL:52.3.7", Placement, 10),
+    code("SEL:52.3.2", Family, 7),
+    code("SEL:44", Respite, 6),
+    code("SEL:11.3", Prevention, 10),
+];
+// Barnets Lov, for measures started from 1 January 2024.
+static BL_VULNERABLE: &[Code] = &[
+    code("BL:46", Placement, 18),
+    code("BL:47", Placement, 5),
+    code("BL:32.1.3", Placement, 2),
+    code("BL:32.1.2", Family, 18),
+    code("BL:32.1.1", Family, 8),
+    code("BL:32.1.5", Contact, 14),
+    code("BL:32.1.4", Respite, 6),
+    code("BL:32.1.6", Other, 5),
+    code("BL:30", Prevention, 12),
+    code("BL:114", Aftercare, 6),
+];
+static BL_DISABILITY: &[Code] = &[
+    code("BL:86", ExtraCosts, 30),
+    code("BL:87", LostEarnings, 18),
+    code("BL:32.1.4", Respite, 15),
+    code("BL:46", Placement, 10),
+    code("BL:32.1.1", Family, 7),
+    code("BL:30", Prevention, 10),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum PlanDue {
+    /// Due at the start; acute measures get this many months after the start, if any.
+    BeforeStart { acute_grace_months: Option<u32> },
+    /// Due this many months after the decision (else the start).
+    AfterDecision { months: u32 },
+}
+
+/// The built-in rules (SEL:52.3 / SEL:76 / BL:32 / BL:46 / BL:47), mirrored here so the
+/// generator knows which deadlines to hit or miss. All of them also need follow-up.
+static PLAN_RULES: &[(&str, PlanDue)] = &[
+    ("SEL:52.3", PlanDue::BeforeStart { acute_grace_months: Some(4) }),
+    ("SEL:76", PlanDue::BeforeStart { acute_grace_months: Some(4) }),
+    ("BL:32", PlanDue::AfterDecision { months: 3 }),
+    ("BL:46", PlanDue::AfterDecision { months: 3 }),
+    ("BL:47", PlanDue::BeforeStart { acute_grace_months: None }),
+];
+
+/// Prefix match at a dot boundary, as SPEC §3 defines it.
+fn plan_rule(code: &str) -> Option<PlanDue> {
+    PLAN_RULES
+        .iter()
+        .filter(|(prefix, _)| code == *prefix || (code.starts_with(prefix) && code[prefix.len()..].starts_with('.')))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, rule)| *rule)
+}
+
+fn pick_code<'a>(rng: &mut ChaCha8Rng, codes: &'a [Code], placement_only: bool) -> &'a Code {
+    let eligible = |c: &&Code| !placement_only || c.kind == Placement;
+    let total: u32 = codes.iter().filter(eligible).map(|c| c.weight).sum();
+    let mut ticket = rng.random_range(0..total.max(1));
+    for c in codes.iter().filter(eligible) {
+        if ticket < c.weight {
+            return c;
+        }
+        ticket -= c.weight;
+    }
+    &codes[0]
+}
+
+fn monthly_cost(rng: &mut ChaCha8Rng, kind: Kind) -> Option<f64> {
+    if chance(rng, 0.06) {
+        return None;
+    }
+    let (lo, hi) = match kind {
+        Placement => (35_000.0, 95_000.0),
+        Family => (8_000.0, 30_000.0),
+        Contact => (3_000.0, 12_000.0),
+        Respite => (6_000.0, 25_000.0),
+        Prevention => (0.0, 3_000.0),
+        Aftercare => (4_000.0, 20_000.0),
+        ExtraCosts => (500.0, 6_000.0),
+        LostEarnings => (15_000.0, 40_000.0),
+        Other => (2_000.0, 15_000.0),
+    };
+    Some((uniform(rng, lo, hi) / 100.0).round() * 100.0)
+}
+
+fn provider(rng: &mut ChaCha8Rng, kind: Kind) -> Option<&'static str> {
+    if chance(rng, 0.15) {
+        return None;
+    }
+    let names: &[&str] = match kind {
+        Placement => &["Plejefamilie", "Netværksplejefamilie", "Opholdsstedet Bøgely", "Døgninstitutionen Skovbrynet", "Opholdsstedet Havblik"],
+        Family | Respite => &["Familiehuset", "Familiebehandlingen Nord", "Aflastningshjemmet Lyngen", "Privat leverandør"],
+        Contact | Aftercare | Prevention => &["Ungeindsatsen", "Kontaktpersonkorpset", "Klub og fritid"],
+        ExtraCosts | LostEarnings | Other => &["Kommunen"],
+    };
+    Some(pick(rng, names, "Kommunen"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The organisation.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Center {
+    Vulnerable,
+    Disability,
+}
+
+/// How reliably a unit meets each deadline (a probability per deadline).
+#[derive(Clone, Copy)]
+struct Diligence {
+    plan: f64,
+    follow_up: f64,
+    investigation: f64,
+}
+
+/// A unit that holds cases (a department without teams, or a team).
+struct Leaf {
+    unit_id: String,
+    center: Center,
+    diligence: Diligence,
+    caseworkers: Vec<usize>,
+}
+
+struct Organisation {
+    units: Vec<(String, String, Option<String>)>,
+    /// (caseworker_id, name, unit_id)
+    caseworkers: Vec<(String, String, String)>,
+    leaves: Vec<Leaf>,
+    /// Cumulative case weights of `leaves`, for picking a leaf per case.
+    cumulative_weight: Vec<f64>,
+}
+
+static AREAS: &[&str] = &[
+    "Amager", "Bispebjerg", "Brønshøj-Husum", "Indre By", "Nørrebro", "Østerbro", "Valby", "Vanløse", "Vesterbro",
+    "Sydhavnen", "Christianshavn", "Nordvest", "Ørestad", "Sundby", "Kongens Enghave",
+];
+static FIRST_NAMES: &[&str] = &[
+    "Anne", "Mette", "Hanne", "Louise", "Camilla", "Sofie", "Maria", "Line", "Katrine", "Sara", "Ida", "Julie",
+    "Lars", "Jens", "Peter", "Mads", "Rasmus", "Søren", "Anders", "Kasper", "Mikkel", "Thomas", "Ahmed", "Fatima",
+];
+static LAST_NAMES: &[&str] = &[
+    "Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen",
+    "Jørgensen", "Petersen", "Madsen", "Kristensen", "Olsen", "Thomsen", "Poulsen", "Johansen", "Knudsen", "Møller",
+];
+
+fn unit_id(n: usize) -> String {
+    format!("U{n:04}")
+}
+
+fn clamp01(x: f64) -> f64 {
+    x.clamp(0.0, 1.0)
+}
+
+impl Organisation {
+    fn build(scale: f64, rng: &mut ChaCha8Rng) -> Organisation {
+        let mut units = Vec::new();
+        let mut leaves = Vec::new();
+        let mut weights = Vec::new();
+        let mut next = 1usize;
+        let mut new_unit = |units: &mut Vec<(String, String, Option<String>)>, name: String, parent: Option<&str>| {
+            let id = unit_id(next);
+            next += 1;
+            units.push((id.clone(), name, parent.map(str::to_string)));
+            id
+        };
+
+        let org = new_unit(&mut units, "Børne- og Ungdomsforvaltningen".into(), None);
+        let vulnerable = new_unit(&mut units, "Center for Udsatte Børn og Unge".into(), Some(org.as_str()));
+        let disability = new_unit(&mut units, "Center for Børn med Handicap".into(), Some(org.as_str()));
+        // A staff unit without cases: units with no cases must still get their KPI rows.
+        new_unit(&mut units, "Sekretariatet".into(), Some(org.as_str()));
+
+        let departments = ((scale * DEPARTMENTS_PER_SCALE).round() as usize).max(MIN_DEPARTMENTS);
+        for i in 0..departments {
+            // Two thirds of the departments serve vulnerable children.
+            let (center, center_id) =
+                if i % 3 == 1 { (Center::Disability, &disability) } else { (Center::Vulnerable, &vulnerable) };
+            let area = AREAS[i % AREAS.len()];
+            let name = match i / AREAS.len() {
+                0 => format!("Afdeling {area}"),
+                k => format!("Afdeling {area} {}", k + 1),
+            };
+            let department = new_unit(&mut units, name.clone(), Some(center_id.as_str()));
+            let quality = rng.random::<f64>();
+            let size = uniform(rng, 0.6, 1.4);
+            let diligence = Diligence {
+                plan: 0.70 + 0.28 * quality,
+                follow_up: 0.70 + 0.28 * quality,
+                investigation: 0.72 + 0.26 * quality,
+            };
+            // Every fourth department is split into teams: a four-level tree.
+            if i % 4 == 2 {
+                for t in 1..=2 {
+                    let team = new_unit(&mut units, format!("{name}, team {t}"), Some(department.as_str()));
+                    let wobble = uniform(rng, -0.03, 0.03);
+                    leaves.push(Leaf {
+                        unit_id: team,
+                        center,
+                        diligence: Diligence {
+                            plan: clamp01(diligence.plan + wobble),
+                            follow_up: clamp01(diligence.follow_up + wobble),
+                            investigation: clamp01(diligence.investigation + wobble),
+                        },
+                        caseworkers: Vec::new(),
+                    });
+                    weights.push(size / 2.0);
+                }
+                if i % 8 == 2 {
+                    new_unit(&mut units, format!("{name}, team 3 (under oprettelse)"), Some(department.as_str()));
+                }
+            } else {
+                leaves.push(Leaf { unit_id: department, center, diligence, caseworkers: Vec::new() });
+                weights.push(size);
+            }
+        }
+
+        let mut cumulative_weight = Vec::with_capacity(weights.len());
+        let mut sum = 0.0;
+        for w in &weights {
+            sum += w;
+            cumulative_weight.push(sum);
+        }
+
+        let mut org = Organisation { units, caseworkers: Vec::new(), leaves, cumulative_weight };
+        let wanted = ((scale * CASEWORKERS_PER_SCALE).round() as usize).max(org.leaves.len());
+        for n in 0..wanted {
+            // Every leaf gets one caseworker first, the rest follow the case load.
+            let leaf = if n < org.leaves.len() { n } else { org.pick_leaf(rng) };
+            let id = format!("S{:04}", n + 1);
+            let name = format!("{} {}", pick(rng, FIRST_NAMES, "Anne"), pick(rng, LAST_NAMES, "Jensen"));
+            org.leaves[leaf].caseworkers.push(org.caseworkers.len());
+            org.caseworkers.push((id, name, org.leaves[leaf].unit_id.clone()));
+        }
+        org
+    }
+
+    fn pick_leaf(&self, rng: &mut ChaCha8Rng) -> usize {
+        let total = self.cumulative_weight.last().copied().unwrap_or(0.0);
+        let ticket = rng.random::<f64>() * total;
+        self.cumulative_weight.partition_point(|&c| c <= ticket).min(self.leaves.len().saturating_sub(1))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Row buffers, one per table; `take` empties them into named columns.
+
+type Columns = Vec<(&'static str, ArrayRef)>;
+
+fn push_id(b: &mut StringBuilder, prefix: &str, n: u64) {
+    // Writing into an in-memory builder cannot fail.
+    let _ = write!(b, "{prefix}{n:06}");
+    b.append_value("");
+}
+
+#[derive(Default)]
+struct ChildRows {
+    child_id: StringBuilder,
+    birth_date: Date32Builder,
+    cpr: StringBuilder,
+}
+
+impl ChildRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("child_id", Arc::new(self.child_id.finish())),
+            ("birth_date", Arc::new(self.birth_date.finish())),
+            ("cpr", Arc::new(self.cpr.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct CaseRows {
+    case_id: StringBuilder,
+    child_id: StringBuilder,
+    unit_id: StringBuilder,
+    caseworker_id: StringBuilder,
+    opened_on: Date32Builder,
+    closed_on: Date32Builder,
+    target_group: StringBuilder,
+}
+
+impl CaseRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("child_id", Arc::new(self.child_id.finish())),
+            ("unit_id", Arc::new(self.unit_id.finish())),
+            ("caseworker_id", Arc::new(self.caseworker_id.finish())),
+            ("opened_on", Arc::new(self.opened_on.finish())),
+            ("closed_on", Arc::new(self.closed_on.finish())),
+            ("target_group", Arc::new(self.target_group.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct MeasureRows {
+    measure_id: StringBuilder,
+    case_id: StringBuilder,
+    paragraph: StringBuilder,
+    started_on: Date32Builder,
+    ended_on: Date32Builder,
+    decided_on: Date32Builder,
+    acute: BooleanBuilder,
+    monthly_cost_dkk: Float64Builder,
+    provider: StringBuilder,
+}
+
+impl MeasureRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("measure_id", Arc::new(self.measure_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("paragraph", Arc::new(self.paragraph.finish())),
+            ("started_on", Arc::new(self.started_on.finish())),
+            ("ended_on", Arc::new(self.ended_on.finish())),
+            ("decided_on", Arc::new(self.decided_on.finish())),
+            ("acute", Arc::new(self.acute.finish())),
+            ("monthly_cost_dkk", Arc::new(self.monthly_cost_dkk.finish())),
+            ("provider", Arc::new(self.provider.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct InvestigationRows {
+    investigation_id: StringBuilder,
+    case_id: StringBuilder,
+    started_on: Date32Builder,
+    completed_on: Date32Builder,
+    aware_on: Date32Builder,
+}
+
+impl InvestigationRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("investigation_id", Arc::new(self.investigation_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("started_on", Arc::new(self.started_on.finish())),
+            ("completed_on", Arc::new(self.completed_on.finish())),
+            ("aware_on", Arc::new(self.aware_on.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct PlanRows {
+    plan_id: StringBuilder,
+    case_id: StringBuilder,
+    created_on: Date32Builder,
+}
+
+impl PlanRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("plan_id", Arc::new(self.plan_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("created_on", Arc::new(self.created_on.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct FollowUpRows {
+    follow_up_id: StringBuilder,
+    case_id: StringBuilder,
+    performed_on: Date32Builder,
+    measure_id: StringBuilder,
+    next_due_on: Date32Builder,
+}
+
+impl FollowUpRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("follow_up_id", Arc::new(self.follow_up_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("performed_on", Arc::new(self.performed_on.finish())),
+            ("measure_id", Arc::new(self.measure_id.finish())),
+            ("next_due_on", Arc::new(self.next_due_on.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct ChunkRows {
+    children: ChildRows,
+    cases: CaseRows,
+    measures: MeasureRows,
+    investigations: InvestigationRows,
+    plans: PlanRows,
+    follow_ups: FollowUpRows,
+}
+
+/// One chunk's columns per table, in `TABLE_NAMES` order from "children" on.
+type ChunkColumns = [Columns; 6];
+
+impl ChunkRows {
+    fn take(&mut self) -> ChunkColumns {
+        [
+            self.children.take(),
+            self.cases.take(),
+            self.measures.take(),
+            self.investigations.take(),
+            self.plans.take(),
+            self.follow_ups.take(),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Cases.
+
+/// Running id counters, so ids stay unique across chunks.
+#[derive(Default)]
+struct Counters {
+    child: u64,
+    measure: u64,
+    investigation: u64,
+    plan: u64,
+    follow_up: u64,
+}
+
+/// A child whose case has closed and who may come back with a new case.
+struct FormerChild {
+    number: u64,
+    birth: Day,
+    free_from: Day,
+}
+
+struct MeasureFacts {
+    number: u64,
+    started: Day,
+    ended: Option<Day>,
+    decided: Option<Day>,
+    acute: bool,
+    rule: Option<PlanDue>,
+    barnets_lov: bool,
+}
+
+struct CaseMaker<'a> {
+    org: &'a Organisation,
+    as_of: Day,
+    history_start: Day,
+    law_change: Day,
+    total_cases: u64,
+    counters: Counters,
+}
+
+const YEAR: i32 = 365;
+
+impl CaseMaker<'_> {
+    fn make_chunk(&mut self, rng: &mut ChaCha8Rng, first: u64, last: u64, rows: &mut ChunkRows) {
+        let mut former_children: VecDeque<FormerChild> = VecDeque::with_capacity(64);
+        for n in first..=last {
+            self.make_case(rng, n, rows, &mut former_children);
+        }
+    }
+
+    /// Opening dates rise with the case number (case numbers are issued in order), with
+    /// a little jitter.
+    fn opening_day(&self, rng: &mut ChaCha8Rng, n: u64) -> Day {
+        let span = i64::from(self.as_of - self.history_start);
+        let offset = (n.saturating_sub(1) as i64 * span / self.total_cases.max(1) as i64) as i32;
+        (self.history_start + offset + between(rng, 0, 20)).min(self.as_of)
+    }
+
+    fn make_case(&mut self, rng: &mut ChaCha8Rng, n: u64, rows: &mut ChunkRows, former: &mut VecDeque<FormerChild>) {
+        let org = self.org;
+        let leaf = &org.leaves[org.pick_leaf(rng)];
+        let diligence = leaf.diligence;
+        let as_of = self.as_of;
+        let opened = self.opening_day(rng, n);
+
+        // The child: sometimes one who had an earlier, closed case.
+        let returning = if chance(rng, 0.06) {
+            former.iter().position(|c| c.free_from < opened && opened - c.birth < 17 * YEAR)
+        } else {
+            None
+        };
+        let (child, birth) = match returning.and_then(|i| former.remove(i)) {
+            Some(c) => (c.number, c.birth),
+            None => self.new_child(rng, leaf.center, opened, &mut rows.children),
+        };
+
+        // The first child-protection investigation; None when still running at the export date.
+        let mut latest_event = opened;
+        let mut still_running = false;
+        let investigates = chance(rng, if leaf.center == Center::Vulnerable { 0.92 } else { 0.6 });
+        let investigation_done = if investigates {
+            let aware = if chance(rng, 0.1) { None } else { Some(opened - between(rng, 0, 14)) };
+            let started = opened + between(rng, 0, 10);
+            match self.investigation(rng, &mut rows.investigations, n, aware, started, diligence.investigation, None) {
+                Some(done) => {
+                    latest_event = latest_event.max(done);
+                    Some(done)
+                }
+                None => {
+                    still_running = true;
+                    None
+                }
+            }
+        } else {
+            Some(opened)
+        };
+
+        // Measures: none for about a quarter of cases (the investigation found no need).
+        let mut measures = Vec::new();
+        if chance(rng, 0.75) {
+            let acute_start = chance(rng, if leaf.center == Center::Vulnerable { 0.14 } else { 0.04 });
+            let mut start = if acute_start {
+                Some(opened + between(rng, 0, 3))
+            } else {
+                investigation_done.map(|done| done + between(rng, 3, 40))
+            };
+            let count = match rng.random_range(0..100) {
+                0..45 => 1,
+                45..75 => 2,
+                75..90 => 3,
+                _ => 4,
+            };
+            for k in 0..count {
+                let Some(started) = start.filter(|&s| s <= as_of) else { break };
+                let acute = if k == 0 { acute_start } else { chance(rng, 0.04) };
+                let facts = self.measure(rng, &mut rows.measures, leaf.center, n, opened, started, acute);
+                match facts.ended {
+                    Some(end) => latest_event = latest_event.max(end),
+                    None => still_running = true,
+                }
+                let length = facts.ended.unwrap_or(as_of) - started + 1;
+                // The next measure overlaps this one or follows it.
+                start = Some(if chance(rng, 0.5) {
+                    started + between(rng, 30, length.max(31))
+                } else {
+                    started + length + between(rng, 1, 60)
+                });
+                measures.push(facts);
+            }
+        }
+
+        let closed = if still_running {
+            None
+        } else {
+            Some(latest_event + between(rng, 5, 60)).filter(|&c| c <= as_of)
+        };
+        let case_end = closed.unwrap_or(as_of);
+
+        // A long case is sometimes investigated again.
+        if investigates && case_end - opened > 2 * YEAR && chance(rng, 0.25) {
+            let started = opened + between(rng, YEAR, case_end - opened - 30);
+            let aware = if chance(rng, 0.1) { None } else { Some(started - between(rng, 0, 14)) };
+            self.investigation(rng, &mut rows.investigations, n, aware, started, diligence.investigation, closed);
+        }
+
+        self.plans(rng, &mut rows.plans, n, opened, case_end, &measures, diligence.plan);
+        for m in &measures {
+            self.follow_ups(rng, &mut rows.follow_ups, n, m, case_end, diligence.follow_up);
+        }
+
+        let cases = &mut rows.cases;
+        push_id(&mut cases.case_id, "C", n);
+        push_id(&mut cases.child_id, "B", child);
+        cases.unit_id.append_value(&leaf.unit_id);
+        // About 3 % of active cases wait for a caseworker.
+        if closed.is_none() && chance(rng, 0.03) {
+            cases.caseworker_id.append_null();
+        } else {
+            // Every leaf has a caseworker; the fallback only guards the invariant.
+            match leaf.caseworkers.get(rng.random_range(0..leaf.caseworkers.len().max(1))) {
+                Some(&worker) => cases.caseworker_id.append_value(&org.caseworkers[worker].0),
+                None => cases.caseworker_id.append_null(),
+            }
+        }
+        cases.opened_on.append_value(opened);
+        cases.closed_on.append_option(closed);
+        if chance(rng, 0.03) {
+            cases.target_group.append_null();
+        } else {
+            cases.target_group.append_value(match leaf.center {
+                Center::Vulnerable => "udsatte",
+                Center::Disability => "handicap",
+            });
+        }
+
+        if let Some(end) = closed {
+            if former.len() == 64 {
+                former.pop_front();
+            }
+            former.push_back(FormerChild { number: child, birth, free_from: end });
+        }
+    }
+
+    fn new_child(&mut self, rng: &mut ChaCha8Rng, center: Center, opened: Day, rows: &mut ChildRows) -> (u64, Day) {
+        self.counters.child += 1;
+        let number = self.counters.child;
+        // Vulnerable children skew towards their teens; children with a disability do not.
+        let share = rng.random::<f64>();
+        let years = match center {
+            Center::Vulnerable => 17.9 * share.sqrt(),
+            Center::Disability => 17.9 * share,
+        };
+        let birth = opened - (years * 365.25) as i32 - between(rng, 0, 30);
+        push_id(&mut rows.child_id, "B", number);
+        rows.birth_date.append_value(birth);
+        // CPR-shaped but never real: days 32-60 belong to no CPR or substitute number.
+        let (month, year) = date(birth).map(|d| (d.month(), d.year().rem_euclid(100))).unwrap_or((1, 0));
+        let _ = write!(rows.cpr, "{:02}{:02}{:02}-{:04}", between(rng, 32, 60), month, year, between(rng, 0, 9999));
+        rows.cpr.append_value("");
+        (number, birth)
+    }
+
+    /// Writes an investigation that started by the export date and returns its completion
+    /// day, or None when it is still open. `closed` caps completion for a closed case.
+    #[allow(clippy::too_many_arguments)]
+    fn investigation(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rows: &mut InvestigationRows,
+        case: u64,
+        aware: Option<Day>,
+        started: Day,
+        diligence: f64,
+        closed: Option<Day>,
+    ) -> Option<Day> {
+        if started > self.as_of {
+            return None;
+        }
+        let deadline = add_months(aware.unwrap_or(started), 4);
+        let mut completed = if chance(rng, diligence) {
+            let room = deadline - started;
+            started + between(rng, room.min(30), room)
+        } else {
+            deadline + between(rng, 1, 90)
+        };
+        if let Some(end) = closed {
+            completed = completed.min(end);
+        }
+        // A few are forgotten: open for over a year, which validation asks about.
+        let completed = Some(completed.max(started)).filter(|&c| c <= self.as_of && !chance(rng, 0.003));
+        self.counters.investigation += 1;
+        push_id(&mut rows.investigation_id, "I", self.counters.investigation);
+        push_id(&mut rows.case_id, "C", case);
+        rows.started_on.append_value(started);
+        rows.completed_on.append_option(completed);
+        rows.aware_on.append_option(aware);
+        completed
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn measure(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rows: &mut MeasureRows,
+        center: Center,
+        case: u64,
+        opened: Day,
+        started: Day,
+        acute: bool,
+    ) -> MeasureFacts {
+        let barnets_lov = started >= self.law_change;
+        let codes = match (barnets_lov, center) {
+            (false, Center::Vulnerable) => SEL_VULNERABLE,
+            (false, Center::Disability) => SEL_DISABILITY,
+            (true, Center::Vulnerable) => BL_VULNERABLE,
+            (true, Center::Disability) => BL_DISABILITY,
+        };
+        // Acute measures are placements.
+        let code = pick_code(rng, codes, acute);
+        let length = match code.kind {
+            Placement => between(rng, 60, 8 * YEAR),
+            Aftercare => between(rng, 90, 4 * YEAR),
+            _ => between(rng, 60, 2 * YEAR),
+        };
+        let end = started + length - 1;
+        let ended = Some(end).filter(|&e| e <= self.as_of);
+        let decided = if acute {
+            Some(started - between(rng, 0, 1)).map(|d| d.max(opened))
+        } else if chance(rng, 0.1) {
+            None
+        } else if chance(rng, 0.08) {
+            Some(started)
+        } else {
+            Some((started - between(rng, 2, 35)).max(opened))
+        };
+
+        self.counters.measure += 1;
+        let number = self.counters.measure;
+        push_id(&mut rows.measure_id, "M", number);
+        push_id(&mut rows.case_id, "C", case);
+        rows.paragraph.append_value(code.code);
+        rows.started_on.append_value(started);
+        rows.ended_on.append_option(ended);
+        rows.decided_on.append_option(decided);
+        rows.acute.append_value(acute);
+        rows.monthly_cost_dkk.append_option(monthly_cost(rng, code.kind));
+        rows.provider.append_option(provider(rng, code.kind));
+        MeasureFacts { number, started, ended, decided, acute, rule: plan_rule(code.code), barnets_lov }
+    }
+
+    /// Action plans: one before (or after) each plan-requiring measure's due date unless
+    /// the case already had one in time, and yearly revisions while such a measure runs.
+    #[allow(clippy::too_many_arguments)]
+    fn plans(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rows: &mut PlanRows,
+        case: u64,
+        opened: Day,
+        case_end: Day,
+        measures: &[MeasureFacts],
+        diligence: f64,
+    ) {
+        let mut created: Vec<Day> = Vec::new();
+        for m in measures {
+            let Some(rule) = m.rule else { continue };
+            let due = match rule {
+                PlanDue::BeforeStart { acute_grace_months: Some(grace) } if m.acute => add_months(m.started, grace),
+                PlanDue::BeforeStart { .. } => m.started,
+                PlanDue::AfterDecision { months } => add_months(m.decided.unwrap_or(m.started), months),
+            };
+            let runs_until = m.ended.unwrap_or(case_end).min(case_end);
+            if runs_until < due {
+                continue; // the requirement lapsed before it fell due
+            }
+            let day = if created.iter().any(|&c| c <= due) {
+                // A revised plan for the new measure, usually.
+                Some(due - between(rng, 0, 20)).filter(|_| chance(rng, 0.35))
+            } else if chance(rng, diligence) {
+                Some(due - between(rng, 0, 20))
+            } else if chance(rng, 0.85) {
+                Some(due + between(rng, 3, 120))
+            } else {
+                None
+            };
+            if let Some(day) = day.map(|d| d.max(opened)).filter(|&d| d <= case_end) {
+                created.push(day);
+            }
+            // Yearly revisions while the measure runs.
+            let mut anniversary = add_months(m.started, 12);
+            while anniversary <= runs_until {
+                if chance(rng, 0.5) {
+                    let day = (anniversary + between(rng, -30, 30)).min(runs_until);
+                    created.push(day);
+                }
+                anniversary = add_months(anniversary, 12);
+            }
+        }
+        created.sort_unstable();
+        for day in created {
+            self.counters.plan += 1;
+            push_id(&mut rows.plan_id, "P", self.counters.plan);
+            push_id(&mut rows.case_id, "C", case);
+            rows.created_on.append_value(day);
+        }
+    }
+
+    /// Follow-ups of one measure: the first within 3 months, then every 6 months or by
+    /// the next date the caseworker set; late ones and forgotten measures per diligence.
+    fn follow_ups(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rows: &mut FollowUpRows,
+        case: u64,
+        m: &MeasureFacts,
+        case_end: Day,
+        diligence: f64,
+    ) {
+        if m.rule.is_none() {
+            return;
+        }
+        let runs_until = m.ended.unwrap_or(case_end).min(case_end);
+        let forgotten_after = chance(rng, (1.0 - diligence) * 0.5).then(|| between(rng, 0, 3));
+        let mut due = add_months(m.started, 3);
+        let mut previous = m.started;
+        let mut count = 0;
+        loop {
+            if forgotten_after == Some(count) {
+                break;
+            }
+            let performed = if chance(rng, diligence) {
+                due - between(rng, 0, 40)
+            } else {
+                due + between(rng, 1, 100)
+            };
+            let performed = performed.max(previous + 1).max(m.started);
+            if performed > runs_until {
+                break;
+            }
+            // Under Barnets Lov the caseworker may set the next deadline (§95 stk. 3).
+            let next_due = (m.barnets_lov && chance(rng, 0.35)).then(|| add_months(performed, pick(rng, &[3, 6, 12], 6)));
+            self.counters.follow_up += 1;
+            push_id(&mut rows.follow_up_id, "F", self.counters.follow_up);
+            push_id(&mut rows.case_id, "C", case);
+            rows.performed_on.append_value(performed);
+            // A follow-up without a measure covers every measure of the case.
+            if chance(rng, 0.75) {
+                push_id(&mut rows.measure_id, "M", m.number);
+            } else {
+                rows.measure_id.append_null();
+            }
+            rows.next_due_on.append_option(next_due);
+            due = next_due.unwrap_or_else(|| add_months(performed, 6));
+            previous = performed;
+            count += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing.
+
+struct TableWriter {
+    name: &'static str,
+    schema: SchemaRef,
+    path: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+    rows: usize,
+}
+
+fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(format!("cannot write {}", path.display()), std::io::Error::other(e.to_string()))
+}
+
+impl TableWriter {
+    fn create(dir: &Path, name: &'static str, props: &WriterProperties) -> Result<TableWriter> {
+        let spec = contract::table(name).ok_or_else(|| Error::Internal(format!("table {name} is not in the contract")))?;
+        // The contract's columns, personal data included: the export carries it.
+        let fields: Vec<Field> = spec.columns.iter().map(|c| Field::new(c.name, c.kind.data_type(), !c.required)).collect();
+        let schema = Arc::new(Schema::new(fields));
+        let path = dir.join(format!("{name}.parquet"));
+        let file = File::create(&path).map_err(|e| Error::io_path("create", &path, e))?;
+        let writer = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props.clone()))
+            .map_err(|e| write_error(&path, e))?;
+        Ok(TableWriter { name, schema, path, writer, rows: 0 })
+    }
+
+    /// Writes named columns in the order the contract gives them.
+    fn write(&mut self, mut columns: Columns) -> Result<()> {
+        let mut ordered = Vec::with_capacity(self.schema.fields().len());
+        for field in self.schema.fields() {
+            let i = columns.iter().position(|(name, _)| name == field.name()).ok_or_else(|| {
+                Error::Internal(format!("generator has no column {} for table {}", field.name(), self.name))
+            })?;
+            ordered.push(columns.swap_remove(i).1);
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), ordered).map_err(|e| write_error(&self.path, e))?;
+        if batch.num_rows() > 0 {
+            self.writer.write(&batch).map_err(|e| write_error(&self.path, e))?;
+            self.rows += batch.num_rows();
+        }
+        Ok(())
+    }
+
+    fn close(self) -> Result<(&'static str, usize)> {
+        let TableWriter { name, path, writer, rows, .. } = self;
+        let inner = writer.into_inner().map_err(|e| write_error(&path, e))?;
+        let file = inner.into_inner().map_err(|e| write_error(&path, e.error()))?;
+        file.sync_all().map_err(|e| Error::io_path("write", &path, e))?;
+        Ok((name, rows))
+    }
+}
+
+fn validate(opts: &GenOptions) -> Result<()> {
+    if !opts.scale.is_finite() || opts.scale <= 0.0 || opts.scale > MAX_SCALE {
+        return Err(Error::Usage(format!("--scale must be a number above 0 and at most {MAX_SCALE}, e.g. 1 or 0.03")));
+    }
+    if !(1900..=9000).contains(&opts.as_of.year()) {
+        return Err(Error::Usage("--as-of must be a date between the years 1900 and 9000".into()));
+    }
+    Ok(())
+}
+
+/// Writes the export into `dir` (which exists and is empty).
+fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
+    let mut writers = Vec::with_capacity(TABLE_NAMES.len());
+    for name in TABLE_NAMES {
+        writers.push(TableWriter::create(dir, name, &props)?);
+    }
+
+    let mut org_rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let org = Organisation::build(opts.scale, &mut org_rng);
+    let mut unit_rows = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    for (id, name, parent) in &org.units {
+        unit_rows.0.append_value(id);
+        unit_rows.1.append_value(name);
+        unit_rows.2.append_option(parent.as_deref());
+    }
+    writers[0].write(vec![
+        ("unit_id", Arc::new(unit_rows.0.finish()) as ArrayRef),
+        ("name", Arc::new(unit_rows.1.finish())),
+        ("parent_id", Arc::new(unit_rows.2.finish())),
+    ])?;
+    let mut worker_rows = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    for (id, name, unit) in &org.caseworkers {
+        worker_rows.0.append_value(id);
+        worker_rows.1.append_value(name);
+        worker_rows.2.append_value(unit);
+    }
+    writers[1].write(vec![
+        ("caseworker_id", Arc::new(worker_rows.0.finish()) as ArrayRef),
+        ("name", Arc::new(worker_rows.1.finish())),
+        ("unit_id", Arc::new(worker_rows.2.finish())),
+    ])?;
+
+    let as_of = day(opts.as_of);
+    let total_cases = ((opts.scale * CASES_PER_SCALE).round() as u64).max(1);
+    let mut maker = CaseMaker {
+        org: &org,
+        as_of,
+        history_start: sub_months(as_of, HISTORY_MONTHS),
+        law_change: NaiveDate::from_ymd_opt(2024, 1, 1).map(day).unwrap_or(Day::MAX),
+        total_cases,
+        counters: Counters::default(),
+    };
+    let seed = opts.seed;
+
+    // One thread makes chunks while this one encodes the previous chunk; the channel
+    // holds one chunk, which bounds memory.
+    let (sender, receiver) = mpsc::sync_channel::<ChunkColumns>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let maker = &mut maker;
+        let producer = scope.spawn(move || {
+            let mut rows = ChunkRows::default();
+            let mut first = 1u64;
+            let mut chunk = 0u64;
+            while first <= total_cases {
+                let last = (first + CHUNK_CASES - 1).min(total_cases);
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(chunk + 1);
+                maker.make_chunk(&mut rng, first, last, &mut rows);
+                if sender.send(rows.take()).is_err() {
+                    return; // the writer stopped on an error, which it reports
+                }
+                first = last + 1;
+                chunk += 1;
+            }
+        });
+        let mut outcome = Ok(());
+        for chunk in receiver.iter() {
+            for (writer, columns) in writers[2..].iter_mut().zip(chunk) {
+                outcome = writer.write(columns);
+                if outcome.is_err() {
+                    break;
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        drop(receiver);
+        producer.join().map_err(|_| Error::Internal("the case generator stopped unexpectedly".into()))?;
+        outcome
+    })?;
+
+    let mut rows = Vec::with_capacity(writers.len());
+    for writer in writers {
+        rows.push(writer.close()?);
+    }
+
+    let manifest = serde_json::json!({
+        "export_date": opts.as_of.format("%Y-%m-%d").to_string(),
+        "generator": GENERATOR,
+        "scale": opts.scale,
+        "seed": opts.seed,
+    });
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| write_error(&path, e))? + "\n";
+    fs::write(&path, text).map_err(|e| Error::io_path("write", &path, e))?;
+    Ok(GenSummary { rows })
+}
+
+/// Whether `dir` may be replaced: it is empty or an export this generator wrote.
+fn replaceable(dir: &Path) -> Result<bool> {
+    let mut entries = fs::read_dir(dir).map_err(|e| Error::io_path("read", &dir.to_path_buf(), e))?;
+    if entries.next().is_none() {
+        return Ok(true);
+    }
+    let manifest = fs::read_to_string(dir.join("manifest.json")).unwrap_or_default();
+    let generator = serde_json::from_str::<serde_json::Value>(&manifest)
+        .ok()
+        .and_then(|v| v.get("generator").and_then(|g| g.as_str()).map(str::to_string));
+    Ok(generator.as_deref() == Some(GENERATOR))
+}
+
+/// Generates a synthetic export into `out`. The files are written into a temporary folder
+/// beside `out` and renamed into place at the end, so `out` is never half-written. An
+/// existing `out` is replaced only when it is empty or was written by this generator.
+pub fn generate(opts: &GenOptions, out: &Path) -> Result<GenSummary> {
+    validate(opts)?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| Error::Usage(format!("--out {} must name a folder", out.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if out.is_file() {
+        return Err(Error::Usage(format!("--out {} is a file; give a folder", out.display())));
+    }
+    if out.is_dir() && !replaceable(out)? {
+        return Err(Error::Usage(format!(
+            "--out {} exists and is not an export written by {GENERATOR}; choose another folder or remove it",
+            out.display()
+        )));
+    }
+    fs::create_dir_all(&parent).map_err(|e| Error::io_path("create", &parent, e))?;
+
+    let pid = std::process::id();
+    let temporary = parent.join(format!(".{name}.gen-{pid}.tmp"));
+    if temporary.exists() {
+        fs::remove_dir_all(&temporary).map_err(|e| Error::io_path("remove", &temporary, e))?;
+    }
+    fs::create_dir(&temporary).map_err(|e| Error::io_path("create", &temporary, e))?;
+
+    let summary = match write_export(opts, &temporary) {
+        Ok(summary) => summary,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&temporary);
+            return Err(e);
+        }
+    };
+    if let Err(e) = publish(&temporary, out, &parent, &name, pid) {
+        let _ = fs::remove_dir_all(&temporary);
+        return Err(e);
+    }
+    Ok(summary)
+}
+
+/// Moves the finished export into place, replacing an older one.
+fn publish(temporary: &Path, out: &Path, parent: &Path, name: &str, pid: u32) -> Result<()> {
+    let out_buf = out.to_path_buf();
+    if !out.exists() {
+        return fs::rename(temporary, out).map_err(|e| Error::io_path("create", &out_buf, e));
+    }
+    let old = parent.join(format!(".{name}.old-{pid}.tmp"));
+    fs::rename(out, &old).map_err(|e| Error::io_path("replace", &out_buf, e))?;
+    if let Err(e) = fs::rename(temporary, out) {
+        // Put the previous export back rather than leave nothing.
+        let _ = fs::rename(&old, out);
+        return Err(Error::io_path("replace", &out_buf, e));
+    }
+    fs::remove_dir_all(&old).map_err(|e| Error::io_path("remove", &old, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use datafusion::arrow::array::{Array, AsArray, RecordBatchReader};
+    use datafusion::arrow::datatypes::Date32Type;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+
+    fn options(scale: f64, seed: u64) -> GenOptions {
+        GenOptions { scale, seed, as_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap() }
+    }
+
+    /// A whole table: column name → values as text (dates as day numbers), None for null.
+    type Table = HashMap<String, Vec<Option<String>>>;
+
+    fn read(dir: &Path, table: &str) -> (SchemaRef, Table) {
+        let file = File::open(dir.join(format!("{table}.parquet"))).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let schema = reader.schema();
+        let mut columns: Table = HashMap::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+                let values = columns.entry(field.name().clone()).or_default();
+                for i in 0..array.len() {
+                    values.push(if array.is_null(i) {
+                        None
+                    } else if let Some(s) = array.as_string_opt::<i32>() {
+                        Some(s.value(i).to_string())
+                    } else if let Some(d) = array.as_primitive_opt::<Date32Type>() {
+                        Some(d.value(i).to_string())
+                    } else if let Some(b) = array.as_boolean_opt() {
+                        Some(b.value(i).to_string())
+                    } else {
+                        Some(String::from("value"))
+                    });
+                }
+            }
+        }
+        (schema, columns)
+    }
+
+    fn read_all(dir: &Path) -> HashMap<&'static str, Table> {
+        TABLE_NAMES.iter().map(|t| (*t, read(dir, t).1)).collect()
+    }
+
+    fn ids<'a>(t: &'a Table, column: &str) -> HashSet<&'a str> {
+        t[column].iter().flatten().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn same_inputs_give_byte_identical_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        generate(&options(0.05, 11), &a).unwrap();
+        generate(&options(0.05, 11), &b).unwrap();
+        for name in TABLE_NAMES.iter().map(|t| format!("{t}.parquet")).chain(["manifest.json".to_string()]) {
+            assert_eq!(fs::read(a.join(&name)).unwrap(), fs::read(b.join(&name)).unwrap(), "{name} differs");
+        }
+        let c = tmp.path().join("c");
+        generate(&options(0.05, 12), &c).unwrap();
+        assert_ne!(fs::read(a.join("cases.parquet")).unwrap(), fs::read(c.join("cases.parquet")).unwrap());
+    }
+
+    #[test]
+    fn export_follows_the_contract() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let summary = generate(&options(0.2, 3), &out).unwrap();
+        assert_eq!(summary.rows.iter().map(|(t, _)| *t).collect::<Vec<_>>(), TABLE_NAMES);
+        assert!(summary.rows.iter().all(|(_, n)| *n > 0));
+        for name in TABLE_NAMES {
+            let spec = contract::table(name).unwrap();
+            let (schema, _) = read(&out, name);
+            let expected: Vec<_> = spec.columns.iter().map(|c| (c.name.to_string(), c.kind.data_type())).collect();
+            let actual: Vec<_> = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+            assert_eq!(actual, expected, "schema of {name}");
+        }
+        let manifest: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["export_date"], "2026-11-22");
+        assert_eq!(manifest["generator"], "cwkpi gen");
+        assert_eq!(manifest["seed"], 3);
+    }
+
+    #[test]
+    fn ids_are_unique_and_every_reference_resolves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        generate(&options(0.2, 5), &out).unwrap();
+        let t = read_all(&out);
+        for spec in contract::TABLES.iter().filter(|s| TABLE_NAMES.contains(&s.name)) {
+            let column = &t[spec.name][spec.id_column];
+            assert!(column.iter().all(Option::is_some), "null id in {}", spec.name);
+            assert_eq!(ids(&t[spec.name], spec.id_column).len(), column.len(), "duplicate id in {}", spec.name);
+        }
+        let units = ids(&t["units"], "unit_id");
+        let children = ids(&t["children"], "child_id");
+        let caseworkers = ids(&t["caseworkers"], "caseworker_id");
+        let cases = ids(&t["cases"], "case_id");
+        let in_set = |table: &str, column: &str, set: &HashSet<&str>| {
+            for v in t[table][column].iter().flatten() {
+                assert!(set.contains(v.as_str()), "{table}.{column} = {v} does not resolve");
+            }
+        };
+        in_set("units", "parent_id", &units);
+        in_set("caseworkers", "unit_id", &units);
+        in_set("cases", "child_id", &children);
+        in_set("cases", "unit_id", &units);
+        in_set("cases", "caseworker_id", &caseworkers);
+        for table in ["measures", "investigations", "action_plans", "follow_ups"] {
+            in_set(table, "case_id", &cases);
+        }
+        let measure_of: HashSet<(&str, &str)> = t["measures"]["measure_id"]
+            .iter()
+            .zip(&t["measures"]["case_id"])
+            .map(|(m, c)| (m.as_deref().unwrap(), c.as_deref().unwrap()))
+            .collect();
+        let follow_ups = &t["follow_ups"];
+        let mut with_measure = 0;
+        for (m, c) in follow_ups["measure_id"].iter().zip(&follow_ups["case_id"]) {
+            if let Some(m) = m {
+                with_measure += 1;
+                assert!(measure_of.contains(&(m.as_str(), c.as_deref().unwrap())), "follow-up of {m} names the wrong case");
+            }
+        }
+        assert!(with_measure > 0 && with_measure < follow_ups["measure_id"].len(), "follow-ups with and without measure");
+        // A caseworker works in the unit of their cases.
+        let unit_of_worker: HashMap<&str, &str> =
+            t["caseworkers"]["caseworker_id"].iter().zip(&t["caseworkers"]["unit_id"]).map(|(w, u)| (w.as_deref().unwrap(), u.as_deref().unwrap())).collect();
+        for (w, u) in t["cases"]["caseworker_id"].iter().zip(&t["cases"]["unit_id"]) {
+            if let Some(w) = w {
+                assert_eq!(unit_of_worker[w.as_str()], u.as_deref().unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn dates_are_ordered_and_none_after_the_export_date() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let opts = options(0.2, 9);
+        generate(&opts, &out).unwrap();
+        let as_of = day(opts.as_of);
+        let t = read_all(&out);
+        let days = |table: &str, column: &str| -> Vec<Option<i32>> {
+            t[table][column].iter().map(|v| v.as_ref().map(|s| s.parse().unwrap())).collect()
+        };
+        for spec in contract::TABLES.iter().filter(|s| TABLE_NAMES.contains(&s.name)) {
+            for c in spec.columns.iter().filter(|c| c.kind == contract::ColumnKind::Date) {
+                // next_due_on is a deadline set for the future, not an event.
+                if c.name == "next_due_on" {
+                    continue;
+                }
+                let late = days(spec.name, c.name).into_iter().flatten().filter(|&d| d > as_of).count();
+                assert_eq!(late, 0, "{}.{} has dates after the export date", spec.name, c.name);
+            }
+            for (start, end) in spec.ordered {
+                for (s, e) in days(spec.name, start).into_iter().zip(days(spec.name, end)) {
+                    if let (Some(s), Some(e)) = (s, e) {
+                        assert!(e >= s, "{}.{end} before {start}", spec.name);
+                    }
+                }
+            }
+        }
+        // Measures run within their case.
+        let closed: HashMap<&str, Option<i32>> = t["cases"]["case_id"]
+            .iter()
+            .zip(days("cases", "closed_on"))
+            .map(|(c, d)| (c.as_deref().unwrap(), d))
+            .collect();
+        for (case, ended) in t["measures"]["case_id"].iter().zip(days("measures", "ended_on")) {
+            if let Some(closed) = closed[case.as_deref().unwrap()] {
+                assert!(ended.is_some_and(|e| e <= closed), "a measure outlives its closed case");
+            }
+        }
+    }
+
+    #[test]
+    fn data_has_the_variety_the_kpis_need() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        generate(&options(0.2, 1), &out).unwrap();
+        let t = read_all(&out);
+        let codes = &t["measures"]["paragraph"];
+        assert!(codes.iter().flatten().any(|c| c.starts_with("SEL:")), "Serviceloven codes");
+        assert!(codes.iter().flatten().any(|c| c.starts_with("BL:")), "Barnets Lov codes");
+        assert!(codes.iter().flatten().any(|c| plan_rule(c).is_none()), "codes outside the rules");
+        let acute = t["measures"]["acute"].iter().flatten().filter(|a| *a == "true").count();
+        let share = acute as f64 / codes.len() as f64;
+        assert!((0.04..0.2).contains(&share), "acute share {share}");
+        let cases = &t["cases"];
+        assert!(cases["closed_on"].iter().any(Option::is_some) && cases["closed_on"].iter().any(Option::is_none));
+        let active_without_worker =
+            cases["closed_on"].iter().zip(&cases["caseworker_id"]).filter(|(c, w)| c.is_none() && w.is_none()).count();
+        assert!(active_without_worker > 0, "active cases without caseworker");
+        assert!(t["measures"]["decided_on"].iter().any(Option::is_none));
+        assert!(t["investigations"]["aware_on"].iter().any(Option::is_none));
+        assert!(t["follow_ups"]["next_due_on"].iter().any(Option::is_some));
+        let cpr_shape = |s: &str| s.len() == 11 && s.as_bytes()[6] == b'-' && s.bytes().filter(u8::is_ascii_digit).count() == 10;
+        assert!(t["children"]["cpr"].iter().flatten().all(|c| cpr_shape(c)));
+        // Some units hold no cases, and the tree has organisation, centers and departments.
+        let with_cases = ids(cases, "unit_id");
+        assert!(t["units"]["unit_id"].iter().flatten().any(|u| !with_cases.contains(u.as_str())));
+        assert_eq!(t["units"]["parent_id"].iter().filter(|p| p.is_none()).count(), 1, "one root");
+    }
+
+    #[test]
+    fn fractional_scale_still_gives_a_whole_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let summary = generate(&options(0.03, 7), &out).unwrap();
+        let rows: HashMap<_, _> = summary.rows.into_iter().collect();
+        assert!((250..=350).contains(&rows["cases"]), "{} cases", rows["cases"]);
+        let t = read_all(&out);
+        let names: Vec<&str> = t["units"]["name"].iter().flatten().map(String::as_str).collect();
+        assert!(names.iter().filter(|n| n.starts_with("Center")).count() == 2);
+        assert!(names.iter().filter(|n| n.starts_with("Afdeling") && !n.contains("team")).count() >= 2);
+    }
+
+    #[test]
+    fn refuses_bad_input_and_foreign_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        for scale in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(generate(&options(scale, 1), &out), Err(Error::Usage(_))));
+        }
+        let foreign = tmp.path().join("documents");
+        fs::create_dir(&foreign).unwrap();
+        fs::write(foreign.join("letter.txt"), "keep me").unwrap();
+        assert!(matches!(generate(&options(0.01, 1), &foreign), Err(Error::Usage(_))));
+        assert!(foreign.join("letter.txt").exists());
+        // An earlier generated export is replaced, and nothing temporary is left behind.
+        generate(&options(0.01, 1), &out).unwrap();
+        generate(&options(0.01, 2), &out).unwrap();
+        let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+        assert!(manifest.contains("\"seed\": 2"));
+        let leftovers: Vec<_> = fs::read_dir(tmp.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn rule_prefixes_match_at_dot_boundaries() {
+        assert!(plan_rule("SEL:52.3.7").is_some());
+        assert!(plan_rule("SEL:52.30").is_none());
+        assert!(plan_rule("SEL:76a").is_none());
+        assert_eq!(plan_rule("BL:47"), Some(PlanDue::BeforeStart { acute_grace_months: None }));
+    }
+}

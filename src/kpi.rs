@@ -1,0 +1,123 @@
+//! The KPI table (SPEC §4): definitions, and the row type read back from the `kpi` view.
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+pub struct KpiDefinition {
+    pub id: &'static str,
+    /// The item of the action plan the KPI follows (15 plans, 16 follow-up, 17 investigations).
+    pub plan_item: i32,
+    pub description: &'static str,
+    /// Danish label for reports.
+    pub label_da: &'static str,
+}
+
+pub const DEFINITIONS: &[KpiDefinition] = &[
+    KpiDefinition {
+        id: "plan_coverage",
+        plan_item: 15,
+        description: "active cases whose due action plan exists",
+        label_da: "Handleplan foreligger",
+    },
+    KpiDefinition {
+        id: "plan_on_time",
+        plan_item: 15,
+        description: "measures whose action plan was made by its due date (last 365 days)",
+        label_da: "Handleplan rettidig",
+    },
+    KpiDefinition {
+        id: "follow_up_on_time",
+        plan_item: 16,
+        description: "active cases with no overdue follow-up",
+        label_da: "Opfølgning rettidig",
+    },
+    KpiDefinition {
+        id: "investigation_within_limit",
+        plan_item: 17,
+        description: "open investigations still within the 4-month limit",
+        label_da: "Åbne undersøgelser inden for frist",
+    },
+    KpiDefinition {
+        id: "investigation_completed_within_limit",
+        plan_item: 17,
+        description: "investigations completed within the limit (last 365 days)",
+        label_da: "Afsluttede undersøgelser inden for frist",
+    },
+];
+
+/// One row of the KPI table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiRow {
+    pub as_of: NaiveDate,
+    pub unit_id: String,
+    pub kpi_id: String,
+    pub numerator: i64,
+    pub denominator: i64,
+    pub share: Option<f64>,
+    pub target: f64,
+    pub met: Option<bool>,
+}
+
+pub const CSV_HEADER: &str = "as_of,unit_id,kpi_id,numerator,denominator,share,target,met";
+
+impl KpiRow {
+    /// The SPEC §4 csv line: fractions, true/false, empty for null.
+    pub fn csv_line(&self) -> String {
+        let share = self.share.map(|s| format!("{s:?}")).unwrap_or_default();
+        let met = self.met.map(|m| m.to_string()).unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{},{:?},{}",
+            self.as_of,
+            csv_field(&self.unit_id),
+            self.kpi_id,
+            self.numerator,
+            self.denominator,
+            share,
+            self.target,
+            met
+        )
+    }
+}
+
+/// Quotes a field that holds a comma, quote or line break (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Reads rows of the `kpi` view (its column order) out of Arrow batches.
+pub fn rows_from_batches(batches: &[RecordBatch]) -> Result<Vec<KpiRow>> {
+    let mut rows = Vec::new();
+    for b in batches {
+        let col = |i: usize| b.column(i);
+        let bad = |what: &str| Error::Internal(format!("kpi view: unexpected type of {what}"));
+        let as_of = col(0).as_primitive_opt::<Date32Type>().ok_or_else(|| bad("as_of"))?;
+        let unit = col(1).as_string_opt::<i32>().ok_or_else(|| bad("unit_id"))?;
+        let kpi = col(2).as_string_opt::<i32>().ok_or_else(|| bad("kpi_id"))?;
+        let num = col(3).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("numerator"))?;
+        let den = col(4).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("denominator"))?;
+        let share = col(5).as_primitive_opt::<Float64Type>().ok_or_else(|| bad("share"))?;
+        let target = col(6).as_primitive_opt::<Float64Type>().ok_or_else(|| bad("target"))?;
+        let met = col(7).as_boolean_opt().ok_or_else(|| bad("met"))?;
+        for i in 0..b.num_rows() {
+            rows.push(KpiRow {
+                as_of: as_of.value_as_date(i).ok_or_else(|| bad("as_of value"))?,
+                unit_id: unit.value(i).to_string(),
+                kpi_id: kpi.value(i).to_string(),
+                numerator: num.value(i),
+                denominator: den.value(i),
+                share: share.is_valid(i).then(|| share.value(i)),
+                target: target.value(i),
+                met: met.is_valid(i).then(|| met.value(i)),
+            });
+        }
+    }
+    Ok(rows)
+}

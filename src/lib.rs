@@ -1,0 +1,23 @@
+//! cwkpi: compliance metrics for child-welfare casework, computed with DataFusion SQL
+//! over the case system's Parquet exports.
+//!
+//! Data flows one way: `export` reads files → `checks` keeps the rows that honour the
+//! contract → `catalog` registers them with the `rules` and the views of `queries/` →
+//! commands read views (`kpi`, reports, analysts' SQL).
+
+pub mod catalog;
+pub mod checks;
+pub mod cli_output;
+pub mod contract;
+pub mod error;
+pub mod export;
+// `gen` is a reserved word in edition 2024, hence the raw identifier.
+pub mod r#gen;
+pub mod import;
+pub mod kpi;
+pub mod queries;
+pub mod rules;
+
+pub use catalog::{Catalog, CheckedExport, EngineOptions};
+pub use error::{Error, Result};
+pub use rules::Rules;

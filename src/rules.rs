@@ -1,0 +1,317 @@
+//! The rules file (SPEC §3): targets, deadlines and per-paragraph requirements, with a
+//! built-in default. Rules reach the SQL as small tables (see `catalog`), never as
+//! generated SQL, so a change of law is a change of this file only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
+
+/// The KPIs of SPEC §4, in report order.
+pub const KPI_IDS: [&str; 5] = [
+    "plan_coverage",
+    "plan_on_time",
+    "follow_up_on_time",
+    "investigation_within_limit",
+    "investigation_completed_within_limit",
+];
+
+/// A length of time in calendar terms: months are added first (clamping at month end),
+/// then days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub months: i32,
+    pub days: i32,
+}
+
+impl Span {
+    pub fn parse(text: &str) -> std::result::Result<Span, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let [n, unit] = words.as_slice() else {
+            return Err(format!("\"{text}\" is not a span like \"4 months\", \"8 weeks\" or \"10 days\""));
+        };
+        let n: i32 = n.parse().map_err(|_| format!("\"{n}\" in \"{text}\" is not a whole number"))?;
+        if n < 0 {
+            return Err(format!("\"{text}\" is negative"));
+        }
+        match unit.trim_end_matches('s') {
+            "month" => Ok(Span { months: n, days: 0 }),
+            "week" => Ok(Span { months: 0, days: 7 * n }),
+            "day" => Ok(Span { months: 0, days: n }),
+            _ => Err(format!("unknown unit \"{unit}\" in \"{text}\" (use days, weeks or months)")),
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.months, self.days) {
+            (0, d) if d % 7 == 0 && d > 0 => write!(f, "{} weeks", d / 7),
+            (0, d) => write!(f, "{d} days"),
+            (m, 0) => write!(f, "{m} months"),
+            (m, d) => write!(f, "{m} months {d} days"),
+        }
+    }
+}
+
+/// What a plan due date is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueFrom {
+    Start,
+    /// `decided_on`, else `started_on`.
+    Decision,
+}
+
+impl DueFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DueFrom::Start => "start",
+            DueFrom::Decision => "decision",
+        }
+    }
+}
+
+/// "before start", "3 months after decision", "4 months after start".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanDue {
+    pub from: DueFrom,
+    pub within: Span,
+}
+
+impl PlanDue {
+    pub fn parse(text: &str) -> std::result::Result<PlanDue, String> {
+        let text = text.trim();
+        if text == "before start" {
+            return Ok(PlanDue { from: DueFrom::Start, within: Span::default() });
+        }
+        let Some((span, from)) = text.rsplit_once(" after ") else {
+            return Err(format!(
+                "\"{text}\" is not \"before start\", \"<span> after start\" or \"<span> after decision\""
+            ));
+        };
+        let from = match from.trim() {
+            "start" => DueFrom::Start,
+            "decision" => DueFrom::Decision,
+            other => return Err(format!("\"{other}\" in \"{text}\" is neither start nor decision")),
+        };
+        Ok(PlanDue { from, within: Span::parse(span)? })
+    }
+}
+
+/// One `[[paragraph]]` rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParagraphRule {
+    pub prefix: String,
+    pub action_plan: Option<PlanDue>,
+    pub acute_action_plan: Option<PlanDue>,
+    pub follow_up: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub targets: BTreeMap<String, f64>,
+    pub investigation_limit: Span,
+    pub follow_up_first: Span,
+    pub follow_up_every: Span,
+    pub paragraphs: Vec<ParagraphRule>,
+    /// SHA-256 of the rules text, so a run records which rules produced its figures.
+    pub fingerprint: String,
+    /// Where the rules came from ("built-in default" or the file's path).
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    targets: BTreeMap<String, f64>,
+    investigation: InvestigationFile,
+    follow_up: FollowUpFile,
+    #[serde(default)]
+    paragraph: Vec<ParagraphFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvestigationFile {
+    limit: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpFile {
+    first_within: String,
+    then_every: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParagraphFile {
+    prefix: String,
+    action_plan: Option<String>,
+    acute_action_plan: Option<String>,
+    #[serde(default)]
+    follow_up: bool,
+}
+
+impl Rules {
+    pub fn builtin() -> Rules {
+        Rules::parse(DEFAULT_RULES, "built-in default").expect("the built-in rules parse")
+    }
+
+    /// The rules from `--rules FILE`, or the built-in default.
+    pub fn load(path: Option<&Path>) -> Result<Rules> {
+        match path {
+            None => Ok(Rules::builtin()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| Error::Rules {
+                    file: path.display().to_string(),
+                    message: format!("cannot read: {e}"),
+                })?;
+                Rules::parse(&text, &path.display().to_string())
+            }
+        }
+    }
+
+    pub fn parse(text: &str, source: &str) -> Result<Rules> {
+        let fail = |message: String| Error::Rules { file: source.to_string(), message };
+        let file: RulesFile = toml::from_str(text).map_err(|e| fail(e.to_string()))?;
+        // Locates a value's line for messages about values toml accepted but we do not.
+        let line_of = |needle: &str| {
+            text.lines().position(|l| l.contains(needle)).map(|i| format!("line {}: ", i + 1)).unwrap_or_default()
+        };
+        let span = |value: &str, key: &str| Span::parse(value).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))));
+
+        for kpi in KPI_IDS {
+            match file.targets.get(kpi) {
+                None => return Err(fail(format!("[targets] has no target for {kpi}"))),
+                Some(t) if !(0.0..=1.0).contains(t) => {
+                    return Err(fail(format!("{}[targets] {kpi} = {t} must be a fraction between 0 and 1 (0.95, not 95)", line_of(kpi))));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(unknown) = file.targets.keys().find(|k| !KPI_IDS.contains(&k.as_str())) {
+            return Err(fail(format!("{}[targets] names an unknown KPI \"{unknown}\" (known: {})", line_of(unknown), KPI_IDS.join(", "))));
+        }
+        let mut paragraphs: Vec<ParagraphRule> = Vec::new();
+        for p in &file.paragraph {
+            let plan = |value: &Option<String>, key: &str| {
+                value
+                    .as_deref()
+                    .map(|v| PlanDue::parse(v).map_err(|m| fail(format!("{}{key} for prefix {}: {m}", line_of(v), p.prefix))))
+                    .transpose()
+            };
+            if p.prefix.is_empty() || p.prefix.ends_with('.') {
+                return Err(fail(format!("{}prefix \"{}\" must be a paragraph code like SEL:52.3", line_of(&p.prefix), p.prefix)));
+            }
+            if paragraphs.iter().any(|q| q.prefix == p.prefix) {
+                return Err(fail(format!("{}prefix \"{}\" is listed twice", line_of(&p.prefix), p.prefix)));
+            }
+            let rule = ParagraphRule {
+                prefix: p.prefix.clone(),
+                action_plan: plan(&p.action_plan, "action_plan")?,
+                acute_action_plan: plan(&p.acute_action_plan, "acute_action_plan")?,
+                follow_up: p.follow_up,
+            };
+            if rule.acute_action_plan.is_some() && rule.action_plan.is_none() {
+                return Err(fail(format!("prefix {}: acute_action_plan needs action_plan too", p.prefix)));
+            }
+            paragraphs.push(rule);
+        }
+        Ok(Rules {
+            targets: file.targets,
+            investigation_limit: span(&file.investigation.limit, "[investigation] limit")?,
+            follow_up_first: span(&file.follow_up.first_within, "[follow_up] first_within")?,
+            follow_up_every: span(&file.follow_up.then_every, "[follow_up] then_every")?,
+            paragraphs,
+            fingerprint: format!("{:x}", Sha256::digest(text.as_bytes())),
+            source: source.to_string(),
+        })
+    }
+
+    /// The rule that governs a paragraph code: the longest prefix that equals the code or
+    /// is followed in it by a dot. Case-sensitive.
+    pub fn rule_for(&self, code: &str) -> Option<&ParagraphRule> {
+        self.paragraphs
+            .iter()
+            .filter(|r| prefix_matches(&r.prefix, code))
+            .max_by_key(|r| r.prefix.len())
+    }
+
+    pub fn target(&self, kpi: &str) -> f64 {
+        self.targets.get(kpi).copied().unwrap_or(f64::NAN)
+    }
+}
+
+pub fn prefix_matches(prefix: &str, code: &str) -> bool {
+    code.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_at_dot_boundaries_only() {
+        assert!(prefix_matches("SEL:52.3", "SEL:52.3"));
+        assert!(prefix_matches("SEL:52.3", "SEL:52.3.7"));
+        assert!(!prefix_matches("SEL:52.3", "SEL:52.30"));
+        assert!(!prefix_matches("SEL:76", "SEL:76a"));
+        assert!(!prefix_matches("SEL:76", "sel:76"));
+        assert!(!prefix_matches("SEL:52.3", "SEL:52"));
+    }
+
+    #[test]
+    fn builtin_rules_are_the_spec_table() {
+        let r = Rules::builtin();
+        let before = Some(PlanDue { from: DueFrom::Start, within: Span::default() });
+        let acute4 = Some(PlanDue { from: DueFrom::Start, within: Span { months: 4, days: 0 } });
+        let after3 = Some(PlanDue { from: DueFrom::Decision, within: Span { months: 3, days: 0 } });
+        let expect = [
+            ("SEL:52.3", before, acute4),
+            ("SEL:76", before, acute4),
+            ("BL:32", after3, None),
+            ("BL:46", after3, None),
+            ("BL:47", before, None),
+        ];
+        assert_eq!(r.paragraphs.len(), expect.len());
+        for (rule, (prefix, plan, acute)) in r.paragraphs.iter().zip(expect) {
+            assert_eq!((rule.prefix.as_str(), rule.action_plan, rule.acute_action_plan, rule.follow_up), (prefix, plan, acute, true));
+        }
+        assert_eq!(r.investigation_limit, Span { months: 4, days: 0 });
+        assert_eq!((r.follow_up_first.months, r.follow_up_every.months), (3, 6));
+        assert!(KPI_IDS.iter().all(|k| r.target(k) == 0.95));
+        assert!(r.rule_for("SEL:52.30").is_none());
+        assert!(r.rule_for("SEL:41").is_none());
+        assert_eq!(r.rule_for("BL:32.1.3").map(|r| r.prefix.as_str()), Some("BL:32"));
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let text = DEFAULT_RULES.replace(
+            "[[paragraph]]\nprefix = \"SEL:76\"",
+            "[[paragraph]]\nprefix = \"SEL:52\"\nfollow_up = false\n\n[[paragraph]]\nprefix = \"SEL:76\"",
+        );
+        let r = Rules::parse(&text, "test").unwrap();
+        assert_eq!(r.rule_for("SEL:52.3.7").unwrap().prefix, "SEL:52.3");
+        assert_eq!(r.rule_for("SEL:52.2").unwrap().prefix, "SEL:52");
+    }
+
+    #[test]
+    fn malformed_rules_name_the_line() {
+        let text = DEFAULT_RULES.replace("limit = \"4 months\"", "limit = \"4 moons\"");
+        let msg = Rules::parse(&text, "r.toml").unwrap_err().to_string();
+        assert!(msg.contains("r.toml") && msg.contains("line ") && msg.contains("moons"), "{msg}");
+        let msg = Rules::parse("[targets\n", "r.toml").unwrap_err().to_string();
+        assert!(msg.contains("line 1"), "{msg}");
+        let text = DEFAULT_RULES.replace("plan_on_time = 0.95", "plan_on_time = 95");
+        let msg = Rules::parse(&text, "r.toml").unwrap_err().to_string();
+        assert!(msg.contains("plan_on_time") && msg.contains("fraction"), "{msg}");
+    }
+}

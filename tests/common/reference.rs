@@ -1,0 +1,376 @@
+//! A second implementation of the KPIs of SPEC §4 in plain Rust, written from the SPEC
+//! text alone, so the SQL views can be checked against it. It favours being obviously
+//! right over being fast: every figure is a loop over the checked rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Days, Months, NaiveDate};
+use cwkpi::kpi::KpiRow;
+use cwkpi::rules::{DueFrom, KPI_IDS, Span};
+use cwkpi::{CheckedExport, Rules};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Date32Type;
+
+pub struct Case {
+    pub id: String,
+    pub unit: String,
+    pub opened: NaiveDate,
+    pub closed: Option<NaiveDate>,
+}
+
+pub struct Measure {
+    pub id: String,
+    pub case: String,
+    pub paragraph: String,
+    pub started: NaiveDate,
+    pub ended: Option<NaiveDate>,
+    pub decided: Option<NaiveDate>,
+    pub acute: bool,
+}
+
+pub struct Investigation {
+    pub id: String,
+    pub case: String,
+    pub started: NaiveDate,
+    pub completed: Option<NaiveDate>,
+    pub aware: Option<NaiveDate>,
+}
+
+pub struct Plan {
+    pub case: String,
+    pub created: NaiveDate,
+}
+
+pub struct FollowUp {
+    pub case: String,
+    pub performed: NaiveDate,
+    pub measure: Option<String>,
+    pub next_due: Option<NaiveDate>,
+}
+
+/// The kept rows of the core tables, as plain structs.
+pub struct Data {
+    /// unit_id → parent_id
+    pub units: BTreeMap<String, Option<String>>,
+    pub cases: Vec<Case>,
+    pub measures: Vec<Measure>,
+    pub investigations: Vec<Investigation>,
+    pub plans: Vec<Plan>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
+fn kept<'a>(export: &'a CheckedExport, table: &str) -> &'a RecordBatch {
+    &export.table(table).unwrap_or_else(|| panic!("table {table} not in the export")).kept
+}
+
+fn strings(b: &RecordBatch, col: &str) -> Vec<Option<String>> {
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_string::<i32>();
+    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+}
+
+fn required_strings(b: &RecordBatch, col: &str) -> Vec<String> {
+    strings(b, col).into_iter().map(|s| s.unwrap_or_else(|| panic!("null in kept {col}"))).collect()
+}
+
+fn dates(b: &RecordBatch, col: &str) -> Vec<Option<NaiveDate>> {
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_primitive::<Date32Type>();
+    (0..a.len()).map(|i| if a.is_valid(i) { a.value_as_date(i) } else { None }).collect()
+}
+
+fn required_dates(b: &RecordBatch, col: &str) -> Vec<NaiveDate> {
+    dates(b, col).into_iter().map(|d| d.unwrap_or_else(|| panic!("null in kept {col}"))).collect()
+}
+
+/// A missing or null flag is false (SPEC §2).
+fn flags(b: &RecordBatch, col: &str) -> Vec<bool> {
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_boolean();
+    (0..a.len()).map(|i| a.is_valid(i) && a.value(i)).collect()
+}
+
+impl Data {
+    pub fn from_export(export: &CheckedExport) -> Data {
+        let u = kept(export, "units");
+        let units = required_strings(u, "unit_id").into_iter().zip(strings(u, "parent_id")).collect();
+
+        let c = kept(export, "cases");
+        let cases = itertools4(
+            required_strings(c, "case_id"),
+            required_strings(c, "unit_id"),
+            required_dates(c, "opened_on"),
+            dates(c, "closed_on"),
+        )
+        .map(|(id, unit, opened, closed)| Case { id, unit, opened, closed })
+        .collect();
+
+        let m = kept(export, "measures");
+        let (ended, decided, acute) = (dates(m, "ended_on"), dates(m, "decided_on"), flags(m, "acute"));
+        let measures = itertools4(
+            required_strings(m, "measure_id"),
+            required_strings(m, "case_id"),
+            required_strings(m, "paragraph"),
+            required_dates(m, "started_on"),
+        )
+        .enumerate()
+        .map(|(i, (id, case, paragraph, started))| Measure {
+            id,
+            case,
+            paragraph,
+            started,
+            ended: ended[i],
+            decided: decided[i],
+            acute: acute[i],
+        })
+        .collect();
+
+        let v = kept(export, "investigations");
+        let aware = dates(v, "aware_on");
+        let investigations = itertools4(
+            required_strings(v, "investigation_id"),
+            required_strings(v, "case_id"),
+            required_dates(v, "started_on"),
+            dates(v, "completed_on"),
+        )
+        .enumerate()
+        .map(|(i, (id, case, started, completed))| Investigation { id, case, started, completed, aware: aware[i] })
+        .collect();
+
+        let p = kept(export, "action_plans");
+        let plans = required_strings(p, "case_id")
+            .into_iter()
+            .zip(required_dates(p, "created_on"))
+            .map(|(case, created)| Plan { case, created })
+            .collect();
+
+        let f = kept(export, "follow_ups");
+        let follow_ups = itertools4(
+            required_strings(f, "case_id"),
+            required_dates(f, "performed_on"),
+            strings(f, "measure_id"),
+            dates(f, "next_due_on"),
+        )
+        .map(|(case, performed, measure, next_due)| FollowUp { case, performed, measure, next_due })
+        .collect();
+
+        Data { units, cases, measures, investigations, plans, follow_ups }
+    }
+
+    /// The unit itself and every unit above it.
+    fn ancestors(&self, unit: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current = Some(unit.to_string());
+        while let Some(u) = current {
+            assert!(out.len() <= self.units.len(), "cycle in the kept unit tree at {unit}");
+            current = self.units.get(&u).cloned().flatten();
+            out.push(u);
+        }
+        out
+    }
+}
+
+fn itertools4<A, B, C, D>(a: Vec<A>, b: Vec<B>, c: Vec<C>, d: Vec<D>) -> impl Iterator<Item = (A, B, C, D)> {
+    assert!(a.len() == b.len() && b.len() == c.len() && c.len() == d.len());
+    a.into_iter().zip(b).zip(c).zip(d).map(|(((a, b), c), d)| (a, b, c, d))
+}
+
+/// Calendar arithmetic: months first (clamping at month end), then days.
+pub fn add_span(d: NaiveDate, span: Span) -> NaiveDate {
+    let months = u32::try_from(span.months).expect("spans are not negative");
+    let days = u64::try_from(span.days).expect("spans are not negative");
+    d.checked_add_months(Months::new(months)).and_then(|d| d.checked_add_days(Days::new(days))).expect("date in range")
+}
+
+fn case_active(c: &Case, t: NaiveDate) -> bool {
+    c.opened <= t && c.closed.is_none_or(|closed| closed >= t)
+}
+
+fn measure_active(m: &Measure, t: NaiveDate) -> bool {
+    m.started <= t && m.ended.is_none_or(|ended| ended >= t)
+}
+
+fn investigation_open(v: &Investigation, t: NaiveDate) -> bool {
+    v.started <= t && v.completed.is_none_or(|completed| completed > t)
+}
+
+/// The plan due date of a measure whose rule requires an action plan, else None.
+pub fn plan_due(m: &Measure, rules: &Rules) -> Option<NaiveDate> {
+    let rule = rules.rule_for(&m.paragraph)?;
+    // An acute measure gets the grace where its rule grants one, else the general due date.
+    let due = if m.acute { rule.acute_action_plan.or(rule.action_plan) } else { rule.action_plan }?;
+    let from = match due.from {
+        DueFrom::Start => m.started,
+        DueFrom::Decision => m.decided.unwrap_or(m.started),
+    };
+    Some(add_span(from, due.within))
+}
+
+/// The due date for a plan-KPI measure at T: None when it needs no plan, has not started
+/// by T, or its requirement lapsed (ended before the due date).
+fn plan_due_counting(m: &Measure, rules: &Rules, t: NaiveDate) -> Option<NaiveDate> {
+    let due = plan_due(m, rules)?;
+    (m.started <= t && m.ended.is_none_or(|ended| ended >= due)).then_some(due)
+}
+
+fn needs_follow_up(m: &Measure, rules: &Rules) -> bool {
+    rules.rule_for(&m.paragraph).is_some_and(|r| r.follow_up)
+}
+
+/// Follow-up due date of m at T (SPEC §4).
+pub fn follow_up_due(m: &Measure, follow_ups: &[&FollowUp], rules: &Rules, t: NaiveDate) -> NaiveDate {
+    let relevant: Vec<&&FollowUp> = follow_ups
+        .iter()
+        .filter(|f| f.case == m.case)
+        .filter(|f| f.measure.as_ref().is_none_or(|id| *id == m.id))
+        .filter(|f| m.started <= f.performed && f.performed <= t)
+        .collect();
+    let Some(last) = relevant.iter().map(|f| f.performed).max() else {
+        return add_span(m.started, rules.follow_up_first);
+    };
+    // Several follow-ups on L's date: the latest next_due_on set among them counts.
+    let next = relevant.iter().filter(|f| f.performed == last).filter_map(|f| f.next_due).max();
+    next.unwrap_or_else(|| add_span(last, rules.follow_up_every))
+}
+
+/// One thing counted in a KPI's denominator, and whether it is in the numerator.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub kpi: &'static str,
+    pub case_id: String,
+    /// The case's unit; the item counts there and in every unit above.
+    pub unit_id: String,
+    /// The measure or investigation counted, or the case for case-level KPIs.
+    pub entity: String,
+    pub in_numerator: bool,
+    /// What decided the figure (due date, deadline …), for messages.
+    pub note: String,
+}
+
+/// Every denominator item of the five KPIs at T, before the roll-up over the unit tree.
+pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
+    let window_start = t - Days::new(364);
+    let case_by_id: HashMap<&str, &Case> = data.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut measures_of: HashMap<&str, Vec<&Measure>> = HashMap::new();
+    for m in &data.measures {
+        measures_of.entry(m.case.as_str()).or_default().push(m);
+    }
+    let mut plans_of: HashMap<&str, Vec<NaiveDate>> = HashMap::new();
+    for p in &data.plans {
+        plans_of.entry(p.case.as_str()).or_default().push(p.created);
+    }
+    let mut follow_ups_of: HashMap<&str, Vec<&FollowUp>> = HashMap::new();
+    for f in &data.follow_ups {
+        follow_ups_of.entry(f.case.as_str()).or_default().push(f);
+    }
+    let has_plan_by = |case: &str, day: NaiveDate| plans_of.get(case).is_some_and(|ps| ps.iter().any(|&p| p <= day));
+    let mut items = Vec::new();
+    let mut push = |kpi: &'static str, case: &Case, entity: &str, in_numerator: bool, note: String| {
+        items.push(Item {
+            kpi,
+            case_id: case.id.clone(),
+            unit_id: case.unit.clone(),
+            entity: entity.to_string(),
+            in_numerator,
+            note,
+        })
+    };
+
+    for c in &data.cases {
+        let measures = measures_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        if case_active(c, t) {
+            // plan_coverage: an active measure whose plan is due by T.
+            let due: Vec<(&str, NaiveDate)> = measures
+                .iter()
+                .filter(|m| measure_active(m, t))
+                .filter_map(|m| plan_due_counting(m, rules, t).map(|d| (m.id.as_str(), d)))
+                .filter(|(_, d)| *d <= t)
+                .collect();
+            if !due.is_empty() {
+                push("plan_coverage", c, &c.id, has_plan_by(&c.id, t), format!("due {due:?}"));
+            }
+            // follow_up_on_time: no active follow-up measure overdue at T.
+            let fus = follow_ups_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let dues: Vec<(&str, NaiveDate)> = measures
+                .iter()
+                .filter(|m| measure_active(m, t) && needs_follow_up(m, rules))
+                .map(|m| (m.id.as_str(), follow_up_due(m, fus, rules, t)))
+                .collect();
+            if !dues.is_empty() {
+                let on_time = dues.iter().all(|(_, due)| *due >= t);
+                push("follow_up_on_time", c, &c.id, on_time, format!("follow-up due {dues:?}"));
+            }
+        }
+        // plan_on_time: per measure, whatever the case's state at T.
+        for m in measures {
+            if let Some(due) = plan_due_counting(m, rules, t)
+                && window_start <= due
+                && due <= t
+            {
+                push("plan_on_time", c, &m.id, has_plan_by(&c.id, due), format!("due {due}"));
+            }
+        }
+    }
+
+    for v in &data.investigations {
+        let c = case_by_id[v.case.as_str()];
+        let deadline = add_span(v.aware.unwrap_or(v.started), rules.investigation_limit);
+        if investigation_open(v, t) {
+            push("investigation_within_limit", c, &v.id, t <= deadline, format!("deadline {deadline}"));
+        }
+        if let Some(done) = v.completed
+            && window_start <= done
+            && done <= t
+        {
+            let note = format!("completed {done}, deadline {deadline}");
+            push("investigation_completed_within_limit", c, &v.id, done <= deadline, note);
+        }
+    }
+    items
+}
+
+/// The KPI table of SPEC §4 at T: every unit (sorted by id) × every KPI (in `KPI_IDS` order).
+pub fn reference_kpis(export: &CheckedExport, rules: &Rules, as_of: NaiveDate) -> Vec<KpiRow> {
+    let data = Data::from_export(export);
+    rows_from_items(&data, rules, as_of, &reference_items(&data, rules, as_of))
+}
+
+pub fn rows_from_items(data: &Data, rules: &Rules, as_of: NaiveDate, items: &[Item]) -> Vec<KpiRow> {
+    // (unit, kpi) → (numerator, denominator), over the unit and its descendants.
+    let mut counts: HashMap<(String, &str), (i64, i64)> = HashMap::new();
+    let mut ancestors: HashMap<&str, Vec<String>> = HashMap::new();
+    for item in items {
+        let above = ancestors.entry(item.unit_id.as_str()).or_insert_with(|| data.ancestors(&item.unit_id));
+        for unit in above.iter() {
+            let entry = counts.entry((unit.clone(), item.kpi)).or_default();
+            entry.0 += i64::from(item.in_numerator);
+            entry.1 += 1;
+        }
+    }
+    let mut rows = Vec::new();
+    for unit in data.units.keys() {
+        for kpi in KPI_IDS {
+            let (numerator, denominator) = counts.get(&(unit.clone(), kpi)).copied().unwrap_or_default();
+            let target = rules.target(kpi);
+            // No denominator, no figure: share and met are null, not 0 or 1.
+            let share = (denominator > 0).then(|| numerator as f64 / denominator as f64);
+            rows.push(KpiRow {
+                as_of,
+                unit_id: unit.clone(),
+                kpi_id: kpi.to_string(),
+                numerator,
+                denominator,
+                share,
+                target,
+                met: share.map(|s| s >= target),
+            });
+        }
+    }
+    rows
+}
+
+/// The items behind one (unit, kpi) figure, for mismatch messages.
+pub fn explain(export: &CheckedExport, rules: &Rules, as_of: NaiveDate, unit: &str, kpi: &str) -> Vec<Item> {
+    let data = Data::from_export(export);
+    reference_items(&data, rules, as_of)
+        .into_iter()
+        .filter(|i| i.kpi == kpi && data.ancestors(&i.unit_id).iter().any(|u| u == unit))
+        .collect()
+}

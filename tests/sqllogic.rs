@@ -1,0 +1,109 @@
+//! Runs the `.slt` files in tests/slt/ against the real views of queries/.
+//!
+//! Each `tests/slt/NAME.slt` is paired with a CSV export in `tests/slt/NAME/`; it is
+//! imported to Parquet, loaded through the same reader and checks as production data, and
+//! the views are computed as of the dates on the file's `# as_of:` line. Expected values in
+//! the .slt files are worked out by hand; the comments there explain each one.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::array_value_to_string;
+use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner, strict_column_validator};
+
+struct CatalogDb(Catalog);
+
+#[async_trait]
+impl AsyncDB for CatalogDb {
+    type Error = cwkpi::Error;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
+        let batches = self.0.query(sql).await?;
+        let Some(schema) = batches.first().map(|b| b.schema()) else {
+            return Ok(DBOutput::Rows { types: vec![], rows: vec![] });
+        };
+        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+        let mut rows = Vec::new();
+        for batch in &batches {
+            rows.extend(rows_of(batch));
+        }
+        Ok(DBOutput::Rows { types, rows })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "cwkpi"
+    }
+}
+
+fn column_type(t: &DataType) -> DefaultColumnType {
+    if t.is_integer() {
+        DefaultColumnType::Integer
+    } else if t.is_floating() {
+        DefaultColumnType::FloatingPoint
+    } else {
+        DefaultColumnType::Text
+    }
+}
+
+/// Values as text: floats in their shortest exact form (0.95, 1.0), nulls as NULL.
+fn rows_of(batch: &RecordBatch) -> Vec<Vec<String>> {
+    (0..batch.num_rows())
+        .map(|i| {
+            batch
+                .columns()
+                .iter()
+                .map(|c| match c.data_type() {
+                    _ if c.is_null(i) => "NULL".to_string(),
+                    DataType::Float64 => format!("{:?}", c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().unwrap().value(i)),
+                    _ => array_value_to_string(c, i).unwrap(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The dates on the `# as_of:` line of an .slt file.
+fn as_of_dates(slt: &Path) -> Vec<NaiveDate> {
+    let text = std::fs::read_to_string(slt).unwrap();
+    let line = text.lines().find_map(|l| l.strip_prefix("# as_of:")).unwrap_or_else(|| panic!("{} has no '# as_of:' line", slt.display()));
+    line.split_whitespace().map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()).collect()
+}
+
+async fn run_slt(slt: PathBuf) {
+    let csv_dir = slt.with_extension("");
+    let tmp = tempfile::tempdir().unwrap();
+    let export_dir = tmp.path().join("export");
+    cwkpi::import::import_csv_export(&csv_dir, &export_dir).unwrap();
+    let export = CheckedExport::load(&export_dir).unwrap();
+    let rejected: Vec<_> = export.rejections().collect();
+    assert!(rejected.is_empty(), "{}: fixture rows rejected: {rejected:?}", slt.display());
+    let catalog = Catalog::new(&export, Rules::builtin(), &as_of_dates(&slt), &EngineOptions::default()).await.unwrap();
+    let mut db = Some(CatalogDb(catalog));
+    let mut runner = Runner::new(move || {
+        let db = db.take().expect("one connection per file");
+        async move { Ok(db) }
+    });
+    runner.with_column_validator(strict_column_validator);
+    if let Err(e) = runner.run_file_async(&slt).await {
+        panic!("{}: {e}", slt.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slt_files_pass() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "slt")).collect();
+    files.sort();
+    assert!(files.len() >= 3, "expected the slt suites in {}", dir.display());
+    for slt in files {
+        run_slt(slt).await;
+    }
+}
