@@ -16,7 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Field, IntervalMonthDayNano, Interv
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::checks::{CheckedTable, Rejection, check_all};
 use crate::contract::TABLES;
@@ -114,8 +114,25 @@ impl Catalog {
         Ok(df.collect().await?)
     }
 
-    pub async fn query_df(&self, sql: &str) -> Result<DataFrame> {
-        Ok(self.ctx.sql(sql).await?)
+    /// Runs each statement of a script (separated by `;`), read-only, in order.
+    pub async fn query_script(&self, sql: &str) -> Result<Vec<Vec<RecordBatch>>> {
+        let statements = datafusion::sql::parser::DFParser::parse_sql(sql)?;
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in statements {
+            results.push(self.query(&statement.to_string()).await?);
+        }
+        Ok(results)
+    }
+
+    /// Runs a named statement of `queries/statements/`.
+    pub async fn statement(&self, name: &str) -> Result<Vec<RecordBatch>> {
+        let sql = crate::queries::statement(name).ok_or_else(|| internal(format!("no statement queries/statements/{name}.sql")))?;
+        self.query(sql).await
+    }
+
+    /// The KPI table for the catalog's as-of dates, in `cwkpi kpi` order.
+    pub async fn kpi_rows(&self) -> Result<Vec<crate::kpi::KpiRow>> {
+        crate::kpi::rows_from_batches(&self.statement("kpi_table").await?)
     }
 }
 

@@ -349,7 +349,7 @@ impl Organisation {
             let diligence = Diligence {
                 plan: 0.70 + 0.28 * quality,
                 follow_up: 0.70 + 0.28 * quality,
-                investigation: 0.72 + 0.26 * quality,
+                investigation: 0.77 + 0.21 * quality,
             };
             // Every fourth department is split into teams: a four-level tree.
             if i % 4 == 2 {
@@ -793,13 +793,13 @@ impl CaseMaker<'_> {
             let room = deadline - started;
             started + between(rng, room.min(30), room)
         } else {
-            deadline + between(rng, 1, 90)
+            deadline + between(rng, 1, 60)
         };
         if let Some(end) = closed {
             completed = completed.min(end);
         }
         // A few are forgotten: open for over a year, which validation asks about.
-        let completed = Some(completed.max(started)).filter(|&c| c <= self.as_of && !chance(rng, 0.003));
+        let completed = Some(completed.max(started)).filter(|&c| c <= self.as_of && !chance(rng, 0.001));
         self.counters.investigation += 1;
         push_id(&mut rows.investigation_id, "I", self.counters.investigation);
         push_id(&mut rows.case_id, "C", case);
@@ -890,7 +890,7 @@ impl CaseMaker<'_> {
                 Some(due - between(rng, 0, 20)).filter(|_| chance(rng, 0.35))
             } else if chance(rng, diligence) {
                 Some(due - between(rng, 0, 20))
-            } else if chance(rng, 0.85) {
+            } else if chance(rng, 0.7) {
                 Some(due + between(rng, 3, 120))
             } else {
                 None

@@ -113,6 +113,9 @@ fn find_csv_files(from: &Path) -> Result<HashMap<String, PathBuf>> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
         let lower = name.to_lowercase();
         let Some(table) = lower.strip_suffix(".csv") else { continue };
+        if !TABLES.iter().any(|t| t.name == table) {
+            continue;
+        }
         if let Some(earlier) = found.get(table) {
             return Err(Error::Export(format!(
                 "{} and {}: two files for table {table}; keep one",

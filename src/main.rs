@@ -119,7 +119,14 @@ impl Common {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Argument errors exit 64 (usage), as documented; help and version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -140,7 +147,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kpi { common, format } => {
             let catalog = common.catalog().await?;
-            let batches = catalog.query("SELECT * FROM kpi").await?;
+            let batches = catalog.statement("kpi_table").await?;
             let text = match format {
                 Format::Csv => {
                     let mut text = format!("{CSV_HEADER}\n");
@@ -161,11 +168,14 @@ async fn run(cli: Cli) -> Result<()> {
                 (None, None) => return Err(Error::Usage("give a statement or -f FILE.sql".into())),
             };
             let catalog = common.catalog().await?;
-            let batches = catalog.query(&sql).await.map_err(|e| match e {
+            let results = catalog.query_script(&sql).await.map_err(|e| match e {
                 Error::Query(q) => Error::Usage(format!("SQL error: {q}")),
                 other => other,
             })?;
-            print(&format_batches(&batches, format)?)
+            for batches in results {
+                print(&format_batches(&batches, format)?)?;
+            }
+            Ok(())
         }
         Command::Views => {
             let mut text = String::new();

@@ -1,7 +1,9 @@
 //! The SQL of the product, kept as files in `queries/` and built into the binary.
 //!
-//! `queries/views/NN_name.sql` defines the view `name`: leading `--` lines describe it,
-//! the rest is one SELECT. Files load in name order, so a view may use earlier ones.
+//! `queries/views/NN_name.sql` defines the view `name`: its first line is a `--` comment
+//! that describes it in one line, the rest is one SELECT. Files load in name order, so a
+//! view may use earlier ones. `queries/statements/name.sql` are statements the commands
+//! run against the views (one SELECT each).
 
 use include_dir::{Dir, include_dir};
 
@@ -27,13 +29,13 @@ pub fn views(folder: &str) -> Vec<ViewSql> {
             let stem = f.path().file_stem()?.to_str()?;
             // "03_active_measures" → "active_measures"
             let name = stem.split_once('_').filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())).map_or(stem, |(_, rest)| rest);
-            let description = sql
-                .lines()
-                .take_while(|l| l.starts_with("--"))
-                .map(|l| l.trim_start_matches('-').trim())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let description = sql.lines().next().and_then(|l| l.strip_prefix("--")).unwrap_or("").trim().to_string();
             Some(ViewSql { name: name.to_string(), description, sql, path: format!("queries/{}", f.path().display()) })
         })
         .collect()
+}
+
+/// A statement of `queries/statements/`, by name.
+pub fn statement(name: &str) -> Option<&'static str> {
+    QUERIES.get_file(format!("statements/{name}.sql")).and_then(|f| f.contents_utf8())
 }

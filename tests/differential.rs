@@ -18,7 +18,7 @@ use cwkpi::kpi::{KpiRow, rows_from_batches};
 use cwkpi::rules::KPI_IDS;
 use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};

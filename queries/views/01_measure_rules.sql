@@ -1,5 +1,5 @@
--- Every measure with the rule its paragraph falls under, its unit (from its case) and,
--- where an action plan is needed, the plan due date (SPEC §4). Independent of the as-of date.
+-- Every measure with its paragraph rule, its case's unit and its action-plan due date.
+-- Independent of the as-of date; plan_due_on is null where no plan is needed (SPEC §3-4).
 SELECT
     m.measure_id,
     m.case_id,

@@ -1,5 +1,5 @@
--- For each case with an action plan: the date of its first plan. "Had a plan by date X"
--- is then first_plan_on <= X, which also respects "a record exists at T only if created by T".
+-- Each case's first action plan date: "had a plan by X" is first_plan_on <= X.
+-- This also respects "a record exists at T only if created by T".
 SELECT case_id, min(created_on) AS first_plan_on, count(*) AS plans
 FROM action_plans
 GROUP BY case_id

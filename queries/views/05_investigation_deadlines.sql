@@ -1,5 +1,5 @@
--- Every investigation with its legal clock: the clock starts when the municipality became
--- aware (aware_on, else started_on) and the deadline is that plus the investigation limit.
+-- Every investigation with its clock start (aware_on, else started_on) and deadline.
+-- The deadline is the clock start plus the investigation limit of the rules.
 SELECT
     i.investigation_id,
     i.case_id,

@@ -1,5 +1,5 @@
--- Investigations open at each as-of date (started, not completed by then), and whether
--- they are still within their deadline.
+-- Investigations open at each as-of date, and whether they are within their deadline.
+-- Open: started by then and not completed by then.
 SELECT d.as_of, i.*, d.as_of <= i.deadline_on AS within_limit
 FROM as_of_dates d
 JOIN investigation_deadlines i

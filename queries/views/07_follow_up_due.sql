@@ -1,6 +1,6 @@
--- Each active measure that requires follow-up, with its latest follow-up and the date the
--- next one is due: next_due_on of the latest follow-up if set, else that follow-up plus
--- the interval, else the measure's start plus the first-follow-up limit. Overdue when due < as-of.
+-- Active follow-up measures with their latest follow-up, due date and overdue flag.
+-- Due: next_due_on of the latest follow-up if set, else that follow-up plus the interval,
+-- else the measure's start plus the first-follow-up limit. Overdue when due < as-of.
 WITH candidate AS (
     -- Follow-ups that count for the measure: of its case, for it or for the whole case,
     -- performed between the measure's start and the as-of date.

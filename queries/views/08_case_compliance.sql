@@ -1,5 +1,5 @@
--- One row per active case and as-of date: the compliance flags and due dates that the
--- KPIs, the weekly report and analysts build on.
+-- One row per active case and as-of date: compliance flags and due dates.
+-- The view the KPIs, the weekly report and analysts build on.
 WITH plan_need AS (
     -- Active plan-requiring measures whose plan is due by the as-of date (and has not lapsed).
     SELECT as_of, case_id, count(*) AS measures_needing_plan, min(plan_due_on) AS plan_due_on

@@ -1,5 +1,5 @@
--- One row per item each KPI counts (its denominator), at the unit of the item's case,
--- with ok = whether it counts in the numerator (SPEC §4). The window is as-of − 364 … as-of.
+-- One row per item a KPI counts (its denominator), with ok = counted in the numerator.
+-- Items sit at the unit of their case. The window is as-of − 364 … as-of (SPEC §4).
 SELECT as_of, 'plan_coverage' AS kpi_id, unit_id, case_id AS item_id, case_id, NOT plan_missing AS ok
 FROM case_compliance
 WHERE plan_required

@@ -1,5 +1,5 @@
--- The KPI table of SPEC §4: one row per as-of date, unit and KPI. A unit counts the items
--- of its own cases and of all units below it; share and met are null when nothing is counted.
+-- The KPI table of SPEC §4: per as-of date, unit and KPI, rolled up over the unit tree.
+-- Share and met are null when nothing is counted.
 WITH per_unit AS (
     SELECT as_of, kpi_id, unit_id, count(*) AS denominator, count(*) FILTER (WHERE ok) AS numerator
     FROM kpi_items
@@ -25,4 +25,4 @@ shared AS (
 )
 SELECT as_of, unit_id, kpi_id, numerator, denominator, share, target, share >= target AS met
 FROM shared
-ORDER BY as_of, unit_id, position
+
