@@ -111,7 +111,10 @@ impl Catalog {
             .with_allow_dml(false)
             .with_allow_statements(false);
         let df = self.ctx.sql_with_options(sql, options).await?;
-        Ok(df.collect().await?)
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        // An empty result still has columns: keep them so outputs show a header.
+        Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
     }
 
     /// Runs each statement of a script (separated by `;`), read-only, in order.
