@@ -13,11 +13,13 @@ use datafusion::arrow::array::{
     RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::cached_view::{CACHED_VIEWS, CachedView};
 use crate::checks::{CheckedTable, Rejection, check_all};
 use crate::contract::TABLES;
 use crate::error::{Error, Result};
@@ -97,8 +99,13 @@ impl Catalog {
         register(&self.ctx, "as_of_dates", batch)?;
         for view in all_views() {
             let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
+            let provider: Arc<dyn TableProvider> = if CACHED_VIEWS.contains(&view.name.as_str()) {
+                Arc::new(CachedView::new(df.into_unoptimized_plan()))
+            } else {
+                df.into_view()
+            };
             self.ctx.deregister_table(view.name.as_str())?;
-            self.ctx.register_table(view.name.as_str(), df.into_view())?;
+            self.ctx.register_table(view.name.as_str(), provider)?;
         }
         self.as_of = dates.into_iter().collect();
         Ok(())

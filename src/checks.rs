@@ -4,14 +4,22 @@
 //!
 //! Tables are checked parents first, and a reference must hit a *kept* parent row, so a
 //! rejection cascades: the measures of a rejected case are rejected as dangling too.
+//!
+//! A row that breaks several rules is listed with the first, in this order: required
+//! value, duplicate id, references (in contract order), date order, unit tree.
+//!
+//! Speed matters here (millions of rows on every run): the checks that need no parent
+//! run for all tables at once, each table's ids are hashed once and serve both the
+//! duplicate check and its children's reference checks, and reference lookups are split
+//! over the cores. Rejected rows are rare, so reasons are kept sparse.
 
-use std::collections::{HashMap, HashSet};
-
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type};
+// hashbrown with foldhash: several times faster than std's SipHash on millions of ids.
+use datafusion::common::{HashMap, HashSet};
 
-use crate::contract::{SOURCE_FILE, SOURCE_ROW, TableSpec};
+use crate::contract::{Reference, TableSpec};
 use crate::error::{Error, Result};
 use crate::export::RawTable;
 
@@ -56,22 +64,42 @@ pub struct CheckedTable {
     pub rejected: Vec<Rejection>,
 }
 
-/// Keys of kept rows per (table, columns), built when a child table first needs them.
-#[derive(Default)]
-pub struct KeyIndex {
-    keys: HashMap<(String, Vec<&'static str>), HashSet<String>>,
+/// The rejected rows of a table (row number → rule and column). A row keeps the first
+/// reason it is given, so rules must be applied in the documented order.
+#[derive(Debug, Default, Clone)]
+struct Reasons(HashMap<u32, (Rule, &'static str)>);
+
+impl Reasons {
+    fn add(&mut self, row: usize, rule: Rule, column: &'static str) {
+        self.0.entry(row as u32).or_insert((rule, column));
+    }
+
+    /// Adds reasons found by a later rule: rows already rejected keep their reason.
+    fn then(&mut self, later: &Reasons) {
+        for (&row, &reason) in &later.0 {
+            self.0.entry(row).or_insert(reason);
+        }
+    }
+
+    fn rejects(&self, row: usize) -> bool {
+        self.0.contains_key(&(row as u32))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-impl KeyIndex {
-    fn keys_of(&mut self, table: &CheckedTable, columns: &[&'static str]) -> Result<&HashSet<String>> {
-        let entry = (table.spec.name.to_string(), columns.to_vec());
-        if !self.keys.contains_key(&entry) {
-            let arrays = columns_of(&table.kept, columns)?;
-            let set = (0..table.kept.num_rows()).filter_map(|i| composite_key(&arrays, i)).collect();
-            self.keys.insert(entry.clone(), set);
-        }
-        Ok(&self.keys[&entry])
-    }
+/// A table read, with the results of the checks that need no other table.
+struct Prepared<'a> {
+    spec: &'static TableSpec,
+    batch: &'a RecordBatch,
+    /// Each id → its first row; children look their references up here.
+    ids: HashMap<&'a str, u32>,
+    /// Required values and duplicate ids (rules that come before references).
+    before_references: Reasons,
+    /// Date order (the rule after references).
+    after_references: Reasons,
 }
 
 fn columns_of<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'a ArrayRef>> {
@@ -81,102 +109,231 @@ fn columns_of<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'a Ar
         .collect()
 }
 
-/// The key of row `i` over string columns, or None when any part is null.
-fn composite_key(arrays: &[&ArrayRef], i: usize) -> Option<String> {
-    let mut key = String::new();
-    for (n, a) in arrays.iter().enumerate() {
-        if a.is_null(i) {
-            return None;
-        }
-        if n > 0 {
-            key.push('\u{1f}');
-        }
-        key.push_str(a.as_string::<i32>().value(i));
-    }
-    Some(key)
+fn string_columns<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'a StringArray>> {
+    columns_of(batch, columns)?
+        .into_iter()
+        .zip(columns)
+        .map(|(a, c)| a.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("column {c} is not a string column"))))
+        .collect()
 }
 
-/// Checks one table against the contract and the already-checked parent tables.
-pub fn check_table(raw: &RawTable, parents: &[CheckedTable], index: &mut KeyIndex) -> Result<CheckedTable> {
-    let spec = raw.spec;
-    let schema = spec.raw_schema();
-    let batch = concat_batches(&schema, &raw.batches).map_err(|e| Error::Internal(e.to_string()))?;
+/// Required values, duplicate ids and date order: the rules that need no parent table.
+fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch) -> Result<Prepared<'a>> {
     let n = batch.num_rows();
-    let mut reason: Vec<Option<(Rule, String)>> = vec![None; n];
-    let reject = |reason: &mut Vec<Option<(Rule, String)>>, i: usize, rule: Rule, column: &str| {
-        if reason[i].is_none() {
-            reason[i] = Some((rule, column.to_string()));
-        }
-    };
-
+    if u32::try_from(n).is_err() {
+        return Err(Error::Usage(format!("table {} has {n} rows; at most {} are supported", spec.name, u32::MAX)));
+    }
+    let mut before_references = Reasons::default();
     for col in spec.read_columns().filter(|c| c.required) {
-        let array = columns_of(&batch, &[col.name])?[0];
-        for i in (0..n).filter(|&i| array.is_null(i)) {
-            reject(&mut reason, i, Rule::NullRequired, col.name);
-        }
-    }
-
-    let ids = columns_of(&batch, &[spec.id_column])?[0].as_string::<i32>();
-    let mut seen: HashMap<&str, u32> = HashMap::with_capacity(n);
-    for id in ids.iter().flatten() {
-        *seen.entry(id).or_default() += 1;
-    }
-    for i in 0..n {
-        if ids.is_valid(i) && seen[ids.value(i)] > 1 {
-            reject(&mut reason, i, Rule::DuplicateId, spec.id_column);
-        }
-    }
-
-    for r in spec.references.iter().filter(|r| r.parent != spec.name) {
-        let parent = parents
-            .iter()
-            .find(|p| p.spec.name == r.parent)
-            .ok_or_else(|| Error::Internal(format!("{} is checked before its parent {}", spec.name, r.parent)))?;
-        let keys = index.keys_of(parent, r.parent_columns)?;
-        let arrays = columns_of(&batch, r.columns)?;
-        for i in 0..n {
-            if let Some(key) = composite_key(&arrays, i)
-                && !keys.contains(&key)
-            {
-                reject(&mut reason, i, Rule::Dangling, r.columns[0]);
+        let array = columns_of(batch, &[col.name])?[0];
+        if array.null_count() > 0 {
+            for i in (0..n).filter(|&i| array.is_null(i)) {
+                before_references.add(i, Rule::NullRequired, col.name);
             }
         }
     }
 
+    // One pass finds each id's first row and the ids seen twice; every copy of a
+    // duplicated id is rejected, so the result does not depend on row order.
+    let id_values = string_columns(batch, &[spec.id_column])?[0];
+    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(n);
+    let mut duplicated: HashSet<&str> = HashSet::new();
+    for i in (0..n).filter(|&i| id_values.is_valid(i)) {
+        let id = id_values.value(i);
+        if ids.try_insert(id, i as u32).is_err() {
+            duplicated.insert(id);
+        }
+    }
+    if !duplicated.is_empty() {
+        for i in (0..n).filter(|&i| id_values.is_valid(i) && duplicated.contains(id_values.value(i))) {
+            before_references.add(i, Rule::DuplicateId, spec.id_column);
+        }
+    }
+
+    let mut after_references = Reasons::default();
     for (start, end) in spec.ordered {
-        let arrays = columns_of(&batch, &[start, end])?;
+        let arrays = columns_of(batch, &[start, end])?;
         let (s, e) = (arrays[0].as_primitive::<Date32Type>(), arrays[1].as_primitive::<Date32Type>());
         for i in 0..n {
             if s.is_valid(i) && e.is_valid(i) && e.value(i) < s.value(i) {
-                reject(&mut reason, i, Rule::EndBeforeStart, end);
+                after_references.add(i, Rule::EndBeforeStart, end);
             }
         }
     }
-
-    for r in spec.references.iter().filter(|r| r.parent == spec.name) {
-        check_tree(&batch, spec.id_column, r.columns[0], &mut reason)?;
-    }
-
-    let keep: BooleanArray = reason.iter().map(|r| Some(r.is_none())).collect();
-    let rejected = rejections(spec, &batch, &reason)?;
-    let kept = filter_record_batch(&batch, &keep).map_err(|e| Error::Internal(e.to_string()))?;
-    let kept = kept.project(&contract_indices(spec)).map_err(|e| Error::Internal(e.to_string()))?;
-    let kept = RecordBatch::try_new(spec.schema(), kept.columns().to_vec())
-        .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
-    Ok(CheckedTable { spec, rows_read: n, kept, rejected })
+    Ok(Prepared { spec, batch, ids, before_references, after_references })
 }
 
-fn contract_indices(spec: &TableSpec) -> Vec<usize> {
-    (0..spec.read_columns().count()).collect()
+/// Rows `rows` of `child` whose reference `r` misses a kept row of `parent`. A null in
+/// any referring column means "no reference", which is always fine.
+fn dangling_rows(
+    child: &Prepared<'_>,
+    r: &Reference,
+    parent: &Prepared<'_>,
+    parent_reasons: &Reasons,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<u32>> {
+    if r.parent_columns.first() != Some(&parent.spec.id_column) || r.parent_columns.len() != r.columns.len() {
+        return Err(Error::Internal(format!(
+            "reference {}.{:?} must name {}'s id column first",
+            child.spec.name, r.columns, r.parent
+        )));
+    }
+    let referring = string_columns(child.batch, r.columns)?;
+    // Columns after the id must match the values of the parent row with that id.
+    let parent_rest = string_columns(parent.batch, &r.parent_columns[1..])?;
+    let mut dangling = Vec::new();
+    let mut last: Option<(&str, Option<u32>)> = None;
+    for i in rows {
+        if referring.iter().any(|a| a.is_null(i)) {
+            continue;
+        }
+        let key = referring[0].value(i);
+        // Exports list a parent's children together: remember the last lookup.
+        let parent_row = match last {
+            Some((last_key, row)) if last_key == key => row,
+            _ => {
+                let row = parent.ids.get(key).copied();
+                last = Some((key, row));
+                row
+            }
+        };
+        let hit = parent_row.is_some_and(|p| {
+            let p = p as usize;
+            // All copies of a duplicated id are rejected, so the first row decides.
+            !parent_reasons.rejects(p)
+                && parent_rest.iter().zip(&referring[1..]).all(|(pa, ca)| pa.is_valid(p) && pa.value(p) == ca.value(i))
+        });
+        if !hit {
+            dangling.push(i as u32);
+        }
+    }
+    Ok(dangling)
+}
+
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>) -> Vec<Result<T>> {
+    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a check thread failed".into())))).collect()
+}
+
+/// Checks all tables, parents first.
+pub fn check_all(raw: &[RawTable]) -> Result<Vec<CheckedTable>> {
+    // One batch per table: rows are then numbered 0..n across its files.
+    let batches: Vec<RecordBatch> = std::thread::scope(|s| {
+        let handles: Vec<_> = raw
+            .iter()
+            .map(|t| {
+                s.spawn(move || match t.batches.as_slice() {
+                    [single] => Ok(single.clone()),
+                    batches => concat_batches(&t.spec.raw_schema(), batches).map_err(|e| Error::Internal(e.to_string())),
+                })
+            })
+            .collect();
+        join_all(handles).into_iter().collect::<Result<Vec<_>>>()
+    })?;
+    let prepared: Vec<Prepared<'_>> = std::thread::scope(|s| {
+        let handles: Vec<_> = raw.iter().zip(&batches).map(|(t, b)| s.spawn(move || prepare(t.spec, b))).collect();
+        join_all(handles).into_iter().collect::<Result<Vec<_>>>()
+    })?;
+
+    // Reference checks, in rounds: a table is checked once all its parents are.
+    let mut reasons: Vec<Option<Reasons>> = raw.iter().map(|_| None).collect();
+    let position = |name: &str| raw.iter().position(|t| t.spec.name == name);
+    while reasons.iter().any(Option::is_none) {
+        let ready: Vec<usize> = (0..raw.len())
+            .filter(|&t| reasons[t].is_none())
+            .filter(|&t| {
+                let spec = raw[t].spec;
+                spec.references
+                    .iter()
+                    .all(|r| r.parent == spec.name || position(r.parent).is_some_and(|p| reasons[p].is_some()))
+            })
+            .collect();
+        if ready.is_empty() {
+            return Err(Error::Internal("tables reference each other in a loop, or a parent table is missing".into()));
+        }
+        // Every (table, reference, slice of rows) is one task, so a single large table
+        // still uses every core.
+        let mut tasks: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
+        for &t in &ready {
+            let spec = raw[t].spec;
+            let n = prepared[t].batch.num_rows();
+            let slice = n.div_ceil(worker_count()).max(64 * 1024);
+            for (k, _) in spec.references.iter().enumerate().filter(|(_, r)| r.parent != spec.name) {
+                for start in (0..n).step_by(slice) {
+                    tasks.push((t, k, start..(start + slice).min(n)));
+                }
+            }
+        }
+        let found: Vec<Result<Vec<u32>>> = std::thread::scope(|s| {
+            let (prepared, reasons) = (&prepared, &reasons);
+            let handles: Vec<_> = tasks
+                .iter()
+                .map(|(t, k, rows)| {
+                    s.spawn(move || {
+                        let r = &raw[*t].spec.references[*k];
+                        let p = position(r.parent).ok_or_else(|| Error::Internal(format!("no table {}", r.parent)))?;
+                        let parent_reasons = reasons[p].as_ref().ok_or_else(|| Error::Internal(format!("{} not checked", r.parent)))?;
+                        dangling_rows(&prepared[*t], r, &prepared[p], parent_reasons, rows.clone())
+                    })
+                })
+                .collect();
+            join_all(handles)
+        });
+        let mut found: Vec<((usize, usize), Vec<u32>)> =
+            tasks.iter().map(|(t, k, _)| (*t, *k)).zip(found.into_iter().collect::<Result<Vec<_>>>()?).collect();
+        for &t in &ready {
+            let table = &prepared[t];
+            let mut table_reasons = table.before_references.clone();
+            // References in contract order, then date order, then the unit tree.
+            found.sort_by_key(|((t, k), _)| (*t, *k));
+            for ((_, k), rows) in found.iter().filter(|((ft, _), _)| *ft == t) {
+                let column = table.spec.references[*k].columns[0];
+                for &row in rows {
+                    table_reasons.add(row as usize, Rule::Dangling, column);
+                }
+            }
+            table_reasons.then(&table.after_references);
+            for r in table.spec.references.iter().filter(|r| r.parent == table.spec.name) {
+                check_tree(table.batch, table.spec.id_column, r.columns[0], &mut table_reasons)?;
+            }
+            reasons[t] = Some(table_reasons);
+        }
+    }
+
+    let reasons: Vec<Reasons> = reasons.into_iter().flatten().collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            raw.iter().zip(&batches).zip(&reasons).map(|((t, b), r)| s.spawn(move || keep_rows(t, b, r))).collect();
+        join_all(handles).into_iter().collect()
+    })
+}
+
+/// The kept rows of a table in the contract schema, and its rejections in row order.
+fn keep_rows(raw: &RawTable, batch: &RecordBatch, reasons: &Reasons) -> Result<CheckedTable> {
+    let spec = raw.spec;
+    let rejected = rejections(raw, batch, reasons)?;
+    // Most exports reject nothing: then the rows are kept as they are, without a copy.
+    let kept = if reasons.is_empty() {
+        batch.clone()
+    } else {
+        let keep: BooleanArray = (0..batch.num_rows()).map(|i| Some(!reasons.rejects(i))).collect();
+        filter_record_batch(batch, &keep).map_err(|e| Error::Internal(e.to_string()))?
+    };
+    let kept = RecordBatch::try_new(spec.schema(), kept.columns().to_vec())
+        .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
+    Ok(CheckedTable { spec, rows_read: batch.num_rows(), kept, rejected })
 }
 
 /// A self-reference (unit → parent unit) must lead to a root through kept rows: rows
 /// whose chain hits a missing or rejected parent are dangling, rows on a loop are cycles.
-fn check_tree(batch: &RecordBatch, id_column: &str, parent_column: &str, reason: &mut [Option<(Rule, String)>]) -> Result<()> {
-    let arrays = columns_of(batch, &[id_column, parent_column])?;
-    let (ids, parents) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+fn check_tree(batch: &RecordBatch, id_column: &str, parent_column: &'static str, reasons: &mut Reasons) -> Result<()> {
+    let arrays = string_columns(batch, &[id_column, parent_column])?;
+    let (ids, parents) = (arrays[0], arrays[1]);
     let row_of: HashMap<&str, usize> =
-        (0..batch.num_rows()).filter(|&i| reason[i].is_none()).map(|i| (ids.value(i), i)).collect();
+        (0..batch.num_rows()).filter(|&i| !reasons.rejects(i)).map(|i| (ids.value(i), i)).collect();
     // 0 = unknown, 1 = leads to a root, 2 = broken. Rows are walked in row order so the
     // outcome does not depend on hashing.
     let mut state = vec![0u8; batch.num_rows()];
@@ -203,33 +360,35 @@ fn check_tree(batch: &RecordBatch, id_column: &str, parent_column: &str, reason:
         };
         for (n, &p) in path.iter().enumerate() {
             state[p] = outcome;
-            if outcome == 2 && reason[p].is_none() {
+            if outcome == 2 {
                 // Rows on the loop itself are a cycle; rows that merely lead into it dangle.
                 let rule = if loop_start.is_some_and(|s| n >= s) { Rule::ParentCycle } else { Rule::Dangling };
-                reason[p] = Some((rule, parent_column.to_string()));
+                reasons.add(p, rule, parent_column);
             }
         }
     }
     Ok(())
 }
 
-fn rejections(spec: &'static TableSpec, batch: &RecordBatch, reason: &[Option<(Rule, String)>]) -> Result<Vec<Rejection>> {
-    let files = columns_of(batch, &[SOURCE_FILE])?[0].as_string::<i32>();
-    let rows = columns_of(batch, &[SOURCE_ROW])?[0].as_primitive::<Int64Type>();
+/// The rejections of a table in row order, each with its file and row in that file.
+fn rejections(raw: &RawTable, batch: &RecordBatch, reasons: &Reasons) -> Result<Vec<Rejection>> {
+    let spec = raw.spec;
     let locators = columns_of(batch, spec.locator)?;
-    Ok(reason
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
-        .map(|(i, (rule, column))| Rejection {
-            table: spec.name,
-            file: files.value(i).to_string(),
-            row: rows.value(i),
-            rule: *rule,
-            column: column.clone(),
-            locator: locator(spec.locator, &locators, i),
+    let mut rows: Vec<(&u32, &(Rule, &'static str))> = reasons.0.iter().collect();
+    rows.sort_unstable_by_key(|(row, _)| **row);
+    rows.into_iter()
+        .map(|(&i, &(rule, column))| {
+            let (file, row) = raw.source_of(i as usize).ok_or_else(|| Error::Internal(format!("{}: row {i} has no source", spec.name)))?;
+            Ok(Rejection {
+                table: spec.name,
+                file: file.to_string(),
+                row,
+                rule,
+                column: column.to_string(),
+                locator: locator(spec.locator, &locators, i as usize),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// "case_id=C1 opened_on=2025-01-02": the ids and dates of a row, never other values.
@@ -247,15 +406,4 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
         parts.push(format!("{name}={value}"));
     }
     parts.join(" ")
-}
-
-/// Checks all tables, parents first.
-pub fn check_all(raw: &[RawTable]) -> Result<Vec<CheckedTable>> {
-    let mut index = KeyIndex::default();
-    let mut checked: Vec<CheckedTable> = Vec::with_capacity(raw.len());
-    for table in raw {
-        let result = check_table(table, &checked, &mut index)?;
-        checked.push(result);
-    }
-    Ok(checked)
 }

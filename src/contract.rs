@@ -224,29 +224,14 @@ impl TableSpec {
     }
 
     /// Schema of the table as read, before row checks: every column nullable (nulls in
-    /// required columns are rejected rows, not read errors) plus where each row came from.
+    /// required columns are rejected rows, not read errors).
     pub fn raw_schema(&self) -> SchemaRef {
-        let mut fields: Vec<Field> = self
+        let fields: Vec<Field> = self
             .read_columns()
             .map(|c| Field::new(c.name, c.kind.data_type(), true))
             .collect();
-        fields.extend(source_fields());
         Arc::new(Schema::new(fields))
     }
-}
-
-/// Locator columns added to every raw table: a row number unique in the table, and the
-/// file and 1-based row within that file, so a rejected row can be found again.
-pub const ROW_ID: &str = "_rowid";
-pub const SOURCE_FILE: &str = "_file";
-pub const SOURCE_ROW: &str = "_row";
-
-fn source_fields() -> [Field; 3] {
-    [
-        Field::new(ROW_ID, DataType::Int64, false),
-        Field::new(SOURCE_FILE, DataType::Utf8, false),
-        Field::new(SOURCE_ROW, DataType::Int64, false),
-    ]
 }
 
 pub fn table(name: &str) -> Option<&'static TableSpec> {

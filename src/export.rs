@@ -23,19 +23,47 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::contract::{ColumnKind, ColumnSpec, TableSpec};
 use crate::error::{Error, Result};
 
-/// One table as read: its batches in the raw schema (contract columns + locators).
+/// One table as read: its batches in the raw schema (the contract's columns, all
+/// nullable), and where each batch came from.
 #[derive(Debug)]
 pub struct RawTable {
     pub spec: &'static TableSpec,
     pub files: Vec<PathBuf>,
     pub batches: Vec<RecordBatch>,
+    /// One per batch: kept beside the data rather than as columns, since only the few
+    /// rejected rows ever need it.
+    pub sources: Vec<BatchSource>,
+}
+
+/// Where a batch's rows are: a file (relative to the export folder) and the 1-based row
+/// in it of the batch's first row.
+#[derive(Debug, Clone)]
+pub struct BatchSource {
+    pub file: Arc<str>,
+    pub first_row: i64,
 }
 
 impl RawTable {
     pub fn num_rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
+
+    /// The file and 1-based row in it of row `row` of the table (rows numbered across
+    /// all batches from 0).
+    pub fn source_of(&self, row: usize) -> Option<(&str, i64)> {
+        let mut first = 0usize;
+        for (batch, source) in self.batches.iter().zip(&self.sources) {
+            if row < first + batch.num_rows() {
+                return Some((&source.file, source.first_row + (row - first) as i64));
+            }
+            first += batch.num_rows();
+        }
+        None
+    }
 }
+
+/// The most rows read into one batch. Larger files are read in several batches.
+const MAX_BATCH_ROWS: usize = 4 * 1024 * 1024;
 
 /// Where a table lives in the export: `<table>.parquet` or a folder `<table>/`.
 pub fn table_files(export: &Path, spec: &TableSpec) -> Result<Option<Vec<PathBuf>>> {
@@ -86,15 +114,17 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
         }
         None => Vec::new(),
     };
+    let t0 = std::time::Instant::now();
     let mut batches = Vec::new();
-    let mut next_row_id = 0i64;
+    let mut sources = Vec::new();
     for file in &files {
-        read_file(file, export, spec, &mut next_row_id, &mut batches)?;
+        read_file(file, export, spec, &mut batches, &mut sources)?;
     }
-    Ok(RawTable { spec, files, batches })
+    if std::env::var_os("CWKPI_TIMING").is_some() { eprintln!("TIMING read {}: {:?}", spec.name, t0.elapsed()); }
+    Ok(RawTable { spec, files, batches, sources })
 }
 
-fn read_file(path: &Path, export: &Path, spec: &TableSpec, next_row_id: &mut i64, out: &mut Vec<RecordBatch>) -> Result<()> {
+fn read_file(path: &Path, export: &Path, spec: &TableSpec, out: &mut Vec<RecordBatch>, batch_sources: &mut Vec<BatchSource>) -> Result<()> {
     let unreadable = |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));
     let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
@@ -124,8 +154,12 @@ fn read_file(path: &Path, export: &Path, spec: &TableSpec, next_row_id: &mut i64
     }
     let roots: Vec<usize> = sources.iter().flatten().copied().collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| unreadable(&e))?;
-    let relative = path.strip_prefix(export).unwrap_or(path).display().to_string();
+    // One batch per file (up to a bound that keeps string offsets small): the checks
+    // need one batch per table, and concatenating batches would copy every value again.
+    let file_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let batch_size = file_rows.clamp(1, MAX_BATCH_ROWS);
+    let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
+    let relative: Arc<str> = path.strip_prefix(export).unwrap_or(path).display().to_string().into();
     let mut file_row = 0i64;
     let raw_schema = spec.raw_schema();
     for batch in reader {
@@ -146,10 +180,7 @@ fn read_file(path: &Path, export: &Path, spec: &TableSpec, next_row_id: &mut i64
             };
             columns.push(array);
         }
-        columns.push(Arc::new(Int64Array::from_iter_values(*next_row_id..*next_row_id + n as i64)));
-        columns.push(Arc::new(StringArray::from(vec![relative.as_str(); n])));
-        columns.push(Arc::new(Int64Array::from_iter_values(file_row + 1..=file_row + n as i64)));
-        *next_row_id += n as i64;
+        batch_sources.push(BatchSource { file: relative.clone(), first_row: file_row + 1 });
         file_row += n as i64;
         let batch = RecordBatch::try_new(raw_schema.clone(), columns)
             .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;

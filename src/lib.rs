@@ -5,6 +5,7 @@
 //! contract → `catalog` registers them with the `rules` and the views of `queries/` →
 //! commands read views (`kpi`, reports, analysts' SQL).
 
+pub mod cached_view;
 pub mod catalog;
 pub mod checks;
 pub mod cli_output;
@@ -13,10 +14,14 @@ pub mod error;
 pub mod export;
 // `gen` is a reserved word in edition 2024, hence the raw identifier.
 pub mod r#gen;
+pub mod history;
 pub mod import;
 pub mod kpi;
+pub mod nightly;
 pub mod queries;
+pub mod report;
 pub mod rules;
+pub mod validate;
 
 pub use catalog::{Catalog, CheckedExport, EngineOptions};
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use cwkpi::catalog::all_views;
 use cwkpi::cli_output::{Format, format_batches};
 use cwkpi::kpi::{CSV_HEADER, rows_from_batches};
+use cwkpi::report::IsoWeek;
 use cwkpi::rules::DEFAULT_RULES;
 use cwkpi::{Catalog, CheckedExport, EngineOptions, Error, Result, Rules};
 
@@ -28,6 +29,10 @@ enum Command {
         common: Common,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// Compute as of N dates a week apart, ending at --as-of, in one run: 13 gives
+        /// the 12-week trend.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=520))]
+        weeks: u32,
     },
     /// Run read-only SQL against the views (no DDL or DML).
     Sql {
@@ -40,6 +45,66 @@ enum Command {
         format: Format,
         /// The statement, e.g. "SELECT * FROM kpi WHERE unit_id = 'A1'".
         statement: Option<String>,
+    },
+    /// Validate an export (SPEC §6): rejected rows and queries, counted and listed.
+    /// Without --as-of: the export's manifest date, else yesterday. Exits 3 when a
+    /// table's rejected rows pass --max-rejected-share.
+    Validate {
+        #[command(flatten)]
+        common: Common,
+        /// Write validation.html, validation.csv and validation_counts.csv into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The largest share of a table's rows that may be rejected (0.05 = 5 %).
+        #[arg(long, value_name = "F", default_value_t = cwkpi::validate::DEFAULT_MAX_REJECTED_SHARE)]
+        max_rejected_share: f64,
+    },
+    /// The nightly batch job: validate, compute the KPIs, publish atomically into OUT,
+    /// keep the history (see docs/operations.md for exit codes and layout).
+    Nightly {
+        /// The export folder (one Parquet file or folder per table).
+        #[arg(long, value_name = "DIR")]
+        exports: PathBuf,
+        /// The output folder: runs/, latest, history/ (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Compute as of this date. Default: export_date of the export's manifest.json,
+        /// else yesterday (Copenhagen).
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// The largest share of a table's rows that may be rejected (0.05 = 5 %); beyond it
+        /// the run fails with exit code 3 and publishes nothing.
+        #[arg(long, value_name = "F", default_value_t = cwkpi::validate::DEFAULT_MAX_REJECTED_SHARE)]
+        max_rejected_share: f64,
+        /// Log lines on stderr as text or JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: cwkpi::nightly::LogFormat,
+        /// Memory limit for query execution, e.g. 2G or 512M; beyond it work spills to disk.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_limit: Option<usize>,
+    },
+    /// Write the weekly report (SPEC §5) for every unit: an HTML page and an Excel workbook
+    /// per unit, index.html, and the report tables as CSV and Parquet under tables/.
+    Report {
+        /// The export folder (one Parquet file or folder per table).
+        #[arg(long, value_name = "DIR")]
+        exports: PathBuf,
+        /// The ISO week, e.g. 2026-W47; the report is as of its Sunday.
+        /// Default: the last complete week before today (Europe/Copenhagen).
+        #[arg(long, value_name = "WEEK", value_parser = parse_week)]
+        week: Option<IsoWeek>,
+        /// The report folder to create or replace (written in full or not at all).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Memory limit for query execution, e.g. 2G or 512M; beyond it work spills to disk.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_limit: Option<usize>,
     },
     /// List the views analysts can query, with what each holds.
     Views,
@@ -85,10 +150,21 @@ struct Common {
     /// Memory limit for query execution, e.g. 2G or 512M; beyond it work spills to disk.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
+    /// Folder for spill files under --memory-limit. Default: the system temp folder.
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
+    /// The nightly's output folder (or its history/ folder): adds the table kpi_history,
+    /// the KPIs as each run reported them, to compare with kpi as recomputed now.
+    #[arg(long, value_name = "DIR")]
+    history: Option<PathBuf>,
 }
 
 fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("\"{s}\" is not a date like 2026-11-22"))
+}
+
+fn parse_week(s: &str) -> std::result::Result<IsoWeek, String> {
+    s.parse::<IsoWeek>().map_err(|e| e.to_string())
 }
 
 fn parse_size(s: &str) -> std::result::Result<usize, String> {
@@ -110,11 +186,25 @@ fn today() -> NaiveDate {
 }
 
 impl Common {
+    fn engine_options(&self) -> EngineOptions {
+        EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone() }
+    }
+
     async fn catalog(&self) -> Result<Catalog> {
+        self.catalog_weeks(1).await
+    }
+
+    /// A catalog as of `weeks` dates, 7 days apart, the last one --as-of.
+    async fn catalog_weeks(&self, weeks: u32) -> Result<Catalog> {
         let rules = Rules::load(self.rules.as_deref())?;
         let export = CheckedExport::load(&self.exports)?;
-        let options = EngineOptions { memory_limit: self.memory_limit, spill_dir: None };
-        Catalog::new(&export, rules, &[self.as_of.unwrap_or_else(today)], &options).await
+        let last = self.as_of.unwrap_or_else(today);
+        let dates: Vec<NaiveDate> = (0..weeks).rev().map(|w| last - chrono::Duration::weeks(i64::from(w))).collect();
+        let catalog = Catalog::new(&export, rules, &dates, &self.engine_options()).await?;
+        if let Some(dir) = &self.history {
+            cwkpi::history::register(&catalog, dir)?;
+        }
+        Ok(catalog)
     }
 }
 
@@ -145,8 +235,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Kpi { common, format } => {
-            let catalog = common.catalog().await?;
+        Command::Kpi { common, format, weeks } => {
+            let catalog = common.catalog_weeks(weeks).await?;
             let batches = catalog.statement("kpi_table").await?;
             let text = match format {
                 Format::Csv => {
@@ -176,6 +266,68 @@ async fn run(cli: Cli) -> Result<()> {
                 print(&format_batches(&batches, format)?)?;
             }
             Ok(())
+        }
+        Command::Validate { common, out, max_rejected_share } => {
+            if !(0.0..=1.0).contains(&max_rejected_share) {
+                return Err(Error::Usage(format!("--max-rejected-share {max_rejected_share} must be a fraction between 0 and 1 (0.05, not 5)")));
+            }
+            let as_of = match common.as_of {
+                Some(d) => d,
+                None => cwkpi::nightly::default_as_of(&common.exports)?.0,
+            };
+            let rules = Rules::load(common.rules.as_deref())?;
+            let export = CheckedExport::load(&common.exports)?;
+            let catalog = Catalog::new(&export, rules, &[as_of], &common.engine_options()).await?;
+            let report = cwkpi::validate::ValidationReport::build(&export, &catalog, as_of, max_rejected_share).await?;
+            if let Some(dir) = &out {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+                report.write(dir)?;
+            }
+            let mut text = String::new();
+            for t in &report.tables {
+                text.push_str(&format!(
+                    "{:<16} read {:>9}  kept {:>9}  rejected {:>7} ({:>5.1} %)  queries {:>7}\n",
+                    t.table, t.rows_read, t.rows_kept, t.rows_rejected, t.rejected_share * 100.0, t.queries
+                ));
+            }
+            for c in &report.counts {
+                text.push_str(&format!("{:<16} {:<8} {:>7}  {}\n", c.table, c.level.as_str(), c.rows, c.rule));
+            }
+            text.push_str(&format!("as of {as_of}: {}\n", report.summary_line()));
+            print(&text)?;
+            report.check_threshold(out.as_ref().map(|d| d.join("validation.csv")).as_deref())
+        }
+        Command::Nightly { exports, out, as_of, rules, max_rejected_share, log_format, memory_limit } => {
+            cwkpi::nightly::init_logging(log_format);
+            let options = cwkpi::nightly::NightlyOptions {
+                exports,
+                out,
+                as_of,
+                rules,
+                max_rejected_share,
+                memory_limit,
+                progress: log_format == cwkpi::nightly::LogFormat::Text,
+            };
+            let outcome = cwkpi::nightly::run(&options).await?;
+            print(&format!("{}\n", outcome.summary_line()))
+        }
+        Command::Report { exports, week, out, rules, memory_limit } => {
+            let started = std::time::Instant::now();
+            let week = week.unwrap_or_else(|| IsoWeek::last_complete_before(today()));
+            let staging = cwkpi::report::publish::Staging::prepare(&out)?;
+            let rules = Rules::load(rules.as_deref())?;
+            let export = CheckedExport::load(&exports)?;
+            let options = EngineOptions { memory_limit, spill_dir: None };
+            let summary = cwkpi::report::write_reports(&export, &rules, week, staging.path(), &options).await?;
+            staging.commit()?;
+            print(&format!(
+                "wrote {}: weekly report {week} as of {}, {} units, {} files in {:.1} s\n",
+                out.display(),
+                week.sunday(),
+                summary.units,
+                summary.files,
+                started.elapsed().as_secs_f64()
+            ))
         }
         Command::Views => {
             let mut text = String::new();

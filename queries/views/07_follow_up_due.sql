@@ -1,32 +1,10 @@
 -- Active follow-up measures with their latest follow-up, due date and overdue flag.
 -- Due: next_due_on of the latest follow-up if set, else that follow-up plus the interval,
 -- else the measure's start plus the first-follow-up limit. Overdue when due < as-of.
-WITH candidate AS (
+WITH latest AS (
     -- Follow-ups that count for the measure: of its case, for it or for the whole case,
-    -- performed between the measure's start and the as-of date.
-    SELECT m.as_of, m.measure_id, f.performed_on, f.next_due_on
-    FROM active_measures m
-    JOIN follow_ups f
-      ON f.case_id = m.case_id
-     AND (f.measure_id IS NULL OR f.measure_id = m.measure_id)
-     AND f.performed_on >= m.started_on
-     AND f.performed_on <= m.as_of
-    WHERE m.needs_follow_up
-),
-latest AS (
-    SELECT as_of, measure_id, max(performed_on) AS last_follow_up_on
-    FROM candidate
-    GROUP BY as_of, measure_id
-),
-latest_next_due AS (
-    -- Several follow-ups on the latest date: the latest next_due_on among them counts.
-    SELECT c.as_of, c.measure_id, l.last_follow_up_on, max(c.next_due_on) AS next_due_on
-    FROM candidate c
-    JOIN latest l ON l.as_of = c.as_of AND l.measure_id = c.measure_id AND c.performed_on = l.last_follow_up_on
-    GROUP BY c.as_of, c.measure_id, l.last_follow_up_on
-)
-SELECT s.*, s.follow_up_due_on < s.as_of AS overdue
-FROM (
+    -- performed between the measure's start and the as-of date. One pass finds the latest
+    -- date and, when several follow-ups share it, the latest next_due_on among them.
     SELECT
         m.as_of,
         m.measure_id,
@@ -34,15 +12,34 @@ FROM (
         m.unit_id,
         m.paragraph,
         m.started_on,
+        max(f.performed_on) AS last_follow_up_on,
+        first_value(f.next_due_on ORDER BY f.performed_on DESC NULLS LAST, f.next_due_on DESC NULLS LAST) AS set_next_due_on
+    FROM active_measures m
+    LEFT JOIN follow_ups f
+      ON f.case_id = m.case_id
+     AND (f.measure_id IS NULL OR f.measure_id = m.measure_id)
+     AND f.performed_on >= m.started_on
+     AND f.performed_on <= m.as_of
+    WHERE m.needs_follow_up
+    GROUP BY m.as_of, m.measure_id, m.case_id, m.unit_id, m.paragraph, m.started_on
+)
+SELECT s.*, s.follow_up_due_on < s.as_of AS overdue
+FROM (
+    SELECT
+        n.as_of,
+        n.measure_id,
+        n.case_id,
+        n.unit_id,
+        n.paragraph,
+        n.started_on,
         n.last_follow_up_on,
-        n.next_due_on AS set_next_due_on,
+        n.set_next_due_on,
         CASE
-            WHEN n.last_follow_up_on IS NULL THEN m.started_on + p.follow_up_first
-            WHEN n.next_due_on IS NOT NULL THEN n.next_due_on
+            WHEN n.last_follow_up_on IS NULL THEN n.started_on + p.follow_up_first
+            WHEN n.set_next_due_on IS NOT NULL THEN n.set_next_due_on
             ELSE n.last_follow_up_on + p.follow_up_every
         END AS follow_up_due_on
-    FROM active_measures m
-    CROSS JOIN rule_params p
-    LEFT JOIN latest_next_due n ON n.as_of = m.as_of AND n.measure_id = m.measure_id
-    WHERE m.needs_follow_up
+    -- rule_params (one row) first: the engine builds the cross join's small side.
+    FROM rule_params p
+    CROSS JOIN latest n
 ) s

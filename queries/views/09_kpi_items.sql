@@ -1,8 +1,13 @@
 -- One row per item a KPI counts (its denominator), with ok = counted in the numerator.
 -- Items sit at the unit of their case. The window is as-of − 364 … as-of (SPEC §4).
-SELECT as_of, 'plan_coverage' AS kpi_id, unit_id, case_id AS item_id, case_id, NOT plan_missing AS ok
-FROM case_compliance
-WHERE plan_required
+-- The two case KPIs come from one pass over case_compliance (a view is recomputed at
+-- each use), each case giving a row per KPI it counts in.
+SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
+       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing ELSE c.follow_ups_overdue = 0 END AS ok
+FROM (VALUES ('plan_coverage'), ('follow_up_on_time')) AS k(kpi_id)
+JOIN case_compliance c
+  ON (k.kpi_id = 'plan_coverage' AND c.plan_required)
+  OR (k.kpi_id = 'follow_up_on_time' AND c.measures_needing_follow_up > 0)
 UNION ALL
 SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id,
        coalesce(fp.first_plan_on <= m.plan_due_on, false)
@@ -13,10 +18,6 @@ JOIN measure_rules m
  AND m.plan_due_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
 LEFT JOIN case_first_plans fp ON fp.case_id = m.case_id
 WHERE m.ended_on IS NULL OR m.ended_on >= m.plan_due_on
-UNION ALL
-SELECT as_of, 'follow_up_on_time', unit_id, case_id AS item_id, case_id, follow_ups_overdue = 0
-FROM case_compliance
-WHERE measures_needing_follow_up > 0
 UNION ALL
 SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit
 FROM open_investigations

@@ -1,0 +1,142 @@
+//! The trend chart: a KPI's weekly share against its target, as inline SVG (no scripts,
+//! no external resources, so the page opens offline and prints as drawn).
+
+use std::fmt::Write as _;
+
+use super::da;
+
+/// One week of a trend.
+pub struct Point {
+    /// Short x-axis label, e.g. "47".
+    pub label: String,
+    pub share: Option<f64>,
+}
+
+const WIDTH: f64 = 330.0;
+const HEIGHT: f64 = 150.0;
+const LEFT: f64 = 38.0;
+const RIGHT: f64 = 40.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 24.0;
+
+/// Draws the share line over the weeks, a dashed line at the target, and gaps where a
+/// week has nothing to measure. `title` names the KPI for screen readers.
+pub fn trend_svg(title: &str, points: &[Point], target: f64) -> String {
+    let shares: Vec<f64> = points.iter().filter_map(|p| p.share).collect();
+    // The y-axis starts at a round 10 % below the lowest value shown, so small changes near
+    // the target stay visible while the axis still says where it starts.
+    let lowest = shares.iter().copied().fold(target, f64::min);
+    let y_min = ((lowest * 10.0).floor() / 10.0 - 0.1).max(0.0).min(0.9);
+    let y_max = 1.0;
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |i: usize| LEFT + if points.len() > 1 { plot_w * i as f64 / (points.len() - 1) as f64 } else { plot_w / 2.0 };
+    let y = |v: f64| TOP + plot_h * (y_max - v.clamp(y_min, y_max)) / (y_max - y_min);
+
+    let latest = points.iter().rev().find_map(|p| p.share);
+    let first = points.first().map_or("", |p| p.label.as_str());
+    let last = points.last().map_or("", |p| p.label.as_str());
+    let desc = format!(
+        "{title}: andel pr. uge fra uge {first} til uge {last}. Seneste andel {}, mål {}.",
+        da::percent(latest),
+        da::target(target)
+    );
+
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="trend" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        escape(&desc)
+    );
+    let _ = write!(s, "<title>{}</title>", escape(&desc));
+
+    // Grid lines every 10 % (every 20 % when the axis is long), labelled on the left.
+    let step = if y_max - y_min > 0.5 { 0.2 } else { 0.1 };
+    let mut v = y_max;
+    while v >= y_min - 1e-9 {
+        let yy = y(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#d9dde3" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end" fill="#555">{}</text>"##,
+            WIDTH - RIGHT,
+            LEFT - 4.0,
+            yy + 3.0,
+            escape(&format!("{} %", (v * 100.0).round() as i64))
+        );
+        v -= step;
+    }
+
+    // x-axis labels: every week when they fit, else every other one and the last.
+    let every = if points.len() > 13 { 2 } else { 1 };
+    for (i, p) in points.iter().enumerate() {
+        if i % every == 0 || i + 1 == points.len() {
+            let _ = write!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" font-size="9" text-anchor="middle" fill="#555">{}</text>"##,
+                x(i),
+                HEIGHT - 8.0,
+                escape(&p.label)
+            );
+        }
+    }
+
+    // Target line.
+    let ty = y(target);
+    let _ = write!(
+        s,
+        r##"<line x1="{LEFT}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#8a1c1c" stroke-width="1.5" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="start" fill="#8a1c1c">mål {}</text>"##,
+        WIDTH - RIGHT,
+        WIDTH - RIGHT + 4.0,
+        ty + 3.0,
+        escape(&da::target(target))
+    );
+
+    // The share line, broken where a week has no share.
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let flush = |run: &mut Vec<(f64, f64)>, s: &mut String| {
+        if run.len() > 1 {
+            let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+            let _ = write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, pts.join(" "));
+        }
+        run.clear();
+    };
+    for (i, p) in points.iter().enumerate() {
+        match p.share {
+            Some(v) => run.push((x(i), y(v))),
+            None => flush(&mut run, &mut s),
+        }
+    }
+    flush(&mut run, &mut s);
+    for (i, p) in points.iter().enumerate() {
+        if let Some(v) = p.share {
+            let (fill, r) = if v >= target { ("#1e7b34", 3.0) } else { ("#b3261e", 3.0) };
+            let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="{r}" fill="{fill}"/>"#, x(i), y(v));
+        }
+    }
+    if points.iter().all(|p| p.share.is_none()) {
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#555">Intet at måle i perioden</text>"##,
+            LEFT + plot_w / 2.0,
+            TOP + plot_h / 2.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Escapes text for SVG/HTML content and attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

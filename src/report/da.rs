@@ -1,0 +1,111 @@
+//! Danish wording and number formats of the report (decimal comma, "97,4 %", 22.11.2026).
+
+use chrono::{Datelike, NaiveDate};
+
+/// The three goals of the action plan a department head steers by, with the KPI that
+/// measures each this week (items 15, 16 and 17).
+pub const GOALS: [(&str, &str, &str); 3] = [
+    ("plan_coverage", "Handleplaner", "Aktive sager med foranstaltning, hvor handleplanen foreligger"),
+    ("follow_up_on_time", "Opfølgning", "Aktive sager, hvor ingen opfølgning er overskredet"),
+    ("investigation_within_limit", "Børnefaglige undersøgelser", "Åbne undersøgelser inden for fristen på 4 måneder"),
+];
+
+/// The KPI's Danish label (from `kpi::DEFINITIONS`), else its id.
+pub fn kpi_label(kpi_id: &str) -> &str {
+    crate::kpi::DEFINITIONS.iter().find(|d| d.id == kpi_id).map_or(kpi_id, |d| d.label_da)
+}
+
+pub fn overdue_kind(kind: &str) -> &str {
+    match kind {
+        "investigation_overdue" => "Undersøgelse over fristen",
+        "plan_missing" => "Handleplan mangler",
+        "follow_up_overdue" => "Opfølgning overskredet",
+        other => other,
+    }
+}
+
+pub fn deadline_kind(kind: &str) -> &str {
+    match kind {
+        "investigation_deadline" => "Undersøgelse skal være afsluttet",
+        "plan_due" => "Handleplan skal foreligge",
+        "follow_up_due" => "Opfølgning",
+        other => other,
+    }
+}
+
+/// What the item id names, by kind.
+pub fn item_noun(kind: &str) -> &str {
+    match kind {
+        "investigation_overdue" | "investigation_deadline" => "undersøgelse",
+        _ => "foranstaltning",
+    }
+}
+
+/// A share as a Danish percentage: 0.974 → "97,4 %"; none → "–".
+pub fn percent(share: Option<f64>) -> String {
+    match share {
+        Some(s) => format!("{} %", decimal(s * 100.0, 1)),
+        None => "–".into(),
+    }
+}
+
+/// A target as a percentage without needless decimals: 0.95 → "95 %".
+pub fn target(t: f64) -> String {
+    let pct = t * 100.0;
+    if (pct - pct.round()).abs() < 1e-9 { format!("{} %", pct.round() as i64) } else { format!("{} %", decimal(pct, 1)) }
+}
+
+/// A change in percentage points: "+1,2 pp", "−3,0 pp", "±0,0 pp"; none → "–".
+pub fn change_pp(change: Option<f64>) -> String {
+    match change {
+        None => "–".into(),
+        Some(c) if c.abs() < 0.05 => "±0,0 pp".into(),
+        Some(c) if c > 0.0 => format!("+{} pp", decimal(c, 1)),
+        Some(c) => format!("−{} pp", decimal(-c, 1)),
+    }
+}
+
+/// A number with a decimal comma and `places` decimals.
+pub fn decimal(x: f64, places: usize) -> String {
+    format!("{x:.places$}").replace('.', ",")
+}
+
+/// Whole numbers with a dot between thousands: 12345 → "12.345".
+pub fn integer(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("−{out}") } else { out }
+}
+
+/// 2026-11-22 → "22.11.2026".
+pub fn date(d: NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
+}
+
+const MONTHS: [&str; 12] =
+    ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober", "november", "december"];
+
+/// 2026-11-22 → "22. november 2026".
+pub fn long_date(d: NaiveDate) -> String {
+    format!("{}. {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+}
+
+/// "2026-W48" → "uge 48"; any other text is returned as it is.
+pub fn week_short(label: &str) -> String {
+    label.split_once("-W").map_or_else(|| label.to_string(), |(_, w)| format!("uge {}", w.trim_start_matches('0')))
+}
+
+/// Status words for met / not met / nothing to measure; never colour alone.
+pub fn status(met: Option<bool>) -> (&'static str, &'static str) {
+    match met {
+        Some(true) => ("met", "Opfyldt"),
+        Some(false) => ("notmet", "Ikke opfyldt"),
+        None => ("none", "Intet at måle"),
+    }
+}

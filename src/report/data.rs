@@ -1,0 +1,425 @@
+//! Reads the report views (`queries/views/2*_report_*.sql`) through the statements of
+//! `queries/statements/report_*.sql` into plain rows, once for all units.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use datafusion::scalar::ScalarValue;
+
+use super::week::IsoWeek;
+use crate::catalog::{Catalog, days_since_epoch};
+use crate::error::{Error, Result};
+
+/// A unit of the organisation as the report lists it.
+#[derive(Debug, Clone)]
+pub struct UnitInfo {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    /// 0 for the top of the tree.
+    pub level: i64,
+    /// Cases of the unit and its sub-units opened by the report date.
+    pub cases: i64,
+    pub active_cases: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct KpiFigure {
+    pub as_of: NaiveDate,
+    pub unit_id: String,
+    pub kpi_id: String,
+    pub numerator: i64,
+    pub denominator: i64,
+    pub share: Option<f64>,
+    pub target: f64,
+    pub met: Option<bool>,
+    pub previous_share: Option<f64>,
+    pub change_pp: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductionWeek {
+    pub as_of: NaiveDate,
+    pub unit_id: String,
+    pub week: String,
+    pub week_start: NaiveDate,
+    pub investigations_started: i64,
+    pub investigations_completed: i64,
+    pub action_plans_created: i64,
+    pub follow_ups_performed: i64,
+    pub measures_started: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct OverdueItem {
+    pub unit_id: String,
+    pub case_unit_id: String,
+    pub case_id: String,
+    pub caseworker_id: Option<String>,
+    pub caseworker_name: Option<String>,
+    pub child_age: Option<i64>,
+    pub kind: String,
+    pub item_id: String,
+    pub due_on: NaiveDate,
+    pub days_overdue: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    pub unit_id: String,
+    pub case_unit_id: String,
+    pub case_id: String,
+    pub caseworker_id: Option<String>,
+    pub caseworker_name: Option<String>,
+    pub child_age: Option<i64>,
+    pub kind: String,
+    pub item_id: String,
+    pub due_on: NaiveDate,
+    pub due_week: String,
+    pub weeks_ahead: i64,
+    pub days_left: i64,
+}
+
+/// Numerator, denominator and share of one KPI for one caseworker.
+#[derive(Debug, Clone, Copy)]
+pub struct Share {
+    pub numerator: i64,
+    pub denominator: i64,
+    pub share: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseworkerFigures {
+    pub unit_id: String,
+    pub caseworker_id: Option<String>,
+    pub caseworker_name: Option<String>,
+    pub caseworker_unit_id: Option<String>,
+    pub active_cases: i64,
+    pub open_investigations: i64,
+    pub overdue_items: i64,
+    pub plan_coverage: Share,
+    pub follow_up_on_time: Share,
+    pub investigation_within_limit: Share,
+}
+
+/// One report table as written to `tables/<name>.csv|parquet`: all units in one file.
+pub struct TableOut {
+    pub name: &'static str,
+    pub batch: RecordBatch,
+}
+
+/// Everything the report shows, for all units.
+pub struct ReportData {
+    pub week: IsoWeek,
+    /// Units in tree order (each parent before its children, siblings by name).
+    pub units: Vec<UnitInfo>,
+    /// KPI figures of the 13 weeks, per unit oldest first.
+    pub kpi: Vec<KpiFigure>,
+    /// The last 12 weeks, per unit oldest first.
+    pub production: Vec<ProductionWeek>,
+    pub overdue: Vec<OverdueItem>,
+    pub deadlines: Vec<Deadline>,
+    pub caseworkers: Vec<CaseworkerFigures>,
+    pub tables: Vec<TableOut>,
+}
+
+/// Weeks of production the report shows (the trend shows one more, for its first change).
+pub const PRODUCTION_WEEKS: u32 = 12;
+
+impl ReportData {
+    pub async fn load(catalog: &Catalog, week: IsoWeek) -> Result<ReportData> {
+        let as_of = week.sunday();
+        let units = Frame::new(statement(catalog, "report_units", Some(as_of)).await?)?;
+        let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
+        let production = Frame::new(statement(catalog, "report_production", None).await?)?;
+        let overdue = Frame::new(statement(catalog, "report_overdue", Some(as_of)).await?)?;
+        let deadlines = Frame::new(statement(catalog, "report_deadlines", Some(as_of)).await?)?;
+        let caseworkers = Frame::new(statement(catalog, "report_caseworkers", Some(as_of)).await?)?;
+
+        let first_production_week = week.minus(PRODUCTION_WEEKS - 1).sunday();
+        let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;
+        let kpi_this_week = kpi.filter(|f, i| Ok(f.date("as_of", i)? == as_of))?;
+
+        let tables = vec![
+            TableOut { name: "kpi", batch: kpi_this_week.batch.clone() },
+            TableOut { name: "kpi_trend", batch: kpi.batch.clone() },
+            TableOut { name: "production", batch: production.batch.clone() },
+            TableOut { name: "overdue", batch: overdue.batch.clone() },
+            TableOut { name: "deadlines", batch: deadlines.batch.clone() },
+            TableOut { name: "caseworkers", batch: caseworkers.batch.clone() },
+        ];
+        Ok(ReportData {
+            week,
+            units: tree_order(read_units(&units)?),
+            kpi: read_kpi(&kpi)?,
+            production: read_production(&production)?,
+            overdue: read_overdue(&overdue)?,
+            deadlines: read_deadlines(&deadlines)?,
+            caseworkers: read_caseworkers(&caseworkers)?,
+            tables,
+        })
+    }
+}
+
+/// Runs a report statement, with the report date as `$1` where it takes one. The schema
+/// comes along, since an empty result has no batches to carry it.
+async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let sql = crate::queries::statement(name)
+        .ok_or_else(|| Error::Internal(format!("no statement queries/statements/{name}.sql")))?;
+    let mut df = catalog.ctx.sql(sql).await.map_err(|e| Error::Internal(format!("statement {name}: {e}")))?;
+    if let Some(date) = as_of {
+        df = df.with_param_values(vec![ScalarValue::Date32(Some(days_since_epoch(date)))])?;
+    }
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    Ok((schema, df.collect().await?))
+}
+
+/// One result set as a single batch with its strings as plain `Utf8`, read by column name.
+struct Frame {
+    batch: RecordBatch,
+}
+
+impl Frame {
+    fn new((schema, batches): (SchemaRef, Vec<RecordBatch>)) -> Result<Frame> {
+        // The batches' own schema may differ from the plan's in nullability only.
+        let schema = batches.first().map_or(schema, |b| b.schema());
+        let batch = concat_batches(&schema, &batches).map_err(arrow)?;
+        // Views may yield Utf8View; files and readers get plain Utf8.
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            let (data_type, column) = match field.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => (DataType::Utf8, cast(column, &DataType::Utf8).map_err(arrow)?),
+                DataType::Int32 | DataType::Int16 | DataType::Int8 => (DataType::Int64, cast(column, &DataType::Int64).map_err(arrow)?),
+                other => (other.clone(), column.clone()),
+            };
+            fields.push(Field::new(field.name(), data_type, true));
+            columns.push(column);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow)?;
+        Ok(Frame { batch })
+    }
+
+    fn rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    fn filter(&self, keep: impl Fn(&Frame, usize) -> Result<bool>) -> Result<Frame> {
+        let mask: Vec<bool> = (0..self.rows()).map(|i| keep(self, i)).collect::<Result<_>>()?;
+        let batch = filter_record_batch(&self.batch, &mask.into()).map_err(arrow)?;
+        Ok(Frame { batch })
+    }
+
+    fn column(&self, name: &str) -> Result<&ArrayRef> {
+        self.batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("report statement lacks column {name}")))
+    }
+
+    fn opt_str(&self, name: &str, i: usize) -> Result<Option<String>> {
+        let c = self.column(name)?;
+        let s = c.as_string_opt::<i32>().ok_or_else(|| type_error(name))?;
+        Ok(s.is_valid(i).then(|| s.value(i).to_string()))
+    }
+
+    fn str(&self, name: &str, i: usize) -> Result<String> {
+        self.opt_str(name, i)?.ok_or_else(|| null_error(name))
+    }
+
+    fn opt_i64(&self, name: &str, i: usize) -> Result<Option<i64>> {
+        let c = self.column(name)?;
+        let a = c.as_primitive_opt::<Int64Type>().ok_or_else(|| type_error(name))?;
+        Ok(a.is_valid(i).then(|| a.value(i)))
+    }
+
+    fn i64(&self, name: &str, i: usize) -> Result<i64> {
+        self.opt_i64(name, i)?.ok_or_else(|| null_error(name))
+    }
+
+    fn opt_f64(&self, name: &str, i: usize) -> Result<Option<f64>> {
+        let c = self.column(name)?;
+        let a = c.as_primitive_opt::<Float64Type>().ok_or_else(|| type_error(name))?;
+        Ok(a.is_valid(i).then(|| a.value(i)))
+    }
+
+    fn opt_bool(&self, name: &str, i: usize) -> Result<Option<bool>> {
+        let c = self.column(name)?;
+        let a = c.as_boolean_opt().ok_or_else(|| type_error(name))?;
+        Ok(a.is_valid(i).then(|| a.value(i)))
+    }
+
+    fn date(&self, name: &str, i: usize) -> Result<NaiveDate> {
+        let c = self.column(name)?;
+        let a = c.as_primitive_opt::<Date32Type>().ok_or_else(|| type_error(name))?;
+        if a.is_null(i) {
+            return Err(null_error(name));
+        }
+        a.value_as_date(i).ok_or_else(|| type_error(name))
+    }
+
+    fn share(&self, kpi: &str, i: usize) -> Result<Share> {
+        Ok(Share {
+            numerator: self.i64(&format!("{kpi}_numerator"), i)?,
+            denominator: self.i64(&format!("{kpi}_denominator"), i)?,
+            share: self.opt_f64(&format!("{kpi}_share"), i)?,
+        })
+    }
+}
+
+fn arrow(e: datafusion::arrow::error::ArrowError) -> Error {
+    Error::Internal(format!("report tables: {e}"))
+}
+
+fn type_error(column: &str) -> Error {
+    Error::Internal(format!("report statement: unexpected type of column {column}"))
+}
+
+fn null_error(column: &str) -> Error {
+    Error::Internal(format!("report statement: null in column {column}"))
+}
+
+fn read_units(f: &Frame) -> Result<Vec<UnitInfo>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(UnitInfo {
+                id: f.str("unit_id", i)?,
+                name: f.opt_str("name", i)?.unwrap_or_default(),
+                parent_id: f.opt_str("parent_id", i)?,
+                level: f.i64("level", i)?,
+                cases: f.i64("cases", i)?,
+                active_cases: f.i64("active_cases", i)?,
+            })
+        })
+        .collect()
+}
+
+/// Parents before children, siblings by name then id, so an index reads like the tree.
+fn tree_order(units: Vec<UnitInfo>) -> Vec<UnitInfo> {
+    let ids: std::collections::HashSet<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    let mut children: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+    for (i, u) in units.iter().enumerate() {
+        // A parent that is not a unit is treated as the top; checks reject such units anyway.
+        let parent = u.parent_id.as_deref().filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(i);
+    }
+    for list in children.values_mut() {
+        list.sort_by(|&a, &b| (&units[a].name, &units[a].id).cmp(&(&units[b].name, &units[b].id)));
+    }
+    let mut order = Vec::with_capacity(units.len());
+    let mut stack: Vec<usize> = children.get(&None).map(|v| v.iter().rev().copied().collect()).unwrap_or_default();
+    while let Some(i) = stack.pop() {
+        order.push(i);
+        if let Some(kids) = children.get(&Some(units[i].id.as_str())) {
+            stack.extend(kids.iter().rev());
+        }
+    }
+    let mut slots: Vec<Option<UnitInfo>> = units.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+fn read_kpi(f: &Frame) -> Result<Vec<KpiFigure>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(KpiFigure {
+                as_of: f.date("as_of", i)?,
+                unit_id: f.str("unit_id", i)?,
+                kpi_id: f.str("kpi_id", i)?,
+                numerator: f.i64("numerator", i)?,
+                denominator: f.i64("denominator", i)?,
+                share: f.opt_f64("share", i)?,
+                target: f.opt_f64("target", i)?.ok_or_else(|| null_error("target"))?,
+                met: f.opt_bool("met", i)?,
+                previous_share: f.opt_f64("previous_share", i)?,
+                change_pp: f.opt_f64("change_pp", i)?,
+            })
+        })
+        .collect()
+}
+
+fn read_production(f: &Frame) -> Result<Vec<ProductionWeek>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(ProductionWeek {
+                as_of: f.date("as_of", i)?,
+                unit_id: f.str("unit_id", i)?,
+                week: f.str("week", i)?,
+                week_start: f.date("week_start", i)?,
+                investigations_started: f.i64("investigations_started", i)?,
+                investigations_completed: f.i64("investigations_completed", i)?,
+                action_plans_created: f.i64("action_plans_created", i)?,
+                follow_ups_performed: f.i64("follow_ups_performed", i)?,
+                measures_started: f.i64("measures_started", i)?,
+            })
+        })
+        .collect()
+}
+
+fn read_overdue(f: &Frame) -> Result<Vec<OverdueItem>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(OverdueItem {
+                unit_id: f.str("unit_id", i)?,
+                case_unit_id: f.str("case_unit_id", i)?,
+                case_id: f.str("case_id", i)?,
+                caseworker_id: f.opt_str("caseworker_id", i)?,
+                caseworker_name: f.opt_str("caseworker_name", i)?,
+                child_age: f.opt_i64("child_age", i)?,
+                kind: f.str("kind", i)?,
+                item_id: f.str("item_id", i)?,
+                due_on: f.date("due_on", i)?,
+                days_overdue: f.i64("days_overdue", i)?,
+            })
+        })
+        .collect()
+}
+
+fn read_deadlines(f: &Frame) -> Result<Vec<Deadline>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(Deadline {
+                unit_id: f.str("unit_id", i)?,
+                case_unit_id: f.str("case_unit_id", i)?,
+                case_id: f.str("case_id", i)?,
+                caseworker_id: f.opt_str("caseworker_id", i)?,
+                caseworker_name: f.opt_str("caseworker_name", i)?,
+                child_age: f.opt_i64("child_age", i)?,
+                kind: f.str("kind", i)?,
+                item_id: f.str("item_id", i)?,
+                due_on: f.date("due_on", i)?,
+                due_week: f.str("due_week", i)?,
+                weeks_ahead: f.i64("weeks_ahead", i)?,
+                days_left: f.i64("days_left", i)?,
+            })
+        })
+        .collect()
+}
+
+fn read_caseworkers(f: &Frame) -> Result<Vec<CaseworkerFigures>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(CaseworkerFigures {
+                unit_id: f.str("unit_id", i)?,
+                caseworker_id: f.opt_str("caseworker_id", i)?,
+                caseworker_name: f.opt_str("caseworker_name", i)?,
+                caseworker_unit_id: f.opt_str("caseworker_unit_id", i)?,
+                active_cases: f.i64("active_cases", i)?,
+                open_investigations: f.i64("open_investigations", i)?,
+                overdue_items: f.i64("overdue_items", i)?,
+                plan_coverage: f.share("plan_coverage", i)?,
+                follow_up_on_time: f.share("follow_up_on_time", i)?,
+                investigation_within_limit: f.share("investigation_within_limit", i)?,
+            })
+        })
+        .collect()
+}
+
+/// Rows grouped by the unit whose report shows them, keeping their order.
+pub fn by_unit<T>(rows: &[T], unit: impl Fn(&T) -> &str) -> HashMap<String, Vec<&T>> {
+    let mut map: HashMap<String, Vec<&T>> = HashMap::new();
+    for row in rows {
+        map.entry(unit(row).to_string()).or_default().push(row);
+    }
+    map
+}

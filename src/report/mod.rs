@@ -1,0 +1,144 @@
+//! The weekly report ("ugerapport", SPEC §5): for every unit an HTML page and an Excel
+//! workbook, an index of all units, and the report's tables as CSV and Parquet.
+//!
+//! One catalog computes the 13 Sundays W-12 … W at once, so this week's figures, last
+//! week's change and the trend come from one computation. The figures are read from the
+//! report views (`queries/views/2*.sql`), which analysts can query the same way.
+
+pub mod chart;
+pub mod da;
+pub mod data;
+pub mod html;
+pub mod publish;
+pub mod tables;
+pub mod week;
+pub mod xlsx;
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+pub use week::IsoWeek;
+
+use crate::error::{Error, Result};
+use crate::{Catalog, CheckedExport, EngineOptions, Rules};
+
+/// Weeks in the trend: the report week and the 12 before it.
+pub const TREND_WEEKS: u32 = 13;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReportOptions {
+    pub week: IsoWeek,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSummary {
+    pub units: usize,
+    pub files: usize,
+}
+
+/// Written beside the reports: which week, as of which day, from which rules. It also marks
+/// the folder as a report folder, which `publish` may replace on the next run.
+#[derive(Serialize)]
+struct Manifest<'a> {
+    generator: &'a str,
+    week: String,
+    as_of: NaiveDate,
+    trend_from: NaiveDate,
+    units: usize,
+    rules_source: &'a str,
+    rules_fingerprint: &'a str,
+}
+
+pub const MANIFEST: &str = "report.json";
+pub const GENERATOR: &str = "cwkpi report";
+
+/// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
+pub async fn write_reports(
+    export: &CheckedExport,
+    rules: &Rules,
+    week: IsoWeek,
+    out: &Path,
+    engine: &EngineOptions,
+) -> Result<ReportSummary> {
+    if !out.is_dir() {
+        return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
+    }
+    let dates = week.sundays_back(TREND_WEEKS);
+    let catalog = Catalog::new(export, rules.clone(), &dates, engine).await?;
+    let data = data::ReportData::load(&catalog, week).await?;
+    let ctx = html::PageContext::new(&data, rules);
+    let env = html::environment()?;
+
+    let mut files = 0;
+    let write = |name: &str, text: &str| -> Result<()> {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    };
+    write("index.html", &html::index_page(&env, &ctx)?)?;
+    files += 1;
+    // Pages and workbooks are independent: write them on every core.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(data.units.len().max(1));
+    let results: Vec<Result<usize>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let (ctx, env, write, units) = (&ctx, &env, &write, &data.units);
+                s.spawn(move || -> Result<usize> {
+                    let mut written = 0;
+                    for unit in units.iter().skip(w).step_by(workers) {
+                        let stem = file_stem(&unit.id);
+                        write(&format!("{stem}.html"), &html::unit_page(env, ctx, unit)?)?;
+                        xlsx::write_workbook(ctx, unit, &out.join(format!("{stem}.xlsx")))?;
+                        written += 2;
+                    }
+                    Ok(written)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a report writer thread failed".into())))).collect()
+    });
+    for r in results {
+        files += r?;
+    }
+    files += tables::write_tables(&data.tables, &out.join("tables"))?;
+
+    let manifest = Manifest {
+        generator: GENERATOR,
+        week: week.to_string(),
+        as_of: week.sunday(),
+        trend_from: dates.first().copied().unwrap_or(week.sunday()),
+        units: data.units.len(),
+        rules_source: &rules.source,
+        rules_fingerprint: &rules.fingerprint,
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Internal(format!("report manifest: {e}")))?;
+    write(MANIFEST, &(text + "\n"))?;
+    files += 1;
+    Ok(ReportSummary { units: data.units.len(), files })
+}
+
+/// A unit id as a file name: letters, digits, `_` and `-` stay; every other byte becomes
+/// `~XX` (hex), so distinct ids give distinct names. Names a system reserves (`index`,
+/// which is the index page, and Windows device names) get their first letter escaped.
+pub fn file_stem(unit_id: &str) -> String {
+    let mut out = String::with_capacity(unit_id.len());
+    for b in unit_id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("~{b:02X}"));
+        }
+    }
+    const RESERVED: [&str; 5] = ["index", "con", "prn", "aux", "nul"];
+    let lower = out.to_ascii_lowercase();
+    let device = (lower.starts_with("com") || lower.starts_with("lpt")) && lower.len() == 4 && lower.as_bytes()[3].is_ascii_digit();
+    if out.is_empty() {
+        return "~".into();
+    }
+    if RESERVED.contains(&lower.as_str()) || device {
+        let first = out.as_bytes()[0];
+        out = format!("~{first:02X}{}", &out[1..]);
+    }
+    out
+}

@@ -1,0 +1,725 @@
+//! The weekly report (SPEC §5): figures on the page and in the workbook against the KPI
+//! table, hand-worked overdue lists and deadlines, golden tables of the sample export,
+//! ISO-week edge cases, empty units, safe file names and no CPR anywhere.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, Xlsx, open_workbook};
+use chrono::NaiveDate;
+use cwkpi::kpi::KpiRow;
+use cwkpi::report::{IsoWeek, file_stem, write_reports};
+use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn week(s: &str) -> IsoWeek {
+    s.parse().unwrap()
+}
+
+/// Imports a folder of CSV files into a Parquet export under `tmp` and loads it.
+fn load_csv(csv_dir: &Path, tmp: &Path) -> CheckedExport {
+    let parquet = tmp.join("export");
+    cwkpi::import::import_csv_export(csv_dir, &parquet).unwrap();
+    CheckedExport::load(&parquet).unwrap()
+}
+
+/// Writes the given CSV tables into `tmp/csv` and loads them as an export.
+fn export_from(tables: &[(&str, &str)], tmp: &Path) -> CheckedExport {
+    let csv = tmp.join("csv");
+    std::fs::create_dir_all(&csv).unwrap();
+    for (name, text) in tables {
+        std::fs::write(csv.join(format!("{name}.csv")), text).unwrap();
+    }
+    load_csv(&csv, tmp)
+}
+
+/// Writes the report for `week` into `tmp/<name>` and returns that folder.
+async fn report(export: &CheckedExport, week: IsoWeek, tmp: &Path, name: &str) -> PathBuf {
+    let out = tmp.join(name);
+    std::fs::create_dir_all(&out).unwrap();
+    let summary = write_reports(export, &Rules::builtin(), week, &out, &EngineOptions::default()).await.unwrap();
+    assert!(summary.units > 0 && summary.files > 0);
+    out
+}
+
+async fn kpi_rows(export: &CheckedExport, as_of: NaiveDate) -> Vec<KpiRow> {
+    let catalog = Catalog::new(export, Rules::builtin(), &[as_of], &EngineOptions::default()).await.unwrap();
+    catalog.kpi_rows().await.unwrap()
+}
+
+/// A CSV file as rows of column → value.
+fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// Picks `columns` of the rows where `unit_id` is `unit`, joined with `|`.
+fn slice(rows: &[HashMap<String, String>], unit: &str, columns: &[&str]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r["unit_id"] == unit)
+        .map(|r| columns.iter().map(|c| r[*c].as_str()).collect::<Vec<_>>().join("|"))
+        .collect()
+}
+
+/// The KPI table of a unit page: (kpi_id, numerator, denominator, share) from the
+/// `data-kpi` rows and their `data-value` attributes.
+fn html_kpis(html: &str) -> Vec<(String, i64, i64, Option<f64>)> {
+    let value = |row: &str, field: &str| -> String {
+        let at = row.find(&format!("data-field=\"{field}\" data-value=\"")).unwrap() + field.len() + 26;
+        row[at..].split('"').next().unwrap().to_string()
+    };
+    html.split("<tr data-kpi=\"")
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").unwrap()];
+            let id = row.split('"').next().unwrap().to_string();
+            let share = value(row, "share");
+            (
+                id,
+                value(row, "numerator").parse().unwrap(),
+                value(row, "denominator").parse().unwrap(),
+                if share.is_empty() { None } else { Some(share.parse().unwrap()) },
+            )
+        })
+        .collect()
+}
+
+/// One Excel table of a workbook as rows of header → cell.
+fn xlsx_table(path: &Path, table: &str) -> Vec<HashMap<String, Data>> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    wb.load_tables().unwrap();
+    let t = wb.table_by_name(table).unwrap();
+    let columns = t.columns().to_vec();
+    t.data().rows().map(|r| columns.iter().cloned().zip(r.iter().cloned()).collect()).collect()
+}
+
+fn number(d: &Data) -> Option<f64> {
+    match d {
+        Data::Float(f) => Some(*f),
+        Data::Int(i) => Some(*i as f64),
+        Data::Empty => None,
+        other => panic!("expected a number, got {other:?}"),
+    }
+}
+
+/// Checks every unit's page and workbook against `Catalog::kpi_rows()` for the week's Sunday.
+async fn assert_figures_match(export: &CheckedExport, out: &Path, week: IsoWeek) {
+    let rows = kpi_rows(export, week.sunday()).await;
+    assert!(!rows.is_empty());
+    let mut by_unit: HashMap<&str, Vec<&KpiRow>> = HashMap::new();
+    for r in &rows {
+        by_unit.entry(r.unit_id.as_str()).or_default().push(r);
+    }
+    for (unit, expected) in by_unit {
+        let stem = file_stem(unit);
+        let html = std::fs::read_to_string(out.join(format!("{stem}.html"))).unwrap();
+        let page = html_kpis(&html);
+        if html.contains("<strong>Ingen sager.</strong>") {
+            // A unit without cases shows no table; its figures must all be empty.
+            assert!(page.is_empty());
+            assert!(expected.iter().all(|k| k.denominator == 0 && k.share.is_none()), "{unit}");
+        } else {
+            let want: Vec<(String, i64, i64, Option<f64>)> =
+                expected.iter().map(|k| (k.kpi_id.clone(), k.numerator, k.denominator, k.share)).collect();
+            assert_eq!(page, want, "HTML of unit {unit}");
+        }
+        let sheet = xlsx_table(&out.join(format!("{stem}.xlsx")), "KPI");
+        assert_eq!(sheet.len(), expected.len(), "workbook of unit {unit}");
+        for (cells, k) in sheet.iter().zip(&expected) {
+            assert_eq!(cells["Nøgletal-id"], Data::String(k.kpi_id.clone()), "{unit}");
+            assert_eq!(number(&cells["Tæller"]), Some(k.numerator as f64), "{unit} {}", k.kpi_id);
+            assert_eq!(number(&cells["Nævner"]), Some(k.denominator as f64), "{unit} {}", k.kpi_id);
+            assert_eq!(number(&cells["Andel"]), k.share, "{unit} {}", k.kpi_id);
+            assert_eq!(number(&cells["Mål"]), Some(k.target), "{unit} {}", k.kpi_id);
+            let status = match k.met {
+                Some(true) => "Opfyldt",
+                Some(false) => "Ikke opfyldt",
+                None => "Intet at måle",
+            };
+            assert_eq!(cells["Status"], Data::String(status.into()), "{unit} {}", k.kpi_id);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ISO weeks
+
+#[test]
+fn week_parsing_edge_cases() {
+    // 2026 has 53 ISO weeks: week 53 runs 28 Dec 2026 – 3 Jan 2027.
+    let w53 = week("2026-W53");
+    assert_eq!(w53.monday(), date("2026-12-28"));
+    assert_eq!(w53.sunday(), date("2027-01-03"));
+    assert_eq!(w53.to_string(), "2026-W53");
+    // Week 1 of 2027 starts on Monday 4 January.
+    let w01 = week("2027-W01");
+    assert_eq!(w01.monday(), date("2027-01-04"));
+    assert_eq!(w01.minus(1), w53);
+    assert_eq!(IsoWeek::of(date("2027-01-03")), w53);
+    // A late-December day can belong to week 1 of the next year.
+    assert_eq!(IsoWeek::of(date("2024-12-30")).to_string(), "2025-W01");
+    // Accepted spellings.
+    assert_eq!(week("2026-w47"), week("2026-W47"));
+    assert_eq!(week("2026W47"), week("2026-W47"));
+    assert_eq!(week(" 2026-W7 ").to_string(), "2026-W07");
+    assert_eq!(week("2026-W47").sunday(), date("2026-11-22"));
+    // The 13 Sundays of a report across the year boundary.
+    let sundays = week("2027-W02").sundays_back(13);
+    assert_eq!(sundays.first(), Some(&date("2026-10-25")));
+    assert_eq!(sundays.last(), Some(&date("2027-01-17")));
+    assert!(sundays.windows(2).all(|w| (w[1] - w[0]).num_days() == 7));
+    // Default week: the last complete one (Copenhagen date given by the caller); on a
+    // Sunday that week is still running.
+    assert_eq!(IsoWeek::last_complete_before(date("2026-11-23")).to_string(), "2026-W47");
+    assert_eq!(IsoWeek::last_complete_before(date("2026-11-22")).to_string(), "2026-W46");
+    assert_eq!(week("2026-W53").plus(1), week("2027-W01"));
+    assert_eq!(IsoWeek::last_complete_before(date("2027-01-04")).to_string(), "2026-W53");
+
+    // Invalid input names what is wrong and never panics.
+    for bad in ["2025-W53", "2026-W00", "2026-W54", "2026-47", "", "W47", "abcd-W01", "2026-W4 7", "26-W47", "2026-W123", "2026-W-1"]
+    {
+        let err = bad.parse::<IsoWeek>().expect_err(bad).to_string();
+        assert!(err.contains("week") || err.contains("ISO"), "{bad}: {err}");
+    }
+    assert!("2025-W53".parse::<IsoWeek>().unwrap_err().to_string().contains("1–52"));
+}
+
+#[test]
+fn danish_formats_file_names_and_chart() {
+    use cwkpi::report::chart::{Point, trend_svg};
+    use cwkpi::report::da;
+
+    assert_eq!(da::percent(Some(0.9743589743589743)), "97,4 %");
+    assert_eq!(da::percent(None), "–");
+    assert_eq!(da::target(0.95), "95 %");
+    assert_eq!(da::target(0.925), "92,5 %");
+    assert_eq!(da::change_pp(Some(-3.04)), "−3,0 pp");
+    assert_eq!(da::change_pp(Some(0.01)), "±0,0 pp");
+    assert_eq!(da::integer(1234567), "1.234.567");
+    assert_eq!(da::week_short("2026-W08"), "uge 8");
+    assert_eq!(da::long_date(date("2026-11-22")), "22. november 2026");
+
+    // Unit ids become safe, distinct file names; reserved names are escaped too.
+    assert_eq!(file_stem("U0005"), "U0005");
+    assert_eq!(file_stem("A/B C"), "A~2FB~20C");
+    assert_eq!(file_stem("../x"), "~2E~2E~2Fx");
+    assert_eq!(file_stem("Ø"), "~C3~98");
+    assert_eq!(file_stem("index"), "~69ndex");
+    assert_eq!(file_stem("COM1"), "~43OM1");
+    assert_ne!(file_stem("a~2F"), file_stem("a/"));
+    assert_eq!(file_stem(""), "~");
+
+    // A week with nothing to measure breaks the line; the target is a dashed line.
+    let points: Vec<Point> = [Some(0.9), Some(0.96), None, Some(0.97), Some(1.0)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, share)| Point { label: (40 + i).to_string(), share })
+        .collect();
+    let svg = trend_svg("Handleplan foreligger", &points, 0.95);
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert_eq!(svg.matches("<circle").count(), 4);
+    assert!(svg.contains("stroke-dasharray") && svg.contains("mål 95 %"));
+    assert!(svg.contains("<title>Handleplan foreligger: andel pr. uge fra uge 40 til uge 44. Seneste andel 100,0 %, mål 95 %.</title>"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The follow-up export of tests/slt
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_ups_export_figures_and_overdue_follow_ups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = load_csv(&root().join("tests/slt/follow_ups"), tmp.path());
+    // Week 26 of 2026 ends on Sunday 2026-06-28, two days before the slt's as-of date.
+    let w = week("2026-W26");
+    let out = report(&export, w, tmp.path(), "report").await;
+    assert_figures_match(&export, &out, w).await;
+
+    // Overdue follow-ups of D2 at 2026-06-28, worked from tests/slt/follow_ups.slt:
+    //   M13 and M14: active (they end 29/30 June, after T), never followed up:
+    //       2025-01-01 + 3 months = 2025-04-01, 453 days before T (365 + 88);
+    //   M11y: BL:32 from 2026-01-01, F11 was for M11x only: due 2026-04-01, 88 days;
+    //   M15: its case closes 2026-06-29, so it is still active at T: due 2026-04-01, 88 days;
+    //   M10: the follow-up on 2026-07-01 is after T: due 2026-04-15, 74 days;
+    //   M9: the case-wide follow-up predates the start: 2026-03-01 + 3 m = 2026-06-01, 27 days;
+    //   M17: the case-wide follow-up set next_due_on 2026-06-15: 13 days;
+    //   M18: latest follow-up 2025-12-20 set nothing: + 6 months = 2026-06-20, 8 days.
+    // Equal days sort by case id. M16 (due 2026-07-15) is not overdue.
+    let overdue = read_csv(&out.join("tables/overdue.csv"));
+    let follow_ups: Vec<String> = slice(&overdue, "D2", &["kind", "case_id", "item_id", "due_on", "days_overdue"])
+        .into_iter()
+        .filter(|r| r.starts_with("follow_up_overdue|"))
+        .map(|r| r.trim_start_matches("follow_up_overdue|").to_string())
+        .collect();
+    assert_eq!(
+        follow_ups,
+        [
+            "C13|M13|2025-04-01|453",
+            "C14|M14|2025-04-01|453",
+            "C11|M11y|2026-04-01|88",
+            "C15|M15|2026-04-01|88",
+            "C10|M10|2026-04-15|74",
+            "C9|M9|2026-06-01|27",
+            "C17|M17|2026-06-15|13",
+            "C18|M18|2026-06-20|8",
+        ]
+    );
+    // In T1 nothing is overdue yet: M2, M5 and M6 fall due on 2026-06-29, the day after T,
+    // so they are the first deadlines of week 27 instead, with M1 and M4 (2026-06-30) and
+    // M8 (next_due_on 2026-07-15, week 29). M3 (2026-08-27) is beyond the 4 weeks.
+    assert!(slice(&overdue, "T1", &["kind"]).iter().all(|k| k != "follow_up_overdue"));
+    let deadlines = read_csv(&out.join("tables/deadlines.csv"));
+    let coming: Vec<String> = slice(&deadlines, "T1", &["kind", "case_id", "due_on", "due_week", "weeks_ahead", "days_left"])
+        .into_iter()
+        .filter(|r| r.starts_with("follow_up_due|"))
+        .map(|r| r.trim_start_matches("follow_up_due|").to_string())
+        .collect();
+    assert_eq!(
+        coming,
+        [
+            "C2|2026-06-29|2026-W27|1|1",
+            "C5|2026-06-29|2026-W27|1|1",
+            "C6|2026-06-29|2026-W27|1|1",
+            "C1|2026-06-30|2026-W27|1|2",
+            "C4|2026-06-30|2026-W27|1|2",
+            "C8|2026-07-15|2026-W29|3|17",
+        ]
+    );
+    // The overdue follow-ups are exactly the follow_up_on_time misses: D2 has 1 of 9 on time.
+    let d2 = kpi_rows(&export, w.sunday()).await.into_iter().find(|k| k.unit_id == "D2" && k.kpi_id == "follow_up_on_time").unwrap();
+    assert_eq!((d2.numerator, d2.denominator), (1, 9));
+}
+
+// ---------------------------------------------------------------------------------------
+// A small export made for the report
+
+/// Week 26 of 2026 (Monday 22 June – Sunday 28 June) is the report week.
+/// ORG > CEN > {AFD > T1, "X/2", TOM}; TOM has no cases; "X/2" checks file-name escaping.
+const SMALL: &[(&str, &str)] = &[
+    (
+        "units",
+        "unit_id,name,parent_id\nORG,Forvaltningen,\nCEN,Center Nord,ORG\nAFD,Afdeling Nord,CEN\nT1,Team 1,AFD\nX/2,Afdeling Syd,CEN\nTOM,Tom afdeling,CEN\n",
+    ),
+    ("caseworkers", "caseworker_id,name,unit_id\nW1,Anna Hansen,T1\nW2,Bo Jensen,AFD\nW3,Carl Nielsen,X/2\n"),
+    // Invented CPR-shaped values (day 32–34 exists in no real number); they must never appear.
+    (
+        "children",
+        "child_id,birth_date,cpr\nK1,2015-06-29,320615-1111\nK2,2010-06-28,330610-2222\nK3,2020-02-29,340220-3333\n",
+    ),
+    (
+        "cases",
+        "case_id,child_id,unit_id,caseworker_id,opened_on,closed_on\n\
+         S1,K1,T1,W1,2025-01-01,\n\
+         S2,K2,AFD,W2,2025-01-01,\n\
+         S3,K3,X/2,W3,2025-01-01,\n\
+         S4,K1,AFD,,2026-01-01,\n\
+         S5,K2,T1,W1,2024-01-01,2026-05-01\n",
+    ),
+    (
+        "measures",
+        "measure_id,case_id,paragraph,started_on,ended_on,decided_on\n\
+         M1,S1,SEL:52.3.7,2026-03-01,,\n\
+         M2,S2,BL:32.1.3,2026-05-10,,2026-04-05\n\
+         M3,S3,SEL:52.3,2026-01-15,,\n\
+         M4,S4,SEL:76,2026-06-10,,\n\
+         M5,S1,SEL:41,2026-01-01,,\n\
+         M6,S4,BL:46,2026-06-28,,\n",
+    ),
+    (
+        "investigations",
+        "investigation_id,case_id,started_on,completed_on,aware_on\n\
+         I1,S1,2026-02-01,,2026-01-20\n\
+         I2,S2,2026-03-26,,\n\
+         I3,S3,2026-03-10,,\n\
+         I4,S5,2026-01-05,,\n\
+         I5,S2,2026-01-10,2026-06-24,\n\
+         I6,S4,2026-03-27,,\n\
+         I7,S4,2026-06-23,,\n",
+    ),
+    ("action_plans", "plan_id,case_id,created_on\nP1,S1,2026-02-20\nP4,S4,2026-06-12\nP6,S1,2026-06-22\n"),
+    (
+        "follow_ups",
+        "follow_up_id,case_id,performed_on,measure_id,next_due_on\nF1,S1,2026-03-20,M1,2026-06-20\nF2,S4,2026-06-25,,\n",
+    ),
+];
+
+const SMALL_CPR: [&str; 3] = ["320615-1111", "330610-2222", "340220-3333"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_export_overdue_deadlines_caseworkers_and_production() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = export_from(SMALL, tmp.path());
+    let w = week("2026-W26");
+    let out = report(&export, w, tmp.path(), "report").await;
+    assert_figures_match(&export, &out, w).await;
+
+    // KPIs at T = 2026-06-28 for the whole organisation, by hand:
+    //   plan_coverage 2/3: S1 (M1 due at its start 03-01, plan P1 02-20) and S4 (M4 due 06-10,
+    //     plan P4 06-12) have plans; S3 (M3 due 01-15) has none; S2's M2 is due 07-05, after T.
+    //   plan_on_time 1/3: M1 on time; M3 never; M4's plan came two days late.
+    //   follow_up_on_time 2/4: S1 (M1's set date 06-20 passed) and S3 (M3 never followed up)
+    //     are late; S2 (M2 due 08-10) and S4 (F2 06-25 → 12-25; M6 from 06-28 → 09-28) are not.
+    //   investigation_within_limit 4/6: I1 (clock from aware_on 01-20 → 05-20) and I4 (→ 05-05)
+    //     are past the limit; I4's case closed on 05-01, but the investigation is still open.
+    //   investigation_completed_within_limit 0/1: I5 completed 06-24, due 05-10.
+    let org: Vec<(String, i64, i64)> = kpi_rows(&export, w.sunday())
+        .await
+        .into_iter()
+        .filter(|k| k.unit_id == "ORG")
+        .map(|k| (k.kpi_id, k.numerator, k.denominator))
+        .collect();
+    let expected = [
+        ("plan_coverage", 2, 3),
+        ("plan_on_time", 1, 3),
+        ("follow_up_on_time", 2, 4),
+        ("investigation_within_limit", 4, 6),
+        ("investigation_completed_within_limit", 0, 1),
+    ];
+    assert_eq!(org, expected.map(|(k, n, d)| (k.to_string(), n, d)));
+
+    // Overdue items, worst first:
+    //   S3 plan missing: M3 needs a plan before its start 2026-01-15; 164 days by 06-28.
+    //   S3 follow-up: M3 started 01-15, never followed up: due 04-15, 74 days.
+    //   S5 investigation I4: started 01-05, limit 4 months → 05-05, 54 days (closed case).
+    //   S1 investigation I1: aware_on 01-20 starts the clock → 05-20, 39 days.
+    //   S1 follow-up: F1 set next_due_on 06-20 for M1, 8 days.
+    // Ages at 06-28: K3 (born 2020-02-29) is 6; K2 turns 16 on the day; K1 turns 11 tomorrow.
+    let overdue = read_csv(&out.join("tables/overdue.csv"));
+    let columns = ["case_id", "case_unit_id", "caseworker_name", "child_age", "kind", "item_id", "due_on", "days_overdue"];
+    let all = [
+        "S3|X/2|Carl Nielsen|6|plan_missing|M3|2026-01-15|164",
+        "S3|X/2|Carl Nielsen|6|follow_up_overdue|M3|2026-04-15|74",
+        "S5|T1|Anna Hansen|16|investigation_overdue|I4|2026-05-05|54",
+        "S1|T1|Anna Hansen|10|investigation_overdue|I1|2026-05-20|39",
+        "S1|T1|Anna Hansen|10|follow_up_overdue|M1|2026-06-20|8",
+    ];
+    assert_eq!(slice(&overdue, "ORG", &columns), all);
+    assert_eq!(slice(&overdue, "CEN", &columns), all);
+    // A department's list holds its own and its teams' cases only.
+    assert_eq!(slice(&overdue, "AFD", &columns), all[2..]);
+    assert_eq!(slice(&overdue, "T1", &columns), all[2..]);
+    assert_eq!(slice(&overdue, "X/2", &columns), all[..2]);
+    assert!(slice(&overdue, "TOM", &columns).is_empty());
+
+    // Deadlines 06-29 … 07-26: M2's plan (decided 04-05 + 3 months = 07-05, week 27), I3
+    // (03-10 + 4 months = 07-10, week 28) and I2 (03-26 → 07-26, the last day, week 30).
+    // I6 (→ 07-27) is one day beyond the 4 weeks.
+    let deadlines = read_csv(&out.join("tables/deadlines.csv"));
+    assert_eq!(
+        slice(&deadlines, "ORG", &["case_id", "caseworker_name", "child_age", "kind", "item_id", "due_on", "due_week", "weeks_ahead", "days_left"]),
+        [
+            "S2|Bo Jensen|16|plan_due|M2|2026-07-05|2026-W27|1|7",
+            "S3|Carl Nielsen|6|investigation_deadline|I3|2026-07-10|2026-W28|2|12",
+            "S2|Bo Jensen|16|investigation_deadline|I2|2026-07-26|2026-W30|4|28",
+        ]
+    );
+
+    // Caseworkers of the organisation: W1 holds S1 (active) and S5 (closed, with the open I4);
+    // S4 has no caseworker.
+    let caseworkers = read_csv(&out.join("tables/caseworkers.csv"));
+    let cw_columns = [
+        "caseworker_id",
+        "active_cases",
+        "open_investigations",
+        "overdue_items",
+        "plan_coverage_numerator",
+        "plan_coverage_denominator",
+        "follow_up_on_time_numerator",
+        "follow_up_on_time_denominator",
+        "investigation_within_limit_numerator",
+        "investigation_within_limit_denominator",
+    ];
+    assert_eq!(
+        slice(&caseworkers, "ORG", &cw_columns),
+        ["W1|1|2|3|1|1|0|1|0|2", "W2|1|1|0|0|0|1|1|1|1", "W3|1|1|2|0|1|0|1|1|1", "|1|2|0|1|1|1|1|2|2"]
+    );
+    // Carl Nielsen works in X/2 only, so Afdeling Nord's report does not list him.
+    assert_eq!(slice(&caseworkers, "AFD", &["caseworker_id"]), ["W1", "W2", ""]);
+
+    // Production in week 26: I7 started 06-23, I5 completed 06-24, P6 made 06-22, F2 on
+    // 06-25, M6 started on Sunday 06-28. Week 25 had nothing.
+    let production = read_csv(&out.join("tables/production.csv"));
+    let prod_columns = [
+        "week",
+        "investigations_started",
+        "investigations_completed",
+        "action_plans_created",
+        "follow_ups_performed",
+        "measures_started",
+    ];
+    let org_weeks = slice(&production, "ORG", &prod_columns);
+    assert_eq!(org_weeks.len(), 12);
+    assert_eq!(org_weeks[11], "2026-W26|1|1|1|1|1");
+    assert_eq!(org_weeks[10], "2026-W25|0|0|0|0|0");
+    assert_eq!(org_weeks[0].split('|').next(), Some("2026-W15"));
+
+    // The page shows the same list, worst first, with who holds each case.
+    let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
+    let section = &page[page.find("id=\"overdue-h\"").unwrap()..page.find("id=\"deadlines-h\"").unwrap()];
+    let positions: Vec<usize> = ["164", "74", "54", "39", "8"]
+        .iter()
+        .map(|d| section.find(&format!("days\">{d}<")).unwrap_or_else(|| panic!("{d} days not on the page")))
+        .collect();
+    assert!(positions.windows(2).all(|p| p[0] < p[1]));
+    assert!(section.contains("Carl Nielsen") && section.contains("Anna Hansen"));
+    // The status tiles say in words whether each goal is met.
+    for goal in ["Handleplaner", "Opfølgning", "Børnefaglige undersøgelser"] {
+        assert!(page.contains(&format!("aria-label=\"{goal}: Målet er ikke opfyldt\"")), "{goal}");
+    }
+
+    // The workbook holds the same list, numbers as numbers and dates as dates.
+    let sheet = xlsx_table(&out.join("ORG.xlsx"), "Forsinkede");
+    assert_eq!(sheet.len(), 5);
+    assert_eq!(sheet[0]["Sag"], Data::String("S3".into()));
+    assert_eq!(number(&sheet[0]["Dage over frist"]), Some(164.0));
+    assert_eq!(number(&sheet[0]["Barnets alder"]), Some(6.0));
+    match &sheet[0]["Frist"] {
+        Data::DateTime(d) => assert_eq!(d.as_f64(), 46037.0), // 2026-01-15 as an Excel serial
+        other => panic!("due date is not a date: {other:?}"),
+    }
+
+    // Unit ids become safe file names, and the index links to them.
+    assert!(out.join("X~2F2.html").is_file() && out.join("X~2F2.xlsx").is_file());
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("href=\"X~2F2.html\""));
+
+    // A unit without cases gets a page that says so, and a valid workbook.
+    let empty = std::fs::read_to_string(out.join("TOM.html")).unwrap();
+    assert!(empty.contains("Ingen sager."));
+    assert_eq!(xlsx_table(&out.join("TOM.xlsx"), "KPI").len(), 5);
+
+    // Analysts get the report's list from the view with the same filter.
+    let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
+    let batches = catalog
+        .query("SELECT case_id FROM report_overdue WHERE unit_id = 'AFD' AND as_of = DATE '2026-06-28' ORDER BY days_overdue DESC")
+        .await
+        .unwrap();
+    let ids: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = cast(b.column(0), &DataType::Utf8).unwrap();
+            (0..c.len()).map(move |i| c.as_string::<i32>().value(i).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(ids, ["S5", "S1", "S1"]);
+
+    assert_no_cpr(&out, &SMALL_CPR.map(String::from));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn week_before_any_data_and_week_53() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = export_from(SMALL, tmp.path());
+
+    // Years before the first case: every page says there are no cases, nothing fails.
+    let early = report(&export, week("2020-W10"), tmp.path(), "early").await;
+    for unit in ["ORG", "CEN", "AFD", "T1", "X~2F2", "TOM"] {
+        let page = std::fs::read_to_string(early.join(format!("{unit}.html"))).unwrap();
+        assert!(page.contains("Ingen sager."), "{unit}");
+        assert!(xlsx_table(&early.join(format!("{unit}.xlsx")), "Forsinkede").len() <= 1, "at most a blank row");
+    }
+    assert!(read_csv(&early.join("tables/overdue.csv")).is_empty());
+    assert_eq!(read_csv(&early.join("tables/kpi.csv")).len(), 6 * 5);
+
+    // Week 53 of 2026 is as of Sunday 2027-01-03; the trend reaches back to week 41.
+    let w53 = report(&export, week("2026-W53"), tmp.path(), "w53").await;
+    let trend = read_csv(&w53.join("tables/kpi_trend.csv"));
+    let dates: BTreeSet<&str> = trend.iter().map(|r| r["as_of"].as_str()).collect();
+    assert_eq!(dates.len(), 13);
+    assert_eq!(dates.first(), Some(&"2026-10-11"));
+    assert_eq!(dates.last(), Some(&"2027-01-03"));
+    let weeks: Vec<String> = slice(&read_csv(&w53.join("tables/production.csv")), "ORG", &["week", "week_start"]);
+    assert_eq!(weeks.last().map(String::as_str), Some("2026-W53|2026-12-28"));
+    // The week after: deadlines are labelled with 2027 weeks.
+    let w01 = report(&export, week("2027-W01"), tmp.path(), "w01").await;
+    assert!(read_csv(&w01.join("tables/deadlines.csv")).iter().all(|r| r["due_week"].starts_with("2027-W")));
+    let manifest = std::fs::read_to_string(w01.join("report.json")).unwrap();
+    assert!(manifest.contains("\"as_of\": \"2027-01-10\""));
+}
+
+// ---------------------------------------------------------------------------------------
+// The sample export: golden tables and privacy
+
+/// The sample export (`fixtures/sample`), generated into a temporary folder when absent.
+fn sample_export(tmp: &Path) -> PathBuf {
+    let fixture = root().join("fixtures/sample");
+    if fixture.is_dir() {
+        return fixture;
+    }
+    let out = tmp.join("sample");
+    let opts = cwkpi::r#gen::GenOptions { scale: 0.03, seed: 7, as_of: date("2026-11-22") };
+    cwkpi::r#gen::generate(&opts, &out).unwrap();
+    out
+}
+
+const TABLES: [&str; 6] = ["kpi", "kpi_trend", "production", "overdue", "deadlines", "caseworkers"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sample_export_golden_tables_figures_and_no_cpr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = sample_export(tmp.path());
+    let export = CheckedExport::load(&sample).unwrap();
+    let w = week("2026-W47");
+    let out = report(&export, w, tmp.path(), "report").await;
+
+    let golden = root().join("tests/golden");
+    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for name in TABLES {
+        let actual = std::fs::read_to_string(out.join(format!("tables/{name}.csv"))).unwrap();
+        let path = golden.join(format!("report_{name}.csv"));
+        if update {
+            std::fs::create_dir_all(&golden).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1 to create it", path.display()));
+            if expected != actual {
+                stale.push(name);
+            }
+        }
+    }
+    assert!(stale.is_empty(), "report tables differ from tests/golden: {stale:?} (UPDATE_GOLDEN=1 regenerates them)");
+
+    // Parquet and CSV hold the same rows.
+    for name in TABLES {
+        let file = std::fs::File::open(out.join(format!("tables/{name}.parquet"))).unwrap();
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, read_csv(&out.join(format!("tables/{name}.csv"))).len(), "{name}");
+    }
+
+    assert_figures_match(&export, &out, w).await;
+
+    // Every CPR value of the export, as written and without its dash.
+    let mut cprs = Vec::new();
+    for entry in std::fs::read_dir(&sample).unwrap() {
+        let path = entry.unwrap().path();
+        let is_children = path.file_stem().is_some_and(|s| s == "children");
+        let files: Vec<PathBuf> = if path.is_dir() && is_children {
+            std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()).collect()
+        } else if is_children {
+            vec![path]
+        } else {
+            continue;
+        };
+        for f in files {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let Some(col) = batch.column_by_name("cpr") else { continue };
+                let col = cast(col, &DataType::Utf8).unwrap();
+                let col = col.as_string::<i32>();
+                cprs.extend((0..col.len()).filter(|&i| col.is_valid(i) && !col.value(i).is_empty()).map(|i| col.value(i).to_string()));
+            }
+        }
+    }
+    assert!(cprs.len() > 100, "the sample export should carry CPR values to check against");
+    assert_no_cpr(&out, &cprs);
+}
+
+/// No CPR value (with or without its dash) in any file of the report: text files as text,
+/// workbooks cell by cell, Parquet files value by value.
+fn assert_no_cpr(out: &Path, cprs: &[String]) {
+    let mut needles: Vec<String> = cprs.to_vec();
+    needles.extend(cprs.iter().map(|c| c.replace('-', "")));
+    let check = |text: &str, file: &Path| {
+        for n in &needles {
+            assert!(!text.contains(n.as_str()), "a CPR value appears in {}", file.display());
+        }
+    };
+    let mut files = vec![out.to_path_buf()];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        seen += 1;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("xlsx") => {
+                let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+                for name in wb.sheet_names() {
+                    let range = wb.worksheet_range(&name).unwrap();
+                    for cell in range.used_cells() {
+                        check(&cell.2.to_string(), &path);
+                    }
+                }
+            }
+            Some("parquet") => {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
+                for batch in reader {
+                    for col in batch.unwrap().columns() {
+                        let text = cast(col, &DataType::Utf8).unwrap();
+                        let text = text.as_string::<i32>();
+                        for i in 0..text.len() {
+                            if text.is_valid(i) {
+                                check(text.value(i), &path);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => check(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()), &path),
+        }
+    }
+    assert!(seen > 10);
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line
+
+#[test]
+fn cli_writes_whole_reports_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_cwkpi");
+    let export = tmp.path().join("export");
+    cwkpi::import::import_csv_export(&root().join("tests/slt/follow_ups"), &export).unwrap();
+    let out = tmp.path().join("weekly");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+
+    let ok = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W26", "--out", out.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(out.join("index.html").is_file() && out.join("D2.xlsx").is_file() && out.join("tables/kpi.csv").is_file());
+
+    // A failing run (no such export) leaves the earlier report as it was and no temporary folder.
+    let before = std::fs::read(out.join("index.html")).unwrap();
+    let bad = run(&["report", "--exports", "/nonexistent/export", "--week", "2026-W27", "--out", out.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert_eq!(std::fs::read(out.join("index.html")).unwrap(), before);
+    let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A later run replaces the report.
+    let again = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W27", "--out", out.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(std::fs::read_to_string(out.join("report.json")).unwrap().contains("2026-W27"));
+
+    // Bad weeks and folders that are not reports are refused with a usage error (exit 64).
+    let bad_week = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2025-W53", "--out", out.to_str().unwrap()]);
+    assert_eq!(bad_week.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad_week.stderr).contains("2025 has ISO weeks 1–52"));
+    let not_report = tmp.path().join("other");
+    std::fs::create_dir_all(&not_report).unwrap();
+    std::fs::write(not_report.join("notes.txt"), "keep me").unwrap();
+    let refused = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W26", "--out", not_report.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(64));
+    assert_eq!(std::fs::read_to_string(not_report.join("notes.txt")).unwrap(), "keep me");
+}
