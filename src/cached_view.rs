@@ -21,7 +21,7 @@ use datafusion::physical_plan::{ExecutionPlan, collect_partitioned};
 
 /// The views computed once per catalog: they do not depend on the as-of dates and are
 /// read by several other views.
-pub const CACHED_VIEWS: &[&str] = &["measure_rules", "case_first_plans", "investigation_deadlines"];
+pub const CACHED_VIEWS: &[&str] = &["measure_rules", "case_first_plans", "investigation_deadlines", "follow_up_history"];
 
 #[derive(Debug)]
 pub struct CachedView {

@@ -33,7 +33,7 @@ pub enum Error {
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 
-    #[error("query failed: {0}")]
+    #[error("query failed: {0}{hint}", hint = memory_hint(.0))]
     Query(#[from] DataFusionError),
 
     #[error("{0}")]
@@ -64,5 +64,16 @@ impl Error {
             Error::Io { .. } => 74,
             Error::Query(_) | Error::Internal(_) => 70,
         }
+    }
+}
+
+/// What to do when a query needs more memory than --memory-limit grants (operators that
+/// cannot spill, such as the build side of a hash join, fail instead of spilling).
+fn memory_hint(e: &DataFusionError) -> &'static str {
+    match e.find_root() {
+        DataFusionError::ResourcesExhausted(_) => {
+            " (the query needs more memory than --memory-limit allows: raise the limit, or leave it out)"
+        }
+        _ => "",
     }
 }

@@ -114,13 +114,11 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
         }
         None => Vec::new(),
     };
-    let t0 = std::time::Instant::now();
     let mut batches = Vec::new();
     let mut sources = Vec::new();
     for file in &files {
         read_file(file, export, spec, &mut batches, &mut sources)?;
     }
-    if std::env::var_os("CWKPI_TIMING").is_some() { eprintln!("TIMING read {}: {:?}", spec.name, t0.elapsed()); }
     Ok(RawTable { spec, files, batches, sources })
 }
 

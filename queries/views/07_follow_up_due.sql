@@ -2,9 +2,7 @@
 -- Due: next_due_on of the latest follow-up if set, else that follow-up plus the interval,
 -- else the measure's start plus the first-follow-up limit. Overdue when due < as-of.
 WITH latest AS (
-    -- Follow-ups that count for the measure: of its case, for it or for the whole case,
-    -- performed between the measure's start and the as-of date. One pass finds the latest
-    -- date and, when several follow-ups share it, the latest next_due_on among them.
+    -- The latest follow-up date by the as-of date (follow_up_history), in one pass.
     SELECT
         m.as_of,
         m.measure_id,
@@ -12,14 +10,12 @@ WITH latest AS (
         m.unit_id,
         m.paragraph,
         m.started_on,
-        max(f.performed_on) AS last_follow_up_on,
-        first_value(f.next_due_on ORDER BY f.performed_on DESC NULLS LAST, f.next_due_on DESC NULLS LAST) AS set_next_due_on
+        max(h.performed_on) AS last_follow_up_on,
+        first_value(h.next_due_on ORDER BY h.performed_on DESC NULLS LAST) AS set_next_due_on
     FROM active_measures m
-    LEFT JOIN follow_ups f
-      ON f.case_id = m.case_id
-     AND (f.measure_id IS NULL OR f.measure_id = m.measure_id)
-     AND f.performed_on >= m.started_on
-     AND f.performed_on <= m.as_of
+    LEFT JOIN follow_up_history h
+      ON h.measure_id = m.measure_id
+     AND h.performed_on <= m.as_of
     WHERE m.needs_follow_up
     GROUP BY m.as_of, m.measure_id, m.case_id, m.unit_id, m.paragraph, m.started_on
 )

@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 pub const GOALS: [(&str, &str, &str); 3] = [
     ("plan_coverage", "Handleplaner", "Aktive sager med foranstaltning, hvor handleplanen foreligger"),
     ("follow_up_on_time", "Opfølgning", "Aktive sager, hvor ingen opfølgning er overskredet"),
-    ("investigation_within_limit", "Børnefaglige undersøgelser", "Åbne undersøgelser inden for fristen på 4 måneder"),
+    ("investigation_within_limit", "Undersøgelser", "Åbne børnefaglige undersøgelser inden for fristen på 4 måneder"),
 ];
 
 /// The KPI's Danish label (from `kpi::DEFINITIONS`), else its id.
@@ -38,6 +38,15 @@ pub fn item_noun(kind: &str) -> &str {
     match kind {
         "investigation_overdue" | "investigation_deadline" => "undersøgelse",
         _ => "foranstaltning",
+    }
+}
+
+/// A caseworker by name, else by id; cases without one say so.
+pub fn caseworker(id: Option<&str>, name: Option<&str>) -> String {
+    match (name, id) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => "(ingen sagsbehandler)".to_string(),
     }
 }
 

@@ -414,12 +414,3 @@ fn read_caseworkers(f: &Frame) -> Result<Vec<CaseworkerFigures>> {
         })
         .collect()
 }
-
-/// Rows grouped by the unit whose report shows them, keeping their order.
-pub fn by_unit<T>(rows: &[T], unit: impl Fn(&T) -> &str) -> HashMap<String, Vec<&T>> {
-    let mut map: HashMap<String, Vec<&T>> = HashMap::new();
-    for row in rows {
-        map.entry(unit(row).to_string()).or_default().push(row);
-    }
-    map
-}

@@ -97,6 +97,17 @@ impl<'a> PageContext<'a> {
     fn unit_name(&self, id: &str) -> String {
         self.unit_names.get(id).map_or_else(|| id.to_string(), |n| n.to_string())
     }
+
+    /// A unit's name as shown inside the report of `within`: "Afdeling X, team 1" becomes
+    /// "team 1" on the page of "Afdeling X", which already says where it is.
+    fn unit_name_within(&self, id: &str, within: &str) -> String {
+        let name = self.unit_name(id);
+        let outer = self.unit_name(within);
+        match name.strip_prefix(outer.as_str()).and_then(|rest| rest.strip_prefix(", ")) {
+            Some(rest) if !rest.is_empty() => rest.to_string(),
+            _ => name,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -120,6 +131,7 @@ struct GoalView {
     description: &'static str,
     class: &'static str,
     verdict: String,
+    sentence: &'static str,
     icon: &'static str,
     share: String,
     target: String,
@@ -169,6 +181,7 @@ struct WeekGroup {
 struct ShareCell {
     text: String,
     class: &'static str,
+    icon: &'static str,
     status: &'static str,
     title: String,
 }
@@ -217,19 +230,12 @@ fn icon(met: Option<bool>) -> &'static str {
     }
 }
 
-fn caseworker_label(id: Option<&str>, name: Option<&str>) -> String {
-    match (name, id) {
-        (Some(n), _) => n.to_string(),
-        (None, Some(id)) => id.to_string(),
-        (None, None) => "(ingen sagsbehandler)".to_string(),
-    }
-}
-
 fn age(age: Option<i64>) -> String {
     age.map_or_else(|| "–".to_string(), |a| format!("{a} år"))
 }
 
-/// The goal target as the page states it: "95 %" when all goals share one, else "se tabel".
+/// The goal target as the page states it: "95 %" when all goals share one, else a pointer
+/// to the KPI table.
 fn common_target(ctx: &PageContext, unit: &str) -> String {
     let targets: Vec<f64> = da::GOALS.iter().filter_map(|(id, ..)| ctx.this_week(unit, id).map(|k| k.target)).collect();
     match targets.first() {
@@ -265,8 +271,9 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         .map(|(kpi_id, name, description)| {
             let k = ctx.this_week(id, kpi_id);
             let met = k.and_then(|k| k.met);
-            let (class, _) = da::status(met);
-            let verdict = match met {
+            let (class, verdict) = da::status(met);
+            // The tile shows the short word; screen readers get the sentence.
+            let sentence = match met {
                 Some(true) => "Målet er opfyldt",
                 Some(false) => "Målet er ikke opfyldt",
                 None => "Intet at måle",
@@ -278,6 +285,7 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                 description,
                 class,
                 verdict: verdict.to_string(),
+                sentence,
                 icon: icon(met),
                 share: da::percent(k.and_then(|k| k.share)),
                 target: k.map_or_else(|| "–".into(), |k| da::target(k.target)),
@@ -316,9 +324,9 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         .take(LIST_LIMIT)
         .map(|o| ItemView {
             case_id: o.case_id.clone(),
-            unit: ctx.unit_name(&o.case_unit_id),
+            unit: ctx.unit_name_within(&o.case_unit_id, id),
             age: age(o.child_age),
-            caseworker: caseworker_label(o.caseworker_id.as_deref(), o.caseworker_name.as_deref()),
+            caseworker: da::caseworker(o.caseworker_id.as_deref(), o.caseworker_name.as_deref()),
             what: da::overdue_kind(&o.kind).to_string(),
             item: format!("{} {}", da::item_noun(&o.kind), o.item_id),
             item_id: o.item_id.clone(),
@@ -344,9 +352,9 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                     .filter(|d| d.due_week == label)
                     .map(|d| ItemView {
                         case_id: d.case_id.clone(),
-                        unit: ctx.unit_name(&d.case_unit_id),
+                        unit: ctx.unit_name_within(&d.case_unit_id, id),
                         age: age(d.child_age),
-                        caseworker: caseworker_label(d.caseworker_id.as_deref(), d.caseworker_name.as_deref()),
+                        caseworker: da::caseworker(d.caseworker_id.as_deref(), d.caseworker_name.as_deref()),
                         what: da::deadline_kind(&d.kind).to_string(),
                         item: format!("{} {}", da::item_noun(&d.kind), d.item_id),
                         item_id: d.item_id.clone(),
@@ -374,12 +382,13 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                 ShareCell {
                     text: da::percent(s.share),
                     class,
+                    icon: if met.is_some() { icon(met) } else { "" },
                     status,
                     title: format!("{} af {}", s.numerator, s.denominator),
                 }
             };
             CaseworkerView {
-                name: caseworker_label(c.caseworker_id.as_deref(), c.caseworker_name.as_deref()),
+                name: da::caseworker(c.caseworker_id.as_deref(), c.caseworker_name.as_deref()),
                 active_cases: c.active_cases,
                 open_investigations: c.open_investigations,
                 overdue_items: c.overdue_items,
@@ -450,7 +459,7 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                 })
                 .collect();
             SubUnitView {
-                name: c.name.clone(),
+                name: ctx.unit_name_within(&c.id, id),
                 href: format!("{}.html", file_stem(&c.id)),
                 active_cases: da::integer(c.active_cases),
                 overdue: ctx.overdue.get(c.id.as_str()).map_or(0, |v| v.len()),
@@ -477,11 +486,14 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         kpis => kpis,
         overdue => overdue,
         overdue_total => overdue_rows.len(),
+        overdue_total_text => da::integer(overdue_rows.len() as i64),
         overdue_cases => overdue_cases,
+        overdue_cases_text => da::integer(overdue_cases as i64),
         show_case_unit => show_case_unit,
         deadline_groups => deadline_groups,
         deadline_count => deadline_count,
         deadlines_shown => deadlines_shown,
+        deadline_count_text => da::integer(deadline_count as i64),
         deadline_weeks => format!("{}–{}", week.plus(1).week(), week.plus(4).week()),
         deadline_columns => if show_case_unit { 8 } else { 7 },
         caseworkers => caseworkers,

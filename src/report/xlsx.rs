@@ -144,11 +144,7 @@ fn column_cell(at: &Placed, col: u16) -> String {
 }
 
 fn caseworker(id: Option<&str>, name: Option<&str>) -> Cell {
-    Cell::Text(match (name, id) {
-        (Some(n), _) => n.to_string(),
-        (None, Some(i)) => i.to_string(),
-        (None, None) => "(ingen sagsbehandler)".to_string(),
-    })
+    Cell::Text(da::caseworker(id, name))
 }
 
 /// Writes `<unit>.xlsx` for one unit.

@@ -263,14 +263,7 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
     let has_plan_by = |case: &str, day: NaiveDate| plans_of.get(case).is_some_and(|ps| ps.iter().any(|&p| p <= day));
     let mut items = Vec::new();
     let mut push = |kpi: &'static str, case: &Case, entity: &str, in_numerator: bool, note: String| {
-        items.push(Item {
-            kpi,
-            case_id: case.id.clone(),
-            unit_id: case.unit.clone(),
-            entity: entity.to_string(),
-            in_numerator,
-            note,
-        })
+        items.push(Item { kpi, case_id: case.id.clone(), unit_id: case.unit.clone(), entity: entity.to_string(), in_numerator, note })
     };
 
     for c in &data.cases {
