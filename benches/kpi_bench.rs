@@ -300,14 +300,21 @@ fn table(rows: &[Row], runs: usize) -> String {
             )),
         }
     }
-    text.push_str(&format!("\n{runs} runs per row. Commands (`DIR` = the export of that scale, `OUT` = a fresh folder per run):\n\n"));
+    text.push_str(&format!(
+        "\n{runs} runs per row. Commands (`DIR` = the export of that scale, `OUT` = a fresh folder per run, \
+         `SPILL` = DATA/spill):\n\n"
+    ));
     let mut seen: Vec<String> = Vec::new();
     for row in rows {
-        let shown: Vec<String> = row
-            .case
-            .args
+        let args = &row.case.args;
+        let shown: Vec<String> = args
             .iter()
-            .map(|a| if a.contains("scale-") { "DIR".to_string() } else { a.replace("{out}", "OUT") })
+            .enumerate()
+            .map(|(i, a)| match i.checked_sub(1).map(|p| args[p].as_str()) {
+                Some("--exports") => "DIR".to_string(),
+                Some("--spill-dir") => "SPILL".to_string(),
+                _ => a.replace("{out}", "OUT"),
+            })
             .collect();
         let line = format!("- {}: `cwkpi {}`", row.case.name, shown.join(" "));
         if !seen.contains(&line) {

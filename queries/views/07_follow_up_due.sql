@@ -2,7 +2,8 @@
 -- Due: next_due_on of the latest follow-up if set, else that follow-up plus the interval,
 -- else the measure's start plus the first-follow-up limit. Overdue when due < as-of.
 WITH latest AS (
-    -- The latest follow-up date by the as-of date (follow_up_history), in one pass.
+    -- The latest follow-up date by the as-of date, with the next_due_on set on it
+    -- (follow_up_history has one row per measure and date), in one pass.
     SELECT
         m.as_of,
         m.measure_id,
