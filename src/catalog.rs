@@ -19,7 +19,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cached_view::{CACHED_VIEWS, CachedView};
+use crate::cached_view::{CachedView, Lifetime, cached_lifetime};
 use crate::checks::{CheckedTable, Rejection, check_all};
 use crate::contract::TABLES;
 use crate::error::{Error, Result};
@@ -98,8 +98,13 @@ impl Catalog {
         let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).map_err(internal)?;
         register(&self.ctx, "as_of_dates", batch)?;
         for view in all_views() {
+            let lifetime = cached_lifetime(&view.name);
+            // A cached view that does not depend on the dates is kept, with what it computed.
+            if lifetime == Some(Lifetime::Export) && self.ctx.table_exist(view.name.as_str())? {
+                continue;
+            }
             let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
-            let provider: Arc<dyn TableProvider> = if CACHED_VIEWS.contains(&view.name.as_str()) {
+            let provider: Arc<dyn TableProvider> = if lifetime.is_some() {
                 Arc::new(CachedView::new(df.into_unoptimized_plan()))
             } else {
                 df.into_view()

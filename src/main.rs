@@ -45,6 +45,9 @@ enum Command {
         format: Format,
         /// The statement, e.g. "SELECT * FROM kpi WHERE unit_id = 'A1'".
         statement: Option<String>,
+        /// Compute the views as of N dates a week apart, ending at --as-of.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=520))]
+        weeks: u32,
     },
     /// Validate an export (SPEC §6): rejected rows and queries, counted and listed.
     /// Without --as-of: the export's manifest date, else yesterday. Exits 3 when a
@@ -190,10 +193,6 @@ impl Common {
         EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone() }
     }
 
-    async fn catalog(&self) -> Result<Catalog> {
-        self.catalog_weeks(1).await
-    }
-
     /// A catalog as of `weeks` dates, 7 days apart, the last one --as-of.
     async fn catalog_weeks(&self, weeks: u32) -> Result<Catalog> {
         let rules = Rules::load(self.rules.as_deref())?;
@@ -251,13 +250,13 @@ async fn run(cli: Cli) -> Result<()> {
             };
             print(&text)
         }
-        Command::Sql { common, file, format, statement } => {
+        Command::Sql { common, file, format, statement, weeks } => {
             let sql = match (file, statement) {
                 (Some(path), _) => read_sql(&path)?,
                 (None, Some(s)) => s,
                 (None, None) => return Err(Error::Usage("give a statement or -f FILE.sql".into())),
             };
-            let catalog = common.catalog().await?;
+            let catalog = common.catalog_weeks(weeks).await?;
             let results = catalog.query_script(&sql).await.map_err(|e| match e {
                 Error::Query(q) => Error::Usage(format!("SQL error: {q}")),
                 other => other,
@@ -318,7 +317,8 @@ async fn run(cli: Cli) -> Result<()> {
             let rules = Rules::load(rules.as_deref())?;
             let export = CheckedExport::load(&exports)?;
             let options = EngineOptions { memory_limit, spill_dir: None };
-            let summary = cwkpi::report::write_reports(&export, &rules, week, staging.path(), &options).await?;
+            let mut catalog = Catalog::new(&export, rules, &[week.sunday()], &options).await?;
+            let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
             staging.commit()?;
             print(&format!(
                 "wrote {}: weekly report {week} as of {}, {} units, {} files in {:.1} s\n",

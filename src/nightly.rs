@@ -343,7 +343,7 @@ async fn produce(
     if let Some(dir) = &engine.spill_dir {
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }
-    let catalog = steps.run_async("catalog", Catalog::new(&export, rules.clone(), &[as_of], &engine)).await?;
+    let mut catalog = steps.run_async("catalog", Catalog::new(&export, rules.clone(), &[as_of], &engine)).await?;
     let report = steps
         .run_async("validate", ValidationReport::build(&export, &catalog, as_of, opts.max_rejected_share))
         .await?;
@@ -390,14 +390,13 @@ async fn produce(
 
     let rows = steps.run_async("kpi", catalog.kpi_rows()).await?;
     let units = rows.iter().map(|r| r.unit_id.as_str()).collect::<std::collections::BTreeSet<_>>().len();
-    drop(catalog);
 
     // The week that ends on the latest Sunday up to the as-of date: the data is complete
     // through the as-of date, so a Sunday as-of closes its own week.
     let week = IsoWeek::last_complete_before(as_of + Days::new(1));
     let report_dir = tmp.join("report");
     fs::create_dir(&report_dir).map_err(|e| Error::io_path("create", &report_dir, e))?;
-    let written = steps.run_async("reports", crate::report::write_reports(&export, rules, week, &report_dir, &engine)).await?;
+    let written = steps.run_async("reports", crate::report::write_reports(&mut catalog, week, &report_dir)).await?;
     info!(week = %week, units = written.units, files = written.files, "weekly reports written");
     let reports = Some(format!("weekly report {week} for {} units", written.units));
     remove_quietly(&spill_dir(tmp));

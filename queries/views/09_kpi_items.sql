@@ -1,13 +1,13 @@
 -- One row per item a KPI counts (its denominator), with ok = counted in the numerator.
 -- Items sit at the unit of their case. The window is as-of − 364 … as-of (SPEC §4).
--- The two case KPIs come from one pass over case_compliance (a view is recomputed at
--- each use), each case giving a row per KPI it counts in.
-SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
-       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing ELSE c.follow_ups_overdue = 0 END AS ok
-FROM (VALUES ('plan_coverage'), ('follow_up_on_time')) AS k(kpi_id)
-JOIN case_compliance c
-  ON (k.kpi_id = 'plan_coverage' AND c.plan_required)
-  OR (k.kpi_id = 'follow_up_on_time' AND c.measures_needing_follow_up > 0)
+-- The two case KPIs read case_compliance, which is computed once per set of dates.
+SELECT as_of, 'plan_coverage' AS kpi_id, unit_id, case_id AS item_id, case_id, NOT plan_missing AS ok
+FROM case_compliance
+WHERE plan_required
+UNION ALL
+SELECT as_of, 'follow_up_on_time', unit_id, case_id AS item_id, case_id, follow_ups_overdue = 0
+FROM case_compliance
+WHERE measures_needing_follow_up > 0
 UNION ALL
 SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id,
        coalesce(fp.first_plan_on <= m.plan_due_on, false)

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use week::IsoWeek;
 
 use crate::error::{Error, Result};
-use crate::{Catalog, CheckedExport, EngineOptions, Rules};
+use crate::Catalog;
 
 /// Weeks in the trend: the report week and the 12 before it.
 pub const TREND_WEEKS: u32 = 13;
@@ -55,19 +55,15 @@ pub const MANIFEST: &str = "report.json";
 pub const GENERATOR: &str = "cwkpi report";
 
 /// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
-pub async fn write_reports(
-    export: &CheckedExport,
-    rules: &Rules,
-    week: IsoWeek,
-    out: &Path,
-    engine: &EngineOptions,
-) -> Result<ReportSummary> {
+/// The catalog is set to the report's 13 Sundays (its cached base views are kept).
+pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> Result<ReportSummary> {
     if !out.is_dir() {
         return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
     }
     let dates = week.sundays_back(TREND_WEEKS);
-    let catalog = Catalog::new(export, rules.clone(), &dates, engine).await?;
-    let data = data::ReportData::load(&catalog, week).await?;
+    catalog.set_as_of(&dates).await?;
+    let data = data::ReportData::load(catalog, week).await?;
+    let rules = &catalog.rules;
     let ctx = html::PageContext::new(&data, rules);
     let env = html::environment()?;
 
