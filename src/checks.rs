@@ -90,12 +90,97 @@ impl Reasons {
     }
 }
 
+/// Tables up to this many rows are always hashed.
+const SMALL_TABLE_ROWS: usize = 1 << 16;
+
+/// The order ids are listed in: shorter first, then byte by byte. For ids with a fixed
+/// prefix and a number ("C999999", "C1000000", or plain integers) this is numeric order,
+/// which is how case systems number and export their rows.
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+}
+
+/// Where each id of a table is. Exports usually list ids in ascending order, and then no
+/// hash table is needed: the ids are unique, and a child finds its parent by galloping
+/// from where its previous lookup ended, which costs a comparison or two when children
+/// come in their parents' order (7M lookups into hash tables of millions of ids, each a
+/// cache miss, were half of the load time at scale 100). Any other order is hashed.
+enum IdIndex<'a> {
+    /// Row i holds the i-th smallest id in `id_order`; no nulls.
+    Ascending(&'a StringArray),
+    /// Each id → its first row.
+    Hashed(HashMap<&'a str, u32>),
+}
+
+impl IdIndex<'_> {
+    fn is_strictly_ascending(ids: &StringArray) -> bool {
+        ids.null_count() == 0 && (1..ids.len()).all(|i| id_order(ids.value(i - 1), ids.value(i)).is_lt())
+    }
+
+    /// The row of `key`. `hint` is where the previous lookup ended; it is updated.
+    fn find(&self, key: &str, hint: &mut usize) -> Option<u32> {
+        match self {
+            IdIndex::Hashed(map) => map.get(key).copied(),
+            IdIndex::Ascending(ids) => {
+                let n = ids.len();
+                if n == 0 {
+                    return None;
+                }
+                let h = (*hint).min(n - 1);
+                // Gallop from the hint to a range [lo, hi) that holds key's position.
+                let (mut lo, mut hi) = match id_order(ids.value(h), key) {
+                    std::cmp::Ordering::Equal => return Some(h as u32),
+                    std::cmp::Ordering::Less => {
+                        let (mut lo, mut step) = (h + 1, 1);
+                        loop {
+                            let probe = h + step;
+                            if probe >= n {
+                                break (lo, n);
+                            }
+                            if id_order(ids.value(probe), key).is_ge() {
+                                break (lo, probe + 1);
+                            }
+                            lo = probe + 1;
+                            step *= 2;
+                        }
+                    }
+                    std::cmp::Ordering::Greater => {
+                        let (mut hi, mut step) = (h, 1);
+                        loop {
+                            if step > h {
+                                break (0, hi);
+                            }
+                            let probe = h - step;
+                            if id_order(ids.value(probe), key).is_le() {
+                                break (probe, hi);
+                            }
+                            hi = probe;
+                            step *= 2;
+                        }
+                    }
+                };
+                // Binary search: the first position in [lo, hi) whose id is not below key.
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if id_order(ids.value(mid), key).is_lt() {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                *hint = lo.min(n - 1);
+                (lo < n && ids.value(lo) == key).then_some(lo as u32)
+            }
+        }
+    }
+}
+
 /// A table read, with the results of the checks that need no other table.
 struct Prepared<'a> {
     spec: &'static TableSpec,
     batch: &'a RecordBatch,
     /// Each id → its first row; children look their references up here.
-    ids: HashMap<&'a str, u32>,
+    ids: IdIndex<'a>,
     /// Required values and duplicate ids (rules that come before references).
     before_references: Reasons,
     /// Date order (the rule after references).
@@ -133,22 +218,30 @@ fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch) -> Result<Prepa
         }
     }
 
-    // One pass finds each id's first row and the ids seen twice; every copy of a
-    // duplicated id is rejected, so the result does not depend on row order.
     let id_values = string_columns(batch, &[spec.id_column])?[0];
-    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(n);
-    let mut duplicated: HashSet<&str> = HashSet::new();
-    for i in (0..n).filter(|&i| id_values.is_valid(i)) {
-        let id = id_values.value(i);
-        if ids.try_insert(id, i as u32).is_err() {
-            duplicated.insert(id);
+    // A small table's hash table stays in cache, and children (cases → caseworkers, units)
+    // refer to it in no particular order: hash it.
+    let ids = if n > SMALL_TABLE_ROWS && IdIndex::is_strictly_ascending(id_values) {
+        // Ascending ids are unique: nothing to hash.
+        IdIndex::Ascending(id_values)
+    } else {
+        // One pass finds each id's first row and the ids seen twice; every copy of a
+        // duplicated id is rejected, so the result does not depend on row order.
+        let mut ids: HashMap<&str, u32> = HashMap::with_capacity(n);
+        let mut duplicated: HashSet<&str> = HashSet::new();
+        for i in (0..n).filter(|&i| id_values.is_valid(i)) {
+            let id = id_values.value(i);
+            if ids.try_insert(id, i as u32).is_err() {
+                duplicated.insert(id);
+            }
         }
-    }
-    if !duplicated.is_empty() {
-        for i in (0..n).filter(|&i| id_values.is_valid(i) && duplicated.contains(id_values.value(i))) {
-            before_references.add(i, Rule::DuplicateId, spec.id_column);
+        if !duplicated.is_empty() {
+            for i in (0..n).filter(|&i| id_values.is_valid(i) && duplicated.contains(id_values.value(i))) {
+                before_references.add(i, Rule::DuplicateId, spec.id_column);
+            }
         }
-    }
+        IdIndex::Hashed(ids)
+    };
 
     let mut after_references = Reasons::default();
     for (start, end) in spec.ordered {
@@ -183,6 +276,7 @@ fn dangling_rows(
     let parent_rest = string_columns(parent.batch, &r.parent_columns[1..])?;
     let mut dangling = Vec::new();
     let mut last: Option<(&str, Option<u32>)> = None;
+    let mut hint = 0;
     for i in rows {
         if referring.iter().any(|a| a.is_null(i)) {
             continue;
@@ -192,7 +286,7 @@ fn dangling_rows(
         let parent_row = match last {
             Some((last_key, row)) if last_key == key => row,
             _ => {
-                let row = parent.ids.get(key).copied();
+                let row = parent.ids.find(key, &mut hint);
                 last = Some((key, row));
                 row
             }
@@ -406,4 +500,125 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
         parts.push(format!("{name}={value}"));
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Date32Array, StringArray, new_null_array};
+
+    use super::*;
+    use crate::contract::TABLES;
+    use crate::export::BatchSource;
+
+    fn ids(prefix: &str, numbers: impl Iterator<Item = usize>) -> Vec<String> {
+        numbers.map(|n| format!("{prefix}{n}")).collect()
+    }
+
+    #[test]
+    fn id_order_is_numeric_for_prefixed_numbers() {
+        assert!(id_order("C999999", "C1000000").is_lt());
+        assert!(id_order("9", "10").is_lt());
+        assert!(id_order("C2", "C2").is_eq());
+        assert!(id_order("C10", "C09").is_gt());
+    }
+
+    #[test]
+    fn ascending_index_finds_what_a_hash_map_finds() {
+        // C1 … C5000 with every third number missing, so lookups hit gaps too.
+        let present: Vec<String> = ids("C", (1..=5000).filter(|n| n % 3 != 0));
+        let array = StringArray::from(present.clone());
+        assert!(IdIndex::is_strictly_ascending(&array));
+        let ascending = IdIndex::Ascending(&array);
+        let hashed = IdIndex::Hashed(present.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect());
+        // In order (children listed by parent), backwards, scattered, and outside the range.
+        let mut keys = ids("C", 0..=5001);
+        keys.extend(ids("C", (0..=5001).rev()));
+        keys.extend(ids("C", (0..5000).map(|n| n * 7919 % 5003)));
+        keys.extend(["", "C", "C01", "D5", "C99999999", "B1"].map(String::from));
+        let (mut h1, mut h2) = (0, 0);
+        for key in &keys {
+            assert_eq!(ascending.find(key, &mut h1), hashed.find(key, &mut h2), "lookup of {key:?}");
+        }
+    }
+
+    #[test]
+    fn only_strictly_ascending_ids_skip_hashing() {
+        assert!(!IdIndex::is_strictly_ascending(&StringArray::from(vec!["C1", "C2", "C2"])));
+        assert!(!IdIndex::is_strictly_ascending(&StringArray::from(vec!["C2", "C1"])));
+        assert!(!IdIndex::is_strictly_ascending(&StringArray::from(vec![Some("C1"), None, Some("C3")])));
+        assert!(IdIndex::is_strictly_ascending(&StringArray::from(vec!["C9", "C10", "C11"])));
+    }
+
+    /// A table of the contract with the given string columns, every other column null.
+    fn table(name: &str, columns: &[(&str, Vec<Option<String>>)], rows: usize) -> RawTable {
+        let spec = TABLES.iter().find(|t| t.name == name).expect("table in contract");
+        let schema = spec.raw_schema();
+        let arrays: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| match columns.iter().find(|(c, _)| *c == f.name()) {
+                Some((_, values)) => Arc::new(StringArray::from(values.clone())) as ArrayRef,
+                None if f.data_type() == &DataType::Date32 => Arc::new(Date32Array::from(vec![Some(19_000); rows])) as ArrayRef,
+                None if f.data_type() == &DataType::Boolean => Arc::new(BooleanArray::from(vec![false; rows])) as ArrayRef,
+                None => new_null_array(f.data_type(), rows),
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema, arrays).expect("batch");
+        RawTable {
+            spec,
+            files: Vec::new(),
+            batches: vec![batch],
+            sources: vec![BatchSource { file: Arc::from(format!("{name}.parquet")), first_row: 1 }],
+        }
+    }
+
+    fn some(values: Vec<String>) -> Vec<Option<String>> {
+        values.into_iter().map(Some).collect()
+    }
+
+    /// Tables larger than SMALL_TABLE_ROWS, with ascending ids, take the galloping path:
+    /// duplicates and dangling references must still be found there.
+    #[test]
+    fn large_ascending_tables_are_checked_like_hashed_ones() {
+        let n = SMALL_TABLE_ROWS + 1000;
+        let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
+        let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
+        let case_ids = ids("C", 1..=n);
+        let cases = table(
+            "cases",
+            &[
+                ("case_id", some(case_ids.clone())),
+                ("child_id", some(ids("B", 1..=n))),
+                ("unit_id", some(vec!["U1".to_string(); n])),
+            ],
+            n,
+        );
+        let caseworkers = table("caseworkers", &[], 0);
+        // Measures in case order, two per case; case C7 is missing from the references
+        // (it points at C0), and measure M100 appears twice.
+        let mut measure_ids = ids("M", 1..=2 * n);
+        measure_ids[100] = "M100".into();
+        let mut measure_cases: Vec<String> = (0..2 * n).map(|i| case_ids[i / 2].clone()).collect();
+        measure_cases[12] = "C0".into();
+        let measures = table(
+            "measures",
+            &[
+                ("measure_id", some(measure_ids)),
+                ("case_id", some(measure_cases)),
+                ("paragraph", some(vec!["SEL:52".to_string(); 2 * n])),
+            ],
+            2 * n,
+        );
+        let raw = [units, children, caseworkers, cases, measures];
+        let checked = check_all(&raw).expect("checks run");
+        let rejected = |name: &str| -> Vec<(i64, Rule)> {
+            let t = checked.iter().find(|t| t.spec.name == name).expect("table checked");
+            t.rejected.iter().map(|r| (r.row, r.rule)).collect()
+        };
+        assert_eq!(rejected("cases"), vec![]);
+        // Rows are 1-based: index 12 is row 13; the two copies of M100 are indexes 99 and 100.
+        assert_eq!(rejected("measures"), vec![(13, Rule::Dangling), (100, Rule::DuplicateId), (101, Rule::DuplicateId)]);
+    }
 }
