@@ -36,6 +36,7 @@ pub const CACHED_VIEWS: &[(&str, Lifetime)] = &[
     ("case_first_plans", Lifetime::Export),
     ("investigation_deadlines", Lifetime::Export),
     ("follow_up_periods", Lifetime::AsOfDates),
+    ("validation_findings", Lifetime::AsOfDates),
 ];
 
 pub fn cached_lifetime(view: &str) -> Option<Lifetime> {

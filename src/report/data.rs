@@ -175,7 +175,10 @@ async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> R
         df = df.with_param_values(vec![ScalarValue::Date32(Some(days_since_epoch(date)))])?;
     }
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    Ok((schema, df.collect().await?))
+    let started = std::time::Instant::now();
+    let batches = df.collect().await?;
+    tracing::debug!(statement = name, seconds = started.elapsed().as_secs_f64(), "report statement done");
+    Ok((schema, batches))
 }
 
 /// One result set as a single batch with its strings as plain `Utf8`, read by column name.

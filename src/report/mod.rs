@@ -62,7 +62,9 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
     }
     let dates = week.sundays_back(TREND_WEEKS);
     catalog.set_as_of(&dates).await?;
+    let started = std::time::Instant::now();
     let data = data::ReportData::load(catalog, week).await?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
     let rules = &catalog.rules;
     let ctx = html::PageContext::new(&data, rules);
     let env = html::environment()?;

@@ -1,0 +1,96 @@
+-- Legal but suspicious rows worth a look (SPEC §6 "query"), without their locators:
+-- one row per (as-of date, finding), naming the table and id of the row concerned.
+-- `detail` holds the dates that explain the finding beyond the row's own (e.g. the case's
+-- opening date); validation_queries adds each row's locator. Kept apart so locators are
+-- built for the few findings only, not for every row of every table.
+WITH future AS (
+    -- Event dates after the as-of (export) date. follow_ups.next_due_on is a deadline the
+    -- caseworker set, so it may lie ahead and is not listed.
+    SELECT d.as_of, 'children' AS table_name, 'birth_date' AS column_name, x.child_id AS record_id,
+           CAST(NULL AS VARCHAR) AS case_id, CAST(NULL AS VARCHAR) AS detail
+    FROM as_of_dates d JOIN children x ON x.birth_date > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'cases', 'opened_on', x.case_id AS record_id, x.case_id, NULL FROM as_of_dates d JOIN cases x ON x.opened_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'cases', 'closed_on', x.case_id AS record_id, x.case_id, NULL FROM as_of_dates d JOIN cases x ON x.closed_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'measures', 'started_on', x.measure_id, x.case_id, NULL FROM as_of_dates d JOIN measures x ON x.started_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'measures', 'ended_on', x.measure_id, x.case_id, NULL FROM as_of_dates d JOIN measures x ON x.ended_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'measures', 'decided_on', x.measure_id, x.case_id, 'decided_on=' || CAST(x.decided_on AS VARCHAR)
+    FROM as_of_dates d JOIN measures x ON x.decided_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'investigations', 'started_on', x.investigation_id, x.case_id, NULL
+    FROM as_of_dates d JOIN investigations x ON x.started_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'investigations', 'completed_on', x.investigation_id, x.case_id, NULL
+    FROM as_of_dates d JOIN investigations x ON x.completed_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'investigations', 'aware_on', x.investigation_id, x.case_id, 'aware_on=' || CAST(x.aware_on AS VARCHAR)
+    FROM as_of_dates d JOIN investigations x ON x.aware_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'action_plans', 'created_on', x.plan_id, x.case_id, NULL FROM as_of_dates d JOIN action_plans x ON x.created_on > d.as_of
+    UNION ALL
+    SELECT d.as_of, 'follow_ups', 'performed_on', x.follow_up_id, x.case_id, NULL
+    FROM as_of_dates d JOIN follow_ups x ON x.performed_on > d.as_of
+),
+before_case AS (
+    -- Records dated before their case was opened: often a case merged or re-opened
+    -- under a new id.
+    SELECT 'measures' AS table_name, 'started_on' AS column_name, x.measure_id AS record_id, x.case_id,
+           'case_opened_on=' || CAST(k.opened_on AS VARCHAR) AS detail
+    FROM measures x JOIN cases k ON k.case_id = x.case_id WHERE x.started_on < k.opened_on
+    UNION ALL
+    SELECT 'investigations', 'started_on', x.investigation_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
+    FROM investigations x JOIN cases k ON k.case_id = x.case_id WHERE x.started_on < k.opened_on
+    UNION ALL
+    SELECT 'action_plans', 'created_on', x.plan_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
+    FROM action_plans x JOIN cases k ON k.case_id = x.case_id WHERE x.created_on < k.opened_on
+    UNION ALL
+    SELECT 'follow_ups', 'performed_on', x.follow_up_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
+    FROM follow_ups x JOIN cases k ON k.case_id = x.case_id WHERE x.performed_on < k.opened_on
+)
+SELECT as_of, table_name, 'date after the export date' AS rule, column_name, record_id, case_id, detail
+FROM future
+UNION ALL
+-- Open for over a year at the as-of date, counted from when the investigation started.
+SELECT o.as_of, 'investigations', 'investigation open over a year', 'completed_on', o.investigation_id, o.case_id, NULL
+FROM open_investigations o
+WHERE o.started_on + INTERVAL '1 year' < o.as_of
+UNION ALL
+-- SPEC §4: an investigation never completed stays open after its case closed.
+SELECT o.as_of, 'investigations', 'investigation open on a closed case', 'completed_on', o.investigation_id, o.case_id,
+       'case_closed_on=' || CAST(k.closed_on AS VARCHAR)
+FROM open_investigations o
+JOIN cases k ON k.case_id = o.case_id
+WHERE k.closed_on < o.as_of
+UNION ALL
+SELECT a.as_of, 'cases', 'active case without caseworker', 'caseworker_id', a.case_id AS record_id, a.case_id, NULL
+FROM active_cases a
+WHERE a.caseworker_id IS NULL
+UNION ALL
+-- A measure still running after its case closed is left out of plan_coverage and
+-- follow_up_on_time, which only look at active cases.
+SELECT d.as_of, 'measures', 'measure runs after its case closed', 'ended_on', x.measure_id, x.case_id,
+       'case_closed_on=' || CAST(k.closed_on AS VARCHAR)
+FROM as_of_dates d
+CROSS JOIN measures x
+JOIN cases k ON k.case_id = x.case_id
+WHERE k.closed_on < d.as_of AND x.started_on <= d.as_of AND (x.ended_on IS NULL OR x.ended_on > k.closed_on)
+UNION ALL
+SELECT d.as_of, b.table_name, 'dated before its case opened', b.column_name, b.record_id, b.case_id, b.detail
+FROM as_of_dates d
+CROSS JOIN before_case b
+UNION ALL
+SELECT d.as_of, 'follow_ups', 'next due date before the follow-up', 'next_due_on', x.follow_up_id, x.case_id,
+       'next_due_on=' || CAST(x.next_due_on AS VARCHAR)
+FROM as_of_dates d
+CROSS JOIN follow_ups x
+WHERE x.next_due_on < x.performed_on
+UNION ALL
+SELECT d.as_of, 'investigations', 'aware after the investigation started', 'aware_on', x.investigation_id, x.case_id,
+       'aware_on=' || CAST(x.aware_on AS VARCHAR)
+FROM as_of_dates d
+CROSS JOIN investigations x
+WHERE x.aware_on > x.started_on
