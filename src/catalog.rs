@@ -77,7 +77,11 @@ impl Catalog {
     pub async fn new(export: &CheckedExport, rules: Rules, as_of: &[NaiveDate], options: &EngineOptions) -> Result<Catalog> {
         let ctx = session(options)?;
         for table in &export.tables {
-            register(&ctx, table.spec.name, table.kept.clone())?;
+            let batch = match ROW_KEYS.iter().find(|(name, _)| *name == table.spec.name) {
+                Some((_, key)) => with_row_key(&table.kept, key)?,
+                None => table.kept.clone(),
+            };
+            register(&ctx, table.spec.name, batch)?;
         }
         register(&ctx, "unit_tree", unit_tree(export)?)?;
         register(&ctx, "paragraph_rules", paragraph_rules(export, &rules)?)?;
@@ -157,7 +161,10 @@ pub fn all_views() -> Vec<ViewSql> {
 }
 
 fn session(options: &EngineOptions) -> Result<SessionContext> {
-    let config = SessionConfig::new()
+    // DATAFUSION_* environment variables tune the engine (e.g.
+    // DATAFUSION_EXECUTION_TARGET_PARTITIONS); the rest are DataFusion's defaults.
+    let config = SessionConfig::from_env()
+        .map_err(|e| Error::Usage(format!("a DATAFUSION_ environment variable is invalid: {e}")))?
         .with_information_schema(true)
         .with_default_catalog_and_schema("cwkpi", "public");
     let mut runtime = RuntimeEnvBuilder::new();
@@ -173,6 +180,21 @@ fn session(options: &EngineOptions) -> Result<SessionContext> {
 
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(e.to_string())
+}
+
+/// Tables that get an integer key column (the row's number in this run). The views join
+/// and group the per-date rows of cases on it rather than on the string id: hashing and
+/// comparing an integer is several times cheaper, and those joins run over millions of
+/// rows when the trend's 13 dates are computed. Keys are not stable across runs.
+const ROW_KEYS: &[(&str, &str)] = &[("cases", "case_key")];
+
+fn with_row_key(batch: &RecordBatch, key: &str) -> Result<RecordBatch> {
+    let rows = i32::try_from(batch.num_rows()).map_err(|_| Error::Usage(format!("more than {} rows in one table", i32::MAX)))?;
+    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(key, DataType::Int32, false));
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(Int32Array::from_iter_values(0..rows)));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
 }
 
 /// Registers a batch as an in-memory table, split so both cores can work on it.

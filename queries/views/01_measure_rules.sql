@@ -3,6 +3,7 @@
 SELECT
     m.measure_id,
     m.case_id,
+    c.case_key,
     c.unit_id,
     m.paragraph,
     r.rule_prefix,

@@ -3,6 +3,7 @@
 SELECT
     i.investigation_id,
     i.case_id,
+    c.case_key,
     c.unit_id,
     c.caseworker_id,
     i.started_on,

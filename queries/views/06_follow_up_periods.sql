@@ -15,11 +15,11 @@ WITH relevant_measures AS (
       AND (m.ended_on IS NULL OR m.ended_on >= (SELECT min(as_of) FROM as_of_dates))
 ),
 period_starts AS (
-    SELECT measure_id, case_id, unit_id, paragraph, started_on, ended_on,
+    SELECT measure_id, case_id, case_key, unit_id, paragraph, started_on, ended_on,
            started_on AS from_on, CAST(NULL AS DATE) AS last_follow_up_on, CAST(NULL AS DATE) AS set_next_due_on
     FROM relevant_measures
     UNION ALL
-    SELECT m.measure_id, m.case_id, m.unit_id, m.paragraph, m.started_on, m.ended_on,
+    SELECT m.measure_id, m.case_id, m.case_key, m.unit_id, m.paragraph, m.started_on, m.ended_on,
            f.performed_on AS from_on, f.performed_on AS last_follow_up_on, f.next_due_on AS set_next_due_on
     FROM relevant_measures m
     JOIN follow_ups f
@@ -40,6 +40,7 @@ periods AS (
 SELECT
     p.measure_id,
     p.case_id,
+    p.case_key,
     p.unit_id,
     p.paragraph,
     p.started_on,

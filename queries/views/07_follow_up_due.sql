@@ -7,6 +7,7 @@ SELECT
     d.as_of,
     p.measure_id,
     p.case_id,
+    p.case_key,
     p.unit_id,
     p.paragraph,
     p.started_on,

@@ -2,24 +2,25 @@
 -- The view the KPIs, the weekly report and analysts build on.
 -- The case's plan-requiring measures, follow-up measures and open investigations are
 -- gathered as facts and counted in one aggregation, then joined to the active cases once
--- (three aggregations and three joins on (as_of, case_id) cost twice as much).
+-- (three aggregations and three joins cost twice as much). Joins and groups use the
+-- integer case_key, not the string case_id.
 WITH facts AS (
     -- Active plan-requiring measures whose plan is due by the as-of date (and has not lapsed).
-    SELECT as_of, case_id,
+    SELECT as_of, case_key,
            1 AS plan_measures, plan_due_on,
            0 AS follow_up_measures, 0 AS follow_up_overdue, CAST(NULL AS DATE) AS follow_up_due_on,
            0 AS investigations, 0 AS investigation_overdue, CAST(NULL AS DATE) AS deadline_on
     FROM active_measures
     WHERE needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on)
     UNION ALL
-    SELECT as_of, case_id, 0, NULL, 1, CASE WHEN overdue THEN 1 ELSE 0 END, follow_up_due_on, 0, 0, NULL
+    SELECT as_of, case_key, 0, NULL, 1, CASE WHEN overdue THEN 1 ELSE 0 END, follow_up_due_on, 0, 0, NULL
     FROM follow_up_due
     UNION ALL
-    SELECT as_of, case_id, 0, NULL, 0, 0, NULL, 1, CASE WHEN within_limit THEN 0 ELSE 1 END, deadline_on
+    SELECT as_of, case_key, 0, NULL, 0, 0, NULL, 1, CASE WHEN within_limit THEN 0 ELSE 1 END, deadline_on
     FROM open_investigations
 ),
 per_case AS (
-    SELECT as_of, case_id,
+    SELECT as_of, case_key,
            sum(plan_measures) AS measures_needing_plan,
            min(plan_due_on) AS plan_due_on,
            sum(follow_up_measures) AS measures_needing_follow_up,
@@ -29,11 +30,12 @@ per_case AS (
            sum(investigation_overdue) AS investigations_overdue,
            min(deadline_on) AS investigation_deadline_on
     FROM facts
-    GROUP BY as_of, case_id
+    GROUP BY as_of, case_key
 )
 SELECT
     c.as_of,
     c.case_id,
+    c.case_key,
     c.unit_id,
     c.caseworker_id,
     c.child_id,
@@ -50,5 +52,5 @@ SELECT
     coalesce(p.investigations_overdue, 0) AS investigations_overdue,
     p.investigation_deadline_on
 FROM active_cases c
-LEFT JOIN per_case p ON p.as_of = c.as_of AND p.case_id = c.case_id
-LEFT JOIN case_first_plans fp ON fp.case_id = c.case_id
+LEFT JOIN per_case p ON p.as_of = c.as_of AND p.case_key = c.case_key
+LEFT JOIN case_first_plans fp ON fp.case_key = c.case_key

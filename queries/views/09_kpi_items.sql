@@ -16,7 +16,7 @@ JOIN measure_rules m
   ON m.needs_plan
  AND m.started_on <= d.as_of
  AND m.plan_due_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
-LEFT JOIN case_first_plans fp ON fp.case_id = m.case_id
+LEFT JOIN case_first_plans fp ON fp.case_key = m.case_key
 WHERE m.ended_on IS NULL OR m.ended_on >= m.plan_due_on
 UNION ALL
 SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit

@@ -16,7 +16,7 @@ WITH items AS (
         SELECT m.as_of, m.case_id, m.measure_id, m.plan_due_on,
                row_number() OVER (PARTITION BY m.as_of, m.case_id ORDER BY m.plan_due_on, m.measure_id) AS n
         FROM active_measures m
-        JOIN case_compliance cc ON cc.as_of = m.as_of AND cc.case_id = m.case_id AND cc.plan_missing
+        JOIN case_compliance cc ON cc.as_of = m.as_of AND cc.case_key = m.case_key AND cc.plan_missing
         WHERE m.needs_plan AND m.plan_due_on <= m.as_of AND (m.ended_on IS NULL OR m.ended_on >= m.plan_due_on)
     ) first_due
     WHERE first_due.n = 1
@@ -24,7 +24,7 @@ WITH items AS (
     -- Only cases active at the as-of date, as the follow-up KPI counts them.
     SELECT f.as_of, f.case_id, 'follow_up_overdue', f.measure_id, f.follow_up_due_on
     FROM follow_up_due f
-    JOIN active_cases a ON a.as_of = f.as_of AND a.case_id = f.case_id
+    JOIN active_cases a ON a.as_of = f.as_of AND a.case_key = f.case_key
     WHERE f.overdue
 )
 SELECT

@@ -9,13 +9,13 @@ WITH items AS (
     UNION ALL
     SELECT m.as_of, m.case_id, 'plan_due', m.measure_id, m.plan_due_on
     FROM active_measures m
-    JOIN active_cases a ON a.as_of = m.as_of AND a.case_id = m.case_id
-    LEFT JOIN case_first_plans fp ON fp.case_id = m.case_id AND fp.first_plan_on <= m.as_of
+    JOIN active_cases a ON a.as_of = m.as_of AND a.case_key = m.case_key
+    LEFT JOIN case_first_plans fp ON fp.case_key = m.case_key AND fp.first_plan_on <= m.as_of
     WHERE m.needs_plan AND fp.case_id IS NULL AND (m.ended_on IS NULL OR m.ended_on >= m.plan_due_on)
     UNION ALL
     SELECT f.as_of, f.case_id, 'follow_up_due', f.measure_id, f.follow_up_due_on
     FROM follow_up_due f
-    JOIN active_cases a ON a.as_of = f.as_of AND a.case_id = f.case_id
+    JOIN active_cases a ON a.as_of = f.as_of AND a.case_key = f.case_key
 )
 SELECT
     it.as_of,
