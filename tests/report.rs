@@ -481,6 +481,9 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     for goal in ["Handleplaner", "Opfølgning", "Undersøgelser"] {
         assert!(page.contains(&format!("aria-label=\"{goal}: Målet er ikke opfyldt\"")), "{goal}");
     }
+    // A tile stands for its plan item: the item's second KPI is named under it.
+    let tiles = &page[page.find("id=\"goals-h\"").unwrap()..page.find("class=\"facts\"").unwrap()];
+    assert!(tiles.contains("Handleplan rettidig: ") && tiles.contains("Afsluttede undersøgelser inden for frist: "), "{tiles}");
 
     // The workbook holds the same list, numbers as numbers and dates as dates.
     let sheet = xlsx_table(&out.join("ORG.xlsx"), "Forsinkede");

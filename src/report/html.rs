@@ -137,6 +137,27 @@ struct GoalView {
     target: String,
     count: String,
     change: String,
+    /// The plan item's other KPIs, each as "label: share (mål target) – verdict".
+    also: Vec<String>,
+}
+
+/// The other KPIs of the plan item that `kpi_id` belongs to.
+fn same_plan_item(kpi_id: &str) -> impl Iterator<Item = &'static str> + '_ {
+    let item = crate::kpi::DEFINITIONS.iter().find(|d| d.id == kpi_id).map(|d| d.plan_item);
+    crate::kpi::DEFINITIONS.iter().filter(move |d| Some(d.plan_item) == item && d.id != kpi_id).map(|d| d.id)
+}
+
+/// A goal is met when no KPI of its plan item misses its target and at least one was
+/// measured; with nothing to measure it has no verdict.
+fn goal_met(headline: Option<bool>, others: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let all: Vec<Option<bool>> = std::iter::once(headline).chain(others).collect();
+    if all.contains(&Some(false)) {
+        Some(false)
+    } else if all.contains(&Some(true)) {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 #[derive(Serialize)]
@@ -270,7 +291,10 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         .iter()
         .map(|(kpi_id, name, description)| {
             let k = ctx.this_week(id, kpi_id);
-            let met = k.and_then(|k| k.met);
+            // The tile stands for its plan item: the item's other KPIs (plan on time,
+            // investigations completed in time) must be met too, and are named under it.
+            let others: Vec<&KpiFigure> = same_plan_item(kpi_id).filter_map(|other| ctx.this_week(id, other)).collect();
+            let met = goal_met(k.and_then(|k| k.met), others.iter().map(|o| o.met));
             let (class, verdict) = da::status(met);
             // The tile shows the short word; screen readers get the sentence.
             let sentence = match met {
@@ -293,6 +317,13 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                     format!("{} af {} {noun}", da::integer(k.numerator), da::integer(k.denominator))
                 }),
                 change: da::change_pp(k.and_then(|k| k.change_pp)),
+                also: others
+                    .iter()
+                    .map(|o| {
+                        let (_, verdict) = da::status(o.met);
+                        format!("{}: {} (mål {}) – {}", da::kpi_label(&o.kpi_id), da::percent(o.share), da::target(o.target), verdict.to_lowercase())
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -570,4 +601,28 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
         rules_source => ctx.rules_source,
     };
     env.get_template("index.html").and_then(|t| t.render(context)).map_err(template_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_goal_fails_when_any_kpi_of_its_plan_item_fails() {
+        assert_eq!(goal_met(Some(true), [Some(false)].into_iter()), Some(false));
+        assert_eq!(goal_met(Some(false), [Some(true)].into_iter()), Some(false));
+        assert_eq!(goal_met(Some(true), [Some(true)].into_iter()), Some(true));
+        // Nothing to measure in one KPI does not fail the goal.
+        assert_eq!(goal_met(Some(true), [None].into_iter()), Some(true));
+        assert_eq!(goal_met(None, [Some(true)].into_iter()), Some(true));
+        assert_eq!(goal_met(None, [None].into_iter()), None);
+        assert_eq!(goal_met(None, std::iter::empty()), None);
+    }
+
+    #[test]
+    fn plan_items_group_the_kpis_as_the_action_plan_does() {
+        assert_eq!(same_plan_item("plan_coverage").collect::<Vec<_>>(), ["plan_on_time"]);
+        assert_eq!(same_plan_item("follow_up_on_time").count(), 0);
+        assert_eq!(same_plan_item("investigation_within_limit").collect::<Vec<_>>(), ["investigation_completed_within_limit"]);
+    }
 }
