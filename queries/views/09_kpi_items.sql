@@ -1,13 +1,17 @@
 -- One row per item a KPI counts (its denominator), with ok = counted in the numerator.
 -- Items sit at the unit of their case. The window is as-of − 364 … as-of (SPEC §4).
--- The two case KPIs read case_compliance, which is computed once per set of dates.
-SELECT as_of, 'plan_coverage' AS kpi_id, unit_id, case_id AS item_id, case_id, NOT plan_missing AS ok
-FROM case_compliance
-WHERE plan_required
-UNION ALL
-SELECT as_of, 'follow_up_on_time', unit_id, case_id AS item_id, case_id, follow_ups_overdue = 0
-FROM case_compliance
-WHERE measures_needing_follow_up > 0
+-- The two case KPIs read case_compliance once: a case counts in plan_coverage when it
+-- requires a plan and in follow_up_on_time when it has follow-up measures, so its pair
+-- of flags (1 = plan, 2 = follow-up, 3 = both) picks its KPIs from a four-row list by an
+-- equi-join (a join on the flags themselves would be a nested loop over all cases).
+SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
+       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing ELSE c.follow_ups_overdue = 0 END AS ok
+FROM (
+    SELECT *, CASE WHEN plan_required THEN 1 ELSE 0 END + CASE WHEN measures_needing_follow_up > 0 THEN 2 ELSE 0 END AS kpi_flags
+    FROM case_compliance
+) c
+JOIN (VALUES (1, 'plan_coverage'), (3, 'plan_coverage'), (2, 'follow_up_on_time'), (3, 'follow_up_on_time')) AS k(kpi_flags, kpi_id)
+  ON k.kpi_flags = c.kpi_flags
 UNION ALL
 SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id,
        coalesce(fp.first_plan_on <= m.plan_due_on, false)
