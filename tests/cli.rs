@@ -94,6 +94,11 @@ fn sql_is_read_only_and_reads_statements_from_files() {
     let o = cwkpi(&["sql", "--exports", e, "--format", "csv", "-f", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "unit_id\nORG\n");
+
+    // --weeks N computes the views as of N dates a week apart, ending at --as-of.
+    let o = cwkpi(&["sql", "--exports", e, "--as-of", "2026-04-30", "--weeks", "3", "--format", "csv", "SELECT DISTINCT as_of FROM kpi ORDER BY as_of"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "as_of\n2026-04-16\n2026-04-23\n2026-04-30\n");
 }
 
 #[test]
