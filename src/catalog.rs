@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
+    Array,
     ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, IntervalMonthDayNanoArray,
     RecordBatch, StringArray,
 };
@@ -20,7 +21,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::cached_view::{CachedView, Lifetime, cached_lifetime};
-use crate::checks::{CheckedTable, Rejection, check_all};
+use crate::checks::{CheckedTable, IdIndex, Rejection, check_all};
 use crate::contract::TABLES;
 use crate::error::{Error, Result};
 use crate::export::{RawTable, read_table};
@@ -76,11 +77,8 @@ pub struct Catalog {
 impl Catalog {
     pub async fn new(export: &CheckedExport, rules: Rules, as_of: &[NaiveDate], options: &EngineOptions) -> Result<Catalog> {
         let ctx = session(options)?;
-        for table in &export.tables {
-            let batch = match ROW_KEYS.iter().find(|(name, _)| *name == table.spec.name) {
-                Some((_, key)) => with_row_key(&table.kept, key)?,
-                None => table.kept.clone(),
-            };
+        let keyed = with_row_keys(export)?;
+        for (table, batch) in export.tables.iter().zip(keyed) {
             register(&ctx, table.spec.name, batch)?;
         }
         register(&ctx, "unit_tree", unit_tree(export)?)?;
@@ -182,19 +180,42 @@ fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(e.to_string())
 }
 
-/// Tables that get an integer key column (the row's number in this run). The views join
-/// and group the per-date rows of cases on it rather than on the string id: hashing and
+/// Integer keys: a table's rows are numbered (`case_key` for `cases`, `measure_key` for
+/// `measures`), and every table that refers to it by id (`case_id`, `measure_id`) gets
+/// the referenced row's number beside the id.
+/// The views join and group on these keys rather than on string ids: hashing and
 /// comparing an integer is several times cheaper, and those joins run over millions of
-/// rows when the trend's 13 dates are computed. Keys are not stable across runs.
-const ROW_KEYS: &[(&str, &str)] = &[("cases", "case_key")];
+/// rows (per date, in the trend). Keys are not stable across runs.
+/// (table, its id column, key column)
+const ROW_KEYS: &[(&str, &str, &str)] = &[("cases", "case_id", "case_key"), ("measures", "measure_id", "measure_key")];
 
-fn with_row_key(batch: &RecordBatch, key: &str) -> Result<RecordBatch> {
-    let rows = i32::try_from(batch.num_rows()).map_err(|_| Error::Usage(format!("more than {} rows in one table", i32::MAX)))?;
-    let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new(key, DataType::Int32, false));
-    let mut columns = batch.columns().to_vec();
-    columns.push(Arc::new(Int32Array::from_iter_values(0..rows)));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)
+/// The checked tables with their key columns added.
+fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
+    let mut batches: Vec<RecordBatch> = export.tables.iter().map(|t| t.kept.clone()).collect();
+    for (keyed_table, id_column, key_column) in ROW_KEYS {
+        let parent = table_of(export, keyed_table)?;
+        let ids = parent.kept.column_by_name(id_column).ok_or_else(|| internal(format!("{keyed_table}.{id_column}")))?.as_string::<i32>();
+        let index = IdIndex::of_unique(ids);
+        for (table, batch) in export.tables.iter().zip(batches.iter_mut()) {
+            let keys: Int32Array = if table.spec.name == *keyed_table {
+                let rows = i32::try_from(ids.len()).map_err(|_| Error::Usage(format!("more than {} rows in {keyed_table}", i32::MAX)))?;
+                Int32Array::from_iter_values(0..rows)
+            } else if let Some(refs) = batch.column_by_name(id_column) {
+                // Checked rows refer to kept parent rows only, so every id is found.
+                let refs = refs.as_string::<i32>();
+                let mut hint = 0;
+                (0..refs.len()).map(|i| refs.is_valid(i).then(|| index.find(refs.value(i), &mut hint)).flatten().map(|r| r as i32)).collect()
+            } else {
+                continue;
+            };
+            let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new(*key_column, DataType::Int32, keys.null_count() > 0 || table.spec.name != *keyed_table));
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(keys));
+            *batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)?;
+        }
+    }
+    Ok(batches)
 }
 
 /// Registers a batch as an in-memory table, split so both cores can work on it.

@@ -105,20 +105,29 @@ fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// from where its previous lookup ended, which costs a comparison or two when children
 /// come in their parents' order (7M lookups into hash tables of millions of ids, each a
 /// cache miss, were half of the load time at scale 100). Any other order is hashed.
-enum IdIndex<'a> {
+pub(crate) enum IdIndex<'a> {
     /// Row i holds the i-th smallest id in `id_order`; no nulls.
     Ascending(&'a StringArray),
     /// Each id → its first row.
     Hashed(HashMap<&'a str, u32>),
 }
 
-impl IdIndex<'_> {
+impl<'a> IdIndex<'a> {
+    /// An index of a column of unique ids (a checked table's id column).
+    pub(crate) fn of_unique(ids: &'a StringArray) -> IdIndex<'a> {
+        if ids.len() > SMALL_TABLE_ROWS && Self::is_strictly_ascending(ids) {
+            IdIndex::Ascending(ids)
+        } else {
+            IdIndex::Hashed((0..ids.len()).filter(|&i| ids.is_valid(i)).map(|i| (ids.value(i), i as u32)).collect())
+        }
+    }
+
     fn is_strictly_ascending(ids: &StringArray) -> bool {
         ids.null_count() == 0 && (1..ids.len()).all(|i| id_order(ids.value(i - 1), ids.value(i)).is_lt())
     }
 
     /// The row of `key`. `hint` is where the previous lookup ended; it is updated.
-    fn find(&self, key: &str, hint: &mut usize) -> Option<u32> {
+    pub(crate) fn find(&self, key: &str, hint: &mut usize) -> Option<u32> {
         match self {
             IdIndex::Hashed(map) => map.get(key).copied(),
             IdIndex::Ascending(ids) => {

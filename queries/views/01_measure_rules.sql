@@ -2,6 +2,7 @@
 -- Independent of the as-of date; plan_due_on is null where no plan is needed (SPEC §3-4).
 SELECT
     m.measure_id,
+    m.measure_key,
     m.case_id,
     c.case_key,
     c.unit_id,
@@ -23,5 +24,5 @@ SELECT
             + r.plan_within
     END AS plan_due_on
 FROM measures m
-JOIN cases c ON c.case_id = m.case_id
+JOIN cases c ON c.case_key = m.case_key
 JOIN paragraph_rules r ON r.paragraph = m.paragraph

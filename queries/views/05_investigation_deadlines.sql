@@ -12,5 +12,5 @@ SELECT
     coalesce(i.aware_on, i.started_on) AS clock_start_on,
     coalesce(i.aware_on, i.started_on) + p.investigation_limit AS deadline_on
 FROM investigations i
-JOIN cases c ON c.case_id = i.case_id
+JOIN cases c ON c.case_key = i.case_key
 CROSS JOIN rule_params p

@@ -15,16 +15,16 @@ WITH relevant_measures AS (
       AND (m.ended_on IS NULL OR m.ended_on >= (SELECT min(as_of) FROM as_of_dates))
 ),
 period_starts AS (
-    SELECT measure_id, case_id, case_key, unit_id, paragraph, started_on, ended_on,
+    SELECT measure_id, measure_key, case_id, case_key, unit_id, paragraph, started_on, ended_on,
            started_on AS from_on, CAST(NULL AS DATE) AS last_follow_up_on, CAST(NULL AS DATE) AS set_next_due_on
     FROM relevant_measures
     UNION ALL
-    SELECT m.measure_id, m.case_id, m.case_key, m.unit_id, m.paragraph, m.started_on, m.ended_on,
+    SELECT m.measure_id, m.measure_key, m.case_id, m.case_key, m.unit_id, m.paragraph, m.started_on, m.ended_on,
            f.performed_on AS from_on, f.performed_on AS last_follow_up_on, f.next_due_on AS set_next_due_on
     FROM relevant_measures m
     JOIN follow_ups f
-      ON f.case_id = m.case_id
-     AND (f.measure_id IS NULL OR f.measure_id = m.measure_id)
+      ON f.case_key = m.case_key
+     AND (f.measure_key IS NULL OR f.measure_key = m.measure_key)
      AND f.performed_on >= m.started_on
 ),
 periods AS (
@@ -33,9 +33,9 @@ periods AS (
     -- One ordered window over all rows rather than PARTITION BY measure_id: the engine
     -- keeps state per partition, which made that form about six times slower at a million
     -- measures.
-    SELECT *, CASE WHEN lead(measure_id) OVER w = measure_id THEN lead(from_on) OVER w END AS until_on
+    SELECT *, CASE WHEN lead(measure_key) OVER w = measure_key THEN lead(from_on) OVER w END AS until_on
     FROM period_starts
-    WINDOW w AS (ORDER BY measure_id, from_on, last_follow_up_on NULLS FIRST, set_next_due_on NULLS FIRST)
+    WINDOW w AS (ORDER BY measure_key, from_on, last_follow_up_on NULLS FIRST, set_next_due_on NULLS FIRST)
 )
 SELECT
     p.measure_id,

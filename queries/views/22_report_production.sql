@@ -9,15 +9,15 @@ WITH weeks AS (
     FROM as_of_dates
 ),
 events AS (
-    SELECT case_id, started_on AS on_date, 'investigations_started' AS kind FROM investigations
+    SELECT case_key, started_on AS on_date, 'investigations_started' AS kind FROM investigations
     UNION ALL
-    SELECT case_id, completed_on, 'investigations_completed' FROM investigations WHERE completed_on IS NOT NULL
+    SELECT case_key, completed_on, 'investigations_completed' FROM investigations WHERE completed_on IS NOT NULL
     UNION ALL
-    SELECT case_id, created_on, 'action_plans_created' FROM action_plans
+    SELECT case_key, created_on, 'action_plans_created' FROM action_plans
     UNION ALL
-    SELECT case_id, performed_on, 'follow_ups_performed' FROM follow_ups
+    SELECT case_key, performed_on, 'follow_ups_performed' FROM follow_ups
     UNION ALL
-    SELECT case_id, started_on, 'measures_started' FROM measures
+    SELECT case_key, started_on, 'measures_started' FROM measures
 ),
 per_unit AS (
     SELECT w.as_of, c.unit_id,
@@ -28,7 +28,7 @@ per_unit AS (
            count(*) FILTER (WHERE e.kind = 'measures_started') AS measures_started
     FROM weeks w
     JOIN events e ON e.on_date BETWEEN w.week_start AND w.as_of
-    JOIN cases c ON c.case_id = e.case_id
+    JOIN cases c ON c.case_key = e.case_key
     GROUP BY w.as_of, c.unit_id
 ),
 rolled_up AS (

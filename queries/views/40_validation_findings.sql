@@ -40,16 +40,16 @@ before_case AS (
     -- under a new id.
     SELECT 'measures' AS table_name, 'started_on' AS column_name, x.measure_id AS record_id, x.case_id,
            'case_opened_on=' || CAST(k.opened_on AS VARCHAR) AS detail
-    FROM measures x JOIN cases k ON k.case_id = x.case_id WHERE x.started_on < k.opened_on
+    FROM measures x JOIN cases k ON k.case_key = x.case_key WHERE x.started_on < k.opened_on
     UNION ALL
     SELECT 'investigations', 'started_on', x.investigation_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
-    FROM investigations x JOIN cases k ON k.case_id = x.case_id WHERE x.started_on < k.opened_on
+    FROM investigations x JOIN cases k ON k.case_key = x.case_key WHERE x.started_on < k.opened_on
     UNION ALL
     SELECT 'action_plans', 'created_on', x.plan_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
-    FROM action_plans x JOIN cases k ON k.case_id = x.case_id WHERE x.created_on < k.opened_on
+    FROM action_plans x JOIN cases k ON k.case_key = x.case_key WHERE x.created_on < k.opened_on
     UNION ALL
     SELECT 'follow_ups', 'performed_on', x.follow_up_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
-    FROM follow_ups x JOIN cases k ON k.case_id = x.case_id WHERE x.performed_on < k.opened_on
+    FROM follow_ups x JOIN cases k ON k.case_key = x.case_key WHERE x.performed_on < k.opened_on
 )
 SELECT as_of, table_name, 'date after the export date' AS rule, column_name, record_id, case_id, detail
 FROM future
@@ -63,7 +63,7 @@ UNION ALL
 SELECT o.as_of, 'investigations', 'investigation open on a closed case', 'completed_on', o.investigation_id, o.case_id,
        'case_closed_on=' || CAST(k.closed_on AS VARCHAR)
 FROM open_investigations o
-JOIN cases k ON k.case_id = o.case_id
+JOIN cases k ON k.case_key = o.case_key
 WHERE k.closed_on < o.as_of
 UNION ALL
 SELECT a.as_of, 'cases', 'active case without caseworker', 'caseworker_id', a.case_id AS record_id, a.case_id, NULL
@@ -76,7 +76,7 @@ SELECT d.as_of, 'measures', 'measure runs after its case closed', 'ended_on', x.
        'case_closed_on=' || CAST(k.closed_on AS VARCHAR)
 FROM as_of_dates d
 CROSS JOIN measures x
-JOIN cases k ON k.case_id = x.case_id
+JOIN cases k ON k.case_key = x.case_key
 WHERE k.closed_on < d.as_of AND x.started_on <= d.as_of AND (x.ended_on IS NULL OR x.ended_on > k.closed_on)
 UNION ALL
 SELECT d.as_of, b.table_name, 'dated before its case opened', b.column_name, b.record_id, b.case_id, b.detail
