@@ -40,6 +40,7 @@ impl CheckedExport {
         if !dir.is_dir() {
             return Err(Error::Usage(format!("export folder {} does not exist", dir.display())));
         }
+        let started = std::time::Instant::now();
         let raw: Vec<Result<RawTable>> = std::thread::scope(|s| {
             let handles: Vec<_> = TABLES.iter().map(|spec| s.spawn(move || read_table(dir, spec))).collect();
             handles
@@ -48,7 +49,10 @@ impl CheckedExport {
                 .collect()
         });
         let raw = raw.into_iter().collect::<Result<Vec<_>>>()?;
-        Ok(CheckedExport { tables: check_all(&raw)? })
+        let read = started.elapsed().as_secs_f64();
+        let tables = check_all(&raw)?;
+        tracing::debug!(read_seconds = read, check_seconds = started.elapsed().as_secs_f64() - read, "export loaded");
+        Ok(CheckedExport { tables })
     }
 
     pub fn table(&self, name: &str) -> Option<&CheckedTable> {

@@ -65,6 +65,9 @@ impl RawTable {
 /// The most rows read into one batch. Larger files are read in several batches.
 const MAX_BATCH_ROWS: usize = 4 * 1024 * 1024;
 
+/// Files with at least this many rows are decoded on several threads.
+const PARALLEL_DECODE_ROWS: usize = 256 * 1024;
+
 /// Where a table lives in the export: `<table>.parquet` or a folder `<table>/`.
 pub fn table_files(export: &Path, spec: &TableSpec) -> Result<Option<Vec<PathBuf>>> {
     let file = export.join(format!("{}.parquet", spec.name));
@@ -156,19 +159,46 @@ fn read_file(path: &Path, export: &Path, spec: &TableSpec, out: &mut Vec<RecordB
     // need one batch per table, and concatenating batches would copy every value again.
     let file_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let batch_size = file_rows.clamp(1, MAX_BATCH_ROWS);
-    let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
+    // A large file is decoded in column groups on several threads (each with its own
+    // reader): the largest file of the largest table otherwise bounds the whole load.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(roots.len());
+    let parts: Vec<Vec<RecordBatch>> = if file_rows >= PARALLEL_DECODE_ROWS && threads > 1 {
+        let groups: Vec<Vec<usize>> = (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();
+        let read_group = |group: &[usize]| -> Result<Vec<RecordBatch>> {
+            let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
+            let mask = ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
+            let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
+            reader.map(|b| b.map_err(|e| unreadable(&e))).collect()
+        };
+        std::thread::scope(|s| {
+            let handles: Vec<_> = groups.iter().map(|g| s.spawn(move || read_group(g))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a decoding thread failed".into()))))
+                .collect::<Result<Vec<_>>>()
+        })?
+    } else {
+        let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
+        vec![reader.map(|b| b.map_err(|e| unreadable(&e))).collect::<Result<Vec<_>>>()?]
+    };
+    let batch_count = parts.first().map_or(0, Vec::len);
+    if parts.iter().any(|p| p.len() != batch_count) {
+        return Err(Error::Internal(format!("{}: column groups decoded into different batches", path.display())));
+    }
     let relative: Arc<str> = path.strip_prefix(export).unwrap_or(path).display().to_string().into();
     let mut file_row = 0i64;
     let raw_schema = spec.raw_schema();
-    for batch in reader {
-        let batch = batch.map_err(|e| unreadable(&e))?;
-        let n = batch.num_rows();
+    for i in 0..batch_count {
+        // The column `name` of batch i, from whichever group decoded it.
+        let column_of = |name: &str| parts.iter().find_map(|p| p[i].column_by_name(name));
+        let n = parts[0][i].num_rows();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(raw_schema.fields().len());
         for (col, source) in spec.read_columns().zip(&sources) {
             let array = match source {
                 Some(idx) => {
                     let name = file_schema.field(*idx).name();
-                    let source_array = batch.column_by_name(name).ok_or_else(|| unreadable(&"projected column absent"))?;
+                    let source_array = column_of(name).ok_or_else(|| unreadable(&"projected column absent"))?;
                     convert(source_array, col).map_err(|what| {
                         Error::export(path, spec.name, Some(col.name), what)
                     })?

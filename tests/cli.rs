@@ -121,13 +121,15 @@ fn usage_errors_exit_64() {
 }
 
 /// The integer keys the views join on name the same rows as the ids, on the hashed path
-/// (small fixture tables) and on the ascending-id path (tables above 65,536 rows).
+/// (small fixture tables) and on the ascending-id path (tables above 65,536 rows). The
+/// large export's follow_ups file (over 256K rows) is also decoded in column groups on
+/// several threads: rows put together wrongly would show as rejected rows.
 #[test]
 fn integer_keys_agree_with_ids() {
     let tmp = tempfile::tempdir().unwrap();
     let small = plans_export(tmp.path());
     let large = tmp.path().join("large");
-    let o = cwkpi(&["gen", "--scale", "10", "--seed", "3", "--out", large.to_str().unwrap()]);
+    let o = cwkpi(&["gen", "--scale", "12", "--seed", "3", "--out", large.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let check = "SELECT
         (SELECT count(*) FROM measures) AS measures,
@@ -152,6 +154,13 @@ fn integer_keys_agree_with_ids() {
         assert_eq!(values[10], "true", "{out}");
     }
     // The large export really takes the ascending path: its tables pass the threshold.
-    let o = cwkpi(&["sql", "--exports", large.to_str().unwrap(), "--format", "csv", "SELECT count(*) > 65536 AS large FROM follow_ups"]);
-    assert_eq!(stdout(&o), "large\ntrue\n");
+    let o = cwkpi(&[
+        "sql",
+        "--exports",
+        large.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT (SELECT count(*) FROM cases) > 65536 AS large, (SELECT count(*) FROM follow_ups) > 262144 AS split, (SELECT count(*) FROM rejected_rows) AS rejected",
+    ]);
+    assert_eq!(stdout(&o), "large,split,rejected\ntrue,true,0\n");
 }
