@@ -96,9 +96,12 @@ impl Catalog {
     }
 
     /// Sets the dates every view is computed as of, and (re)creates the views: a view is
-    /// bound to the tables it read when it was made.
+    /// bound to the tables it read when it was made. The same dates again change nothing.
     pub async fn set_as_of(&mut self, dates: &[NaiveDate]) -> Result<()> {
         let dates: BTreeSet<NaiveDate> = dates.iter().copied().collect();
+        if !self.as_of.is_empty() && dates.iter().eq(self.as_of.iter()) {
+            return Ok(());
+        }
         let days: Date32Array = dates.iter().map(|d| Some(days_since_epoch(*d))).collect();
         let schema = Arc::new(Schema::new(vec![Field::new("as_of", DataType::Date32, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).map_err(internal)?;

@@ -154,34 +154,36 @@ fn read_file(path: &Path, export: &Path, spec: &TableSpec, out: &mut Vec<RecordB
         }
     }
     let roots: Vec<usize> = sources.iter().flatten().copied().collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
     // One batch per file (up to a bound that keeps string offsets small): the checks
     // need one batch per table, and concatenating batches would copy every value again.
     let file_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let batch_size = file_rows.clamp(1, MAX_BATCH_ROWS);
     // A large file is decoded in column groups on several threads (each with its own
     // reader): the largest file of the largest table otherwise bounds the whole load.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(roots.len());
-    let parts: Vec<Vec<RecordBatch>> = if file_rows >= PARALLEL_DECODE_ROWS && threads > 1 {
-        let groups: Vec<Vec<usize>> = (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();
-        let read_group = |group: &[usize]| -> Result<Vec<RecordBatch>> {
-            let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
-            let mask = ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
-            let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
-            reader.map(|b| b.map_err(|e| unreadable(&e))).collect()
-        };
-        std::thread::scope(|s| {
-            let handles: Vec<_> = groups.iter().map(|g| s.spawn(move || read_group(g))).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a decoding thread failed".into()))))
-                .collect::<Result<Vec<_>>>()
-        })?
-    } else {
+    let threads = if file_rows >= PARALLEL_DECODE_ROWS { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    let threads = threads.min(roots.len()).max(1);
+    let groups: Vec<Vec<usize>> = (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();
+    let read_group = |builder: ParquetRecordBatchReaderBuilder<File>, group: &[usize]| -> Result<Vec<RecordBatch>> {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
         let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
-        vec![reader.map(|b| b.map_err(|e| unreadable(&e))).collect::<Result<Vec<_>>>()?]
+        reader.map(|b| b.map_err(|e| unreadable(&e))).collect()
     };
+    let parts: Vec<Vec<RecordBatch>> = std::thread::scope(|s| {
+        // The first group reads with the reader already open; the others open their own.
+        let others: Vec<_> = groups[1..]
+            .iter()
+            .map(|g| {
+                s.spawn(move || {
+                    let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+                    read_group(ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?, g)
+                })
+            })
+            .collect();
+        let first = read_group(builder, &groups[0]);
+        std::iter::once(first)
+            .chain(others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a decoding thread failed".into())))))
+            .collect::<Result<Vec<_>>>()
+    })?;
     let batch_count = parts.first().map_or(0, Vec::len);
     if parts.iter().any(|p| p.len() != batch_count) {
         return Err(Error::Internal(format!("{}: column groups decoded into different batches", path.display())));

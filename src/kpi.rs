@@ -2,8 +2,7 @@
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -100,11 +99,8 @@ pub fn rows_from_batches(batches: &[RecordBatch]) -> Result<Vec<KpiRow>> {
         let col = |i: usize| b.column(i);
         let bad = |what: &str| Error::Internal(format!("kpi view: unexpected type of {what}"));
         let as_of = col(0).as_primitive_opt::<Date32Type>().ok_or_else(|| bad("as_of"))?;
-        // Ids may arrive as Utf8View (the engine's string type) or Utf8.
-        let utf8 = |i: usize, what: &str| cast(col(i), &DataType::Utf8).map_err(|_| bad(what));
-        let (unit, kpi) = (utf8(1, "unit_id")?, utf8(2, "kpi_id")?);
-        let unit = unit.as_string_opt::<i32>().ok_or_else(|| bad("unit_id"))?;
-        let kpi = kpi.as_string_opt::<i32>().ok_or_else(|| bad("kpi_id"))?;
+        let unit = col(1).as_string_opt::<i32>().ok_or_else(|| bad("unit_id"))?;
+        let kpi = col(2).as_string_opt::<i32>().ok_or_else(|| bad("kpi_id"))?;
         let num = col(3).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("numerator"))?;
         let den = col(4).as_primitive_opt::<Int64Type>().ok_or_else(|| bad("denominator"))?;
         let share = col(5).as_primitive_opt::<Float64Type>().ok_or_else(|| bad("share"))?;

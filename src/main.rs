@@ -317,7 +317,7 @@ async fn run(cli: Cli) -> Result<()> {
             let rules = Rules::load(rules.as_deref())?;
             let export = CheckedExport::load(&exports)?;
             let options = EngineOptions { memory_limit, spill_dir: None };
-            let mut catalog = Catalog::new(&export, rules, &[week.sunday()], &options).await?;
+            let mut catalog = Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
             staging.commit()?;
             print(&format!(

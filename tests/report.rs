@@ -48,7 +48,7 @@ fn export_from(tables: &[(&str, &str)], tmp: &Path) -> CheckedExport {
 async fn report(export: &CheckedExport, week: IsoWeek, tmp: &Path, name: &str) -> PathBuf {
     let out = tmp.join(name);
     std::fs::create_dir_all(&out).unwrap();
-    let mut catalog = Catalog::new(export, Rules::builtin(), &[week.sunday()], &EngineOptions::default()).await.unwrap();
+    let mut catalog = Catalog::new(export, Rules::builtin(), &week.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default()).await.unwrap();
     let summary = write_reports(&mut catalog, week, &out).await.unwrap();
     assert!(summary.units > 0 && summary.files > 0);
     out
