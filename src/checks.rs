@@ -6,7 +6,8 @@
 //! rejection cascades: the measures of a rejected case are rejected as dangling too.
 //!
 //! A row that breaks several rules is listed with the first, in this order: required
-//! value, duplicate id, references (in contract order), date order, unit tree.
+//! value (a time that does not exist comes first), duplicate id, references (in contract
+//! order), date order, unit tree.
 //!
 //! Speed matters here (millions of rows on every run): the checks that need no parent
 //! run for all tables at once, each table's ids are hashed once and serve both the
@@ -14,8 +15,8 @@
 //! over the cores. Rejected rows are rare, so reasons are kept sparse.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Date32Type};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 // hashbrown with foldhash: several times faster than std's SipHash on millions of ids.
 use datafusion::common::{HashMap, HashSet};
 
@@ -25,6 +26,7 @@ use crate::export::RawTable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
+    NonexistentTime,
     NullRequired,
     DuplicateId,
     Dangling,
@@ -35,6 +37,7 @@ pub enum Rule {
 impl Rule {
     pub fn as_str(self) -> &'static str {
         match self {
+            Rule::NonexistentTime => "time that does not exist in Copenhagen (skipped hour)",
             Rule::NullRequired => "null in required column",
             Rule::DuplicateId => "duplicate id",
             Rule::Dangling => "dangling reference",
@@ -59,6 +62,8 @@ pub struct Rejection {
 #[derive(Debug)]
 pub struct CheckedTable {
     pub spec: &'static TableSpec,
+    /// False for a further table the export does not have (then empty).
+    pub present: bool,
     pub rows_read: usize,
     pub kept: RecordBatch,
     pub rejected: Vec<Rejection>,
@@ -212,12 +217,15 @@ fn string_columns<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'
 }
 
 /// Required values, duplicate ids and date order: the rules that need no parent table.
-fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch) -> Result<Prepared<'a>> {
+fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch, nonexistent_times: &[(usize, &'static str)]) -> Result<Prepared<'a>> {
     let n = batch.num_rows();
     if u32::try_from(n).is_err() {
         return Err(Error::Usage(format!("table {} has {n} rows; at most {} are supported", spec.name, u32::MAX)));
     }
     let mut before_references = Reasons::default();
+    for &(row, column) in nonexistent_times {
+        before_references.add(row, Rule::NonexistentTime, column);
+    }
     for col in spec.read_columns().filter(|c| c.required) {
         let array = columns_of(batch, &[col.name])?[0];
         if array.null_count() > 0 {
@@ -255,7 +263,10 @@ fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch) -> Result<Prepa
     let mut after_references = Reasons::default();
     for (start, end) in spec.ordered {
         let arrays = columns_of(batch, &[start, end])?;
-        let (s, e) = (arrays[0].as_primitive::<Date32Type>(), arrays[1].as_primitive::<Date32Type>());
+        // Dates (days) or instants (µs): both ends of a pair have the same type.
+        let as_i64 = |a: &ArrayRef| cast(a, &DataType::Int64).map_err(|e| Error::Internal(format!("{}.{start}: {e}", spec.name)));
+        let (s, e) = (as_i64(arrays[0])?, as_i64(arrays[1])?);
+        let (s, e) = (s.as_primitive::<Int64Type>(), e.as_primitive::<Int64Type>());
         for i in 0..n {
             if s.is_valid(i) && e.is_valid(i) && e.value(i) < s.value(i) {
                 after_references.add(i, Rule::EndBeforeStart, end);
@@ -337,7 +348,7 @@ pub fn check_all(raw: &[RawTable]) -> Result<Vec<CheckedTable>> {
         join_all(handles).into_iter().collect::<Result<Vec<_>>>()
     })?;
     let prepared: Vec<Prepared<'_>> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw.iter().zip(&batches).map(|(t, b)| s.spawn(move || prepare(t.spec, b))).collect();
+        let handles: Vec<_> = raw.iter().zip(&batches).map(|(t, b)| s.spawn(move || prepare(t.spec, b, &t.nonexistent_times))).collect();
         join_all(handles).into_iter().collect::<Result<Vec<_>>>()
     })?;
 
@@ -427,7 +438,7 @@ fn keep_rows(raw: &RawTable, batch: &RecordBatch, reasons: &Reasons) -> Result<C
     };
     let kept = RecordBatch::try_new(spec.schema(), kept.columns().to_vec())
         .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
-    Ok(CheckedTable { spec, rows_read: batch.num_rows(), kept, rejected })
+    Ok(CheckedTable { spec, present: raw.present, rows_read: batch.num_rows(), kept, rejected })
 }
 
 /// A self-reference (unit → parent unit) must lead to a root through kept rows: rows
@@ -504,6 +515,7 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
         let value = match a.data_type() {
             DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
             DataType::Date32 => a.as_primitive::<Date32Type>().value_as_date(i).map(|d| d.to_string()).unwrap_or_default(),
+            DataType::Timestamp(_, _) => datafusion::arrow::util::display::array_value_to_string(a, i).unwrap_or_default(),
             _ => continue,
         };
         parts.push(format!("{name}={value}"));
@@ -577,9 +589,11 @@ mod tests {
         let batch = RecordBatch::try_new(schema, arrays).expect("batch");
         RawTable {
             spec,
+            present: true,
             files: Vec::new(),
             batches: vec![batch],
             sources: vec![BatchSource { file: Arc::from(format!("{name}.parquet")), first_row: 1 }],
+            nonexistent_times: Vec::new(),
         }
     }
 

@@ -14,7 +14,9 @@ pub enum ColumnKind {
     Text,
     /// A calendar date (Date32); timestamps are turned into Copenhagen dates.
     Date,
-    /// A moment, kept as naive Copenhagen wall-clock time (µs).
+    /// An instant (µs since the epoch, shown in Copenhagen time). A naive source value is
+    /// Copenhagen wall-clock time: in the repeated autumn hour the first (summer-time)
+    /// occurrence, and a time in the skipped spring hour is a rejected row.
     Timestamp,
     /// A flag; a missing or null flag reads as false when the column says so.
     Bool,
@@ -30,7 +32,7 @@ impl ColumnKind {
         match self {
             ColumnKind::Id | ColumnKind::Text | ColumnKind::Personal => DataType::Utf8,
             ColumnKind::Date => DataType::Date32,
-            ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some(TIME_ZONE.into())),
             ColumnKind::Bool => DataType::Boolean,
             ColumnKind::Number => DataType::Float64,
         }
@@ -101,6 +103,9 @@ const fn refers(column: &'static [&'static str], parent: &'static str, parent_co
 }
 
 use ColumnKind::*;
+
+/// The zone instants are shown in, and naive timestamps of an export are read in.
+pub const TIME_ZONE: &str = "Europe/Copenhagen";
 
 /// Every table of the contract, parents before children (the order rows are checked in).
 pub static TABLES: &[TableSpec] = &[
@@ -204,6 +209,84 @@ pub static TABLES: &[TableSpec] = &[
             req("performed_on", Date),
             opt("measure_id", Id),
             opt("next_due_on", Date),
+        ],
+    },
+    // Further tables (SPEC §2): each optional as a whole; absent, its figures are empty.
+    TableSpec {
+        name: "notifications",
+        references: &[refers(&["unit_id"], "units", &["unit_id"]), refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[("received_at", "assessed_at")],
+        locator: &["notification_id", "unit_id", "case_id", "received_at", "assessed_at"],
+        id_column: "notification_id",
+        core: false,
+        columns: &[
+            req("notification_id", Id),
+            req("unit_id", Id),
+            req("received_at", Timestamp),
+            opt("assessed_at", Timestamp),
+            flag("professional"),
+            opt("receipt_confirmed_on", Date),
+            opt("child_id", Id),
+            opt("case_id", Id),
+        ],
+    },
+    TableSpec {
+        name: "decisions",
+        references: &[refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[("applied_on", "decided_on")],
+        locator: &["decision_id", "case_id", "paragraph", "applied_on", "decided_on"],
+        id_column: "decision_id",
+        core: false,
+        columns: &[
+            req("decision_id", Id),
+            req("case_id", Id),
+            req("paragraph", Text),
+            req("applied_on", Date),
+            opt("decided_on", Date),
+            opt("outcome", Text),
+            opt("delay_letter_on", Date),
+        ],
+    },
+    TableSpec {
+        name: "complaints",
+        references: &[refers(&["unit_id"], "units", &["unit_id"]), refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[],
+        locator: &["complaint_id", "unit_id", "case_id", "received_on", "kind"],
+        id_column: "complaint_id",
+        core: false,
+        columns: &[req("complaint_id", Id), req("unit_id", Id), req("received_on", Date), req("kind", Text), opt("case_id", Id)],
+    },
+    TableSpec {
+        name: "case_events",
+        references: &[refers(&["case_id"], "cases", &["case_id"])],
+        ordered: &[],
+        locator: &["event_id", "case_id", "kind", "occurred_on"],
+        id_column: "event_id",
+        core: false,
+        columns: &[req("event_id", Id), req("case_id", Id), req("kind", Text), req("occurred_on", Date)],
+    },
+    TableSpec {
+        name: "postings",
+        // A posting's measure must exist, and when the posting also names a case, belong
+        // to it; a posting with a measure and no case is kept (not booked on a case).
+        references: &[
+            refers(&["unit_id"], "units", &["unit_id"]),
+            refers(&["case_id"], "cases", &["case_id"]),
+            refers(&["measure_id"], "measures", &["measure_id"]),
+            refers(&["measure_id", "case_id"], "measures", &["measure_id", "case_id"]),
+        ],
+        ordered: &[],
+        locator: &["posting_id", "unit_id", "case_id", "measure_id", "account", "posted_on"],
+        id_column: "posting_id",
+        core: false,
+        columns: &[
+            req("posting_id", Id),
+            req("unit_id", Id),
+            req("account", Text),
+            req("posted_on", Date),
+            req("amount_dkk", Number),
+            opt("case_id", Id),
+            opt("measure_id", Id),
         ],
     },
 ];

@@ -20,7 +20,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::contract::{ColumnKind, ColumnSpec, TableSpec};
+use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec};
 use crate::error::{Error, Result};
 
 /// One table as read: its batches in the raw schema (the contract's columns, all
@@ -28,11 +28,17 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct RawTable {
     pub spec: &'static TableSpec,
+    /// False for a further table the export does not have (read as empty).
+    pub present: bool,
     pub files: Vec<PathBuf>,
     pub batches: Vec<RecordBatch>,
     /// One per batch: kept beside the data rather than as columns, since only the few
     /// rejected rows ever need it.
     pub sources: Vec<BatchSource>,
+    /// Rows (numbered across all batches) whose naive timestamp names a Copenhagen
+    /// wall-clock time that does not exist (the skipped spring hour), with the column:
+    /// the value reads as null and the checks reject the row.
+    pub nonexistent_times: Vec<(usize, &'static str)>,
 }
 
 /// Where a batch's rows are: a file (relative to the export folder) and the 1-based row
@@ -105,7 +111,9 @@ fn collect_parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<
 /// Reads one table of the export. A missing core table is fatal; a missing further
 /// table reads as empty.
 pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
-    let files = match table_files(export, spec)? {
+    let found = table_files(export, spec)?;
+    let present = found.is_some();
+    let files = match found {
         Some(files) => files,
         None if spec.core => {
             return Err(Error::export(
@@ -117,15 +125,16 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
         }
         None => Vec::new(),
     };
-    let mut batches = Vec::new();
-    let mut sources = Vec::new();
+    let mut table = RawTable { spec, present, files: Vec::new(), batches: Vec::new(), sources: Vec::new(), nonexistent_times: Vec::new() };
     for file in &files {
-        read_file(file, export, spec, &mut batches, &mut sources)?;
+        read_file(file, export, &mut table)?;
     }
-    Ok(RawTable { spec, files, batches, sources })
+    table.files = files;
+    Ok(table)
 }
 
-fn read_file(path: &Path, export: &Path, spec: &TableSpec, out: &mut Vec<RecordBatch>, batch_sources: &mut Vec<BatchSource>) -> Result<()> {
+fn read_file(path: &Path, export: &Path, table: &mut RawTable) -> Result<()> {
+    let spec = table.spec;
     let unreadable = |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));
     let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
@@ -201,20 +210,22 @@ fn read_file(path: &Path, export: &Path, spec: &TableSpec, out: &mut Vec<RecordB
                 Some(idx) => {
                     let name = file_schema.field(*idx).name();
                     let source_array = column_of(name).ok_or_else(|| unreadable(&"projected column absent"))?;
-                    convert(source_array, col).map_err(|what| {
-                        Error::export(path, spec.name, Some(col.name), what)
-                    })?
+                    let (array, nonexistent) =
+                        convert(source_array, col).map_err(|what| Error::export(path, spec.name, Some(col.name), what))?;
+                    let first = table.num_rows();
+                    table.nonexistent_times.extend(nonexistent.into_iter().map(|row| (first + row, col.name)));
+                    array
                 }
                 None if col.default_false => Arc::new(BooleanArray::from(vec![false; n])),
                 None => new_null_array(&col.kind.data_type(), n),
             };
             columns.push(array);
         }
-        batch_sources.push(BatchSource { file: relative.clone(), first_row: file_row + 1 });
+        table.sources.push(BatchSource { file: relative.clone(), first_row: file_row + 1 });
         file_row += n as i64;
         let batch = RecordBatch::try_new(raw_schema.clone(), columns)
             .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;
-        out.push(batch);
+        table.batches.push(batch);
     }
     Ok(())
 }
@@ -240,25 +251,60 @@ fn convertible(t: &DataType, kind: ColumnKind) -> bool {
     }
 }
 
-/// Converts one source column to its contract type. The error text names the problem
-/// but never a value (values may be personal data).
-fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<ArrayRef, String> {
+/// Converts one source column to its contract type, with the rows whose naive timestamp
+/// does not exist in Copenhagen. The error text names the problem but never a value
+/// (values may be personal data).
+fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<(ArrayRef, Vec<usize>), String> {
     let target = col.kind.data_type();
     let cast_to = |t: &DataType| cast(array, t).map_err(|e| format!("cannot convert to {}: {e}", col.kind.describe()));
-    match (col.kind, array.data_type()) {
+    let converted = match (col.kind, array.data_type()) {
         (ColumnKind::Id, _) => {
             let strings = cast_to(&DataType::Utf8)?;
-            Ok(empty_as_null(&strings))
+            empty_as_null(&strings)
         }
-        (ColumnKind::Date, DataType::Timestamp(unit, Some(tz))) => zoned_to_date(array, *unit, tz),
-        (ColumnKind::Timestamp, DataType::Timestamp(unit, Some(tz))) => zoned_to_wall_clock(array, *unit, tz),
+        (ColumnKind::Date, DataType::Timestamp(unit, Some(_))) => zoned_to_date(array, *unit)?,
+        (ColumnKind::Timestamp, DataType::Timestamp(unit, Some(_))) => {
+            let instants: TimestampMicrosecondArray = instants_micros(array, *unit)?.into_iter().collect();
+            Arc::new(instants.with_timezone(TIME_ZONE))
+        }
+        (ColumnKind::Timestamp, DataType::Timestamp(_, None) | DataType::Date32 | DataType::Date64) => {
+            return wall_clock_to_instants(&cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))?);
+        }
         (ColumnKind::Bool, _) if col.default_false => {
             let flags = cast_to(&DataType::Boolean)?;
             let flags = flags.as_any().downcast_ref::<BooleanArray>().ok_or("not a boolean")?;
-            Ok(Arc::new(flags.iter().map(|v| Some(v.unwrap_or(false))).collect::<BooleanArray>()))
+            Arc::new(flags.iter().map(|v| Some(v.unwrap_or(false))).collect::<BooleanArray>())
         }
-        _ => cast_to(&target),
+        _ => cast_to(&target)?,
+    };
+    Ok((converted, Vec::new()))
+}
+
+/// Naive Copenhagen wall-clock times (µs) as instants. In the repeated autumn hour the
+/// first (summer-time) occurrence is meant; a time in the skipped spring hour names no
+/// instant: it reads as null and its row is listed.
+fn wall_clock_to_instants(naive: &ArrayRef) -> std::result::Result<(ArrayRef, Vec<usize>), String> {
+    let values = naive.as_any().downcast_ref::<TimestampMicrosecondArray>().ok_or("not a timestamp")?;
+    let mut nonexistent = Vec::new();
+    let mut instants = Vec::with_capacity(values.len());
+    for (row, value) in values.iter().enumerate() {
+        let instant = match value {
+            None => None,
+            Some(micros) => {
+                let local = DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?.naive_utc();
+                match Copenhagen.from_local_datetime(&local).earliest() {
+                    Some(t) => Some(t.timestamp_micros()),
+                    None => {
+                        nonexistent.push(row);
+                        None
+                    }
+                }
+            }
+        };
+        instants.push(instant);
     }
+    let instants = TimestampMicrosecondArray::from(instants).with_timezone(TIME_ZONE);
+    Ok((Arc::new(instants), nonexistent))
 }
 
 fn empty_as_null(strings: &ArrayRef) -> ArrayRef {
@@ -287,30 +333,22 @@ fn instants_micros(array: &ArrayRef, unit: TimeUnit) -> std::result::Result<Vec<
         .collect())
 }
 
-fn copenhagen(micros: i64, tz: &str) -> std::result::Result<DateTime<chrono_tz::Tz>, String> {
-    // The instant is absolute; its zone only says how it was written. We always
-    // express it in Copenhagen time, as the case system's users see it.
-    let _ = tz;
+/// An instant in Copenhagen time. The instant is absolute; its zone only says how it was
+/// written. We always express it in Copenhagen time, as the case system's users see it.
+fn copenhagen(micros: i64) -> std::result::Result<DateTime<chrono_tz::Tz>, String> {
     let utc = DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?;
     Ok(Copenhagen.from_utc_datetime(&utc.naive_utc()))
 }
 
-fn zoned_to_date(array: &ArrayRef, unit: TimeUnit, tz: &str) -> std::result::Result<ArrayRef, String> {
+fn zoned_to_date(array: &ArrayRef, unit: TimeUnit) -> std::result::Result<ArrayRef, String> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let days = instants_micros(array, unit)?
         .into_iter()
-        .map(|v| v.map(|m| copenhagen(m, tz).map(|t| (t.date_naive() - epoch).num_days() as i32)).transpose())
+        .map(|v| v.map(|m| copenhagen(m).map(|t| (t.date_naive() - epoch).num_days() as i32)).transpose())
         .collect::<std::result::Result<Date32Array, String>>()?;
     Ok(Arc::new(days))
 }
 
-fn zoned_to_wall_clock(array: &ArrayRef, unit: TimeUnit, tz: &str) -> std::result::Result<ArrayRef, String> {
-    let micros = instants_micros(array, unit)?
-        .into_iter()
-        .map(|v| v.map(|m| copenhagen(m, tz).map(|t| t.naive_local().and_utc().timestamp_micros())).transpose())
-        .collect::<std::result::Result<TimestampMicrosecondArray, String>>()?;
-    Ok(Arc::new(micros))
-}
 
 /// Rows whose required columns hold a null (used by the row checks).
 pub fn null_mask(array: &ArrayRef) -> BooleanArray {

@@ -35,7 +35,7 @@ use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -333,9 +333,18 @@ fn write_chunk(
 
 /// The contract schema with every column nullable: a null in a required column is a
 /// rejected row for the reader to list, not something the import decides.
+/// Timestamps are written as naive Copenhagen wall-clock time, as the export contract
+/// reads a naive timestamp (the reader turns them into instants).
 fn written_schema(spec: &TableSpec) -> SchemaRef {
-    let fields: Vec<Field> =
-        spec.schema().fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
+    let fields: Vec<Field> = spec
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(unit, Some(_)) => Field::new(f.name(), DataType::Timestamp(*unit, None), true),
+            t => Field::new(f.name(), t.clone(), true),
+        })
+        .collect();
     Arc::new(Schema::new(fields))
 }
 
