@@ -87,7 +87,13 @@ impl Catalog {
         }
         register(&ctx, "unit_tree", unit_tree(export)?)?;
         register(&ctx, "paragraph_rules", paragraph_rules(export, &rules)?)?;
+        register(&ctx, "case_deadline_rules", case_deadline_rules(export, &rules)?)?;
         register(&ctx, "rule_params", rule_params(&rules)?)?;
+        register(&ctx, "closed_days", closed_days(&rules)?)?;
+        register(&ctx, "export_tables", export_tables(export)?)?;
+        for function in crate::sql_functions::functions(&rules.calendar) {
+            ctx.register_udf(function);
+        }
         register(&ctx, "kpi_definitions", kpi_definitions(&rules)?)?;
         register(&ctx, "rejected_rows", rejected_rows(export)?)?;
         let mut catalog = Catalog { ctx, rules, as_of: Vec::new() };
@@ -337,35 +343,104 @@ fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch>
     )
 }
 
-/// `rule_params`: one row with the deadlines that are not per paragraph.
+/// `case_deadline_rules`: each paragraph code found in the applications (`decisions`) that
+/// has a case-processing deadline, with its rule: `within` is the span as the rules write
+/// it (for `add_span`), `area` the case area in words.
+fn case_deadline_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
+    let decisions = &table_of(export, "decisions")?.kept;
+    let codes: BTreeSet<&str> =
+        decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>().iter().flatten().collect();
+    let matched: Vec<(&str, &crate::rules::CaseDeadline)> = codes.into_iter().filter_map(|c| Some((c, rules.case_deadline_for(c)?))).collect();
+    batch(
+        vec![strings("paragraph", false), strings("rule_prefix", false), strings("within", false), strings("area", false)],
+        vec![
+            Arc::new(StringArray::from_iter_values(matched.iter().map(|(c, _)| *c))),
+            Arc::new(StringArray::from_iter_values(matched.iter().map(|(_, r)| r.prefix.as_str()))),
+            Arc::new(StringArray::from_iter_values(matched.iter().map(|(_, r)| r.within.to_string()))),
+            Arc::new(StringArray::from_iter_values(matched.iter().map(|(_, r)| r.area.as_str()))),
+        ],
+    )
+}
+
+/// `rule_params`: one row with the deadlines that are not per paragraph. Calendar spans
+/// are intervals; `notification_assess_within` is elapsed time (an interval of hours);
+/// `notification_confirm_within` is a span for `add_span` (it may count working days);
+/// `baseline_year` is null unless the rules set one.
 fn rule_params(rules: &Rules) -> Result<RecordBatch> {
     let spans = [
         ("investigation_limit", rules.investigation_limit),
         ("follow_up_first", rules.follow_up_first),
         ("follow_up_every", rules.follow_up_every),
     ];
+    let hours = match rules.notification_assess_within {
+        crate::rules::Period::Hours(h) => i64::from(h),
+        other => return Err(internal(format!("notification assessment limit {other} is not in hours"))),
+    };
+    let mut fields: Vec<Field> = spans.iter().map(|(n, _)| Field::new(*n, interval_type(), false)).collect();
+    let mut columns: Vec<ArrayRef> =
+        spans.iter().map(|(_, s)| Arc::new(IntervalMonthDayNanoArray::from(vec![interval(Some(*s))])) as ArrayRef).collect();
+    fields.push(Field::new("notification_assess_within", interval_type(), false));
+    columns.push(Arc::new(IntervalMonthDayNanoArray::from(vec![IntervalMonthDayNano::new(0, 0, hours * 3_600_000_000_000)])));
+    fields.push(strings("notification_confirm_within", false));
+    columns.push(Arc::new(StringArray::from(vec![rules.notification_confirm_within.to_string()])));
+    fields.push(Field::new("baseline_year", DataType::Int32, true));
+    columns.push(Arc::new(Int32Array::from(vec![rules.baseline_year])));
+    batch(fields, columns)
+}
+
+/// `closed_days(day, name)`: the calendar's closed days (built-in and the rules' extra
+/// ones) from 2000 to 2060, so analysts can see what `is_working_day` skips.
+fn closed_days(rules: &Rules) -> Result<RecordBatch> {
+    let days = rules.calendar.closed_days(2000..=2060);
     batch(
-        spans.iter().map(|(n, _)| Field::new(*n, interval_type(), false)).collect(),
-        spans.iter().map(|(_, s)| Arc::new(IntervalMonthDayNanoArray::from(vec![interval(Some(*s))])) as ArrayRef).collect(),
+        vec![Field::new("day", DataType::Date32, false), strings("name", false)],
+        vec![
+            Arc::new(Date32Array::from_iter_values(days.iter().map(|(d, _)| days_since_epoch(*d)))),
+            Arc::new(StringArray::from_iter_values(days.iter().map(|(_, n)| n.as_str()))),
+        ],
     )
 }
 
-/// `kpi_definitions(kpi_id, position, plan_item, target, description)`.
+/// `export_tables(table_name, core, present, rows_read, rows_kept)`: which tables the
+/// export holds; an absent further table is empty and its figures have zero denominators.
+fn export_tables(export: &CheckedExport) -> Result<RecordBatch> {
+    let t = &export.tables;
+    batch(
+        vec![
+            strings("table_name", false),
+            Field::new("core", DataType::Boolean, false),
+            Field::new("present", DataType::Boolean, false),
+            Field::new("rows_read", DataType::Int64, false),
+            Field::new("rows_kept", DataType::Int64, false),
+        ],
+        vec![
+            Arc::new(StringArray::from_iter_values(t.iter().map(|t| t.spec.name))),
+            Arc::new(BooleanArray::from(t.iter().map(|t| t.spec.core).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(t.iter().map(|t| t.present).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from_iter_values(t.iter().map(|t| t.rows_read as i64))),
+            Arc::new(Int64Array::from_iter_values(t.iter().map(|t| t.kept.num_rows() as i64))),
+        ],
+    )
+}
+
+/// `kpi_definitions(kpi_id, position, plan_item, target, lower_is_better, description)`.
 fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
     let defs = crate::kpi::DEFINITIONS;
     batch(
         vec![
             strings("kpi_id", false),
             Field::new("position", DataType::Int32, false),
-            Field::new("plan_item", DataType::Int32, false),
+            Field::new("plan_item", DataType::Int32, true),
             Field::new("target", DataType::Float64, false),
+            Field::new("lower_is_better", DataType::Boolean, false),
             strings("description", false),
         ],
         vec![
             Arc::new(StringArray::from_iter_values(defs.iter().map(|d| d.id))),
             Arc::new(Int32Array::from_iter_values(0..defs.len() as i32)),
-            Arc::new(Int32Array::from_iter_values(defs.iter().map(|d| d.plan_item))),
+            Arc::new(Int32Array::from(defs.iter().map(|d| d.plan_item).collect::<Vec<_>>())),
             Arc::new(Float64Array::from_iter_values(defs.iter().map(|d| rules.target(d.id)))),
+            Arc::new(BooleanArray::from(defs.iter().map(|d| d.lower_is_better).collect::<Vec<_>>())),
             Arc::new(StringArray::from_iter_values(defs.iter().map(|d| d.description))),
         ],
     )

@@ -9,8 +9,12 @@ use crate::error::{Error, Result};
 
 pub struct KpiDefinition {
     pub id: &'static str,
-    /// The item of the action plan the KPI follows (15 plans, 16 follow-up, 17 investigations).
-    pub plan_item: i32,
+    /// The item of the action plan the KPI follows (12 case-processing deadlines,
+    /// 13 complaints, 15 plans, 16 follow-up, 17 investigations); none for notifications,
+    /// which the law sets rather than a plan item.
+    pub plan_item: Option<i32>,
+    /// Met when the share is at most the target (complaints), not at least.
+    pub lower_is_better: bool,
     pub description: &'static str,
     /// Danish label for reports.
     pub label_da: &'static str,
@@ -19,33 +23,80 @@ pub struct KpiDefinition {
 pub const DEFINITIONS: &[KpiDefinition] = &[
     KpiDefinition {
         id: "plan_coverage",
-        plan_item: 15,
+        plan_item: Some(15),
+        lower_is_better: false,
         description: "active cases whose due action plan exists",
         label_da: "Handleplan foreligger",
     },
     KpiDefinition {
         id: "plan_on_time",
-        plan_item: 15,
+        plan_item: Some(15),
+        lower_is_better: false,
         description: "measures whose action plan was made by its due date (last 365 days)",
         label_da: "Handleplan rettidig",
     },
     KpiDefinition {
         id: "follow_up_on_time",
-        plan_item: 16,
+        plan_item: Some(16),
+        lower_is_better: false,
         description: "active cases with no overdue follow-up",
         label_da: "Opfølgning rettidig",
     },
     KpiDefinition {
         id: "investigation_within_limit",
-        plan_item: 17,
+        plan_item: Some(17),
+        lower_is_better: false,
         description: "open investigations still within the 4-month limit",
         label_da: "Åbne undersøgelser inden for frist",
     },
     KpiDefinition {
         id: "investigation_completed_within_limit",
-        plan_item: 17,
+        plan_item: Some(17),
+        lower_is_better: false,
         description: "investigations completed within the limit (last 365 days)",
         label_da: "Afsluttede undersøgelser inden for frist",
+    },
+    KpiDefinition {
+        id: "decision_within_deadline",
+        plan_item: Some(12),
+        lower_is_better: false,
+        description: "applications decided within the published case-processing deadline (deadlines in the last 365 days)",
+        label_da: "Afgørelse inden for sagsbehandlingsfrist",
+    },
+    KpiDefinition {
+        id: "delay_letter_sent",
+        plan_item: Some(12),
+        lower_is_better: false,
+        description: "applications not decided by their deadline whose applicant got a delay letter by then",
+        label_da: "Orienteret om forsinkelse",
+    },
+    KpiDefinition {
+        id: "notification_assessed_in_time",
+        plan_item: None,
+        lower_is_better: false,
+        description: "notifications assessed within 24 hours (deadlines in the last 365 days)",
+        label_da: "Underretning vurderet inden for 24 timer",
+    },
+    KpiDefinition {
+        id: "notification_receipt_confirmed",
+        plan_item: None,
+        lower_is_better: false,
+        description: "professionals' notifications whose receipt was confirmed within 6 working days",
+        label_da: "Kvittering til fagperson rettidig",
+    },
+    KpiDefinition {
+        id: "complaints_formalitet",
+        plan_item: Some(13),
+        lower_is_better: true,
+        description: "procedural complaints in the last 365 days against the baseline (met at or below the target)",
+        label_da: "Klager over formalitet mod basisår",
+    },
+    KpiDefinition {
+        id: "complaints_realitet",
+        plan_item: Some(13),
+        lower_is_better: true,
+        description: "complaints on the substance in the last 365 days against the baseline (met at or below the target)",
+        label_da: "Klager over realitet mod basisår",
     },
 ];
 

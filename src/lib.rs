@@ -6,6 +6,7 @@
 //! commands read views (`kpi`, reports, analysts' SQL).
 
 pub mod cached_view;
+pub mod calendar;
 pub mod catalog;
 pub mod checks;
 pub mod cli_output;
@@ -21,6 +22,7 @@ pub mod nightly;
 pub mod queries;
 pub mod report;
 pub mod rules;
+pub mod sql_functions;
 pub mod validate;
 
 pub use catalog::{Catalog, CheckedExport, EngineOptions};

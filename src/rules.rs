@@ -9,18 +9,39 @@ use std::path::Path;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::calendar::Calendar;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
-/// The KPIs of SPEC §4, in report order.
-pub const KPI_IDS: [&str; 5] = [
+/// The KPIs of SPEC §4 and §4b, in report order.
+pub const KPI_IDS: [&str; 11] = [
     "plan_coverage",
     "plan_on_time",
     "follow_up_on_time",
     "investigation_within_limit",
     "investigation_completed_within_limit",
+    "decision_within_deadline",
+    "delay_letter_sent",
+    "notification_assessed_in_time",
+    "notification_receipt_confirmed",
+    "complaints_formalitet",
+    "complaints_realitet",
 ];
+
+/// The KPIs of SPEC §4: a rules file must give each a target.
+pub const CORE_KPI_IDS: &[&str] = &KPI_IDS_CORE;
+const KPI_IDS_CORE: [&str; 5] = [KPI_IDS[0], KPI_IDS[1], KPI_IDS[2], KPI_IDS[3], KPI_IDS[4]];
+
+/// Targets of the further KPIs (SPEC §4b) when a rules file predates them.
+fn default_target(kpi: &str) -> Option<f64> {
+    match kpi {
+        "complaints_formalitet" => Some(0.90),
+        "complaints_realitet" => Some(0.97),
+        k if KPI_IDS.contains(&k) => Some(0.95),
+        _ => None,
+    }
+}
 
 /// A length of time in calendar terms: months are added first (clamping at month end),
 /// then days.
@@ -58,6 +79,74 @@ impl fmt::Display for Span {
             (m, d) => write!(f, "{m} months {d} days"),
         }
     }
+}
+
+/// A deadline of any kind SPEC §3 allows: calendar time, working days (the n-th working
+/// day strictly after the start), or elapsed hours (for instants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Calendar(Span),
+    WorkingDays(u32),
+    Hours(u32),
+}
+
+/// Which kinds of period a rule accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodKinds {
+    /// Days, weeks, months or working days (case-processing deadlines).
+    CaseDeadline,
+    /// Hours only (notification assessment, counted on the time line).
+    Hours,
+    /// Days or working days (receipt confirmation).
+    Days,
+}
+
+impl Period {
+    pub fn parse(text: &str, kinds: PeriodKinds) -> std::result::Result<Period, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let whole = |n: &str| n.parse::<u32>().map_err(|_| format!("\"{n}\" in \"{text}\" is not a whole number"));
+        let period = match words.as_slice() {
+            [n, "working", unit] if unit.trim_end_matches('s') == "day" => Period::WorkingDays(whole(n)?),
+            [n, unit] if unit.trim_end_matches('s') == "hour" => Period::Hours(whole(n)?),
+            _ => Period::Calendar(Span::parse(text).map_err(|m| format!("{m}, \"N working days\" or \"N hours\""))?),
+        };
+        let allowed = match (kinds, period) {
+            (PeriodKinds::CaseDeadline, Period::Calendar(_) | Period::WorkingDays(_)) => true,
+            (PeriodKinds::Hours, Period::Hours(_)) => true,
+            (PeriodKinds::Days, Period::WorkingDays(_)) => true,
+            (PeriodKinds::Days, Period::Calendar(_)) => words.get(1).is_some_and(|unit| unit.trim_end_matches('s') == "day"),
+            _ => false,
+        };
+        if !allowed {
+            let expected = match kinds {
+                PeriodKinds::CaseDeadline => "days, weeks, months or working days",
+                PeriodKinds::Hours => "hours",
+                PeriodKinds::Days => "days or working days",
+            };
+            return Err(format!("\"{text}\" is not allowed here: use {expected}"));
+        }
+        Ok(period)
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Calendar(s) => write!(f, "{s}"),
+            Period::WorkingDays(n) => write!(f, "{n} working days"),
+            Period::Hours(n) => write!(f, "{n} hours"),
+        }
+    }
+}
+
+/// One `[[case_deadline]]` rule: the published case-processing deadline of applications
+/// under a paragraph prefix (retssikkerhedsloven §3 stk. 2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseDeadline {
+    pub prefix: String,
+    pub within: Period,
+    /// The case area in words, for letters and reports ("Merudgifter …").
+    pub area: String,
 }
 
 /// What a plan due date is counted from.
@@ -120,6 +209,14 @@ pub struct Rules {
     pub follow_up_first: Span,
     pub follow_up_every: Span,
     pub paragraphs: Vec<ParagraphRule>,
+    pub case_deadlines: Vec<CaseDeadline>,
+    /// Notification assessment limit (hours on the time line).
+    pub notification_assess_within: Period,
+    /// Receipt confirmation to a professional who notified (days or working days).
+    pub notification_confirm_within: Period,
+    /// Complaints baseline: this calendar year, else the 365 days before the window.
+    pub baseline_year: Option<i32>,
+    pub calendar: Calendar,
     /// SHA-256 of the rules text, so a run records which rules produced its figures.
     pub fingerprint: String,
     /// Where the rules came from ("built-in default" or the file's path).
@@ -134,6 +231,50 @@ struct RulesFile {
     follow_up: FollowUpFile,
     #[serde(default)]
     paragraph: Vec<ParagraphFile>,
+    #[serde(default)]
+    case_deadline: Vec<CaseDeadlineFile>,
+    #[serde(default)]
+    notifications: NotificationsFile,
+    #[serde(default)]
+    complaints: ComplaintsFile,
+    #[serde(default)]
+    calendar: CalendarFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseDeadlineFile {
+    prefix: String,
+    within: String,
+    #[serde(default)]
+    area: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsFile {
+    assess_within: String,
+    confirm_receipt_within: String,
+}
+
+impl Default for NotificationsFile {
+    /// The law's limits (SPEC §3), for a rules file that predates them.
+    fn default() -> Self {
+        NotificationsFile { assess_within: "24 hours".into(), confirm_receipt_within: "6 working days".into() }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ComplaintsFile {
+    baseline_year: Option<i32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CalendarFile {
+    #[serde(default)]
+    extra_closed_days: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,17 +328,25 @@ impl Rules {
         };
         let span = |value: &str, key: &str| Span::parse(value).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))));
 
-        for kpi in KPI_IDS {
-            match file.targets.get(kpi) {
-                None => return Err(fail(format!("[targets] has no target for {kpi}"))),
-                Some(t) if !(0.0..=1.0).contains(t) => {
-                    return Err(fail(format!("{}[targets] {kpi} = {t} must be a fraction between 0 and 1 (0.95, not 95)", line_of(kpi))));
-                }
-                Some(_) => {}
+        for kpi in CORE_KPI_IDS {
+            if !file.targets.contains_key(*kpi) {
+                return Err(fail(format!("[targets] has no target for {kpi}")));
             }
         }
         if let Some(unknown) = file.targets.keys().find(|k| !KPI_IDS.contains(&k.as_str())) {
             return Err(fail(format!("{}[targets] names an unknown KPI \"{unknown}\" (known: {})", line_of(unknown), KPI_IDS.join(", "))));
+        }
+        let mut targets = file.targets.clone();
+        for kpi in KPI_IDS {
+            match targets.get(kpi) {
+                Some(t) if !(0.0..=1.0).contains(t) => {
+                    return Err(fail(format!("{}[targets] {kpi} = {t} must be a fraction between 0 and 1 (0.95, not 95)", line_of(kpi))));
+                }
+                Some(_) => {}
+                None => {
+                    targets.insert(kpi.to_string(), default_target(kpi).unwrap_or(0.95));
+                }
+            }
         }
         let mut paragraphs: Vec<ParagraphRule> = Vec::new();
         for p in &file.paragraph {
@@ -224,8 +373,41 @@ impl Rules {
             }
             paragraphs.push(rule);
         }
+        let period = |value: &str, key: &str, kinds| Period::parse(value, kinds).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))));
+        let mut case_deadlines: Vec<CaseDeadline> = Vec::new();
+        for d in &file.case_deadline {
+            if d.prefix.is_empty() || d.prefix.ends_with('.') {
+                return Err(fail(format!("{}case_deadline prefix \"{}\" must be a paragraph code like SEL:41", line_of(&d.prefix), d.prefix)));
+            }
+            if case_deadlines.iter().any(|q| q.prefix == d.prefix) {
+                return Err(fail(format!("{}case_deadline prefix \"{}\" is listed twice", line_of(&d.prefix), d.prefix)));
+            }
+            let within = period(&d.within, &format!("case_deadline within for prefix {}", d.prefix), PeriodKinds::CaseDeadline)?;
+            let area = if d.area.trim().is_empty() { d.prefix.clone() } else { d.area.trim().to_string() };
+            case_deadlines.push(CaseDeadline { prefix: d.prefix.clone(), within, area });
+        }
+        let mut calendar = Calendar::default();
+        for day in &file.calendar.extra_closed_days {
+            let parsed = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+                .map_err(|_| fail(format!("{}[calendar] extra_closed_days: \"{day}\" is not a date like \"2026-12-23\"", line_of(day))))?;
+            calendar.extra_closed_days.insert(parsed);
+        }
+        if let Some(year) = file.complaints.baseline_year
+            && !(1900..=2200).contains(&year)
+        {
+            return Err(fail(format!("{}[complaints] baseline_year = {year} is not a year", line_of("baseline_year"))));
+        }
         Ok(Rules {
-            targets: file.targets,
+            targets,
+            case_deadlines,
+            notification_assess_within: period(&file.notifications.assess_within, "[notifications] assess_within", PeriodKinds::Hours)?,
+            notification_confirm_within: period(
+                &file.notifications.confirm_receipt_within,
+                "[notifications] confirm_receipt_within",
+                PeriodKinds::Days,
+            )?,
+            baseline_year: file.complaints.baseline_year,
+            calendar,
             investigation_limit: span(&file.investigation.limit, "[investigation] limit")?,
             follow_up_first: span(&file.follow_up.first_within, "[follow_up] first_within")?,
             follow_up_every: span(&file.follow_up.then_every, "[follow_up] then_every")?,
@@ -242,6 +424,11 @@ impl Rules {
             .iter()
             .filter(|r| prefix_matches(&r.prefix, code))
             .max_by_key(|r| r.prefix.len())
+    }
+
+    /// The case-processing deadline of an application's paragraph code (longest prefix).
+    pub fn case_deadline_for(&self, code: &str) -> Option<&CaseDeadline> {
+        self.case_deadlines.iter().filter(|r| prefix_matches(&r.prefix, code)).max_by_key(|r| r.prefix.len())
     }
 
     pub fn target(&self, kpi: &str) -> f64 {
@@ -286,10 +473,60 @@ mod tests {
         }
         assert_eq!(r.investigation_limit, Span { months: 4, days: 0 });
         assert_eq!((r.follow_up_first.months, r.follow_up_every.months), (3, 6));
-        assert!(KPI_IDS.iter().all(|k| r.target(k) == 0.95));
+        assert!(KPI_IDS[..9].iter().all(|k| r.target(k) == 0.95));
+        assert_eq!((r.target("complaints_formalitet"), r.target("complaints_realitet")), (0.90, 0.97));
+        let deadlines: Vec<(&str, String)> = r.case_deadlines.iter().map(|d| (d.prefix.as_str(), d.within.to_string())).collect();
+        assert_eq!(
+            deadlines,
+            [("SEL:41", "8 weeks"), ("BL:86", "40 working days"), ("SEL:42", "8 weeks"), ("BL:87", "8 weeks"), ("BL:32", "3 months")]
+                .map(|(p, w)| (p, w.to_string()))
+        );
+        assert_eq!(r.notification_assess_within, Period::Hours(24));
+        assert_eq!(r.notification_confirm_within, Period::WorkingDays(6));
+        assert_eq!(r.baseline_year, None);
+        assert!(r.calendar.extra_closed_days.is_empty());
+        assert_eq!(r.case_deadline_for("BL:32.1.3").map(|d| d.prefix.as_str()), Some("BL:32"));
+        assert!(r.case_deadline_for("BL:320").is_none());
         assert!(r.rule_for("SEL:52.30").is_none());
         assert!(r.rule_for("SEL:41").is_none());
         assert_eq!(r.rule_for("BL:32.1.3").map(|r| r.prefix.as_str()), Some("BL:32"));
+    }
+
+    #[test]
+    fn periods_of_each_kind_and_where_they_are_allowed() {
+        use PeriodKinds::*;
+        assert_eq!(Period::parse("40 working days", CaseDeadline), Ok(Period::WorkingDays(40)));
+        assert_eq!(Period::parse("1 working day", Days), Ok(Period::WorkingDays(1)));
+        assert_eq!(Period::parse("8 weeks", CaseDeadline), Ok(Period::Calendar(Span { months: 0, days: 56 })));
+        assert_eq!(Period::parse("24 hours", Hours), Ok(Period::Hours(24)));
+        assert_eq!(Period::parse("10 days", Days), Ok(Period::Calendar(Span { months: 0, days: 10 })));
+        assert!(Period::parse("24 hours", CaseDeadline).is_err());
+        assert!(Period::parse("1 days", Hours).is_err());
+        assert!(Period::parse("1 weeks", Days).is_err());
+        assert!(Period::parse("2 months", Days).is_err());
+        assert!(Period::parse("x working days", Days).is_err());
+    }
+
+    #[test]
+    fn further_rules_parse_and_older_files_still_load() {
+        let text = DEFAULT_RULES
+            .replace("# baseline_year = 2012", "baseline_year = 2012")
+            .replace("extra_closed_days = []", "extra_closed_days = [\"2026-12-23\"]");
+        let r = Rules::parse(&text, "r.toml").unwrap();
+        assert_eq!(r.baseline_year, Some(2012));
+        assert!(!r.calendar.is_working_day(chrono::NaiveDate::from_ymd_opt(2026, 12, 23).unwrap()));
+        // A rules file written before the further tables: their targets, limits and no deadlines.
+        let cut = DEFAULT_RULES.find("# Case-processing deadlines").unwrap();
+        let old = DEFAULT_RULES[..cut].lines().filter(|l| !l.starts_with("decision_") && !l.starts_with("delay_") && !l.starts_with("notification_") && !l.starts_with("complaints_")).collect::<Vec<_>>().join("\n");
+        let r = Rules::parse(&old, "old.toml").unwrap();
+        assert!(r.case_deadlines.is_empty());
+        assert_eq!((r.target("delay_letter_sent"), r.target("complaints_realitet")), (0.95, 0.97));
+        assert_eq!(r.notification_assess_within, Period::Hours(24));
+        let bad = DEFAULT_RULES.replace("assess_within = \"24 hours\"", "assess_within = \"1 days\"");
+        let msg = Rules::parse(&bad, "r.toml").unwrap_err().to_string();
+        assert!(msg.contains("line ") && msg.contains("hours"), "{msg}");
+        let bad = DEFAULT_RULES.replace("extra_closed_days = []", "extra_closed_days = [\"23-12-2026\"]");
+        assert!(Rules::parse(&bad, "r.toml").unwrap_err().to_string().contains("extra_closed_days"));
     }
 
     #[test]

@@ -1,11 +1,16 @@
--- One row per item a KPI counts (its denominator), with ok = counted in the numerator.
--- Items sit at the unit of their case. The window is as-of − 364 … as-of (SPEC §4).
+-- One row per item a KPI counts, with ok = counted in the numerator and in_denominator = counted in the denominator.
+-- Items sit at the unit of their case (notifications and complaints: their own unit_id).
+-- The window W is as-of − 364 … as-of (SPEC §4). For every KPI but the complaints an item
+-- is in the denominator and ok says whether it meets the deadline. Complaints are counts:
+-- a complaint received in W is in the numerator, one received in the baseline B in the
+-- denominator (B: the 365 days before W, or the rules' baseline_year).
 -- The two case KPIs read case_compliance once: a case counts in plan_coverage when it
 -- requires a plan and in follow_up_on_time when it has follow-up measures, so its pair
 -- of flags (1 = plan, 2 = follow-up, 3 = both) picks its KPIs from a four-row list by an
 -- equi-join (a join on the flags themselves would be a nested loop over all cases).
 SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
-       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing ELSE c.follow_ups_overdue = 0 END AS ok
+       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing ELSE c.follow_ups_overdue = 0 END AS ok,
+       true AS in_denominator
 FROM (
     SELECT *, CASE WHEN plan_required THEN 1 ELSE 0 END + CASE WHEN measures_needing_follow_up > 0 THEN 2 ELSE 0 END AS kpi_flags
     FROM case_compliance
@@ -14,7 +19,7 @@ JOIN (VALUES (1, 'plan_coverage'), (3, 'plan_coverage'), (2, 'follow_up_on_time'
   ON k.kpi_flags = c.kpi_flags
 UNION ALL
 SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id,
-       coalesce(fp.first_plan_on <= m.plan_due_on, false)
+       coalesce(fp.first_plan_on <= m.plan_due_on, false), true
 FROM as_of_dates d
 JOIN measure_rules m
   ON m.needs_plan
@@ -23,12 +28,58 @@ JOIN measure_rules m
 LEFT JOIN case_first_plans fp ON fp.case_key = m.case_key
 WHERE m.ended_on IS NULL OR m.ended_on >= m.plan_due_on
 UNION ALL
-SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit
+SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit, true
 FROM open_investigations
 UNION ALL
 SELECT d.as_of, 'investigation_completed_within_limit', i.unit_id, i.investigation_id, i.case_id,
-       i.completed_on <= i.deadline_on
+       i.completed_on <= i.deadline_on, true
 FROM as_of_dates d
 JOIN investigation_deadlines i
   ON i.started_on <= d.as_of
  AND i.completed_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
+UNION ALL
+-- Applications whose deadline falls in W: decided by it; those not decided by it: told by it.
+SELECT d.as_of, k.kpi_id, a.unit_id, a.decision_id, a.case_id,
+       CASE k.kpi_id WHEN 'decision_within_deadline' THEN coalesce(a.decided_on <= a.deadline, false)
+                     ELSE coalesce(a.delay_letter_on <= a.deadline, false) END,
+       true
+FROM as_of_dates d
+JOIN decision_deadlines a
+  ON a.applied_on <= d.as_of
+ AND a.deadline BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
+JOIN (VALUES ('decision_within_deadline', true), ('delay_letter_sent', false)) AS k(kpi_id, for_every_application)
+  ON k.for_every_application OR a.decided_on IS NULL OR a.decided_on > a.deadline
+UNION ALL
+-- Notifications whose assessment deadline (its Copenhagen date) falls in W.
+SELECT d.as_of, 'notification_assessed_in_time', n.unit_id, n.notification_id, n.case_id,
+       coalesce(n.assessed_at <= n.assessment_deadline_at, false), true
+FROM as_of_dates d
+JOIN notification_deadlines n
+  ON n.received_on <= d.as_of
+ AND n.assessment_deadline_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
+UNION ALL
+-- Professionals' notifications whose receipt deadline falls in W.
+SELECT d.as_of, 'notification_receipt_confirmed', n.unit_id, n.notification_id, n.case_id,
+       coalesce(n.receipt_confirmed_on <= n.receipt_deadline_on, false), true
+FROM as_of_dates d
+JOIN notification_deadlines n
+  ON n.professional
+ AND n.received_on <= d.as_of
+ AND n.receipt_deadline_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
+UNION ALL
+-- Complaints received in W (numerator) or in the baseline B (denominator).
+SELECT w.as_of, 'complaints_' || c.kind, c.unit_id, c.complaint_id, c.case_id,
+       c.received_on BETWEEN w.window_from AND w.as_of,
+       c.received_on BETWEEN w.baseline_from AND w.baseline_to
+FROM (
+    SELECT d.as_of,
+           d.as_of - INTERVAL '364 days' AS window_from,
+           coalesce(make_date(p.baseline_year, 1, 1), d.as_of - INTERVAL '729 days') AS baseline_from,
+           coalesce(make_date(p.baseline_year, 12, 31), d.as_of - INTERVAL '365 days') AS baseline_to
+    FROM as_of_dates d
+    CROSS JOIN rule_params p
+) w
+JOIN complaints c
+  ON c.kind IN ('formalitet', 'realitet')
+ AND c.received_on <= w.as_of
+ AND (c.received_on BETWEEN w.window_from AND w.as_of OR c.received_on BETWEEN w.baseline_from AND w.baseline_to)

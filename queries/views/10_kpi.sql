@@ -1,7 +1,8 @@
 -- The KPI table of SPEC §4: per as-of date, unit and KPI, rolled up over the unit tree.
--- Share and met are null when nothing is counted.
+-- Share and met are null when nothing is counted. Met is share >= target, or share <= target for
+-- the lower-is-better KPIs (complaints, whose share may exceed 1).
 WITH per_unit AS (
-    SELECT as_of, kpi_id, unit_id, count(*) AS denominator, count(*) FILTER (WHERE ok) AS numerator
+    SELECT as_of, kpi_id, unit_id, count(*) FILTER (WHERE in_denominator) AS denominator, count(*) FILTER (WHERE ok) AS numerator
     FROM kpi_items
     GROUP BY as_of, kpi_id, unit_id
 ),
@@ -13,9 +14,9 @@ rolled_up AS (
     GROUP BY p.as_of, t.ancestor_id, p.kpi_id
 ),
 counted AS (
-    SELECT g.as_of, g.unit_id, g.kpi_id, g.position, g.target,
+    SELECT g.as_of, g.unit_id, g.kpi_id, g.position, g.target, g.lower_is_better,
            coalesce(r.numerator, 0) AS numerator, coalesce(r.denominator, 0) AS denominator
-    FROM (SELECT d.as_of, u.unit_id, k.kpi_id, k.position, k.target
+    FROM (SELECT d.as_of, u.unit_id, k.kpi_id, k.position, k.target, k.lower_is_better
           FROM as_of_dates d CROSS JOIN units u CROSS JOIN kpi_definitions k) g
     LEFT JOIN rolled_up r ON r.as_of = g.as_of AND r.unit_id = g.unit_id AND r.kpi_id = g.kpi_id
 ),
@@ -23,6 +24,7 @@ shared AS (
     SELECT *, CASE WHEN denominator = 0 THEN NULL ELSE CAST(numerator AS DOUBLE) / CAST(denominator AS DOUBLE) END AS share
     FROM counted
 )
-SELECT as_of, unit_id, kpi_id, numerator, denominator, share, target, share >= target AS met
+SELECT as_of, unit_id, kpi_id, numerator, denominator, share, target,
+       CASE WHEN lower_is_better THEN share <= target ELSE share >= target END AS met
 FROM shared
 

@@ -30,6 +30,31 @@ SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
                  'performed_on=' || CAST(x.performed_on AS VARCHAR), f.detail)
 FROM validation_findings f JOIN follow_ups x ON f.table_name = 'follow_ups' AND x.follow_up_id = f.record_id
 UNION ALL
+SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
+       concat_ws(' ', 'decision_id=' || x.decision_id, 'case_id=' || x.case_id, 'paragraph=' || x.paragraph,
+                 'applied_on=' || CAST(x.applied_on AS VARCHAR), 'decided_on=' || CAST(x.decided_on AS VARCHAR), f.detail)
+FROM validation_findings f JOIN decisions x ON f.table_name = 'decisions' AND x.decision_id = f.record_id
+UNION ALL
+SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
+       concat_ws(' ', 'notification_id=' || x.notification_id, 'unit_id=' || x.unit_id, 'case_id=' || x.case_id,
+                 'received_at=' || CAST(x.received_at AS VARCHAR), 'assessed_at=' || CAST(x.assessed_at AS VARCHAR), f.detail)
+FROM validation_findings f JOIN notifications x ON f.table_name = 'notifications' AND x.notification_id = f.record_id
+UNION ALL
+SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
+       concat_ws(' ', 'complaint_id=' || x.complaint_id, 'unit_id=' || x.unit_id, 'case_id=' || x.case_id,
+                 'received_on=' || CAST(x.received_on AS VARCHAR), f.detail)
+FROM validation_findings f JOIN complaints x ON f.table_name = 'complaints' AND x.complaint_id = f.record_id
+UNION ALL
+SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
+       concat_ws(' ', 'event_id=' || x.event_id, 'case_id=' || x.case_id, 'kind=' || x.kind,
+                 'occurred_on=' || CAST(x.occurred_on AS VARCHAR), f.detail)
+FROM validation_findings f JOIN case_events x ON f.table_name = 'case_events' AND x.event_id = f.record_id
+UNION ALL
+SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
+       concat_ws(' ', 'posting_id=' || x.posting_id, 'unit_id=' || x.unit_id, 'case_id=' || x.case_id,
+                 'measure_id=' || x.measure_id, 'account=' || x.account, 'posted_on=' || CAST(x.posted_on AS VARCHAR), f.detail)
+FROM validation_findings f JOIN postings x ON f.table_name = 'postings' AND x.posting_id = f.record_id
+UNION ALL
 -- One finding per paragraph code no rule names (such measures need neither plan nor
 -- follow-up): codes are few and measures many, and it is the code the rules owner checks.
 SELECT d.as_of, 'measures', 'paragraph unknown to the rules', 'paragraph', u.paragraph, CAST(NULL AS VARCHAR),
