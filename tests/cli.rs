@@ -32,14 +32,18 @@ fn kpi_csv_is_the_spec_contract() {
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "as_of,unit_id,kpi_id,numerator,denominator,share,target,met");
-    // 6 units × 5 KPIs, units by id, KPIs in plan order.
-    assert_eq!(lines.len(), 1 + 30);
+    // 6 units × 11 KPIs (SPEC §4 and §4b), units by id, KPIs in plan order.
+    assert_eq!(lines.len(), 1 + 6 * 11);
     // Figures from tests/slt/plans.slt: CEN plan_coverage 11/14, plan_on_time 7/15.
     assert_eq!(lines[1], "2026-04-30,CEN,plan_coverage,11,14,0.7857142857142857,0.95,false");
     assert_eq!(lines[2], "2026-04-30,CEN,plan_on_time,7,15,0.4666666666666667,0.95,false");
     // No investigations in this export: share and met are empty, not 0 and not 1.
     assert_eq!(lines[4], "2026-04-30,CEN,investigation_within_limit,0,0,,0.95,");
-    let units: Vec<&str> = lines[1..].iter().step_by(5).map(|l| l.split(',').nth(1).unwrap()).collect();
+    // No further tables in this export: their KPIs count nothing; complaints have their own targets.
+    assert_eq!(lines[6], "2026-04-30,CEN,decision_within_deadline,0,0,,0.95,");
+    assert_eq!(lines[10], "2026-04-30,CEN,complaints_formalitet,0,0,,0.9,");
+    assert_eq!(lines[11], "2026-04-30,CEN,complaints_realitet,0,0,,0.97,");
+    let units: Vec<&str> = lines[1..].iter().step_by(11).map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(units, ["CEN", "D1", "D2", "EMPTY", "ORG", "T1"]);
 }
 
@@ -74,7 +78,7 @@ fn a_malformed_rules_file_is_refused_with_its_line() {
     let o = cwkpi(&["kpi", "--exports", export.to_str().unwrap(), "--rules", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let msg = stderr(&o);
-    assert!(msg.contains("rules.toml") && msg.contains("line 23") && msg.contains("first_within"), "{msg}");
+    assert!(msg.contains("rules.toml") && msg.contains("line 32") && msg.contains("first_within"), "{msg}");
 }
 
 #[test]
@@ -163,4 +167,106 @@ fn integer_keys_agree_with_ids() {
         "SELECT (SELECT count(*) FROM cases) > 65536 AS large, (SELECT count(*) FROM follow_ups) > 262144 AS split, (SELECT count(*) FROM rejected_rows) AS rejected",
     ]);
     assert_eq!(stdout(&o), "large,split,rejected\ntrue,true,0\n");
+}
+
+/// The plans export with applications: a CSV `decisions.csv` beside its tables.
+/// At 2026-04-30 (built-in rules):
+/// - D1 SEL:41 applied 2026-02-02, 8 weeks → deadline 2026-03-30, undecided, no letter: breach, letter.
+/// - D2 BL:86 applied 2026-03-02, 40 working days (Easter 2–6 April closed) → 2026-04-30 = T: not yet a breach.
+/// - D3 SEL:41 applied 2026-01-05 → 2026-03-02, letter 2026-02-20: told, no new letter.
+/// - D4 SEL:41 applied 2026-01-05, decided 2026-04-01: decided, late.
+/// - D5 SEL:52.3 has no case-processing deadline: counts nowhere.
+/// - D6 SEL:41 applied 2026-01-12 → 2026-03-09, letter dated 2026-05-05, after T: letter drafted, first (earliest deadline).
+fn export_with_applications(tmp: &Path) -> PathBuf {
+    let csv = tmp.join("csv");
+    std::fs::create_dir_all(&csv).unwrap();
+    let plans = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt/plans");
+    for entry in std::fs::read_dir(&plans).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, csv.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        csv.join("decisions.csv"),
+        "decision_id,case_id,paragraph,applied_on,decided_on,outcome,delay_letter_on\n\
+         D1,C1,SEL:41,2026-02-02,,,\n\
+         D2,C2,BL:86,2026-03-02,,,\n\
+         D3,C3,SEL:41,2026-01-05,,,2026-02-20\n\
+         D4,C4,SEL:41,2026-01-05,2026-04-01,bevilget,\n\
+         D5,C5,SEL:52.3,2026-01-05,,,\n\
+         D6,C6,SEL:41,2026-01-12,,,2026-05-05\n",
+    )
+    .unwrap();
+    let out = tmp.join("export");
+    cwkpi::import::import_csv_export(&csv, &out).unwrap();
+    out
+}
+
+#[test]
+fn deadline_kpis_and_draft_delay_letters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = export_with_applications(tmp.path());
+    let e = export.to_str().unwrap();
+    let o = cwkpi(&["kpi", "--exports", e, "--as-of", "2026-04-30", "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    // Deadlines in the window: D1, D2, D3, D4, D6; none decided by its deadline. Of those, D3's
+    // letter came by the deadline; D6's came after it.
+    assert!(text.contains("2026-04-30,ORG,decision_within_deadline,0,5,0.0,0.95,false"), "{text}");
+    assert!(text.contains("2026-04-30,ORG,delay_letter_sent,1,5,0.2,0.95,false"), "{text}");
+
+    let letters = tmp.path().join("letters");
+    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", letters.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 draft delay letters"), "{}", stdout(&o));
+    let mut files: Vec<String> = std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["0001-D6.html", "0002-D1.html", "index.html", "letters.json"]);
+    let d1 = std::fs::read_to_string(letters.join("0002-D1.html")).unwrap();
+    // Applied 2 February, deadline 30 March, expected 30 April + 8 weeks = 25 June 2026.
+    for part in ["C1", "2. februar 2026", "30. marts 2026", "25. juni 2026", "8 uger", "serviceloven § 41"] {
+        assert!(d1.contains(part), "{part} missing in the letter");
+    }
+    assert!(std::fs::read_to_string(letters.join("index.html")).unwrap().contains("0001-D6.html"));
+
+    // A second run replaces the folder; a folder written by someone else is never replaced.
+    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-03-10", "--out", letters.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // At 10 March: D4 (deadline 2 March, decided only on 1 April) and D6 (9 March) are open breaches.
+    let mut files: Vec<String> = std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["0001-D4.html", "0002-D6.html", "index.html", "letters.json"]);
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", foreign.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "mine");
+
+    // A template of the municipality's own; a broken one writes nothing.
+    let template = tmp.path().join("brev.html");
+    std::fs::write(&template, "Sag {{ case_id }}: forventet {{ new_expected_on_iso }}").unwrap();
+    let own = tmp.path().join("own");
+    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", own.to_str().unwrap(), "--template", template.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(own.join("0002-D1.html")).unwrap(), "Sag C1: forventet 2026-06-25");
+    std::fs::write(&template, "{% if %}").unwrap();
+    let broken = tmp.path().join("broken");
+    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", broken.to_str().unwrap(), "--template", template.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(stderr(&o).contains("brev.html"), "{}", stderr(&o));
+    assert!(!broken.exists());
+    assert!(stdout(&cwkpi(&["letters", "--print-template"])).contains("{{ new_expected_on }}"));
+}
+
+#[test]
+fn validate_says_which_further_tables_are_absent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = export_with_applications(tmp.path());
+    let o = cwkpi(&["validate", "--exports", export.to_str().unwrap(), "--as-of", "2026-04-30"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for table in ["notifications", "complaints", "case_events", "postings"] {
+        assert!(text.lines().any(|l| l.starts_with(table) && l.contains("absent from the export")), "{table}: {text}");
+    }
+    assert!(!text.lines().any(|l| l.starts_with("decisions") && l.contains("absent")), "{text}");
 }

@@ -295,7 +295,7 @@ fn a_good_run_publishes_every_output_and_one_summary_line() {
     let kpi = fx.run(&["kpi", "--exports", export.to_str().unwrap(), "--as-of", AS_OF, "--format", "csv"]);
     assert_eq!(read(&run.join("kpi.csv")), text(&kpi.stdout));
     assert!(read(&run.join("kpi.csv")).starts_with(cwkpi::kpi::CSV_HEADER));
-    assert_eq!(read(&run.join("kpi.csv")).lines().count(), 1 + 4 * 5);
+    assert_eq!(read(&run.join("kpi.csv")).lines().count(), 1 + 4 * cwkpi::rules::KPI_IDS.len());
 
     let summary: serde_json::Value = serde_json::from_str(&read(&run.join("summary.json"))).unwrap();
     assert_eq!(summary["status"], "ok");
@@ -305,7 +305,9 @@ fn a_good_run_publishes_every_output_and_one_summary_line() {
     assert_eq!(summary["rules_fingerprint"], cwkpi::Rules::builtin().fingerprint.as_str());
     assert_eq!(summary["export_fingerprint"].as_str().unwrap(), cwkpi::nightly::export_fingerprint(&export).unwrap());
     let tables = summary["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 8);
+    // The eight core tables and the five further ones (absent here: present = false).
+    assert_eq!(tables.len(), 13);
+    assert!(tables.iter().any(|t| t["table"] == "postings" && t["present"] == false), "{tables:?}");
     assert!(tables.iter().any(|t| t["table"] == "measures" && t["rows_read"] == 8 && t["rows_rejected"] == 0));
     let steps: Vec<&str> = summary["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
     for step in ["load", "validate", "kpi", "write"] {
@@ -545,10 +547,10 @@ fn two_runs_for_the_same_date_give_identical_history() {
                FROM kpi_history h JOIN kpi k ON k.as_of = h.as_of AND k.unit_id = h.unit_id AND k.kpi_id = h.kpi_id";
     let o = fx.run(&["sql", "--exports", export.to_str().unwrap(), "--as-of", AS_OF, "--history", out.to_str().unwrap(), "--format", "csv", sql]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), "n,same\n20,20\n");
+    assert_eq!(text(&o.stdout), "n,same\n44,44\n", "4 units × 11 KPIs");
     let o = fx.run(&["sql", "--exports", export.to_str().unwrap(), "--history", out.to_str().unwrap(), "--format", "csv",
         "SELECT as_of, count(*) AS n FROM kpi_history GROUP BY as_of ORDER BY as_of"]);
-    assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,20\n2026-11-22,20\n", "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,44\n2026-11-22,44\n", "{}", text(&o.stderr));
     fx.assert_no_cpr();
 }
 
