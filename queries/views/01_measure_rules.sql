@@ -12,6 +12,7 @@ SELECT
     m.ended_on,
     m.decided_on,
     m.acute,
+    m.monthly_cost_dkk,
     r.needs_plan,
     r.needs_follow_up,
     CASE
