@@ -12,7 +12,10 @@
 //!   Dates: `yyyy-mm-dd`, or Danish `dd-mm-yyyy`, `dd.mm.yyyy`, `dd/mm/yyyy`; a date
 //!   with a time of day is cut to its date. Timestamps: a date as above, then ` ` or `T`,
 //!   then `hh:mm[:ss[.ffffff]]` (Danish `hh.mm[.ss]` too), read as Copenhagen wall-clock
-//!   time; a trailing `Z` or `+hh:mm` offset is converted to Copenhagen time. Flags:
+//!   time (in the repeated autumn hour its first occurrence; a time in the skipped spring
+//!   hour is an error); a trailing `Z` or `+hh:mm` offset names the instant exactly.
+//!   Timestamp columns are written as instants (UTC); in a date column a timestamp becomes
+//!   its Copenhagen date. Flags:
 //!   true/false, 1/0, ja/nej, yes/no, sand/falsk (Danish Excel). Numbers: `1234.5`,
 //!   `1234,5`, `1.234,50`, `1,234.50`; a lone dot followed by exactly three digits
 //!   (`12.500`) is a thousands separator in a `;`-separated file (Danish Excel never
@@ -333,15 +336,15 @@ fn write_chunk(
 
 /// The contract schema with every column nullable: a null in a required column is a
 /// rejected row for the reader to list, not something the import decides.
-/// Timestamps are written as naive Copenhagen wall-clock time, as the export contract
-/// reads a naive timestamp (the reader turns them into instants).
+/// Timestamps are written as instants (UTC): a value with an offset keeps the instant it
+/// names, even in the repeated autumn hour.
 fn written_schema(spec: &TableSpec) -> SchemaRef {
     let fields: Vec<Field> = spec
         .schema()
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Timestamp(unit, Some(_)) => Field::new(f.name(), DataType::Timestamp(*unit, None), true),
+            DataType::Timestamp(unit, Some(_)) => Field::new(f.name(), DataType::Timestamp(*unit, Some(WRITTEN_ZONE.into())), true),
             t => Field::new(f.name(), t.clone(), true),
         })
         .collect();
@@ -615,6 +618,10 @@ impl<R: Read> Read for QuoteTracker<R> {
 
 const NOT_A_DATE: &str = "not a date (expected yyyy-mm-dd or dd-mm-yyyy)";
 const NOT_A_TIMESTAMP: &str = "not a timestamp (expected yyyy-mm-dd hh:mm[:ss] or dd-mm-yyyy hh:mm[:ss])";
+const SKIPPED_HOUR: &str =
+    "a Copenhagen time in the hour skipped when clocks go forward, which does not exist (write it with its UTC offset)";
+/// The zone timestamp columns are written in: instants, whatever zone the CSV wrote.
+const WRITTEN_ZONE: &str = "UTC";
 const NOT_A_FLAG: &str = "not a yes/no value (expected true/false, 1/0, ja/nej or yes/no)";
 const NOT_A_NUMBER: &str = "not a number (expected e.g. 1234.5, 1234,5 or 1.234,50)";
 
@@ -654,8 +661,7 @@ impl ColumnBuffer {
             }
             ColumnBuffer::Timestamp(b) if empty => b.append_null(),
             ColumnBuffer::Timestamp(b) => {
-                let moment = parse_timestamp(field).ok_or(NOT_A_TIMESTAMP)?;
-                b.append_value(moment.and_utc().timestamp_micros());
+                b.append_value(parse_instant(field)?);
             }
             ColumnBuffer::Flag { values, default_false } if empty => {
                 if *default_false {
@@ -676,7 +682,7 @@ impl ColumnBuffer {
         match self {
             ColumnBuffer::Text(b) => Arc::new(b.finish()),
             ColumnBuffer::Date(b) => Arc::new(b.finish()),
-            ColumnBuffer::Timestamp(b) => Arc::new(b.finish()),
+            ColumnBuffer::Timestamp(b) => Arc::new(b.finish().with_timezone(WRITTEN_ZONE)),
             ColumnBuffer::Flag { values, .. } => Arc::new(values.finish()),
             ColumnBuffer::Number(b) => Arc::new(b.finish()),
         }
@@ -722,6 +728,20 @@ fn parse_timestamp(s: &str) -> Option<NaiveDateTime> {
             let utc = local.checked_sub_signed(Duration::seconds(offset))?;
             Some(Copenhagen.from_utc_datetime(&utc).naive_local())
         }
+    }
+}
+
+/// A timestamp as `parse_timestamp` reads it, as an instant (µs since the epoch): with an
+/// offset the instant it names; without one Copenhagen wall-clock time, in the repeated
+/// autumn hour its first (summer-time) occurrence.
+fn parse_instant(s: &str) -> std::result::Result<i64, &'static str> {
+    let split = s.find([' ', 'T']).ok_or(NOT_A_TIMESTAMP)?;
+    let date = parse_date(&s[..split]).ok_or(NOT_A_TIMESTAMP)?;
+    let (time, offset_seconds) = split_offset(s[split + 1..].trim()).ok_or(NOT_A_TIMESTAMP)?;
+    let local = date.and_time(parse_time(time).ok_or(NOT_A_TIMESTAMP)?);
+    match offset_seconds {
+        Some(offset) => Ok(local.checked_sub_signed(Duration::seconds(offset)).ok_or(NOT_A_TIMESTAMP)?.and_utc().timestamp_micros()),
+        None => Copenhagen.from_local_datetime(&local).earliest().map(|t| t.timestamp_micros()).ok_or(SKIPPED_HOUR),
     }
 }
 
@@ -868,6 +888,22 @@ mod tests {
         for bad in ["2024-03-07", "2024-03-07 25:00", "2024-03-07 14", "2024-03-07 14:05+1"] {
             assert_eq!(t(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn timestamps_as_instants() {
+        let utc = |s: &str| parse_instant(s).map(|m| chrono::DateTime::from_timestamp_micros(m).unwrap().to_rfc3339());
+        // Naive: Copenhagen time (winter UTC+1, summer UTC+2).
+        assert_eq!(utc("2024-03-07 14:05"), Ok("2024-03-07T13:05:00+00:00".into()));
+        assert_eq!(utc("2024-07-07 14:05"), Ok("2024-07-07T12:05:00+00:00".into()));
+        // The repeated hour of 27 October 2024: naive means the first occurrence; an offset says which.
+        assert_eq!(utc("2024-10-27 02:30"), Ok("2024-10-27T00:30:00+00:00".into()));
+        assert_eq!(utc("2024-10-27 02:30+01:00"), Ok("2024-10-27T01:30:00+00:00".into()));
+        assert_eq!(utc("2024-10-27T01:30:00Z"), Ok("2024-10-27T01:30:00+00:00".into()));
+        // 31 March 2024 02:30 does not exist in Copenhagen; with an offset it is a real instant.
+        assert_eq!(utc("2024-03-31 02:30"), Err(SKIPPED_HOUR));
+        assert_eq!(utc("2024-03-31 02:30+01:00"), Ok("2024-03-31T01:30:00+00:00".into()));
+        assert_eq!(utc("2024-03-07"), Err(NOT_A_TIMESTAMP));
     }
 
     #[test]
