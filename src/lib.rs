@@ -18,6 +18,7 @@ pub mod r#gen;
 pub mod history;
 pub mod import;
 pub mod kpi;
+pub mod letters;
 pub mod nightly;
 pub mod queries;
 pub mod report;

@@ -109,6 +109,28 @@ enum Command {
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
     },
+    /// Draft delay letters (retssikkerhedsloven §3 stk. 2): one per open application past
+    /// its case-processing deadline whose applicant has not been told, plus index.html.
+    Letters {
+        /// The export folder (one Parquet file or folder per table).
+        #[arg(long, value_name = "DIR", required_unless_present = "print_template")]
+        exports: Option<PathBuf>,
+        /// The date of the letters. Default: the export's manifest date, else yesterday.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// The folder of letters to create or replace (written in full or not at all).
+        #[arg(long, value_name = "DIR", required_unless_present = "print_template")]
+        out: Option<PathBuf>,
+        /// A letter template (minijinja HTML) instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        template: Option<PathBuf>,
+        /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Print the built-in template, to copy and edit, and exit.
+        #[arg(long)]
+        print_template: bool,
+    },
     /// List the views analysts can query, with what each holds.
     Views,
     /// Print the built-in rules file, to copy and edit.
@@ -283,7 +305,10 @@ async fn run(cli: Cli) -> Result<()> {
                 report.write(dir)?;
             }
             let mut text = String::new();
-            for t in &report.tables {
+            for t in report.tables.iter().filter(|t| !t.present) {
+                text.push_str(&format!("{:<16} absent from the export (its figures have zero denominators)\n", t.table));
+            }
+            for t in report.tables.iter().filter(|t| t.present) {
                 text.push_str(&format!(
                     "{:<16} read {:>9}  kept {:>9}  rejected {:>7} ({:>5.1} %)  queries {:>7}\n",
                     t.table, t.rows_read, t.rows_kept, t.rows_rejected, t.rejected_share * 100.0, t.queries
@@ -335,6 +360,28 @@ async fn run(cli: Cli) -> Result<()> {
                 text.push_str(&format!("{:<28} {}\n", v.name, v.description));
             }
             print(&text)
+        }
+        Command::Letters { print_template: true, .. } => print(cwkpi::letters::DEFAULT_TEMPLATE),
+        Command::Letters { exports, as_of, out, template, rules, print_template: false } => {
+            let (Some(exports), Some(out)) = (exports, out) else {
+                return Err(Error::Usage("give --exports DIR and --out DIR".into()));
+            };
+            let template_text = match &template {
+                Some(path) => std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read letter template {}: {e}", path.display())))?,
+                None => cwkpi::letters::DEFAULT_TEMPLATE.to_string(),
+            };
+            let template_name = template.as_ref().map_or_else(|| "built-in".to_string(), |p| p.display().to_string());
+            let as_of = match as_of {
+                Some(d) => d,
+                None => cwkpi::nightly::default_as_of(&exports)?.0,
+            };
+            let rules = Rules::load(rules.as_deref())?;
+            let export = CheckedExport::load(&exports)?;
+            let catalog = Catalog::new(&export, rules, &[as_of], &EngineOptions::default()).await?;
+            let drafts = cwkpi::letters::drafts(&catalog).await?;
+            let template = cwkpi::letters::Template { source: &template_text, name: &template_name };
+            let summary = cwkpi::letters::write_letters(&drafts, &template, &out)?;
+            print(&format!("wrote {}: {} draft delay letters as of {as_of}\n", out.display(), summary.letters))
         }
         Command::Rules => print(DEFAULT_RULES),
         Command::Import { from_csv, out } => {

@@ -54,6 +54,9 @@ impl Level {
 #[derive(Debug, Clone, Serialize)]
 pub struct TableCounts {
     pub table: &'static str,
+    /// False for a further table the export does not have: its figures have zero
+    /// denominators, which the report says rather than leave a reader guessing.
+    pub present: bool,
     pub rows_read: usize,
     pub rows_kept: usize,
     pub rows_rejected: usize,
@@ -127,6 +130,7 @@ impl ValidationReport {
                 let rows_rejected = t.rejected.len();
                 TableCounts {
                     table: t.spec.name,
+                    present: t.present,
                     rows_read: t.rows_read,
                     rows_kept: t.kept.num_rows(),
                     rows_rejected,
@@ -225,6 +229,10 @@ impl ValidationReport {
     pub fn counts_csv(&self) -> String {
         let mut out = String::from("as_of,table_name,level,rule,rows\n");
         for t in &self.tables {
+            if !t.present {
+                let _ = writeln!(out, "{},{},absent,,0", self.as_of, t.table);
+                continue;
+            }
             let _ = writeln!(out, "{},{},read,,{}", self.as_of, t.table, t.rows_read);
             let _ = writeln!(out, "{},{},kept,,{}", self.as_of, t.table, t.rows_kept);
             for c in self.counts.iter().filter(|c| c.table == t.table) {
@@ -254,6 +262,15 @@ impl ValidationReport {
                     <th class=\"n\">Beholdt (kept)</th><th class=\"n\">Afvist (rejected)</th><th class=\"n\">Andel afvist</th>\
                     <th class=\"n\">Forespørgsler (queries)</th></tr></thead>\n<tbody>\n");
         for t in &self.tables {
+            if !t.present {
+                let _ = writeln!(
+                    h,
+                    "<tr class=\"absent\"><td>{}</td><td colspan=\"5\">ikke i udtrækket – tallene, der bygger på tabellen, har nævner 0 \
+                     <span class=\"en\">(absent from the export: the figures built on it have zero denominators)</span></td></tr>",
+                    esc(t.table)
+                );
+                continue;
+            }
             let class = if t.rejected_share > self.max_rejected_share { " class=\"over\"" } else { "" };
             let _ = writeln!(
                 h,

@@ -17,13 +17,19 @@ impl Staging {
     /// Checks that `out` may be written (absent, empty, or an earlier report) and creates
     /// the temporary folder next to it, on the same file system, so the rename is atomic.
     pub fn prepare(out: &Path) -> Result<Staging> {
+        Staging::prepare_for(out, MANIFEST, GENERATOR)
+    }
+
+    /// As `prepare`, for a folder whose `manifest` file names `generator` (so a folder of
+    /// draft letters can only replace an earlier one, never something else).
+    pub fn prepare_for(out: &Path, manifest: &str, generator: &str) -> Result<Staging> {
         let out = std::path::absolute(out).map_err(|e| Error::io(format!("cannot resolve {}", out.display()), e))?;
         let (Some(name), Some(parent)) = (out.file_name(), out.parent()) else {
             return Err(Error::Usage(format!("--out {} must name a folder", out.display())));
         };
-        if out.exists() && !replaceable(&out)? {
+        if out.exists() && !replaceable(&out, manifest, generator)? {
             return Err(Error::Usage(format!(
-                "--out {} exists and is not a report folder written by {GENERATOR}; choose another folder or remove it",
+                "--out {} exists and is not a folder written by {generator}; choose another folder or remove it",
                 out.display()
             )));
         }
@@ -74,7 +80,7 @@ impl Drop for Staging {
 }
 
 /// An empty folder, or one whose manifest says this command wrote it.
-fn replaceable(dir: &Path) -> Result<bool> {
+fn replaceable(dir: &Path, manifest: &str, generator: &str) -> Result<bool> {
     if !dir.is_dir() {
         return Ok(false);
     }
@@ -82,9 +88,9 @@ fn replaceable(dir: &Path) -> Result<bool> {
     if entries.next().is_none() {
         return Ok(true);
     }
-    let manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
-    let generator = serde_json::from_str::<serde_json::Value>(&manifest)
+    let manifest = std::fs::read_to_string(dir.join(manifest)).unwrap_or_default();
+    let found = serde_json::from_str::<serde_json::Value>(&manifest)
         .ok()
         .and_then(|v| v.get("generator").and_then(|g| g.as_str()).map(str::to_string));
-    Ok(generator.as_deref() == Some(GENERATOR))
+    Ok(found.as_deref() == Some(generator))
 }
