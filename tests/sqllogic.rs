@@ -4,6 +4,10 @@
 //! imported to Parquet, loaded through the same reader and checks as production data, and
 //! the views are computed as of the dates on the file's `# as_of:` line. Expected values in
 //! the .slt files are worked out by hand; the comments there explain each one.
+//!
+//! The views use the built-in rules, unless the suite's folder holds a `rules.toml`
+//! (`tests/slt/NAME/rules.toml`): then that file, read as `--rules` would read it. The
+//! importer only reads the folder's `<table>.csv` files, so the rules file sits beside them.
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +80,7 @@ fn as_of_dates(slt: &Path) -> Vec<NaiveDate> {
     line.split_whitespace().map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()).collect()
 }
 
-async fn run_slt(slt: PathBuf) {
+async fn run_slt(slt: PathBuf) -> Result<(), String> {
     let csv_dir = slt.with_extension("");
     let tmp = tempfile::tempdir().unwrap();
     let export_dir = tmp.path().join("export");
@@ -84,16 +88,16 @@ async fn run_slt(slt: PathBuf) {
     let export = CheckedExport::load(&export_dir).unwrap();
     let rejected: Vec<_> = export.rejections().collect();
     assert!(rejected.is_empty(), "{}: fixture rows rejected: {rejected:?}", slt.display());
-    let catalog = Catalog::new(&export, Rules::builtin(), &as_of_dates(&slt), &EngineOptions::default()).await.unwrap();
+    let rules_file = csv_dir.join("rules.toml");
+    let rules = Rules::load(rules_file.is_file().then_some(rules_file.as_path())).unwrap_or_else(|e| panic!("{}: {e}", rules_file.display()));
+    let catalog = Catalog::new(&export, rules, &as_of_dates(&slt), &EngineOptions::default()).await.unwrap();
     let mut db = Some(CatalogDb(catalog));
     let mut runner = Runner::new(move || {
         let db = db.take().expect("one connection per file");
         async move { Ok(db) }
     });
     runner.with_column_validator(strict_column_validator);
-    if let Err(e) = runner.run_file_async(&slt).await {
-        panic!("{}: {e}", slt.display());
-    }
+    runner.run_file_async(&slt).await.map_err(|e| format!("{}: {e}", slt.display()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,7 +107,12 @@ async fn slt_files_pass() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "slt")).collect();
     files.sort();
     assert!(files.len() >= 3, "expected the slt suites in {}", dir.display());
+    // Every suite runs, so one failing suite does not hide another's results.
+    let mut failures = Vec::new();
     for slt in files {
-        run_slt(slt).await;
+        if let Err(e) = run_slt(slt).await {
+            failures.push(e);
+        }
     }
+    assert!(failures.is_empty(), "{} suite(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
