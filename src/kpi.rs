@@ -98,6 +98,13 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
         description: "complaints on the substance in the last 365 days against the baseline (met at or below the target)",
         label_da: "Klager over realitet mod basisår",
     },
+    KpiDefinition {
+        id: "lawful_case",
+        plan_item: None,
+        lower_is_better: false,
+        description: "active cases with a measure meeting every element of the lawful-case checklist",
+        label_da: "Lovmedholdelig sag",
+    },
 ];
 
 /// One row of the KPI table.

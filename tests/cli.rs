@@ -32,8 +32,8 @@ fn kpi_csv_is_the_spec_contract() {
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "as_of,unit_id,kpi_id,numerator,denominator,share,target,met");
-    // 6 units × 11 KPIs (SPEC §4 and §4b), units by id, KPIs in plan order.
-    assert_eq!(lines.len(), 1 + 6 * 11);
+    // 6 units × 12 KPIs (SPEC §4 and §4b), units by id, KPIs in plan order.
+    assert_eq!(lines.len(), 1 + 6 * 12);
     // Figures from tests/slt/plans.slt: CEN plan_coverage 11/14, plan_on_time 7/15.
     assert_eq!(lines[1], "2026-04-30,CEN,plan_coverage,11,14,0.7857142857142857,0.95,false");
     assert_eq!(lines[2], "2026-04-30,CEN,plan_on_time,7,15,0.4666666666666667,0.95,false");
@@ -43,7 +43,9 @@ fn kpi_csv_is_the_spec_contract() {
     assert_eq!(lines[6], "2026-04-30,CEN,decision_within_deadline,0,0,,0.95,");
     assert_eq!(lines[10], "2026-04-30,CEN,complaints_formalitet,0,0,,0.9,");
     assert_eq!(lines[11], "2026-04-30,CEN,complaints_realitet,0,0,,0.97,");
-    let units: Vec<&str> = lines[1..].iter().step_by(11).map(|l| l.split(',').nth(1).unwrap()).collect();
+    // Without case events the lawful-case checklist is unknown, not failed.
+    assert_eq!(lines[12], "2026-04-30,CEN,lawful_case,0,0,,0.95,");
+    let units: Vec<&str> = lines[1..].iter().step_by(12).map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(units, ["CEN", "D1", "D2", "EMPTY", "ORG", "T1"]);
 }
 
@@ -78,7 +80,7 @@ fn a_malformed_rules_file_is_refused_with_its_line() {
     let o = cwkpi(&["kpi", "--exports", export.to_str().unwrap(), "--rules", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let msg = stderr(&o);
-    assert!(msg.contains("rules.toml") && msg.contains("line 32") && msg.contains("first_within"), "{msg}");
+    assert!(msg.contains("rules.toml") && msg.contains("line 36") && msg.contains("first_within"), "{msg}");
 }
 
 #[test]

@@ -547,10 +547,10 @@ fn two_runs_for_the_same_date_give_identical_history() {
                FROM kpi_history h JOIN kpi k ON k.as_of = h.as_of AND k.unit_id = h.unit_id AND k.kpi_id = h.kpi_id";
     let o = fx.run(&["sql", "--exports", export.to_str().unwrap(), "--as-of", AS_OF, "--history", out.to_str().unwrap(), "--format", "csv", sql]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), "n,same\n44,44\n", "4 units × 11 KPIs");
+    assert_eq!(text(&o.stdout), "n,same\n48,48\n", "4 units × 12 KPIs");
     let o = fx.run(&["sql", "--exports", export.to_str().unwrap(), "--history", out.to_str().unwrap(), "--format", "csv",
         "SELECT as_of, count(*) AS n FROM kpi_history GROUP BY as_of ORDER BY as_of"]);
-    assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,44\n2026-11-22,44\n", "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,48\n2026-11-22,48\n", "{}", text(&o.stderr));
     fx.assert_no_cpr();
 }
 

@@ -83,3 +83,8 @@ JOIN complaints c
   ON c.kind IN ('formalitet', 'realitet')
  AND c.received_on <= w.as_of
  AND (c.received_on BETWEEN w.window_from AND w.as_of OR c.received_on BETWEEN w.baseline_from AND w.baseline_to)
+UNION ALL
+-- Active cases with an active measure, lawful when every checklist element holds (empty
+-- without a case_events table).
+SELECT as_of, 'lawful_case', unit_id, case_id AS item_id, case_id, lawful, true
+FROM case_lawfulness
