@@ -76,27 +76,53 @@ pub struct Catalog {
     pub ctx: SessionContext,
     pub rules: Rules,
     pub as_of: Vec<NaiveDate>,
+    /// What a sibling catalog at other dates is built from (see `at_other_dates`).
+    parts: Arc<CatalogParts>,
+    /// A sibling computes the views of `queries/views_at_other_dates` for its parent only.
+    is_sibling: bool,
+}
+
+/// A catalog without its dates: the session's settings and memory pool, the registered
+/// tables (export, rules, tree) and the rules. Tables are shared, not copied.
+pub struct CatalogParts {
+    config: SessionConfig,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    tables: Vec<(String, Arc<dyn TableProvider>)>,
+    rules: Rules,
 }
 
 impl Catalog {
     pub async fn new(export: &CheckedExport, rules: Rules, as_of: &[NaiveDate], options: &EngineOptions) -> Result<Catalog> {
         let ctx = session(options)?;
         let keyed = with_row_keys(export)?;
+        let mut tables = Vec::new();
         for (table, batch) in export.tables.iter().zip(keyed) {
-            register(&ctx, table.spec.name, batch)?;
+            tables.push(register(&ctx, table.spec.name, batch)?);
         }
-        register(&ctx, "unit_tree", unit_tree(export)?)?;
-        register(&ctx, "paragraph_rules", paragraph_rules(export, &rules)?)?;
-        register(&ctx, "case_deadline_rules", case_deadline_rules(export, &rules)?)?;
-        register(&ctx, "rule_params", rule_params(&rules)?)?;
-        register(&ctx, "closed_days", closed_days(&rules)?)?;
-        register(&ctx, "export_tables", export_tables(export)?)?;
-        for function in crate::sql_functions::functions(&rules.calendar) {
-            ctx.register_udf(function);
+        tables.push(register(&ctx, "unit_tree", unit_tree(export)?)?);
+        tables.push(register(&ctx, "paragraph_rules", paragraph_rules(export, &rules)?)?);
+        tables.push(register(&ctx, "case_deadline_rules", case_deadline_rules(export, &rules)?)?);
+        tables.push(register(&ctx, "rule_params", rule_params(&rules)?)?);
+        tables.push(register(&ctx, "recovery_milestone_rules", recovery_milestone_rules(&rules)?)?);
+        tables.push(register(&ctx, "closed_days", closed_days(&rules)?)?);
+        tables.push(register(&ctx, "export_tables", export_tables(export)?)?);
+        tables.push(register(&ctx, "kpi_definitions", kpi_definitions(&rules)?)?);
+        tables.push(register(&ctx, "rejected_rows", rejected_rows(export)?)?);
+        register_functions(&ctx, &rules);
+        let parts = Arc::new(CatalogParts { config: ctx.copied_config(), runtime: ctx.runtime_env(), tables, rules: rules.clone() });
+        let mut catalog = Catalog { ctx, rules, as_of: Vec::new(), parts, is_sibling: false };
+        catalog.set_as_of(as_of).await?;
+        Ok(catalog)
+    }
+
+    /// A catalog over the same tables as the one `parts` came from, as of other dates.
+    pub async fn from_parts(parts: Arc<CatalogParts>, as_of: &[NaiveDate]) -> Result<Catalog> {
+        let ctx = SessionContext::new_with_config_rt(parts.config.clone(), Arc::clone(&parts.runtime));
+        for (name, table) in &parts.tables {
+            ctx.register_table(name.as_str(), Arc::clone(table))?;
         }
-        register(&ctx, "kpi_definitions", kpi_definitions(&rules)?)?;
-        register(&ctx, "rejected_rows", rejected_rows(export)?)?;
-        let mut catalog = Catalog { ctx, rules, as_of: Vec::new() };
+        register_functions(&ctx, &parts.rules);
+        let mut catalog = Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling: true };
         catalog.set_as_of(as_of).await?;
         Ok(catalog)
     }
@@ -127,7 +153,47 @@ impl Catalog {
             self.ctx.deregister_table(view.name.as_str())?;
             self.ctx.register_table(view.name.as_str(), provider)?;
         }
-        self.as_of = dates.into_iter().collect();
+        let dates: Vec<NaiveDate> = dates.into_iter().collect();
+        if !self.is_sibling {
+            self.register_views_at_other_dates(&dates).await?;
+        }
+        self.as_of = dates;
+        Ok(())
+    }
+
+    /// `other_dates` and the views of `queries/views_at_other_dates`, each answered by a
+    /// sibling catalog when first read.
+    async fn register_views_at_other_dates(&self, dates: &[NaiveDate]) -> Result<()> {
+        let views = other_date_views();
+        let pairs: Vec<(String, NaiveDate, NaiveDate)> = views
+            .iter()
+            .flat_map(|v| crate::at_other_dates::other_dates(&v.name, dates, &self.rules).into_iter().map(|(t, at)| (v.name.clone(), t, at)))
+            .collect();
+        let mapping = batch(
+            vec![strings("view_name", false), Field::new("as_of", DataType::Date32, false), Field::new("at_date", DataType::Date32, false)],
+            vec![
+                Arc::new(StringArray::from_iter_values(pairs.iter().map(|(v, _, _)| v.as_str()))),
+                Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, t, _)| days_since_epoch(*t)))),
+                Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, _, at)| days_since_epoch(*at)))),
+            ],
+        )?;
+        let mapping_table = register(&self.ctx, "other_dates", mapping)?;
+        for view in views {
+            // Planned here only for its columns; computed by the sibling when read.
+            let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let at_dates: BTreeSet<NaiveDate> = pairs.iter().filter(|(v, _, _)| *v == view.name).map(|(_, _, at)| *at).collect();
+            let provider = crate::at_other_dates::AtOtherDates::new(
+                &view.name,
+                view.sql,
+                schema,
+                Arc::clone(&self.parts),
+                mapping_table.clone(),
+                at_dates.into_iter().collect(),
+            );
+            self.ctx.deregister_table(view.name.as_str())?;
+            self.ctx.register_table(view.name.as_str(), Arc::new(provider))?;
+        }
         Ok(())
     }
 
@@ -166,9 +232,20 @@ impl Catalog {
     }
 }
 
-/// All views, in load order.
+/// All views computed at the catalog's as-of dates, in load order.
 pub fn all_views() -> Vec<ViewSql> {
     views("views")
+}
+
+/// The views computed at other dates (`at_other_dates`).
+pub fn other_date_views() -> Vec<ViewSql> {
+    views("views_at_other_dates")
+}
+
+fn register_functions(ctx: &SessionContext, rules: &Rules) {
+    for function in crate::sql_functions::functions(&rules.calendar) {
+        ctx.register_udf(function);
+    }
 }
 
 fn session(options: &EngineOptions) -> Result<SessionContext> {
@@ -232,16 +309,16 @@ fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
 }
 
 /// Registers a batch as an in-memory table, split so both cores can work on it.
-fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<()> {
+fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(String, Arc<dyn TableProvider>)> {
     let parts = ctx.state().config().target_partitions().max(1);
     let rows = batch.num_rows();
     let chunk = rows.div_ceil(parts).max(1);
     let partitions: Vec<Vec<RecordBatch>> =
         (0..rows.div_ceil(chunk).max(1)).map(|p| vec![batch.slice((p * chunk).min(rows), chunk.min(rows.saturating_sub(p * chunk)))]).collect();
-    let table = MemTable::try_new(batch.schema(), partitions)?;
+    let table: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(batch.schema(), partitions)?);
     ctx.deregister_table(name)?;
-    ctx.register_table(name, Arc::new(table))?;
-    Ok(())
+    ctx.register_table(name, Arc::clone(&table))?;
+    Ok((name.to_string(), table))
 }
 
 pub fn days_since_epoch(d: NaiveDate) -> i32 {
@@ -388,6 +465,19 @@ fn rule_params(rules: &Rules) -> Result<RecordBatch> {
     batch(fields, columns)
 }
 
+/// `recovery_milestone_rules(unit_id, on_date, max_remaining)`: the rules' milestones.
+fn recovery_milestone_rules(rules: &Rules) -> Result<RecordBatch> {
+    let m = &rules.recovery_milestones;
+    batch(
+        vec![strings("unit_id", false), Field::new("on_date", DataType::Date32, false), Field::new("max_remaining", DataType::Int64, false)],
+        vec![
+            Arc::new(StringArray::from_iter_values(m.iter().map(|m| m.unit_id.as_str()))),
+            Arc::new(Date32Array::from_iter_values(m.iter().map(|m| days_since_epoch(m.on)))),
+            Arc::new(Int64Array::from_iter_values(m.iter().map(|m| m.max_remaining))),
+        ],
+    )
+}
+
 /// `closed_days(day, name)`: the calendar's closed days (built-in and the rules' extra
 /// ones) from 2000 to 2060, so analysts can see what `is_working_day` skips.
 fn closed_days(rules: &Rules) -> Result<RecordBatch> {
@@ -423,7 +513,8 @@ fn export_tables(export: &CheckedExport) -> Result<RecordBatch> {
     )
 }
 
-/// `kpi_definitions(kpi_id, position, plan_item, target, lower_is_better, description)`.
+/// `kpi_definitions(kpi_id, position, plan_item, target, lower_is_better, core, description)`;
+/// `core`: one of SPEC §4's five.
 fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
     let defs = crate::kpi::DEFINITIONS;
     batch(
@@ -433,6 +524,7 @@ fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
             Field::new("plan_item", DataType::Int32, true),
             Field::new("target", DataType::Float64, false),
             Field::new("lower_is_better", DataType::Boolean, false),
+            Field::new("core", DataType::Boolean, false),
             strings("description", false),
         ],
         vec![
@@ -441,6 +533,7 @@ fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
             Arc::new(Int32Array::from(defs.iter().map(|d| d.plan_item).collect::<Vec<_>>())),
             Arc::new(Float64Array::from_iter_values(defs.iter().map(|d| rules.target(d.id)))),
             Arc::new(BooleanArray::from(defs.iter().map(|d| d.lower_is_better).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(defs.iter().map(|d| crate::rules::CORE_KPI_IDS.contains(&d.id)).collect::<Vec<_>>())),
             Arc::new(StringArray::from_iter_values(defs.iter().map(|d| d.description))),
         ],
     )

@@ -5,6 +5,7 @@
 //! contract → `catalog` registers them with the `rules` and the views of `queries/` →
 //! commands read views (`kpi`, reports, analysts' SQL).
 
+pub mod at_other_dates;
 pub mod cached_view;
 pub mod calendar;
 pub mod catalog;

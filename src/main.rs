@@ -356,7 +356,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Views => {
             let mut text = String::new();
-            for v in all_views() {
+            for v in all_views().into_iter().chain(cwkpi::catalog::other_date_views()) {
                 text.push_str(&format!("{:<28} {}\n", v.name, v.description));
             }
             print(&text)

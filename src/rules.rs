@@ -150,6 +150,15 @@ pub struct CaseDeadline {
     pub area: String,
 }
 
+/// One `[[recovery_milestone]]`: at most `max_remaining` cases of `unit_id` (with every
+/// unit below it) still needing recovery at the date `on` (Copenhagen's 1,057 → 727 → 212 → 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryMilestone {
+    pub unit_id: String,
+    pub on: chrono::NaiveDate,
+    pub max_remaining: i64,
+}
+
 /// What a plan due date is counted from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DueFrom {
@@ -218,6 +227,7 @@ pub struct Rules {
     /// Complaints baseline: this calendar year, else the 365 days before the window.
     pub baseline_year: Option<i32>,
     pub calendar: Calendar,
+    pub recovery_milestones: Vec<RecoveryMilestone>,
     /// SHA-256 of the rules text, so a run records which rules produced its figures.
     pub fingerprint: String,
     /// Where the rules came from ("built-in default" or the file's path).
@@ -240,6 +250,16 @@ struct RulesFile {
     complaints: ComplaintsFile,
     #[serde(default)]
     calendar: CalendarFile,
+    #[serde(default)]
+    recovery_milestone: Vec<RecoveryMilestoneFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryMilestoneFile {
+    unit_id: String,
+    on: String,
+    max_remaining: i64,
 }
 
 #[derive(Deserialize)]
@@ -398,8 +418,18 @@ impl Rules {
         {
             return Err(fail(format!("{}[complaints] baseline_year = {year} is not a year", line_of("baseline_year"))));
         }
+        let mut recovery_milestones = Vec::new();
+        for m in &file.recovery_milestone {
+            let on = chrono::NaiveDate::parse_from_str(m.on.trim(), "%Y-%m-%d")
+                .map_err(|_| fail(format!("{}[[recovery_milestone]] on: \"{}\" is not a date like \"2027-06-30\"", line_of(&m.on), m.on)))?;
+            if m.max_remaining < 0 {
+                return Err(fail(format!("[[recovery_milestone]] for {} on {on}: max_remaining must not be negative", m.unit_id)));
+            }
+            recovery_milestones.push(RecoveryMilestone { unit_id: m.unit_id.clone(), on, max_remaining: m.max_remaining });
+        }
         Ok(Rules {
             targets,
+            recovery_milestones,
             case_deadlines,
             notification_assess_within: period(&file.notifications.assess_within, "[notifications] assess_within", PeriodKinds::Hours)?,
             notification_confirm_within: period(
@@ -513,7 +543,10 @@ mod tests {
         let text = DEFAULT_RULES
             .replace("# baseline_year = 2012", "baseline_year = 2012")
             .replace("extra_closed_days = []", "extra_closed_days = [\"2026-12-23\"]");
+        let text = text + "\n[[recovery_milestone]]\nunit_id = \"U1\"\non = \"2027-06-30\"\nmax_remaining = 212\n";
         let r = Rules::parse(&text, "r.toml").unwrap();
+        assert_eq!(r.recovery_milestones.len(), 1);
+        assert_eq!((r.recovery_milestones[0].unit_id.as_str(), r.recovery_milestones[0].max_remaining), ("U1", 212));
         assert_eq!(r.baseline_year, Some(2012));
         assert!(!r.calendar.is_working_day(chrono::NaiveDate::from_ymd_opt(2026, 12, 23).unwrap()));
         // A rules file written before the further tables: their targets, limits and no deadlines.
