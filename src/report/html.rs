@@ -183,6 +183,8 @@ fn goal_met(headline: Option<bool>, others: impl Iterator<Item = Option<bool>>) 
 struct KpiView {
     id: String,
     label: String,
+    /// The label under a heading that names the item ("Formalitet").
+    short: String,
     numerator: i64,
     denominator: i64,
     share: String,
@@ -205,6 +207,7 @@ fn kpi_view(k: &KpiFigure) -> KpiView {
     KpiView {
         id: k.kpi_id.clone(),
         label: da::kpi_label(&k.kpi_id).to_string(),
+        short: da::short_label(&k.kpi_id).to_string(),
         numerator: k.numerator,
         denominator: k.denominator,
         share: da::percent(k.share),
