@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::NaiveDate;
 use cwkpi::kpi::KpiRow;
-use cwkpi::report::{IsoWeek, file_stem, write_reports};
+use cwkpi::report::{IsoWeek, da, file_stem, write_reports};
 use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -77,9 +77,21 @@ fn slice(rows: &[HashMap<String, String>], unit: &str, columns: &[&str]) -> Vec<
         .collect()
 }
 
-/// The KPI table of a unit page: (kpi_id, numerator, denominator, share) from the
-/// `data-kpi` rows and their `data-value` attributes.
+/// The part of a page from the heading with id `from` to the end of its section.
+fn section<'a>(html: &'a str, from: &str) -> &'a str {
+    let Some(start) = html.find(&format!("id=\"{from}\"")) else { return "" };
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// The KPI table of a unit page (section Nøgletal): (kpi_id, numerator, denominator, share)
+/// from the `data-kpi` rows and their `data-value` attributes.
 fn html_kpis(html: &str) -> Vec<(String, i64, i64, Option<f64>)> {
+    kpi_rows_in(section(html, "kpi-h"))
+}
+
+/// The `data-kpi` rows of a part of a page.
+fn kpi_rows_in(html: &str) -> Vec<(String, i64, i64, Option<f64>)> {
     let value = |row: &str, field: &str| -> String {
         let at = row.find(&format!("data-field=\"{field}\" data-value=\"")).unwrap() + field.len() + 26;
         row[at..].split('"').next().unwrap().to_string()
@@ -130,14 +142,35 @@ async fn assert_figures_match(export: &CheckedExport, out: &Path, week: IsoWeek)
         let stem = file_stem(unit);
         let html = std::fs::read_to_string(out.join(format!("{stem}.html"))).unwrap();
         let page = html_kpis(&html);
+        let in_section = |k: &&KpiRow| da::section_of(&k.kpi_id).is_some();
         if html.contains("<strong>Ingen sager.</strong>") {
-            // A unit without cases shows no table; its figures must all be empty.
+            // A unit without cases shows no KPI table; its case figures must all be empty.
             assert!(page.is_empty());
-            assert!(expected.iter().all(|k| k.denominator == 0 && k.share.is_none()), "{unit}");
+            assert!(expected.iter().filter(|k| !in_section(k)).all(|k| k.denominator == 0 && k.share.is_none()), "{unit}");
         } else {
             let want: Vec<(String, i64, i64, Option<f64>)> =
                 expected.iter().map(|k| (k.kpi_id.clone(), k.numerator, k.denominator, k.share)).collect();
             assert_eq!(page, want, "HTML of unit {unit}");
+        }
+        // Every page has the sections of plan items 12 and 13 and notifications: their rows
+        // agree with the KPI table, or the section says there is nothing (no data, nothing
+        // to measure) and the figures are indeed all zero.
+        for sec in &da::SECTIONS {
+            let part = section(&html, &format!("{}-h", sec.key));
+            assert!(!part.is_empty(), "{unit}: no section {}", sec.key);
+            let want: Vec<(String, i64, i64, Option<f64>)> = expected
+                .iter()
+                .filter(|k| sec.kpis.contains(&k.kpi_id.as_str()))
+                .map(|k| (k.kpi_id.clone(), k.numerator, k.denominator, k.share))
+                .collect();
+            assert_eq!(want.len(), 2, "{unit} {}", sec.key);
+            let rows = kpi_rows_in(part);
+            if part.contains("Ingen data: ") || part.contains("Intet at måle: ") {
+                assert!(rows.is_empty(), "{unit} {}", sec.key);
+                assert!(want.iter().all(|(_, n, d, _)| *n == 0 && *d == 0), "{unit} {}: {want:?}", sec.key);
+            } else {
+                assert_eq!(rows, want, "{unit}: section {}", sec.key);
+            }
         }
         let sheet = xlsx_table(&out.join(format!("{stem}.xlsx")), "KPI");
         assert_eq!(sheet.len(), expected.len(), "workbook of unit {unit}");
@@ -203,7 +236,6 @@ fn week_parsing_edge_cases() {
 #[test]
 fn danish_formats_file_names_and_chart() {
     use cwkpi::report::chart::{Point, trend_svg};
-    use cwkpi::report::da;
 
     assert_eq!(da::percent(Some(0.9743589743589743)), "97,4 %");
     assert_eq!(da::percent(None), "–");
@@ -231,11 +263,33 @@ fn danish_formats_file_names_and_chart() {
         .enumerate()
         .map(|(i, share)| Point { label: (40 + i).to_string(), share })
         .collect();
-    let svg = trend_svg("Handleplan foreligger", &points, 0.95);
+    let svg = trend_svg("Handleplan foreligger", &points, 0.95, false);
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert_eq!(svg.matches("<circle").count(), 4);
     assert!(svg.contains("stroke-dasharray") && svg.contains("mål 95 %"));
     assert!(svg.contains("<title>Handleplan foreligger: andel pr. uge fra uge 40 til uge 44. Seneste andel 100,0 %, mål 95 %.</title>"));
+    // Met at or above the target: one red dot (90 %), three green.
+    assert_eq!((svg.matches("#b3261e\"/>").count(), svg.matches("#1e7b34\"/>").count()), (1, 3));
+
+    // Complaints: lower is better, so the dots at or below the target are green, and a
+    // share above 100 % stays on the axis, which then reaches above 100 %.
+    let points: Vec<Point> = [Some(0.5), Some(0.9), Some(1.5)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, share)| Point { label: (40 + i).to_string(), share })
+        .collect();
+    let svg = trend_svg("Klager over realitet mod basisår", &points, 0.9, true);
+    assert_eq!((svg.matches("#b3261e\"/>").count(), svg.matches("#1e7b34\"/>").count()), (1, 2));
+    assert!(svg.contains("mål ≤ 90 %") && svg.contains("Lavere er bedre.") && svg.contains(">160 %<"), "{svg}");
+
+    // Direction of a change: a fall is an improvement where lower is better.
+    assert_eq!(da::change_direction(Some(2.0), false), ("better", "forbedring"));
+    assert_eq!(da::change_direction(Some(2.0), true), ("worse", "forværring"));
+    assert_eq!(da::change_direction(Some(-2.0), true), ("better", "forbedring"));
+    assert_eq!(da::change_direction(Some(0.01), true), ("", ""));
+    assert_eq!(da::change_direction(None, false), ("", ""));
+    assert_eq!(da::target_rule(0.9, true), "≤ 90 %");
+    assert_eq!(da::target_rule(0.95, false), "95 %");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,6 +443,13 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
         ("follow_up_on_time", 2, 4),
         ("investigation_within_limit", 4, 6),
         ("investigation_completed_within_limit", 0, 1),
+        // The export has none of the further tables: their figures have zero denominators.
+        ("decision_within_deadline", 0, 0),
+        ("delay_letter_sent", 0, 0),
+        ("notification_assessed_in_time", 0, 0),
+        ("notification_receipt_confirmed", 0, 0),
+        ("complaints_formalitet", 0, 0),
+        ("complaints_realitet", 0, 0),
     ];
     assert_eq!(org, expected.map(|(k, n, d)| (k.to_string(), n, d)));
 
@@ -470,13 +531,13 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
 
     // The page shows the same list, worst first, with who holds each case.
     let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
-    let section = &page[page.find("id=\"overdue-h\"").unwrap()..page.find("id=\"deadlines-h\"").unwrap()];
+    let listed = section(&page, "overdue-h");
     let positions: Vec<usize> = ["164", "74", "54", "39", "8"]
         .iter()
-        .map(|d| section.find(&format!("days\">{d}<")).unwrap_or_else(|| panic!("{d} days not on the page")))
+        .map(|d| listed.find(&format!("days\">{d}<")).unwrap_or_else(|| panic!("{d} days not on the page")))
         .collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]));
-    assert!(section.contains("Carl Nielsen") && section.contains("Anna Hansen"));
+    assert!(listed.contains("Carl Nielsen") && listed.contains("Anna Hansen"));
     // The status tiles say in words whether each goal is met.
     for goal in ["Handleplaner", "Opfølgning", "Undersøgelser"] {
         assert!(page.contains(&format!("aria-label=\"{goal}: Målet er ikke opfyldt\"")), "{goal}");
@@ -504,7 +565,23 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     // A unit without cases gets a page that says so, and a valid workbook.
     let empty = std::fs::read_to_string(out.join("TOM.html")).unwrap();
     assert!(empty.contains("Ingen sager."));
-    assert_eq!(xlsx_table(&out.join("TOM.xlsx"), "KPI").len(), 5);
+    assert_eq!(xlsx_table(&out.join("TOM.xlsx"), "KPI").len(), cwkpi::kpi::DEFINITIONS.len());
+
+    // Without the further tables each section says so in a sentence, on every page (also
+    // the one without cases), and the workbook's sheets say it too; no breaches are listed.
+    for unit in ["ORG", "AFD", "TOM"] {
+        let page = std::fs::read_to_string(out.join(format!("{unit}.html"))).unwrap();
+        assert!(section(&page, "frister-h").contains("Ingen data: udtrækket har ingen ansøgninger"), "{unit}");
+        assert!(section(&page, "underretninger-h").contains("Ingen data: udtrækket har ingen underretninger"), "{unit}");
+        assert!(section(&page, "klager-h").contains("Ingen data: udtrækket har ingen klager"), "{unit}");
+        assert!(!section(&page, "frister-h").contains("<table"), "{unit}");
+    }
+    let tiles = &page[page.find("class=\"items\"").unwrap()..page.find("class=\"facts\"").unwrap()];
+    assert_eq!(tiles.matches("Ingen data").count(), 3 * 2, "{tiles}");
+    let mut wb: Xlsx<_> = open_workbook(out.join("AFD.xlsx")).unwrap();
+    let note = wb.worksheet_range("Underretninger").unwrap().get_value((1, 0)).cloned();
+    assert_eq!(note, Some(Data::String("Ingen data: udtrækket har ingen underretninger (tabellen notifications).".into())));
+    assert!(read_csv(&out.join("tables/breaches.csv")).is_empty());
 
     // Analysts get the report's list from the view with the same filter.
     let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
@@ -524,6 +601,297 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     assert_no_cpr(&out, &SMALL_CPR.map(String::from));
 }
 
+// ---------------------------------------------------------------------------------------
+// The further tables: plan item 12 (case-processing deadlines), notifications, plan item 13
+
+/// Applications, notifications and complaints for SMALL, report week 2026-W26 (T = 06-28;
+/// W = 2025-06-29 … 2026-06-28, the baseline B = 2024-06-29 … 2025-06-28).
+const FURTHER: &[(&str, &str)] = &[
+    (
+        "decisions",
+        "decision_id,case_id,paragraph,applied_on,decided_on,outcome,delay_letter_on\n\
+         D1,S1,SEL:41,2026-03-02,2026-04-20,bevilget,\n\
+         D2,S2,SEL:41.1,2026-03-16,,,2026-05-05\n\
+         D3,S3,BL:32.1.3,2026-02-10,,,\n\
+         D4,S4,SEL:41,2026-04-06,2026-06-30,afslag,2026-06-10\n\
+         D5,S5,SEL:42,2026-01-05,2026-03-10,bevilget,2026-02-20\n\
+         D6,S1,SEL:76,2026-01-01,,,\n\
+         D7,S2,SEL:41,2026-06-20,,,\n\
+         D8,S1,BL:32,2025-01-10,,,\n",
+    ),
+    (
+        "notifications",
+        "notification_id,unit_id,received_at,assessed_at,professional,receipt_confirmed_on,child_id,case_id\n\
+         N1,T1,2026-06-01T09:00:00,2026-06-01T15:00:00,true,2026-06-03,K1,S1\n\
+         N2,AFD,2026-06-10T10:00:00,2026-06-11T11:00:00,false,,,\n\
+         N3,X/2,2026-06-27T20:00:00,,true,,K3,\n\
+         N4,TOM,2026-05-04T08:00:00,2026-05-04T12:00:00,true,2026-05-20,,\n\
+         N5,T1,2026-06-28T22:00:00,,false,,,\n",
+    ),
+    (
+        "complaints",
+        "complaint_id,unit_id,received_on,kind,case_id\n\
+         Q1,AFD,2026-03-01,formalitet,S2\n\
+         Q2,AFD,2024-09-01,formalitet,\n\
+         Q3,T1,2025-01-15,formalitet,S1\n\
+         Q4,X/2,2025-02-01,formalitet,\n\
+         Q5,T1,2026-06-28,realitet,S1\n\
+         Q6,X/2,2025-06-29,realitet,S3\n\
+         Q7,AFD,2025-06-28,realitet,\n\
+         Q8,AFD,2024-06-28,realitet,\n\
+         Q9,T1,2026-06-29,realitet,\n\
+         Q10,AFD,2026-01-01,andet,\n\
+         Q11,AFD,2024-06-25,realitet,\n",
+    ),
+];
+
+/// The units of SMALL at or below `unit`.
+fn subtree(unit: &str) -> BTreeSet<&'static str> {
+    let parents: HashMap<&str, &str> =
+        [("CEN", "ORG"), ("AFD", "CEN"), ("T1", "AFD"), ("X/2", "CEN"), ("TOM", "CEN")].into_iter().collect();
+    ["ORG", "CEN", "AFD", "T1", "X/2", "TOM"]
+        .into_iter()
+        .filter(|u| {
+            let mut at = Some(*u);
+            while let Some(a) = at {
+                if a == unit {
+                    return true;
+                }
+                at = parents.get(a).copied();
+            }
+            false
+        })
+        .collect()
+}
+
+/// Strings of a query's first columns, row by row, joined with `|` (null as "").
+async fn query_rows(catalog: &Catalog, sql: &str) -> Vec<String> {
+    let batches = catalog.query(sql).await.unwrap();
+    let mut rows = Vec::new();
+    for b in &batches {
+        let columns: Vec<_> = b.columns().iter().map(|c| cast(c, &DataType::Utf8).unwrap()).collect();
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|c| {
+                    let c = c.as_string::<i32>();
+                    if c.is_valid(i) { c.value(i).to_string() } else { String::new() }
+                })
+                .collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn further_tables_sections_breaches_notifications_and_complaints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tables: Vec<(&str, &str)> = SMALL.iter().chain(FURTHER).copied().collect();
+    let export = export_from(&tables, tmp.path());
+    let w = week("2026-W26");
+    let out = report(&export, w, tmp.path(), "report").await;
+    // Page, workbook and every section against `cwkpi kpi` for every unit.
+    assert_figures_match(&export, &out, w).await;
+
+    // The new KPIs at T = 2026-06-28, by hand:
+    //   Deadlines (SEL:41/42 8 weeks, BL:32 3 months): D1 03-02 → 04-27 decided 04-20 (in time);
+    //     D2 03-16 → 05-11 open, letter 05-05; D3 02-10 → 05-10 open, no letter; D4 04-06 →
+    //     06-01, decided 06-30 (after T, so open at T), letter 06-10 after the deadline;
+    //     D5 01-05 → 03-02 decided late 03-10, letter 02-20. D6 (SEL:76) has no deadline rule,
+    //     D7's deadline 08-15 is after T, D8's (2025-04-10) is before W.
+    //     decision_within_deadline 1/5; delay_letter_sent 2/4 (D2, D5).
+    //   Notifications: N1 assessed in 6 hours, N2 in 25 hours, N3 never (deadline 06-28 20:00,
+    //     in W), N4 in 4 hours; N5's deadline (06-29 22:00) is after T: assessed 2/4.
+    //     Receipts: N1 (06-01 + 6 working days, 5 June closed → 06-10) confirmed 06-03; N4
+    //     (05-04 → 05-12) confirmed 05-20; N3's (07-06) is after T: 1/2.
+    //   Complaints: formalitet 1 in W (Q1) against 3 in B (Q2, Q3, Q4): 1/3, met (≤ 0.90);
+    //     realitet 2 in W (Q5 on T, Q6 on W's first day) against 1 in B (Q7 on its last day;
+    //     Q8 and Q11 are before B, Q9 after T): 2/1 = 200 %, not met (> 0.97). Q10 is neither
+    //     kind. A week earlier realitet was 2 (Q6, Q7) against 2 (Q8, Q11): 100 %.
+    let all = kpi_rows(&export, w.sunday()).await;
+    let figures = |unit: &str| -> Vec<String> {
+        all.iter()
+            .filter(|k| k.unit_id == unit && da::section_of(&k.kpi_id).is_some())
+            .map(|k| format!("{}|{}|{}|{}", k.kpi_id, k.numerator, k.denominator, k.met.map_or("", |m| if m { "met" } else { "not met" })))
+            .collect()
+    };
+    assert_eq!(
+        figures("ORG"),
+        [
+            "decision_within_deadline|1|5|not met",
+            "delay_letter_sent|2|4|not met",
+            "notification_assessed_in_time|2|4|not met",
+            "notification_receipt_confirmed|1|2|not met",
+            "complaints_formalitet|1|3|met",
+            "complaints_realitet|2|1|not met",
+        ]
+    );
+    // X/2: D3 only; N3; formalitet 0 in W against Q4 (0 %, met), realitet Q6 against none
+    // in B (no share, nothing to compare with).
+    assert_eq!(
+        figures("X/2"),
+        [
+            "decision_within_deadline|0|1|not met",
+            "delay_letter_sent|0|1|not met",
+            "notification_assessed_in_time|0|1|not met",
+            "notification_receipt_confirmed|0|0|",
+            "complaints_formalitet|0|1|met",
+            "complaints_realitet|1|0|",
+        ]
+    );
+
+    // Breaches at T, oldest deadline first: D8 (444 days), D3 (49), D2 (48, letter 05-05),
+    // D4 (27, letter 06-10: sent by T although after the deadline).
+    let breaches = read_csv(&out.join("tables/breaches.csv"));
+    let columns = ["decision_id", "case_id", "case_unit_id", "caseworker_name", "paragraph", "applied_on", "deadline", "days_overdue", "delay_letter_sent"];
+    let org = [
+        "D8|S1|T1|Anna Hansen|BL:32|2025-01-10|2025-04-10|444|false",
+        "D3|S3|X/2|Carl Nielsen|BL:32.1.3|2026-02-10|2026-05-10|49|false",
+        "D2|S2|AFD|Bo Jensen|SEL:41.1|2026-03-16|2026-05-11|48|true",
+        "D4|S4|AFD||SEL:41|2026-04-06|2026-06-01|27|true",
+    ];
+    assert_eq!(slice(&breaches, "ORG", &columns), org);
+    assert_eq!(slice(&breaches, "AFD", &columns), [org[0], org[2], org[3]]);
+    assert_eq!(slice(&breaches, "X/2", &columns), [org[1]]);
+    assert!(slice(&breaches, "TOM", &columns).is_empty());
+
+    // For every unit the list is the deadline_breaches view over the unit's subtree, in
+    // the same order, in the CSV table, the workbook and on the page.
+    let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
+    let view = query_rows(
+        &catalog,
+        "SELECT unit_id, decision_id, case_id, paragraph, applied_on, deadline, days_overdue, delay_letter_sent \
+         FROM deadline_breaches WHERE as_of = DATE '2026-06-28' ORDER BY deadline, case_id, decision_id",
+    )
+    .await;
+    assert_eq!(view.len(), 4);
+    for unit in ["ORG", "CEN", "AFD", "T1", "X/2", "TOM"] {
+        let units = subtree(unit);
+        let want: Vec<String> = view
+            .iter()
+            .filter(|r| units.contains(r.split('|').next().unwrap()))
+            .map(|r| r.split_once('|').unwrap().1.to_string())
+            .collect();
+        let csv = slice(&breaches, unit, &["decision_id", "case_id", "paragraph", "applied_on", "deadline", "days_overdue", "delay_letter_sent"]);
+        assert_eq!(csv, want, "tables/breaches.csv for {unit}");
+
+        let stem = file_stem(unit);
+        let sheet = xlsx_table(&out.join(format!("{stem}.xlsx")), "Fristoverskridelser");
+        let sheet: Vec<String> = sheet
+            .iter()
+            .filter(|r| r["Sag"] != Data::Empty)
+            .map(|r| {
+                let days = number(&r["Dage over frist"]).unwrap() as i64;
+                let sent = if r["Orienteret om forsinkelse"] == Data::String("Ja".into()) { "true" } else { "false" };
+                // Excel dates are days since 1899-12-30.
+                let day = |d: &Data| match d {
+                    Data::DateTime(d) => (date("1899-12-30") + chrono::Duration::days(d.as_f64() as i64)).to_string(),
+                    other => panic!("not a date: {other:?}"),
+                };
+                format!(
+                    "{}|{}|{}|{}|{}|{days}|{sent}",
+                    r["Ansøgning-id"],
+                    r["Sag"],
+                    r["Paragraf"],
+                    day(&r["Ansøgt"]),
+                    day(&r["Frist"])
+                )
+            })
+            .collect();
+        assert_eq!(sheet, want, "workbook of {unit}");
+
+        let page = std::fs::read_to_string(out.join(format!("{stem}.html"))).unwrap();
+        let listed: Vec<&str> =
+            section(&page, "frister-h").split("data-decision=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+        let want_ids: Vec<&str> = want.iter().map(|r| r.split('|').next().unwrap()).collect();
+        assert_eq!(listed, want_ids, "page of {unit}");
+    }
+
+    // The page: tiles for the three further items, their sections, no empty tables.
+    let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
+    let tiles = &page[page.find("class=\"items\"").unwrap()..page.find("class=\"facts\"").unwrap()];
+    for name in ["Sagsbehandlingsfrister (punkt 12)", "Underretninger", "Klager (punkt 13)"] {
+        assert!(tiles.contains(&format!("aria-label=\"{name}: Målet er ikke opfyldt\"")), "{name}: {tiles}");
+    }
+    let frister = section(&page, "frister-h");
+    assert!(frister.contains("(4, heraf 2 uden orienteringsbrev; ældste frist først)"), "{frister}");
+    assert!(frister.contains("Ja, 05.05.2026") && frister.contains("(ingen sagsbehandler)"));
+    // Complaints: counts in W and B, the share against a target where lower is better.
+    let klager = section(&page, "klager-h");
+    assert!(klager.contains("perioden 29.06.2025–28.06.2026 mod basisperioden 29.06.2024–28.06.2025"), "{klager}");
+    assert!(klager.contains("≤ 90 %") && klager.contains("≤ 97 %"));
+    assert_eq!(klager.matches("badge met").count(), 1);
+    assert_eq!(klager.matches("badge notmet").count(), 1);
+    assert_eq!(klager.matches("<svg").count(), 2, "the two complaint trends");
+    // Realitet rose from 100 % a week earlier to 200 %: worse, as lower is better.
+    let realitet = &klager[klager.find("data-kpi=\"complaints_realitet\"").unwrap()..];
+    assert!(realitet[..realitet.find("</tr>").unwrap()].contains("class=\"num worse\""), "{realitet}");
+    // The trend section keeps the goals' KPIs; the others are drawn in their sections.
+    assert_eq!(section(&page, "trend-h").matches("<svg").count(), 5);
+    // The sub-units of Center Nord against the further items too.
+    let cen = std::fs::read_to_string(out.join("CEN.html")).unwrap();
+    let subs = section(&cen, "sub-h");
+    assert!(subs.contains("<th class=\"num\">Klager</th>") && subs.contains("Formalitet: 50,0 %; Realitet: 100,0 %"), "{subs}");
+
+    // A unit without cases still shows the notifications it received (N4 at TOM).
+    let tom = std::fs::read_to_string(out.join("TOM.html")).unwrap();
+    assert!(tom.contains("<strong>Ingen sager.</strong>"));
+    assert_eq!(
+        kpi_rows_in(section(&tom, "underretninger-h")),
+        [("notification_assessed_in_time".to_string(), 1, 1, Some(1.0)), ("notification_receipt_confirmed".to_string(), 0, 1, Some(0.0))]
+    );
+    assert!(section(&tom, "frister-h").contains("Ingen åbne fristoverskridelser"));
+
+    // The workbook's complaint sheet: the 13 weeks, this week last, counts as numbers.
+    let klager = xlsx_table(&out.join("ORG.xlsx"), "Klager");
+    assert_eq!(klager.len(), 13);
+    let last = &klager[12];
+    assert_eq!(number(&last["Realitet i perioden"]), Some(2.0));
+    assert_eq!(number(&last["Realitet i basisperioden"]), Some(1.0));
+    assert_eq!(number(&last["Realitet andel"]), Some(2.0));
+    assert_eq!(last["Realitet status"], Data::String("Ikke opfyldt".into()));
+    assert_eq!(number(&last["Formalitet i perioden"]), Some(1.0));
+    let notes = xlsx_table(&out.join("ORG.xlsx"), "Underretninger");
+    assert_eq!(number(&notes[12]["Vurderet 24 t nævner"]), Some(4.0));
+
+    // The index groups its columns by plan item and gives complaints' targets as "≤".
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("Klager (13)") && index.contains("mål ≤ 90 %") && !index.contains("Ingen data"));
+
+    assert_no_cpr(&out, &SMALL_CPR.map(String::from));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_breach_lists_are_capped_on_the_page_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 130 applications of S3 (X/2) under SEL:41, applied a day apart from 2025-01-01, never decided.
+    let mut decisions = String::from("decision_id,case_id,paragraph,applied_on,decided_on,outcome,delay_letter_on\n");
+    for i in 0..130 {
+        let applied = date("2025-01-01") + chrono::Duration::days(i);
+        decisions.push_str(&format!("A{i:03},S3,SEL:41,{applied},,,\n"));
+    }
+    let tables: Vec<(&str, &str)> = SMALL.iter().copied().chain([("decisions", decisions.as_str())]).collect();
+    let export = export_from(&tables, tmp.path());
+    let w = week("2026-W26");
+    let out = report(&export, w, tmp.path(), "report").await;
+    let limit = cwkpi::report::html::LIST_LIMIT;
+    for unit in ["ORG", "X/2"] {
+        let page = std::fs::read_to_string(out.join(format!("{}.html", file_stem(unit)))).unwrap();
+        let frister = section(&page, "frister-h");
+        let listed: Vec<&str> = frister.split("data-decision=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+        assert_eq!(listed.len(), limit);
+        assert_eq!((listed[0], listed[limit - 1]), ("A000", "A099"));
+        assert!(frister.contains(&format!("Viser de {limit} ældste af 130 overskridelser")), "{frister}");
+        assert_eq!(xlsx_table(&out.join(format!("{}.xlsx", file_stem(unit))), "Fristoverskridelser").len(), 130);
+    }
+    assert_eq!(slice(&read_csv(&out.join("tables/breaches.csv")), "ORG", &["decision_id"]).len(), 130);
+    // Notifications and complaints are absent: their sections say so, the deadlines' do not.
+    let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
+    assert!(!section(&page, "frister-h").contains("Ingen data"));
+    assert!(section(&page, "underretninger-h").contains("Ingen data: udtrækket har ingen underretninger"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn week_before_any_data_and_week_53() {
     let tmp = tempfile::tempdir().unwrap();
@@ -537,7 +905,7 @@ async fn week_before_any_data_and_week_53() {
         assert!(xlsx_table(&early.join(format!("{unit}.xlsx")), "Forsinkede").len() <= 1, "at most a blank row");
     }
     assert!(read_csv(&early.join("tables/overdue.csv")).is_empty());
-    assert_eq!(read_csv(&early.join("tables/kpi.csv")).len(), 6 * 5);
+    assert_eq!(read_csv(&early.join("tables/kpi.csv")).len(), 6 * cwkpi::kpi::DEFINITIONS.len());
 
     // Week 53 of 2026 is as of Sunday 2027-01-03; the trend reaches back to week 41.
     let w53 = report(&export, week("2026-W53"), tmp.path(), "w53").await;
@@ -570,7 +938,7 @@ fn sample_export(tmp: &Path) -> PathBuf {
     out
 }
 
-const TABLES: [&str; 6] = ["kpi", "kpi_trend", "production", "overdue", "deadlines", "caseworkers"];
+const TABLES: [&str; 7] = ["kpi", "kpi_trend", "production", "overdue", "deadlines", "caseworkers", "breaches"];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sample_export_golden_tables_figures_and_no_cpr() {

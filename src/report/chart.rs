@@ -20,14 +20,18 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 24.0;
 
 /// Draws the share line over the weeks, a dashed line at the target, and gaps where a
-/// week has nothing to measure. `title` names the KPI for screen readers.
-pub fn trend_svg(title: &str, points: &[Point], target: f64) -> String {
+/// week has nothing to measure. `title` names the KPI for screen readers. A dot is green
+/// where the target is met: at or above it, or at or below it when `lower_is_better`
+/// (complaints, whose share may exceed 100 %: the axis then reaches above 100 %).
+pub fn trend_svg(title: &str, points: &[Point], target: f64, lower_is_better: bool) -> String {
     let shares: Vec<f64> = points.iter().filter_map(|p| p.share).collect();
     // The y-axis starts at a round 10 % below the lowest value shown, so small changes near
-    // the target stay visible while the axis still says where it starts.
+    // the target stay visible while the axis still says where it starts. It ends at 100 %,
+    // or at a round 10 % above the highest value when that is more.
     let lowest = shares.iter().copied().fold(target, f64::min);
-    let y_min = ((lowest * 10.0).floor() / 10.0 - 0.1).max(0.0).min(0.9);
-    let y_max = 1.0;
+    let highest = shares.iter().copied().fold(target, f64::max);
+    let y_max = if highest > 1.0 + 1e-9 { (highest * 10.0).ceil() / 10.0 + 0.1 } else { 1.0 };
+    let y_min = ((lowest * 10.0).floor() / 10.0 - 0.1).max(0.0).min(y_max - 0.1);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x = |i: usize| LEFT + if points.len() > 1 { plot_w * i as f64 / (points.len() - 1) as f64 } else { plot_w / 2.0 };
@@ -37,9 +41,10 @@ pub fn trend_svg(title: &str, points: &[Point], target: f64) -> String {
     let first = points.first().map_or("", |p| p.label.as_str());
     let last = points.last().map_or("", |p| p.label.as_str());
     let desc = format!(
-        "{title}: andel pr. uge fra uge {first} til uge {last}. Seneste andel {}, mål {}.",
+        "{title}: andel pr. uge fra uge {first} til uge {last}. Seneste andel {}, mål {}.{}",
         da::percent(latest),
-        da::target(target)
+        da::target_rule(target, lower_is_better),
+        if lower_is_better { " Lavere er bedre." } else { "" }
     );
 
     let mut s = String::new();
@@ -52,7 +57,9 @@ pub fn trend_svg(title: &str, points: &[Point], target: f64) -> String {
 
     // Grid lines every 10 % (every 20 % when the axis is long), labelled on the left.
     let step = if y_max - y_min > 0.5 { 0.2 } else { 0.1 };
-    let mut v = y_max;
+    // Grid lines fall on whole multiples of the step (at 100 % when the axis ends there).
+    let y_max_grid = (y_max / step + 1e-9).floor() * step;
+    let mut v = y_max_grid;
     while v >= y_min - 1e-9 {
         let yy = y(v);
         let _ = write!(
@@ -88,7 +95,7 @@ pub fn trend_svg(title: &str, points: &[Point], target: f64) -> String {
         WIDTH - RIGHT,
         WIDTH - RIGHT + 4.0,
         ty + 3.0,
-        escape(&da::target(target))
+        escape(&da::target_rule(target, lower_is_better))
     );
 
     // The share line, broken where a week has no share.
@@ -109,7 +116,8 @@ pub fn trend_svg(title: &str, points: &[Point], target: f64) -> String {
     flush(&mut run, &mut s);
     for (i, p) in points.iter().enumerate() {
         if let Some(v) = p.share {
-            let (fill, r) = if v >= target { ("#1e7b34", 3.0) } else { ("#b3261e", 3.0) };
+            let met = if lower_is_better { v <= target } else { v >= target };
+            let (fill, r) = if met { ("#1e7b34", 3.0) } else { ("#b3261e", 3.0) };
             let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="{r}" fill="{fill}"/>"#, x(i), y(v));
         }
     }

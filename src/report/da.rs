@@ -10,6 +10,96 @@ pub const GOALS: [(&str, &str, &str); 3] = [
     ("investigation_within_limit", "Undersøgelser", "Åbne børnefaglige undersøgelser inden for fristen på 4 måneder"),
 ];
 
+/// A plan item (or the notification rules) that the report gives a section of its own
+/// beside the three goals: its KPIs, the export table they are counted from, and how the
+/// page names it.
+pub struct Section {
+    /// Anchor and key: `frister`, `underretninger`, `klager`.
+    pub key: &'static str,
+    pub name: &'static str,
+    /// "punkt 12", or "" for notifications, which the law sets rather than a plan item.
+    pub item: &'static str,
+    pub kpis: [&'static str; 2],
+    /// The further table of the export the KPIs count (SPEC §2).
+    pub table: &'static str,
+    /// "Ingen data: udtrækket har ingen …" when the export lacks that table.
+    pub no_data: &'static str,
+    /// Said when the unit has nothing to measure this week although the export has data.
+    pub nothing: &'static str,
+}
+
+/// The sections of plan items 12 and 13 and of notifications, in page order.
+pub static SECTIONS: [Section; 3] = [
+    Section {
+        key: "frister",
+        name: "Sagsbehandlingsfrister",
+        item: "punkt 12",
+        kpis: ["decision_within_deadline", "delay_letter_sent"],
+        table: "decisions",
+        no_data: "Ingen data: udtrækket har ingen ansøgninger (tabellen decisions)",
+        nothing: "Intet at måle: ingen ansøgninger med frist i de seneste 365 dage",
+    },
+    Section {
+        key: "underretninger",
+        name: "Underretninger",
+        item: "",
+        kpis: ["notification_assessed_in_time", "notification_receipt_confirmed"],
+        table: "notifications",
+        no_data: "Ingen data: udtrækket har ingen underretninger (tabellen notifications)",
+        nothing: "Intet at måle: ingen underretninger med frist i de seneste 365 dage",
+    },
+    Section {
+        key: "klager",
+        name: "Klager",
+        item: "punkt 13",
+        kpis: ["complaints_formalitet", "complaints_realitet"],
+        table: "complaints",
+        no_data: "Ingen data: udtrækket har ingen klager (tabellen complaints)",
+        nothing: "Intet at måle: ingen klager i perioden eller i basisperioden",
+    },
+];
+
+/// The section a KPI is shown in, if any (items 15–17 have the goal tiles instead).
+pub fn section_of(kpi_id: &str) -> Option<&'static Section> {
+    SECTIONS.iter().find(|s| s.kpis.contains(&kpi_id))
+}
+
+/// Whether a KPI is met at or below its target (complaints) rather than at or above it.
+pub fn lower_is_better(kpi_id: &str) -> bool {
+    crate::kpi::DEFINITIONS.iter().any(|d| d.id == kpi_id && d.lower_is_better)
+}
+
+/// A short Danish label for narrow columns (the index), under a heading naming the item.
+pub fn short_label(kpi_id: &str) -> &str {
+    match kpi_id {
+        "plan_coverage" => "Foreligger",
+        "plan_on_time" => "Rettidig",
+        "follow_up_on_time" => "Rettidig",
+        "investigation_within_limit" => "Åbne i frist",
+        "investigation_completed_within_limit" => "Afsluttet i frist",
+        "decision_within_deadline" => "Afgjort i frist",
+        "delay_letter_sent" => "Orienteret",
+        "notification_assessed_in_time" => "Vurderet 24 t",
+        "notification_receipt_confirmed" => "Kvitteret",
+        "complaints_formalitet" => "Formalitet",
+        "complaints_realitet" => "Realitet",
+        other => kpi_label(other),
+    }
+}
+
+/// The heading of a plan item's columns: "Handleplaner (15)", "Underretninger".
+pub fn plan_item_heading(item: Option<i32>) -> String {
+    match item {
+        Some(15) => "Handleplaner (15)".into(),
+        Some(16) => "Opfølgning (16)".into(),
+        Some(17) => "Undersøgelser (17)".into(),
+        Some(12) => "Sagsbehandlingsfrister (12)".into(),
+        Some(13) => "Klager (13)".into(),
+        Some(n) => format!("Punkt {n}"),
+        None => "Underretninger".into(),
+    }
+}
+
 /// The KPI's Danish label (from `kpi::DEFINITIONS`), else its id.
 pub fn kpi_label(kpi_id: &str) -> &str {
     crate::kpi::DEFINITIONS.iter().find(|d| d.id == kpi_id).map_or(kpi_id, |d| d.label_da)
@@ -62,6 +152,28 @@ pub fn percent(share: Option<f64>) -> String {
 pub fn target(t: f64) -> String {
     let pct = t * 100.0;
     if (pct - pct.round()).abs() < 1e-9 { format!("{} %", pct.round() as i64) } else { format!("{} %", decimal(pct, 1)) }
+}
+
+/// A target with its direction where it is not the usual one: "95 %", and "≤ 90 %" for a
+/// KPI met at or below its target.
+pub fn target_rule(t: f64, lower_is_better: bool) -> String {
+    if lower_is_better { format!("≤ {}", target(t)) } else { target(t) }
+}
+
+/// Whether a change since last week is an improvement: a rise is good unless lower is
+/// better. Returns a CSS class and the word screen readers and tooltips get; a change
+/// under 0,05 pp or none is neither.
+pub fn change_direction(change: Option<f64>, lower_is_better: bool) -> (&'static str, &'static str) {
+    match change {
+        Some(c) if c.abs() >= 0.05 => {
+            if (c > 0.0) != lower_is_better {
+                ("better", "forbedring")
+            } else {
+                ("worse", "forværring")
+            }
+        }
+        _ => ("", ""),
+    }
 }
 
 /// A change in percentage points: "+1,2 pp", "−3,0 pp", "±0,0 pp"; none → "–".

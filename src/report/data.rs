@@ -106,6 +106,33 @@ pub struct CaseworkerFigures {
     pub investigation_within_limit: Share,
 }
 
+/// An application open past its case-processing deadline (plan item 12), as one unit's
+/// report lists it.
+#[derive(Debug, Clone)]
+pub struct Breach {
+    pub unit_id: String,
+    pub case_unit_id: String,
+    pub decision_id: String,
+    pub case_id: String,
+    pub caseworker_id: Option<String>,
+    pub caseworker_name: Option<String>,
+    pub paragraph: String,
+    pub area: Option<String>,
+    pub applied_on: NaiveDate,
+    pub deadline: NaiveDate,
+    pub days_overdue: i64,
+    pub delay_letter_on: Option<NaiveDate>,
+    pub delay_letter_sent: bool,
+}
+
+/// Whether the export holds one of the further tables (SPEC §2), and how many rows were kept.
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    pub name: String,
+    pub present: bool,
+    pub rows: i64,
+}
+
 /// One report table as written to `tables/<name>.csv|parquet`: all units in one file.
 pub struct TableOut {
     pub name: &'static str,
@@ -124,6 +151,10 @@ pub struct ReportData {
     pub overdue: Vec<OverdueItem>,
     pub deadlines: Vec<Deadline>,
     pub caseworkers: Vec<CaseworkerFigures>,
+    /// Open deadline breaches as of the report date, per unit worst first.
+    pub breaches: Vec<Breach>,
+    /// The further tables of the export (decisions, notifications, complaints …).
+    pub sources: Vec<SourceTable>,
     pub tables: Vec<TableOut>,
 }
 
@@ -139,6 +170,8 @@ impl ReportData {
         let overdue = Frame::new(statement(catalog, "report_overdue", Some(as_of)).await?)?;
         let deadlines = Frame::new(statement(catalog, "report_deadlines", Some(as_of)).await?)?;
         let caseworkers = Frame::new(statement(catalog, "report_caseworkers", Some(as_of)).await?)?;
+        let breaches = Frame::new(statement(catalog, "report_breaches", Some(as_of)).await?)?;
+        let sources = Frame::new(statement(catalog, "report_sources", None).await?)?;
 
         let first_production_week = week.minus(PRODUCTION_WEEKS - 1).sunday();
         let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;
@@ -151,6 +184,7 @@ impl ReportData {
             TableOut { name: "overdue", batch: overdue.batch.clone() },
             TableOut { name: "deadlines", batch: deadlines.batch.clone() },
             TableOut { name: "caseworkers", batch: caseworkers.batch.clone() },
+            TableOut { name: "breaches", batch: breaches.batch.clone() },
         ];
         Ok(ReportData {
             week,
@@ -160,6 +194,8 @@ impl ReportData {
             overdue: read_overdue(&overdue)?,
             deadlines: read_deadlines(&deadlines)?,
             caseworkers: read_caseworkers(&caseworkers)?,
+            breaches: read_breaches(&breaches)?,
+            sources: read_sources(&sources)?,
             tables,
         })
     }
@@ -251,6 +287,15 @@ impl Frame {
         let c = self.column(name)?;
         let a = c.as_boolean_opt().ok_or_else(|| type_error(name))?;
         Ok(a.is_valid(i).then(|| a.value(i)))
+    }
+
+    fn opt_date(&self, name: &str, i: usize) -> Result<Option<NaiveDate>> {
+        let c = self.column(name)?;
+        let a = c.as_primitive_opt::<Date32Type>().ok_or_else(|| type_error(name))?;
+        if a.is_null(i) {
+            return Ok(None);
+        }
+        a.value_as_date(i).map(Some).ok_or_else(|| type_error(name))
     }
 
     fn date(&self, name: &str, i: usize) -> Result<NaiveDate> {
@@ -413,6 +458,40 @@ fn read_caseworkers(f: &Frame) -> Result<Vec<CaseworkerFigures>> {
                 plan_coverage: f.share("plan_coverage", i)?,
                 follow_up_on_time: f.share("follow_up_on_time", i)?,
                 investigation_within_limit: f.share("investigation_within_limit", i)?,
+            })
+        })
+        .collect()
+}
+
+fn read_breaches(f: &Frame) -> Result<Vec<Breach>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(Breach {
+                unit_id: f.str("unit_id", i)?,
+                case_unit_id: f.str("case_unit_id", i)?,
+                decision_id: f.str("decision_id", i)?,
+                case_id: f.str("case_id", i)?,
+                caseworker_id: f.opt_str("caseworker_id", i)?,
+                caseworker_name: f.opt_str("caseworker_name", i)?,
+                paragraph: f.str("paragraph", i)?,
+                area: f.opt_str("area", i)?,
+                applied_on: f.date("applied_on", i)?,
+                deadline: f.date("deadline", i)?,
+                days_overdue: f.i64("days_overdue", i)?,
+                delay_letter_on: f.opt_date("delay_letter_on", i)?,
+                delay_letter_sent: f.opt_bool("delay_letter_sent", i)?.unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+fn read_sources(f: &Frame) -> Result<Vec<SourceTable>> {
+    (0..f.rows())
+        .map(|i| {
+            Ok(SourceTable {
+                name: f.str("table_name", i)?,
+                present: f.opt_bool("present", i)?.unwrap_or(false),
+                rows: f.i64("rows_kept", i)?,
             })
         })
         .collect()

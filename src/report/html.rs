@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::chart::{Point, trend_svg};
 use super::da;
-use super::data::{CaseworkerFigures, Deadline, KpiFigure, OverdueItem, ProductionWeek, ReportData, Share, UnitInfo};
+use super::data::{
+    Breach, CaseworkerFigures, Deadline, KpiFigure, OverdueItem, ProductionWeek, ReportData, Share, SourceTable, UnitInfo,
+};
 use super::file_stem;
 use crate::error::{Error, Result};
 
@@ -20,6 +22,9 @@ pub fn environment() -> Result<Environment<'static>> {
         ("style.css", include_str!("../../templates/report/style.css")),
         ("unit.html", include_str!("../../templates/report/unit.html")),
         ("index.html", include_str!("../../templates/report/index.html")),
+        ("sections.html", include_str!("../../templates/report/sections.html")),
+        ("section_kpis.html", include_str!("../../templates/report/section_kpis.html")),
+        ("section_trends.html", include_str!("../../templates/report/section_trends.html")),
     ] {
         env.add_template(name, source).map_err(template_error)?;
     }
@@ -49,6 +54,8 @@ pub struct PageContext<'a> {
     pub overdue: HashMap<&'a str, Vec<&'a OverdueItem>>,
     pub deadlines: HashMap<&'a str, Vec<&'a Deadline>>,
     pub caseworkers: HashMap<&'a str, Vec<&'a CaseworkerFigures>>,
+    pub breaches: HashMap<&'a str, Vec<&'a Breach>>,
+    pub sources: HashMap<&'a str, &'a SourceTable>,
 }
 
 impl<'a> PageContext<'a> {
@@ -80,7 +87,19 @@ impl<'a> PageContext<'a> {
             overdue: group(&data.overdue, |o| o.unit_id.as_str()),
             deadlines: group(&data.deadlines, |d| d.unit_id.as_str()),
             caseworkers: group(&data.caseworkers, |c| c.unit_id.as_str()),
+            breaches: group(&data.breaches, |b| b.unit_id.as_str()),
+            sources: data.sources.iter().map(|t| (t.name.as_str(), t)).collect(),
         }
+    }
+
+    /// Whether the export holds rows of a further table (decisions, notifications …).
+    pub fn has_data(&self, table: &str) -> bool {
+        self.sources.get(table).is_some_and(|t| t.present && t.rows > 0)
+    }
+
+    /// A section's note when the export has no rows for it: "Ingen data: …".
+    pub fn no_data(&self, section: &da::Section) -> Option<String> {
+        (!self.has_data(section.table)).then(|| format!("{}.", section.no_data))
     }
 
     /// The unit's KPI figure for the report week.
@@ -164,6 +183,8 @@ fn goal_met(headline: Option<bool>, others: impl Iterator<Item = Option<bool>>) 
 struct KpiView {
     id: String,
     label: String,
+    /// The label under a heading that names the item ("Formalitet").
+    short: String,
     numerator: i64,
     denominator: i64,
     share: String,
@@ -174,6 +195,69 @@ struct KpiView {
     status: &'static str,
     icon: &'static str,
     change: String,
+    /// "better" / "worse" / "": the change's direction, lower being better for complaints.
+    change_class: &'static str,
+    change_word: &'static str,
+}
+
+fn kpi_view(k: &KpiFigure) -> KpiView {
+    let (class, status) = da::status(k.met);
+    let lower = da::lower_is_better(&k.kpi_id);
+    let (change_class, change_word) = da::change_direction(k.change_pp, lower);
+    KpiView {
+        id: k.kpi_id.clone(),
+        label: da::kpi_label(&k.kpi_id).to_string(),
+        short: da::short_label(&k.kpi_id).to_string(),
+        numerator: k.numerator,
+        denominator: k.denominator,
+        share: da::percent(k.share),
+        share_value: k.share.map(|s| format!("{s:?}")).unwrap_or_default(),
+        target: da::target_rule(k.target, lower),
+        class,
+        status,
+        icon: icon(k.met),
+        change: da::change_pp(k.change_pp),
+        change_class,
+        change_word,
+    }
+}
+
+/// An open deadline breach as the page lists it.
+#[derive(Serialize)]
+struct BreachView {
+    case_id: String,
+    unit: String,
+    caseworker: String,
+    decision_id: String,
+    paragraph: String,
+    area: String,
+    applied: String,
+    deadline: String,
+    days: i64,
+    days_text: String,
+    letter_sent: bool,
+    letter: String,
+}
+
+/// A section of plan item 12, 13 or notifications: its tile near the top of the page and
+/// its figures further down.
+#[derive(Serialize)]
+struct SectionView {
+    key: &'static str,
+    name: &'static str,
+    item: &'static str,
+    /// "Ingen data: udtrækket har ingen …" when the export lacks the table; else empty.
+    no_data: String,
+    /// "Intet at måle: …" when the unit has nothing to count this week; else empty.
+    nothing: String,
+    kpis: Vec<KpiView>,
+    trends: Vec<TrendView>,
+    class: &'static str,
+    verdict: String,
+    sentence: &'static str,
+    icon: &'static str,
+    /// One line per KPI for the tile: "Afgjort i frist: 80,0 % (mål 95 %)".
+    lines: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -224,6 +308,8 @@ struct SubUnitView {
     overdue: usize,
     deadlines: usize,
     cells: Vec<IndexCell>,
+    /// Plan items 12, 13 and notifications: ✓ / ✗ / – with the shares as a tooltip.
+    items: Vec<IndexCell>,
 }
 
 #[derive(Serialize)]
@@ -263,6 +349,85 @@ fn common_target(ctx: &PageContext, unit: &str) -> String {
         Some(t) if targets.iter().all(|x| x == t) => da::target(*t),
         Some(_) => "se nøgletal".into(),
         None => "–".into(),
+    }
+}
+
+/// A KPI's chart over the report's 13 weeks, against its target.
+fn trend_view(ctx: &PageContext, unit_kpi: &[&KpiFigure], kpi_id: &str) -> TrendView {
+    let points: Vec<Point> = ctx
+        .data
+        .week
+        .sundays_back(super::TREND_WEEKS)
+        .iter()
+        .map(|date| Point {
+            label: super::week::IsoWeek::of(*date).week().to_string(),
+            share: unit_kpi.iter().find(|k| k.kpi_id == kpi_id && k.as_of == *date).and_then(|k| k.share),
+        })
+        .collect();
+    let label = da::kpi_label(kpi_id);
+    TrendView {
+        label: label.to_string(),
+        svg: Value::from_safe_string(trend_svg(label, &points, ctx.target(kpi_id), da::lower_is_better(kpi_id))),
+    }
+}
+
+/// The verdict of a section for a unit: not met when any of its KPIs misses its target;
+/// "Ingen data" when the export lacks the table.
+fn section_status(ctx: &PageContext, unit: &str, section: &da::Section) -> (Option<bool>, &'static str, String, &'static str) {
+    if !ctx.has_data(section.table) {
+        return (None, "none", "Ingen data".into(), "Ingen data");
+    }
+    let mut figures = section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).map(|k| k.met);
+    let first = figures.next().flatten();
+    let met = goal_met(first, figures);
+    let (class, verdict) = da::status(met);
+    let sentence = match met {
+        Some(true) => "Målet er opfyldt",
+        Some(false) => "Målet er ikke opfyldt",
+        None => "Intet at måle",
+    };
+    (met, class, verdict.to_string(), sentence)
+}
+
+fn section_view(ctx: &PageContext, unit: &str, section: &'static da::Section) -> SectionView {
+    let figures: Vec<&KpiFigure> = section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).collect();
+    let unit_kpi = ctx.kpi.get(unit).cloned().unwrap_or_default();
+    let no_data = ctx.no_data(section).unwrap_or_default();
+    // Complaints count in two periods: nothing in either is nothing to measure.
+    let nothing = if no_data.is_empty() && figures.iter().all(|k| k.denominator == 0 && k.numerator == 0) {
+        format!("{}.", section.nothing)
+    } else {
+        String::new()
+    };
+    let (met, class, verdict, sentence) = section_status(ctx, unit, section);
+    let lines = if no_data.is_empty() {
+        figures
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}: {} (mål {})",
+                    da::short_label(&k.kpi_id),
+                    da::percent(k.share),
+                    da::target_rule(k.target, da::lower_is_better(&k.kpi_id))
+                )
+            })
+            .collect()
+    } else {
+        vec![no_data.trim_start_matches("Ingen data: ").trim_end_matches('.').to_string()]
+    };
+    SectionView {
+        key: section.key,
+        name: section.name,
+        item: section.item,
+        no_data,
+        nothing,
+        kpis: figures.iter().map(|k| kpi_view(k)).collect(),
+        trends: section.kpis.iter().map(|k| trend_view(ctx, &unit_kpi, k)).collect(),
+        class,
+        verdict,
+        sentence,
+        icon: if ctx.has_data(section.table) { icon(met) } else { "–" },
+        lines,
     }
 }
 
@@ -328,26 +493,35 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         })
         .collect();
 
-    let kpis: Vec<KpiView> = crate::kpi::DEFINITIONS
+    let kpis: Vec<KpiView> = crate::kpi::DEFINITIONS.iter().filter_map(|d| ctx.this_week(id, d.id)).map(kpi_view).collect();
+
+    // Plan items 12 and 13 and notifications: a tile each and a section each.
+    let sections: Vec<SectionView> = da::SECTIONS.iter().map(|sec| section_view(ctx, id, sec)).collect();
+    let breach_rows = ctx.breaches.get(id).cloned().unwrap_or_default();
+    let breaches: Vec<BreachView> = breach_rows
         .iter()
-        .filter_map(|d| ctx.this_week(id, d.id))
-        .map(|k| {
-            let (class, status) = da::status(k.met);
-            KpiView {
-                id: k.kpi_id.clone(),
-                label: da::kpi_label(&k.kpi_id).to_string(),
-                numerator: k.numerator,
-                denominator: k.denominator,
-                share: da::percent(k.share),
-                share_value: k.share.map(|s| format!("{s:?}")).unwrap_or_default(),
-                target: da::target(k.target),
-                class,
-                status,
-                icon: icon(k.met),
-                change: da::change_pp(k.change_pp),
-            }
+        .take(LIST_LIMIT)
+        .map(|b| BreachView {
+            case_id: b.case_id.clone(),
+            unit: ctx.unit_name_within(&b.case_unit_id, id),
+            caseworker: da::caseworker(b.caseworker_id.as_deref(), b.caseworker_name.as_deref()),
+            decision_id: b.decision_id.clone(),
+            paragraph: b.paragraph.clone(),
+            area: b.area.clone().unwrap_or_default(),
+            applied: da::date(b.applied_on),
+            deadline: da::date(b.deadline),
+            days: b.days_overdue,
+            days_text: da::integer(b.days_overdue),
+            letter_sent: b.delay_letter_sent,
+            letter: match (b.delay_letter_sent, b.delay_letter_on) {
+                (true, Some(d)) => format!("Ja, {}", da::date(d)),
+                (true, None) => "Ja".into(),
+                (false, _) => "Nej".into(),
+            },
         })
         .collect();
+    let breaches_without_letter = breach_rows.iter().filter(|b| !b.delay_letter_sent).count();
+    let complaint_periods = complaint_periods(ctx);
 
     let overdue_rows = ctx.overdue.get(id).cloned().unwrap_or_default();
     let overdue: Vec<ItemView> = overdue_rows
@@ -433,22 +607,10 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         .collect();
     let caseworker_count = caseworker_rows.iter().filter(|c| c.caseworker_id.is_some() && c.active_cases > 0).count();
 
+    // The trend of the three goals' KPIs; the other items draw theirs in their sections.
     let unit_kpi = ctx.kpi.get(id).cloned().unwrap_or_default();
-    let trend_dates = week.sundays_back(super::TREND_WEEKS);
-    let trends: Vec<TrendView> = crate::kpi::DEFINITIONS
-        .iter()
-        .map(|d| {
-            let points: Vec<Point> = trend_dates
-                .iter()
-                .map(|date| Point {
-                    label: super::week::IsoWeek::of(*date).week().to_string(),
-                    share: unit_kpi.iter().find(|k| k.kpi_id == d.id && k.as_of == *date).and_then(|k| k.share),
-                })
-                .collect();
-            let target = ctx.target(d.id);
-            TrendView { label: d.label_da.to_string(), svg: Value::from_safe_string(trend_svg(d.label_da, &points, target)) }
-        })
-        .collect();
+    let trends: Vec<TrendView> =
+        crate::kpi::DEFINITIONS.iter().filter(|d| da::section_of(d.id).is_none()).map(|d| trend_view(ctx, &unit_kpi, d.id)).collect();
 
     let production: Vec<ProductionView> = ctx
         .production
@@ -489,7 +651,28 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                     }
                 })
                 .collect();
+            let items = da::SECTIONS
+                .iter()
+                .map(|sec| {
+                    let (met, class, verdict, _) = section_status(ctx, &c.id, sec);
+                    let title = sec
+                        .kpis
+                        .iter()
+                        .filter_map(|k| ctx.this_week(&c.id, k))
+                        .map(|k| format!("{}: {}", da::short_label(&k.kpi_id), da::percent(k.share)))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    IndexCell {
+                        text: if met.is_some() { icon(met).to_string() } else { "–".into() },
+                        class,
+                        icon: "",
+                        status: if met.is_some() { da::status(met).1 } else { "" },
+                        title: if ctx.has_data(sec.table) { title } else { verdict },
+                    }
+                })
+                .collect();
             SubUnitView {
+                items,
                 name: ctx.unit_name_within(&c.id, id),
                 href: format!("{}.html", file_stem(&c.id)),
                 active_cases: da::integer(c.active_cases),
@@ -533,9 +716,31 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         trends => trends,
         trend_weeks => super::TREND_WEEKS,
         production => production,
+        sections => &sections,
+        frister => &sections[0],
+        underretninger => &sections[1],
+        klager => &sections[2],
+        breaches => breaches,
+        breach_total => breach_rows.len(),
+        breach_total_text => da::integer(breach_rows.len() as i64),
+        breaches_without_letter => breaches_without_letter,
+        show_breach_unit => show_case_unit,
+        window_text => complaint_periods.0,
+        baseline_text => complaint_periods.1,
         rules_source => ctx.rules_source,
     };
     env.get_template("unit.html").and_then(|t| t.render(context)).map_err(template_error)
+}
+
+/// The complaints' window W and baseline B as of the report date, in words.
+pub fn complaint_periods(ctx: &PageContext) -> (String, String) {
+    let as_of = ctx.data.week.sunday();
+    let window = format!("{}–{}", da::date(as_of - chrono::Duration::days(364)), da::date(as_of));
+    let baseline = match ctx.rules.baseline_year {
+        Some(year) => format!("året {year}"),
+        None => format!("{}–{}", da::date(as_of - chrono::Duration::days(729)), da::date(as_of - chrono::Duration::days(365))),
+    };
+    (window, baseline)
 }
 
 #[derive(Serialize)]
@@ -556,6 +761,19 @@ struct IndexRow {
     empty: bool,
     active_cases: String,
     cells: Vec<IndexCell>,
+}
+
+#[derive(Serialize)]
+struct HeaderColumn {
+    label: String,
+    title: String,
+    target: String,
+}
+
+#[derive(Serialize)]
+struct HeaderGroup {
+    heading: String,
+    columns: Vec<HeaderColumn>,
 }
 
 /// Renders the index of all units with each KPI's status this week.
@@ -590,13 +808,28 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
                 .collect(),
         })
         .collect();
-    let target = data.kpi.iter().find(|k| k.as_of == as_of).map_or_else(|| "–".into(), |k| da::target(k.target));
+    // Columns grouped by plan item (items 15–17 first, as the KPI table), each with its target.
+    let mut groups: Vec<HeaderGroup> = Vec::new();
+    for d in crate::kpi::DEFINITIONS {
+        let heading = da::plan_item_heading(d.plan_item);
+        let column = HeaderColumn {
+            label: da::short_label(d.id).to_string(),
+            title: d.label_da.to_string(),
+            target: da::target_rule(ctx.target(d.id), d.lower_is_better),
+        };
+        match groups.last_mut() {
+            Some(g) if g.heading == heading => g.columns.push(column),
+            _ => groups.push(HeaderGroup { heading, columns: vec![column] }),
+        }
+    }
+    let missing: Vec<&str> =
+        da::SECTIONS.iter().filter(|s| !ctx.has_data(s.table)).map(|s| s.no_data.trim_start_matches("Ingen data: ")).collect();
     let context = minijinja::context! {
         week_label => data.week.label_da(),
         as_of_long => da::long_date(as_of),
         as_of_short => da::date(as_of),
-        goal_target => target,
-        headers => crate::kpi::DEFINITIONS.iter().map(|d| d.label_da).collect::<Vec<_>>(),
+        groups => groups,
+        missing => missing,
         units => units,
         rules_source => ctx.rules_source,
     };
@@ -617,6 +850,23 @@ mod tests {
         assert_eq!(goal_met(None, [Some(true)].into_iter()), Some(true));
         assert_eq!(goal_met(None, [None].into_iter()), None);
         assert_eq!(goal_met(None, std::iter::empty()), None);
+    }
+
+    #[test]
+    fn every_kpi_is_under_a_goal_tile_or_in_one_section() {
+        let defs = crate::kpi::DEFINITIONS;
+        for d in defs {
+            let under_goal = da::GOALS.iter().any(|(g, ..)| defs.iter().any(|x| x.id == *g && x.plan_item == d.plan_item));
+            assert!(under_goal != da::section_of(d.id).is_some(), "{}", d.id);
+        }
+        for s in &da::SECTIONS {
+            for k in s.kpis {
+                assert!(defs.iter().any(|d| d.id == k), "{k}");
+            }
+        }
+        // Complaints are the KPIs met at or below their target.
+        let lower: Vec<&str> = defs.iter().filter(|d| da::lower_is_better(d.id)).map(|d| d.id).collect();
+        assert_eq!(lower, da::SECTIONS[2].kpis);
     }
 
     #[test]

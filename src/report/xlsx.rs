@@ -10,12 +10,23 @@ use rust_xlsxwriter::{
 };
 
 use super::da;
-use super::data::{Share, UnitInfo};
-use super::html::PageContext;
+use super::data::{KpiFigure, Share, UnitInfo};
+use super::html::{PageContext, complaint_periods};
 use crate::error::{Error, Result};
 
-/// Sheet names, in workbook order (SPEC §5 items 1–5, then the trend).
-pub const SHEETS: [&str; 6] = ["KPI-oversigt", "Produktion", "Forsinkede sager", "Kommende frister", "Sagsbehandlere", "Udvikling"];
+/// Sheet names, in workbook order (SPEC §5 items 1–5, then the trend, then plan item 12,
+/// notifications and plan item 13).
+pub const SHEETS: [&str; 9] = [
+    "KPI-oversigt",
+    "Produktion",
+    "Forsinkede sager",
+    "Kommende frister",
+    "Sagsbehandlere",
+    "Udvikling",
+    "Sagsbehandlingsfrister",
+    "Underretninger",
+    "Klager",
+];
 
 /// Row of the first table header on each sheet (rows 0–1 hold the title and a note).
 pub const TABLE_HEADER_ROW: u32 = 3;
@@ -124,14 +135,21 @@ fn colour(ws: &mut Worksheet, f: &Formats, at: &Placed, col: u16, met: Option<&s
 
 /// Green when a share in `share_col` reaches the target (a cell or a number), red below.
 fn colour_share(ws: &mut Worksheet, f: &Formats, at: &Placed, share_col: u16, target: &str) -> Result<()> {
+    colour_share_towards(ws, f, at, share_col, target, false)
+}
+
+/// As `colour_share`; when `lower_is_better` (complaints) green at or below the target and
+/// red above it.
+fn colour_share_towards(ws: &mut Worksheet, f: &Formats, at: &Placed, share_col: u16, target: &str, lower_is_better: bool) -> Result<()> {
     let cell = column_cell(at, share_col);
+    let (good, bad) = if lower_is_better { ("<=", ">") } else { (">=", "<") };
     colour(
         ws,
         f,
         at,
         share_col,
-        Some(&format!("=AND(ISNUMBER({cell}),{cell}>={target})")),
-        &format!("=AND(ISNUMBER({cell}),{cell}<{target})"),
+        Some(&format!("=AND(ISNUMBER({cell}),{cell}{good}{target})")),
+        &format!("=AND(ISNUMBER({cell}),{cell}{bad}{target})"),
     )
 }
 
@@ -145,6 +163,35 @@ fn column_cell(at: &Placed, col: u16) -> String {
 
 fn caseworker(id: Option<&str>, name: Option<&str>) -> Cell {
     Cell::Text(da::caseworker(id, name))
+}
+
+fn figure<'a>(figures: &[&'a KpiFigure], date: NaiveDate, kpi_id: &str) -> Option<&'a KpiFigure> {
+    figures.iter().copied().find(|k| k.as_of == date && k.kpi_id == kpi_id)
+}
+
+fn plan_item(kpi_id: &str) -> Option<i32> {
+    crate::kpi::DEFINITIONS.iter().find(|d| d.id == kpi_id).and_then(|d| d.plan_item)
+}
+
+/// This week's figures of a section's KPIs in one sentence, for a sheet's note:
+/// "Afgørelse inden for sagsbehandlingsfrist: 12 af 15 = 80,0 % (mål 95 %), ikke opfyldt; …".
+fn kpi_summary(ctx: &PageContext, unit: &str, kpis: &[&str]) -> String {
+    let parts: Vec<String> = kpis
+        .iter()
+        .filter_map(|k| ctx.this_week(unit, k))
+        .map(|k| {
+            format!(
+                "{}: {} af {} = {} (mål {}), {}",
+                da::kpi_label(&k.kpi_id),
+                da::integer(k.numerator),
+                da::integer(k.denominator),
+                da::percent(k.share),
+                da::target_rule(k.target, da::lower_is_better(&k.kpi_id)),
+                da::status(k.met).1.to_lowercase()
+            )
+        })
+        .collect();
+    if parts.is_empty() { String::new() } else { format!("Denne uge: {}.", parts.join("; ")) }
 }
 
 /// Writes `<unit>.xlsx` for one unit.
@@ -180,6 +227,8 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
                     Cell::Text(da::status(k.met).1.to_string()),
                     Cell::Pct(k.previous_share),
                     Cell::Points(k.change_pp),
+                    Cell::Text(if da::lower_is_better(&k.kpi_id) { "andel ≤ mål" } else { "andel ≥ mål" }.to_string()),
+                    Cell::Text(da::plan_item_heading(plan_item(&k.kpi_id))),
                 ]
             })
             .collect();
@@ -194,18 +243,24 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
             ("Status", 13.0),
             (previous.as_str(), 14.0),
             ("Ændring (procentpoint)", 22.0),
+            ("Opfyldt når", 13.0),
+            ("Punkt", 26.0),
         ];
         let at = write_table(
             ws,
             &f,
             "KPI",
             &title("Nøgletal"),
-            &note(format!("Status pr. søndag {} for enheden og dens underliggende enheder.", da::date(as_of))),
+            &note(format!(
+                "Status pr. søndag {} for enheden og dens underliggende enheder. Klager: færre er bedre (opfyldt når andelen er højst målet).",
+                da::date(as_of)
+            )),
             &columns,
             &rows,
         )?;
-        colour_share(ws, &f, &at, 4, &column_cell(&at, 5))?;
+        // The share takes the status's colour, which knows each KPI's direction.
         let status = column_cell(&at, 6);
+        colour(ws, &f, &at, 4, Some(&format!("={status}=\"Opfyldt\"")), &format!("={status}=\"Ikke opfyldt\""))?;
         colour(ws, &f, &at, 6, Some(&format!("={status}=\"Opfyldt\"")), &format!("={status}=\"Ikke opfyldt\""))?;
     }
 
@@ -433,7 +488,123 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
             &rows,
         )?;
         for (i, d) in crate::kpi::DEFINITIONS.iter().enumerate() {
-            colour_share(ws, &f, &at, 2 + i as u16, &format!("{:?}", ctx.target(d.id)))?;
+            colour_share_towards(ws, &f, &at, 2 + i as u16, &format!("{:?}", ctx.target(d.id)), d.lower_is_better)?;
+        }
+    }
+
+    // 7. Plan item 12: every open deadline breach, oldest deadline first.
+    {
+        let ws = wb.add_worksheet().set_name(SHEETS[6]).map_err(xlsx_error)?;
+        let section = &da::SECTIONS[0];
+        let breaches = ctx.breaches.get(id).map(|v| v.as_slice()).unwrap_or_default();
+        let rows: Vec<Vec<Cell>> = breaches
+            .iter()
+            .map(|b| {
+                vec![
+                    Cell::Text(b.case_id.clone()),
+                    Cell::Text(b.case_unit_id.clone()),
+                    Cell::Text(ctx.unit_names.get(b.case_unit_id.as_str()).map_or_else(String::new, |n| n.to_string())),
+                    Cell::OptText(b.caseworker_id.clone()),
+                    caseworker(b.caseworker_id.as_deref(), b.caseworker_name.as_deref()),
+                    Cell::Text(b.decision_id.clone()),
+                    Cell::Text(b.paragraph.clone()),
+                    Cell::OptText(b.area.clone()),
+                    Cell::Date(b.applied_on),
+                    Cell::Date(b.deadline),
+                    Cell::Int(b.days_overdue),
+                    Cell::Text(if b.delay_letter_sent { "Ja" } else { "Nej" }.to_string()),
+                    match b.delay_letter_on {
+                        Some(d) if b.delay_letter_sent => Cell::Date(d),
+                        _ => Cell::OptText(None),
+                    },
+                ]
+            })
+            .collect();
+        let columns = [
+            ("Sag", 12.0),
+            ("Enhed-id", 10.0),
+            ("Enhed", 28.0),
+            ("Sagsbehandler-id", 14.0),
+            ("Sagsbehandler", 22.0),
+            ("Ansøgning-id", 12.0),
+            ("Paragraf", 12.0),
+            ("Område", 40.0),
+            ("Ansøgt", 12.0),
+            ("Frist", 12.0),
+            ("Dage over frist", 12.0),
+            ("Orienteret om forsinkelse", 14.0),
+            ("Orienteringsbrev", 12.0),
+        ];
+        let text = match ctx.no_data(section) {
+            Some(no_data) => no_data,
+            None => format!(
+                "Åbne ansøgninger over sagsbehandlingsfristen pr. {}, ældste frist først. {}",
+                da::date(as_of),
+                kpi_summary(ctx, id, &section.kpis)
+            ),
+        };
+        let at = write_table(ws, &f, "Fristoverskridelser", &title("Sagsbehandlingsfrister (punkt 12)"), &note(text), &columns, &rows)?;
+        if !rows.is_empty() {
+            let days = column_cell(&at, 10);
+            colour(ws, &f, &at, 10, None, &format!("=ISNUMBER({days})"))?;
+            let sent = column_cell(&at, 11);
+            colour(ws, &f, &at, 11, Some(&format!("={sent}=\"Ja\"")), &format!("={sent}=\"Nej\""))?;
+        }
+    }
+
+    // 8. Notifications and 9. complaints: their two KPIs week by week over the trend.
+    for (sheet, table, section) in [(SHEETS[7], "Underretninger", &da::SECTIONS[1]), (SHEETS[8], "Klager", &da::SECTIONS[2])] {
+        let ws = wb.add_worksheet().set_name(sheet).map_err(xlsx_error)?;
+        let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
+        let no_data = ctx.no_data(section);
+        let rows: Vec<Vec<Cell>> = if no_data.is_some() {
+            Vec::new()
+        } else {
+            week.sundays_back(super::TREND_WEEKS)
+                .into_iter()
+                .map(|date| {
+                    let mut row = vec![Cell::Text(super::week::IsoWeek::of(date).to_string()), Cell::Date(date)];
+                    for kpi_id in section.kpis {
+                        let k = figure(figures, date, kpi_id);
+                        row.push(Cell::OptInt(k.map(|k| k.numerator)));
+                        row.push(Cell::OptInt(k.map(|k| k.denominator)));
+                        row.push(Cell::Pct(k.and_then(|k| k.share)));
+                        row.push(Cell::Text(da::status(k.and_then(|k| k.met)).1.to_string()));
+                    }
+                    row
+                })
+                .collect()
+        };
+        let headers: Vec<String> = section
+            .kpis
+            .iter()
+            .flat_map(|kpi_id| {
+                let short = da::short_label(kpi_id);
+                let (num, den) = if section.key == "klager" { ("i perioden", "i basisperioden") } else { ("tæller", "nævner") };
+                [format!("{short} {num}"), format!("{short} {den}"), format!("{short} andel"), format!("{short} status")]
+            })
+            .collect();
+        let mut columns: Vec<(&str, f64)> = vec![("Uge", 10.0), ("Søndag", 12.0)];
+        columns.extend(headers.iter().map(|h| (h.as_str(), 14.0)));
+        let text = match no_data {
+            Some(no_data) => no_data,
+            None if section.key == "klager" => {
+                let (window, baseline) = complaint_periods(ctx);
+                format!(
+                    "Klager i perioden ({window} pr. {}) mod basisperioden ({baseline}) uge for uge; færre er bedre: opfyldt når andelen er højst målet. {}",
+                    da::date(as_of),
+                    kpi_summary(ctx, id, &section.kpis)
+                )
+            }
+            None => format!("Frister i de seneste 365 dage, uge for uge. {}", kpi_summary(ctx, id, &section.kpis)),
+        };
+        let sub = if section.item.is_empty() { section.name.to_string() } else { format!("{} ({})", section.name, section.item) };
+        let at = write_table(ws, &f, table, &title(&sub), &note(text), &columns, &rows)?;
+        if !rows.is_empty() {
+            for (i, kpi_id) in section.kpis.iter().enumerate() {
+                let share_col = 2 + 4 * i as u16 + 2;
+                colour_share_towards(ws, &f, &at, share_col, &format!("{:?}", ctx.target(kpi_id)), da::lower_is_better(kpi_id))?;
+            }
         }
     }
 
