@@ -19,7 +19,7 @@ pub struct Section {
     pub name: &'static str,
     /// "punkt 12", or "" for notifications, which the law sets rather than a plan item.
     pub item: &'static str,
-    pub kpis: [&'static str; 2],
+    pub kpis: &'static [&'static str],
     /// The further table of the export the KPIs count (SPEC §2).
     pub table: &'static str,
     /// "Ingen data: udtrækket har ingen …" when the export lacks that table.
@@ -28,13 +28,14 @@ pub struct Section {
     pub nothing: &'static str,
 }
 
-/// The sections of plan items 12 and 13 and of notifications, in page order.
-pub static SECTIONS: [Section; 3] = [
+/// The sections of plan items 12 and 13, of notifications and of the lawful-case audit,
+/// in page order.
+pub static SECTIONS: [Section; 4] = [
     Section {
         key: "frister",
         name: "Sagsbehandlingsfrister",
         item: "punkt 12",
-        kpis: ["decision_within_deadline", "delay_letter_sent"],
+        kpis: &["decision_within_deadline", "delay_letter_sent"],
         table: "decisions",
         no_data: "Ingen data: udtrækket har ingen ansøgninger (tabellen decisions)",
         nothing: "Intet at måle: ingen ansøgninger med frist i de seneste 365 dage",
@@ -43,7 +44,7 @@ pub static SECTIONS: [Section; 3] = [
         key: "underretninger",
         name: "Underretninger",
         item: "",
-        kpis: ["notification_assessed_in_time", "notification_receipt_confirmed"],
+        kpis: &["notification_assessed_in_time", "notification_receipt_confirmed"],
         table: "notifications",
         no_data: "Ingen data: udtrækket har ingen underretninger (tabellen notifications)",
         nothing: "Intet at måle: ingen underretninger med frist i de seneste 365 dage",
@@ -52,10 +53,19 @@ pub static SECTIONS: [Section; 3] = [
         key: "klager",
         name: "Klager",
         item: "punkt 13",
-        kpis: ["complaints_formalitet", "complaints_realitet"],
+        kpis: &["complaints_formalitet", "complaints_realitet"],
         table: "complaints",
         no_data: "Ingen data: udtrækket har ingen klager (tabellen complaints)",
         nothing: "Intet at måle: ingen klager i perioden eller i basisperioden",
+    },
+    Section {
+        key: "lovmedholdelighed",
+        name: "Lovmedholdelighed",
+        item: "revision",
+        kpis: &["lawful_case"],
+        table: "case_events",
+        no_data: "Ingen data: udtrækket har ingen sagsskridt (tabellen case_events), så tjeklisten kan ikke vurderes",
+        nothing: "Intet at måle: ingen aktive sager med aktiv foranstaltning",
     },
 ];
 

@@ -720,6 +720,7 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         frister => &sections[0],
         underretninger => &sections[1],
         klager => &sections[2],
+        lovmedholdelighed => &sections[3],
         breaches => breaches,
         breach_total => breach_rows.len(),
         breach_total_text => da::integer(breach_rows.len() as i64),
@@ -861,7 +862,7 @@ mod tests {
         }
         for s in &da::SECTIONS {
             for k in s.kpis {
-                assert!(defs.iter().any(|d| d.id == k), "{k}");
+                assert!(defs.iter().any(|d| d.id == *k), "{k}");
             }
         }
         // Complaints are the KPIs met at or below their target.
