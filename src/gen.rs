@@ -11,18 +11,38 @@
 //! the generator aims at mirror the built-in rules (`default_rules.toml`); with other rules
 //! the data is still valid, only the compliance levels differ.
 //!
+//! The export holds the eight core tables and the five further tables of the wider plan
+//! (SPEC §4b), in the shapes the benchmarks assume: per case about one application
+//! (`decisions`), half a notification and two case events; about twelve postings per
+//! measure-year (monthly payments of measures with a monthly cost, a few refunds, about
+//! 68 % booked on the case); a few complaints per 100 cases a year, rising or falling
+//! from year to year per department. The same diligence decides whether applications are
+//! decided by their case-processing deadline (SEL §41/§42 and BL §87 8 weeks, BL §86 40
+//! working days, BL §32 3 months; the generator counts working days as Monday–Friday, so
+//! "on time" holds whatever closed days the rules add) and delay letters sent, whether
+//! notifications are assessed within 24 hours and professionals get a receipt within 6
+//! working days, and how many cases have the events the lawful-case checklist reads.
+//! Applications before 1 January 2024 carry Serviceloven codes, later ones Barnets Lov.
+//!
 //! The data is invented: children have a `cpr` column shaped like a CPR number
 //! (ddmmyy-xxxx) whose day part is 32–60, a day no real or substitute CPR number uses, so
 //! tests can prove it never leaks without any real number existing in the repository.
 //!
-//! Every event date (opened, started, completed, decided, created, performed …) is on or
-//! before the export date. Only `follow_ups.next_due_on` may lie after it: it is a deadline
-//! the caseworker set, not an event.
+//! Every event date (opened, started, completed, decided, created, performed, applied,
+//! received, assessed, posted …) is on or before the export date. Only
+//! `follow_ups.next_due_on` may lie after it: it is a deadline the caseworker set, not an
+//! event. Notification times are written as naive Copenhagen wall-clock time
+//! (`Timestamp(Microsecond, None)`), spread over day, night and weekend, and never inside
+//! the hour skipped when summer time starts (the reader rejects such rows).
 //!
 //! Output is byte-identical for the same (scale, seed, export date): one ChaCha8 stream
-//! builds the organisation, and each chunk of cases has its own stream. Cases are made in
-//! chunks of [`CHUNK_CASES`] on one thread while another encodes the previous chunk into
-//! the eight Parquet writers, so memory stays bounded whatever the scale.
+//! builds the organisation, and each chunk of cases has its own stream. The further tables
+//! draw from streams of their own (one per chunk, one for the departments' complaint
+//! trends), so adding them left the core tables exactly as they were. Cases are made in
+//! chunks of [`CHUNK_CASES`] on one thread, which then derives the chunk's further rows,
+//! in smaller batches, from what it recorded about each case, while another thread encodes
+//! what came before into the thirteen Parquet writers, so memory stays bounded whatever
+//! the scale.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -33,8 +53,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use chrono::{Datelike, Months, NaiveDate};
-use datafusion::arrow::array::{ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, StringBuilder};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
@@ -58,9 +80,22 @@ pub struct GenSummary {
     pub rows: Vec<(&'static str, usize)>,
 }
 
-/// The tables written, in contract order.
-pub const TABLE_NAMES: [&str; 8] =
-    ["units", "caseworkers", "children", "cases", "measures", "investigations", "action_plans", "follow_ups"];
+/// The tables written, in contract order: the eight core tables, then the five further.
+pub const TABLE_NAMES: [&str; 13] = [
+    "units",
+    "caseworkers",
+    "children",
+    "cases",
+    "measures",
+    "investigations",
+    "action_plans",
+    "follow_ups",
+    "notifications",
+    "decisions",
+    "complaints",
+    "case_events",
+    "postings",
+];
 
 const CASES_PER_SCALE: f64 = 10_000.0;
 const CASEWORKERS_PER_SCALE: f64 = 150.0;
@@ -71,6 +106,10 @@ const MAX_SCALE: f64 = 10_000.0;
 const HISTORY_MONTHS: u32 = 6 * 12;
 /// Part of the output's identity: changing it changes the generated data.
 pub const CHUNK_CASES: u64 = 50_000;
+/// The further rows of a chunk are made and sent in batches of this many cases, so the
+/// postings (a dozen or more per case) do not hold a whole chunk in memory. Changing it
+/// changes no row, only how the rows reach the writers.
+const FURTHER_BATCH_CASES: usize = 10_000;
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 const GENERATOR: &str = "cwkpi gen";
 
@@ -207,10 +246,14 @@ static PLAN_RULES: &[(&str, PlanDue)] = &[
 ];
 
 /// Prefix match at a dot boundary, as SPEC §3 defines it.
+fn prefix_matches(code: &str, prefix: &str) -> bool {
+    code == prefix || (code.starts_with(prefix) && code[prefix.len()..].starts_with('.'))
+}
+
 fn plan_rule(code: &str) -> Option<PlanDue> {
     PLAN_RULES
         .iter()
-        .filter(|(prefix, _)| code == *prefix || (code.starts_with(prefix) && code[prefix.len()..].starts_with('.')))
+        .filter(|(prefix, _)| prefix_matches(code, prefix))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, rule)| *rule)
 }
@@ -553,6 +596,8 @@ struct ChunkRows {
     investigations: InvestigationRows,
     plans: PlanRows,
     follow_ups: FollowUpRows,
+    /// What the further tables need to know about each case of the chunk.
+    facts: Vec<CaseFacts>,
 }
 
 /// One chunk's columns per table, in `TABLE_NAMES` order from "children" on.
@@ -599,6 +644,21 @@ struct MeasureFacts {
     acute: bool,
     rule: Option<PlanDue>,
     barnets_lov: bool,
+    kind: Kind,
+    monthly_cost: Option<f64>,
+}
+
+/// A case as the further tables see it, recorded while the case is made (recording draws
+/// nothing from the case stream, so the core tables do not depend on it).
+struct CaseFacts {
+    number: u64,
+    /// Index into `Organisation::leaves`.
+    leaf: usize,
+    child: u64,
+    opened: Day,
+    closed: Option<Day>,
+    handicap: bool,
+    measures: Vec<MeasureFacts>,
 }
 
 struct CaseMaker<'a> {
@@ -630,7 +690,8 @@ impl CaseMaker<'_> {
 
     fn make_case(&mut self, rng: &mut ChaCha8Rng, n: u64, rows: &mut ChunkRows, former: &mut VecDeque<FormerChild>) {
         let org = self.org;
-        let leaf = &org.leaves[org.pick_leaf(rng)];
+        let leaf_index = org.pick_leaf(rng);
+        let leaf = &org.leaves[leaf_index];
         let diligence = leaf.diligence;
         let as_of = self.as_of;
         let opened = self.opening_day(rng, n);
@@ -736,14 +797,16 @@ impl CaseMaker<'_> {
         }
         cases.opened_on.append_value(opened);
         cases.closed_on.append_option(closed);
-        if chance(rng, 0.03) {
+        let handicap = if chance(rng, 0.03) {
             cases.target_group.append_null();
+            false
         } else {
             cases.target_group.append_value(match leaf.center {
                 Center::Vulnerable => "udsatte",
                 Center::Disability => "handicap",
             });
-        }
+            leaf.center == Center::Disability
+        };
 
         if let Some(end) = closed {
             if former.len() == 64 {
@@ -751,6 +814,7 @@ impl CaseMaker<'_> {
             }
             former.push_back(FormerChild { number: child, birth, free_from: end });
         }
+        rows.facts.push(CaseFacts { number: n, leaf: leaf_index, child, opened, closed, handicap, measures });
     }
 
     fn new_child(&mut self, rng: &mut ChaCha8Rng, center: Center, opened: Day, rows: &mut ChildRows) -> (u64, Day) {
@@ -855,9 +919,20 @@ impl CaseMaker<'_> {
         rows.ended_on.append_option(ended);
         rows.decided_on.append_option(decided);
         rows.acute.append_value(acute);
-        rows.monthly_cost_dkk.append_option(monthly_cost(rng, code.kind));
+        let monthly_cost = monthly_cost(rng, code.kind);
+        rows.monthly_cost_dkk.append_option(monthly_cost);
         rows.provider.append_option(provider(rng, code.kind));
-        MeasureFacts { number, started, ended, decided, acute, rule: plan_rule(code.code), barnets_lov }
+        MeasureFacts {
+            number,
+            started,
+            ended,
+            decided,
+            acute,
+            rule: plan_rule(code.code),
+            barnets_lov,
+            kind: code.kind,
+            monthly_cost,
+        }
     }
 
     /// Action plans: one before (or after) each plan-requiring measure's due date unless
@@ -970,6 +1045,651 @@ impl CaseMaker<'_> {
 }
 
 // ---------------------------------------------------------------------------------------
+// The further tables (SPEC §2): notifications, applications and decisions, complaints,
+// case events and postings, derived from the facts each case chunk recorded.
+
+/// Random streams of the further tables: chunk k draws from `FURTHER_STREAM + k`, the
+/// departments' complaint trends from `DEPARTMENT_STREAM`. The organisation uses stream 0
+/// and case chunk k stream k + 1, far below.
+const FURTHER_STREAM: u64 = 1 << 32;
+const DEPARTMENT_STREAM: u64 = 1 << 33;
+
+const SECONDS_PER_DAY: i64 = 86_400;
+const HOUR: i32 = 3_600;
+const MICROS_PER_SECOND: i64 = 1_000_000;
+
+/// Years back from the export date over which complaint rates change (older ones use the
+/// last).
+const TREND_YEARS: usize = 8;
+/// Complaints per case-year at an average department: formalitet, realitet.
+const COMPLAINT_RATES: [f64; 2] = [0.014, 0.024];
+const COMPLAINT_KINDS: [&str; 2] = ["formalitet", "realitet"];
+
+/// Monday = 0 … Sunday = 6 (1970-01-01, day 0, was a Thursday).
+fn weekday(d: Day) -> i32 {
+    (d + 3).rem_euclid(7)
+}
+
+/// The n-th Monday–Friday strictly after `d`. Closed days are not counted as such: they
+/// only move the rules' deadline later, so a date on time by this count is on time.
+fn add_working_days(d: Day, n: i32) -> Day {
+    let mut day = d;
+    let mut left = n;
+    while left > 0 {
+        day += 1;
+        if weekday(day) < 5 {
+            left -= 1;
+        }
+    }
+    day
+}
+
+/// Whether `d` is the last Sunday of March, when Copenhagen skips 02:00–03:00.
+fn spring_forward(d: Day) -> bool {
+    weekday(d) == 6 && date(d).is_some_and(|x| x.month() == 3 && x.day() + 7 > 31)
+}
+
+/// A naive Copenhagen wall-clock time (seconds since 1970-01-01 00:00) that exists: a time
+/// in the skipped spring hour moves one hour on.
+fn existing_time(seconds: i64) -> i64 {
+    let in_day = seconds.rem_euclid(SECONDS_PER_DAY);
+    let d = seconds.div_euclid(SECONDS_PER_DAY) as Day;
+    if (i64::from(2 * HOUR)..i64::from(3 * HOUR)).contains(&in_day) && spring_forward(d) {
+        seconds + i64::from(HOUR)
+    } else {
+        seconds
+    }
+}
+
+fn day_of(seconds: i64) -> Day {
+    seconds.div_euclid(SECONDS_PER_DAY) as Day
+}
+
+fn round_ore(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A case-processing deadline (retssikkerhedsloven §3 stk. 2), as the built-in rules set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Span {
+    Weeks(i32),
+    Months(u32),
+    WorkingDays(i32),
+}
+
+static DEADLINE_RULES: &[(&str, Span)] = &[
+    ("SEL:41", Span::Weeks(8)),
+    ("SEL:42", Span::Weeks(8)),
+    ("BL:86", Span::WorkingDays(40)),
+    ("BL:87", Span::Weeks(8)),
+    ("BL:32", Span::Months(3)),
+];
+
+fn deadline_rule(code: &str) -> Option<Span> {
+    DEADLINE_RULES
+        .iter()
+        .filter(|(prefix, _)| prefix_matches(code, prefix))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, span)| *span)
+}
+
+fn deadline(applied: Day, span: Span) -> Day {
+    match span {
+        Span::Weeks(w) => applied + 7 * w,
+        Span::Months(m) => add_months(applied, m),
+        Span::WorkingDays(n) => add_working_days(applied, n),
+    }
+}
+
+// What families apply for. Codes with a deadline rule and codes without one.
+static SEL_APPLICATIONS_VULNERABLE: &[Code] = &[
+    code("SEL:52.3.3", Family, 30),
+    code("SEL:11.3", Prevention, 25),
+    code("SEL:52.3.6", Contact, 15),
+    code("SEL:52.3.7", Placement, 10),
+    code("SEL:41", ExtraCosts, 5),
+];
+static SEL_APPLICATIONS_DISABILITY: &[Code] = &[
+    code("SEL:41", ExtraCosts, 40),
+    code("SEL:42", LostEarnings, 25),
+    code("SEL:52.3.5", Respite, 10),
+    code("SEL:11.3", Prevention, 8),
+];
+static BL_APPLICATIONS_VULNERABLE: &[Code] = &[
+    code("BL:32.1.2", Family, 30),
+    code("BL:32.1.5", Contact, 15),
+    code("BL:32.1.3", Placement, 5),
+    code("BL:30", Prevention, 25),
+    code("BL:46", Placement, 8),
+    code("BL:86", ExtraCosts, 5),
+];
+static BL_APPLICATIONS_DISABILITY: &[Code] = &[
+    code("BL:86", ExtraCosts, 40),
+    code("BL:87", LostEarnings, 25),
+    code("BL:32.1.4", Respite, 12),
+    code("BL:30", Prevention, 8),
+];
+
+/// The finance system's account (kontoplan) a measure's payments go to.
+fn account(kind: Kind) -> &'static str {
+    match kind {
+        Placement => "5.28.20",
+        Family | Contact | Respite | Prevention | Other => "5.28.21",
+        Aftercare => "5.28.21",
+        ExtraCosts | LostEarnings => "5.57.72",
+    }
+}
+
+/// What the further tables know about a leaf unit beyond its core diligence.
+struct DepartmentTraits {
+    /// 0 (sloppy) … 1 (diligent), from the leaf's diligence.
+    quality: f64,
+    /// Complaint rate factors per kind (formalitet, realitet) and year back from the
+    /// export date: each department's complaints rise or fall over the years.
+    complaint_factors: [[f64; TREND_YEARS]; 2],
+}
+
+fn department_traits(org: &Organisation, rng: &mut ChaCha8Rng) -> Vec<DepartmentTraits> {
+    org.leaves
+        .iter()
+        .map(|leaf| {
+            let quality = clamp01((leaf.diligence.plan - 0.70) / 0.28);
+            let mut complaint_factors = [[1.0; TREND_YEARS]; 2];
+            for factors in &mut complaint_factors {
+                // Positive: more complaints in the past, so fewer now (the target met).
+                let yearly_change = uniform(rng, -0.15, 0.25);
+                let level = uniform(rng, 0.6, 1.4);
+                for (back, factor) in factors.iter_mut().enumerate() {
+                    *factor = level * (1.0 + yearly_change).powi(back as i32) * uniform(rng, 0.85, 1.15);
+                }
+            }
+            DepartmentTraits { quality, complaint_factors }
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct NotificationRows {
+    notification_id: StringBuilder,
+    unit_id: StringBuilder,
+    received_at: TimestampMicrosecondBuilder,
+    assessed_at: TimestampMicrosecondBuilder,
+    professional: BooleanBuilder,
+    receipt_confirmed_on: Date32Builder,
+    child_id: StringBuilder,
+    case_id: StringBuilder,
+}
+
+impl NotificationRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("notification_id", Arc::new(self.notification_id.finish())),
+            ("unit_id", Arc::new(self.unit_id.finish())),
+            ("received_at", Arc::new(self.received_at.finish())),
+            ("assessed_at", Arc::new(self.assessed_at.finish())),
+            ("professional", Arc::new(self.professional.finish())),
+            ("receipt_confirmed_on", Arc::new(self.receipt_confirmed_on.finish())),
+            ("child_id", Arc::new(self.child_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct DecisionRows {
+    decision_id: StringBuilder,
+    case_id: StringBuilder,
+    paragraph: StringBuilder,
+    applied_on: Date32Builder,
+    decided_on: Date32Builder,
+    outcome: StringBuilder,
+    delay_letter_on: Date32Builder,
+}
+
+impl DecisionRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("decision_id", Arc::new(self.decision_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("paragraph", Arc::new(self.paragraph.finish())),
+            ("applied_on", Arc::new(self.applied_on.finish())),
+            ("decided_on", Arc::new(self.decided_on.finish())),
+            ("outcome", Arc::new(self.outcome.finish())),
+            ("delay_letter_on", Arc::new(self.delay_letter_on.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct ComplaintRows {
+    complaint_id: StringBuilder,
+    unit_id: StringBuilder,
+    received_on: Date32Builder,
+    kind: StringBuilder,
+    case_id: StringBuilder,
+}
+
+impl ComplaintRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("complaint_id", Arc::new(self.complaint_id.finish())),
+            ("unit_id", Arc::new(self.unit_id.finish())),
+            ("received_on", Arc::new(self.received_on.finish())),
+            ("kind", Arc::new(self.kind.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct EventRows {
+    event_id: StringBuilder,
+    case_id: StringBuilder,
+    kind: StringBuilder,
+    occurred_on: Date32Builder,
+}
+
+impl EventRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("event_id", Arc::new(self.event_id.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("kind", Arc::new(self.kind.finish())),
+            ("occurred_on", Arc::new(self.occurred_on.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct PostingRows {
+    posting_id: StringBuilder,
+    unit_id: StringBuilder,
+    account: StringBuilder,
+    posted_on: Date32Builder,
+    amount_dkk: Float64Builder,
+    case_id: StringBuilder,
+    measure_id: StringBuilder,
+}
+
+impl PostingRows {
+    fn take(&mut self) -> Columns {
+        vec![
+            ("posting_id", Arc::new(self.posting_id.finish())),
+            ("unit_id", Arc::new(self.unit_id.finish())),
+            ("account", Arc::new(self.account.finish())),
+            ("posted_on", Arc::new(self.posted_on.finish())),
+            ("amount_dkk", Arc::new(self.amount_dkk.finish())),
+            ("case_id", Arc::new(self.case_id.finish())),
+            ("measure_id", Arc::new(self.measure_id.finish())),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct FurtherRows {
+    notifications: NotificationRows,
+    decisions: DecisionRows,
+    complaints: ComplaintRows,
+    events: EventRows,
+    postings: PostingRows,
+}
+
+/// One chunk's columns per further table, in `TABLE_NAMES` order.
+type FurtherColumns = [Columns; 5];
+
+impl FurtherRows {
+    fn take(&mut self) -> FurtherColumns {
+        [
+            self.notifications.take(),
+            self.decisions.take(),
+            self.complaints.take(),
+            self.events.take(),
+            self.postings.take(),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct FurtherCounters {
+    notification: u64,
+    decision: u64,
+    complaint: u64,
+    event: u64,
+    posting: u64,
+}
+
+struct FurtherMaker<'a> {
+    org: &'a Organisation,
+    traits: Vec<DepartmentTraits>,
+    as_of: Day,
+    history_start: Day,
+    law_change: Day,
+    counters: FurtherCounters,
+    /// One case's events before they are sorted by date (reused).
+    events: Vec<(Day, &'static str)>,
+}
+
+/// A notification's ties: the child and case it concerns, if any.
+struct Concerns {
+    child: Option<u64>,
+    case: Option<u64>,
+}
+
+impl FurtherMaker<'_> {
+    fn make_chunk(&mut self, rng: &mut ChaCha8Rng, facts: &[CaseFacts], rows: &mut FurtherRows) {
+        for case in facts {
+            self.notifications(rng, case, &mut rows.notifications);
+            self.decisions(rng, case, &mut rows.decisions);
+            self.complaints(rng, case, &mut rows.complaints);
+            self.events(rng, case, &mut rows.events);
+            self.postings(rng, case, &mut rows.postings);
+        }
+    }
+
+    fn case_end(&self, case: &CaseFacts) -> Day {
+        case.closed.unwrap_or(self.as_of).min(self.as_of)
+    }
+
+    /// The notification that opened many a vulnerable child's case, later ones about a
+    /// child with a case, and ones that led to no case (about half a notification a case).
+    fn notifications(&mut self, rng: &mut ChaCha8Rng, case: &CaseFacts, rows: &mut NotificationRows) {
+        let leaf = &self.org.leaves[case.leaf];
+        let case_end = self.case_end(case);
+        let on_case = Concerns { child: Some(case.child), case: Some(case.number) };
+        if chance(rng, if leaf.center == Center::Vulnerable { 0.38 } else { 0.12 }) {
+            let received = case.opened - between(rng, 0, 14);
+            self.notification(rng, rows, case.leaf, received, on_case);
+        } else if case_end - case.opened > 60 && chance(rng, 0.1) {
+            let received = between(rng, case.opened + 30, case_end);
+            self.notification(rng, rows, case.leaf, received, on_case);
+        }
+        // About a child whose case has closed, not (yet) put on a case.
+        if let Some(closed) = case.closed
+            && closed < self.as_of
+            && chance(rng, 0.06)
+        {
+            let received = between(rng, closed + 1, self.as_of);
+            self.notification(rng, rows, case.leaf, received, Concerns { child: Some(case.child), case: None });
+        }
+        // Most notifications lead to no case.
+        if chance(rng, 0.16) {
+            let received = between(rng, self.history_start, self.as_of);
+            self.notification(rng, rows, case.leaf, received, Concerns { child: None, case: None });
+        }
+    }
+
+    fn notification(&mut self, rng: &mut ChaCha8Rng, rows: &mut NotificationRows, leaf: usize, received: Day, concerns: Concerns) {
+        let as_of = self.as_of;
+        let quality = self.traits[leaf].quality;
+        let received = received.min(as_of);
+        // Office hours on most weekdays; police and emergency services at any hour.
+        let second = if weekday(received) < 5 && chance(rng, 0.8) {
+            between(rng, 8 * HOUR, 16 * HOUR - 1)
+        } else {
+            between(rng, 0, 24 * HOUR - 1)
+        };
+        let received_at = existing_time(i64::from(received) * SECONDS_PER_DAY + i64::from(second));
+        let delay = if chance(rng, 0.74 + 0.25 * quality) {
+            // Within 24 hours, with room for a daylight-saving change.
+            Some(between(rng, 300, 20 * HOUR))
+        } else if chance(rng, 0.9) {
+            Some(between(rng, 30 * HOUR, 10 * 24 * HOUR))
+        } else {
+            None
+        };
+        let assessed_at =
+            delay.map(|s| existing_time(received_at + i64::from(s))).filter(|&t| day_of(t) <= as_of);
+        let professional = chance(rng, 0.6);
+        let confirmed = if professional {
+            let due = add_working_days(received, 6);
+            if chance(rng, 0.7 + 0.28 * quality) {
+                Some(between(rng, received, due))
+            } else if chance(rng, 0.7) {
+                Some(due + between(rng, 3, 40))
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        self.counters.notification += 1;
+        push_id(&mut rows.notification_id, "N", self.counters.notification);
+        rows.unit_id.append_value(&self.org.leaves[leaf].unit_id);
+        rows.received_at.append_value(received_at * MICROS_PER_SECOND);
+        rows.assessed_at.append_option(assessed_at.map(|t| t * MICROS_PER_SECOND));
+        rows.professional.append_value(professional);
+        rows.receipt_confirmed_on.append_option(confirmed.filter(|&d| d <= as_of));
+        match concerns.child {
+            Some(child) => push_id(&mut rows.child_id, "B", child),
+            None => rows.child_id.append_null(),
+        }
+        match concerns.case {
+            Some(case) => push_id(&mut rows.case_id, "C", case),
+            None => rows.case_id.append_null(),
+        }
+    }
+
+    /// Applications over the case's life (about one a case), decided by the deadline as
+    /// often as the department manages; late ones sometimes with a delay letter.
+    fn decisions(&mut self, rng: &mut ChaCha8Rng, case: &CaseFacts, rows: &mut DecisionRows) {
+        let as_of = self.as_of;
+        let quality = self.traits[case.leaf].quality;
+        let disability = case.handicap || self.org.leaves[case.leaf].center == Center::Disability;
+        let case_end = self.case_end(case);
+        let count = match rng.random_range(0..100) {
+            0..30 => 0,
+            30..75 => 1,
+            75..95 => 2,
+            _ => 3,
+        };
+        for _ in 0..count {
+            let applied = between(rng, case.opened, case_end);
+            let codes = match (applied >= self.law_change, disability) {
+                (false, false) => SEL_APPLICATIONS_VULNERABLE,
+                (false, true) => SEL_APPLICATIONS_DISABILITY,
+                (true, false) => BL_APPLICATIONS_VULNERABLE,
+                (true, true) => BL_APPLICATIONS_DISABILITY,
+            };
+            let paragraph = pick_code(rng, codes, false).code;
+            let due = deadline_rule(paragraph).map(|span| deadline(applied, span));
+            let mut decided = match due {
+                Some(due) if chance(rng, 0.72 + 0.26 * quality) => {
+                    let room = due - applied;
+                    applied + between(rng, room / 5, room)
+                }
+                Some(due) => due + between(rng, 1, 90),
+                None => applied + between(rng, 3, 70),
+            };
+            if let Some(closed) = case.closed {
+                decided = decided.min(closed);
+            }
+            // A few applications are forgotten: still open long after their deadline.
+            let decided = Some(decided.max(applied)).filter(|&d| d <= as_of && !chance(rng, 0.004));
+            let outcome = decided.map(|_| if chance(rng, 0.8) { "bevilget" } else { "afslag" });
+            let letter = match due {
+                Some(due) if decided.is_none_or(|d| d > due) && chance(rng, 0.15 + 0.75 * quality) => {
+                    let on = if chance(rng, 0.7) { due - between(rng, 1, 14) } else { due + between(rng, 1, 30) };
+                    Some(on.max(applied)).filter(|&on| on <= as_of && decided.is_none_or(|d| on <= d))
+                }
+                _ => None,
+            };
+            self.counters.decision += 1;
+            push_id(&mut rows.decision_id, "D", self.counters.decision);
+            push_id(&mut rows.case_id, "C", case.number);
+            rows.paragraph.append_value(paragraph);
+            rows.applied_on.append_value(applied);
+            rows.decided_on.append_option(decided);
+            rows.outcome.append_option(outcome);
+            rows.delay_letter_on.append_option(letter);
+        }
+    }
+
+    /// Complaints about the unit's decisions: for each year of the case, a chance per kind
+    /// that follows the department's trend over the years.
+    fn complaints(&mut self, rng: &mut ChaCha8Rng, case: &CaseFacts, rows: &mut ComplaintRows) {
+        let as_of = self.as_of;
+        let case_end = self.case_end(case);
+        let mut year_start = case.opened;
+        while year_start <= case_end {
+            for (k, kind) in COMPLAINT_KINDS.iter().enumerate() {
+                let received = between(rng, year_start, (year_start + YEAR - 1).min(case_end));
+                let back = (((as_of - received) / YEAR).max(0) as usize).min(TREND_YEARS - 1);
+                let rate = COMPLAINT_RATES[k] * self.traits[case.leaf].complaint_factors[k][back];
+                if !chance(rng, rate) {
+                    continue;
+                }
+                self.counters.complaint += 1;
+                push_id(&mut rows.complaint_id, "K", self.counters.complaint);
+                rows.unit_id.append_value(&self.org.leaves[case.leaf].unit_id);
+                rows.received_on.append_value(received);
+                rows.kind.append_value(kind);
+                if chance(rng, 0.9) {
+                    push_id(&mut rows.case_id, "C", case.number);
+                } else {
+                    rows.case_id.append_null();
+                }
+            }
+            year_start += YEAR;
+        }
+    }
+
+    /// The steps the lawful-case checklist reads (conversations with the child about once
+    /// a year, consultation of the parties and a decision with appeal guidance when a
+    /// measure is granted, target-group clarification in handicap cases) as often as the
+    /// department manages, and a few notes the engine ignores.
+    fn events(&mut self, rng: &mut ChaCha8Rng, case: &CaseFacts, rows: &mut EventRows) {
+        let quality = self.traits[case.leaf].quality;
+        let case_end = self.case_end(case);
+        let diligent = 0.4 + 0.55 * quality;
+        let events = &mut self.events;
+        events.clear();
+        // Conversations with the child: before the first measure, then about yearly while
+        // measures run; once during the investigation in a case without measures.
+        let measures_until = case.measures.iter().map(|m| m.ended.unwrap_or(case_end)).max();
+        match (case.measures.first(), measures_until) {
+            (Some(m), Some(until)) => {
+                let mut conversation = (m.started - between(rng, 0, 30)).max(case.opened);
+                let mut first = true;
+                while conversation <= until.min(case_end) {
+                    if chance(rng, if first { diligent } else { diligent * 0.5 }) {
+                        events.push((conversation, "boernesamtale"));
+                    }
+                    conversation += between(rng, 300, 400);
+                    first = false;
+                }
+            }
+            _ => {
+                if chance(rng, diligent * 0.6) {
+                    events.push((case.opened + between(rng, 7, 60), "boernesamtale"));
+                }
+            }
+        }
+        if case.handicap && chance(rng, diligent) {
+            events.push((case.opened + between(rng, 5, 60), "maalgruppeafklaring"));
+        }
+        if let Some(m) = case.measures.first() {
+            let decided = m.decided.unwrap_or(m.started);
+            if chance(rng, diligent * 0.85) {
+                events.push(((decided - between(rng, 2, 20)).max(case.opened), "partshoering"));
+            }
+            if chance(rng, diligent * 0.85) {
+                events.push((decided.max(case.opened), "afgoerelse_med_klagevejledning"));
+            }
+        }
+        if chance(rng, 0.05) {
+            events.push((between(rng, case.opened, case_end), "notat"));
+        }
+        if chance(rng, 0.03) {
+            events.push((between(rng, case.opened, case_end), "netvaerksmoede"));
+        }
+        events.retain(|&(on, _)| on <= case_end);
+        events.sort_unstable();
+        for &(on, kind) in events.iter() {
+            self.counters.event += 1;
+            push_id(&mut rows.event_id, "E", self.counters.event);
+            push_id(&mut rows.case_id, "C", case.number);
+            rows.kind.append_value(kind);
+            rows.occurred_on.append_value(on);
+        }
+    }
+
+    /// Monthly payments of each measure with a monthly cost while it runs (the first and
+    /// last month prorated), a few refunds, now and then a payment after the measure
+    /// ended; about 68 % booked on the case and measure, the rest on no person. Some
+    /// measures are registered but never paid.
+    fn postings(&mut self, rng: &mut ChaCha8Rng, case: &CaseFacts, rows: &mut PostingRows) {
+        let as_of = self.as_of;
+        let quality = self.traits[case.leaf].quality;
+        let case_end = self.case_end(case);
+        for m in &case.measures {
+            let Some(cost) = m.monthly_cost.filter(|&c| c > 0.0) else { continue };
+            if chance(rng, 0.02 + 0.06 * (1.0 - quality)) {
+                continue;
+            }
+            let booked = chance(rng, 0.6 + 0.16 * quality);
+            let leaf = if chance(rng, 0.97) { case.leaf } else { self.org.pick_leaf(rng) };
+            let posting = Posting { unit: leaf, account: account(m.kind), case: case.number, measure: m.number };
+            let runs_until = m.ended.unwrap_or(Day::MAX);
+            let last = runs_until.min(case_end);
+            let mut month = date(m.started).and_then(|d| d.with_day(1)).map(day).unwrap_or(m.started);
+            while month <= last {
+                let next = add_months(month, 1);
+                let (from, to) = (month.max(m.started), (next - 1).min(runs_until));
+                let share = f64::from(to - from + 1) / f64::from(next - month);
+                let posted = (month + between(rng, 0, 9)).clamp(from, to);
+                if posted <= last {
+                    let on_case = chance(rng, if booked { 0.97 } else { 0.03 });
+                    self.posting(rows, &posting, posted, round_ore(cost * share), on_case);
+                }
+                if chance(rng, 0.02) {
+                    let refunded = between(rng, posted, to);
+                    if refunded <= last {
+                        let on_case = chance(rng, if booked { 0.97 } else { 0.03 });
+                        let amount = -round_ore(cost * share * uniform(rng, 0.1, 1.0));
+                        self.posting(rows, &posting, refunded, amount, on_case);
+                    }
+                }
+                month = next;
+            }
+            // A late payment after the measure ended: paid without a running measure.
+            if let Some(ended) = m.ended
+                && chance(rng, 0.04)
+            {
+                let posted = ended + between(rng, 5, 40);
+                if posted <= as_of {
+                    let amount = round_ore(cost * uniform(rng, 0.1, 0.5));
+                    self.posting(rows, &posting, posted, amount, booked);
+                }
+            }
+        }
+    }
+
+    fn posting(&mut self, rows: &mut PostingRows, p: &Posting, posted: Day, amount: f64, on_case: bool) {
+        self.counters.posting += 1;
+        push_id(&mut rows.posting_id, "T", self.counters.posting);
+        rows.unit_id.append_value(&self.org.leaves[p.unit].unit_id);
+        rows.account.append_value(p.account);
+        rows.posted_on.append_value(posted);
+        rows.amount_dkk.append_value(amount);
+        if on_case {
+            push_id(&mut rows.case_id, "C", p.case);
+            push_id(&mut rows.measure_id, "M", p.measure);
+        } else {
+            rows.case_id.append_null();
+            rows.measure_id.append_null();
+        }
+    }
+}
+
+/// Where a measure's payments are booked.
+struct Posting {
+    unit: usize,
+    account: &'static str,
+    case: u64,
+    measure: u64,
+}
+
+// ---------------------------------------------------------------------------------------
 // Writing.
 
 struct TableWriter {
@@ -980,6 +1700,15 @@ struct TableWriter {
     rows: usize,
 }
 
+/// The type a column is written with: the contract's, except that timestamps are naive
+/// Copenhagen wall-clock time, as case systems export them (the reader makes them instants).
+fn file_type(kind: contract::ColumnKind) -> DataType {
+    match kind {
+        contract::ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        other => other.data_type(),
+    }
+}
+
 fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::io(format!("cannot write {}", path.display()), std::io::Error::other(e.to_string()))
 }
@@ -988,7 +1717,7 @@ impl TableWriter {
     fn create(dir: &Path, name: &'static str, props: &WriterProperties) -> Result<TableWriter> {
         let spec = contract::table(name).ok_or_else(|| Error::Internal(format!("table {name} is not in the contract")))?;
         // The contract's columns, personal data included: the export carries it.
-        let fields: Vec<Field> = spec.columns.iter().map(|c| Field::new(c.name, c.kind.data_type(), !c.required)).collect();
+        let fields: Vec<Field> = spec.columns.iter().map(|c| Field::new(c.name, file_type(c.kind), !c.required)).collect();
         let schema = Arc::new(Schema::new(fields));
         let path = dir.join(format!("{name}.parquet"));
         let file = File::create(&path).map_err(|e| Error::io_path("create", &path, e))?;
@@ -1080,14 +1809,30 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
         counters: Counters::default(),
     };
     let seed = opts.seed;
+    let mut department_rng = ChaCha8Rng::seed_from_u64(seed);
+    department_rng.set_stream(DEPARTMENT_STREAM);
+    let mut further = FurtherMaker {
+        org: &org,
+        traits: department_traits(&org, &mut department_rng),
+        as_of,
+        history_start: maker.history_start,
+        law_change: maker.law_change,
+        counters: FurtherCounters::default(),
+        events: Vec::new(),
+    };
 
-    // One thread makes chunks while this one encodes the previous chunk; the channel
-    // holds one chunk, which bounds memory.
-    let (sender, receiver) = mpsc::sync_channel::<ChunkColumns>(1);
+    // One thread makes chunks while this one encodes the previous one; the channel holds
+    // one message (a chunk's core rows, or a batch of its further rows), which bounds
+    // memory. A message pairs each table's columns with its index in `writers`.
+    let first_core = TABLE_NAMES.iter().position(|t| *t == "children").unwrap_or(2);
+    let first_further = TABLE_NAMES.iter().position(|t| *t == "notifications").unwrap_or(8);
+    let (sender, receiver) = mpsc::sync_channel::<Vec<(usize, Columns)>>(1);
     std::thread::scope(|scope| -> Result<()> {
         let maker = &mut maker;
+        let further = &mut further;
         let producer = scope.spawn(move || {
             let mut rows = ChunkRows::default();
+            let mut further_rows = FurtherRows::default();
             let mut first = 1u64;
             let mut chunk = 0u64;
             while first <= total_cases {
@@ -1095,17 +1840,36 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(chunk + 1);
                 maker.make_chunk(&mut rng, first, last, &mut rows);
-                if sender.send(rows.take()).is_err() {
+                let mut facts = std::mem::take(&mut rows.facts);
+                let core = rows.take().into_iter().enumerate().map(|(i, c)| (first_core + i, c)).collect();
+                if sender.send(core).is_err() {
                     return; // the writer stopped on an error, which it reports
                 }
+                // The further tables draw from their own stream, so the core rows above
+                // are the same with or without them.
+                let mut further_rng = ChaCha8Rng::seed_from_u64(seed);
+                further_rng.set_stream(FURTHER_STREAM + chunk);
+                for batch in facts.chunks(FURTHER_BATCH_CASES) {
+                    further.make_chunk(&mut further_rng, batch, &mut further_rows);
+                    let columns =
+                        further_rows.take().into_iter().enumerate().map(|(i, c)| (first_further + i, c)).collect();
+                    if sender.send(columns).is_err() {
+                        return;
+                    }
+                }
+                facts.clear();
+                rows.facts = facts;
                 first = last + 1;
                 chunk += 1;
             }
         });
         let mut outcome = Ok(());
-        for chunk in receiver.iter() {
-            for (writer, columns) in writers[2..].iter_mut().zip(chunk) {
-                outcome = writer.write(columns);
+        for message in receiver.iter() {
+            for (index, columns) in message {
+                outcome = match writers.get_mut(index) {
+                    Some(writer) => writer.write(columns),
+                    None => Err(Error::Internal(format!("no writer for table number {index}"))),
+                };
                 if outcome.is_err() {
                     break;
                 }
@@ -1216,7 +1980,7 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use datafusion::arrow::array::{Array, AsArray, RecordBatchReader};
-    use datafusion::arrow::datatypes::Date32Type;
+    use datafusion::arrow::datatypes::{Date32Type, Float64Type, TimestampMicrosecondType};
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
@@ -1225,7 +1989,8 @@ mod tests {
         GenOptions { scale, seed, as_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap() }
     }
 
-    /// A whole table: column name → values as text (dates as day numbers), None for null.
+    /// A whole table: column name → values as text (dates as day numbers, timestamps as
+    /// microseconds), None for null.
     type Table = HashMap<String, Vec<Option<String>>>;
 
     fn read(dir: &Path, table: &str) -> (SchemaRef, Table) {
@@ -1246,6 +2011,10 @@ mod tests {
                         Some(d.value(i).to_string())
                     } else if let Some(b) = array.as_boolean_opt() {
                         Some(b.value(i).to_string())
+                    } else if let Some(t) = array.as_primitive_opt::<TimestampMicrosecondType>() {
+                        Some(t.value(i).to_string())
+                    } else if let Some(f) = array.as_primitive_opt::<Float64Type>() {
+                        Some(f.value(i).to_string())
                     } else {
                         Some(String::from("value"))
                     });
@@ -1287,7 +2056,7 @@ mod tests {
         for name in TABLE_NAMES {
             let spec = contract::table(name).unwrap();
             let (schema, _) = read(&out, name);
-            let expected: Vec<_> = spec.columns.iter().map(|c| (c.name.to_string(), c.kind.data_type())).collect();
+            let expected: Vec<_> = spec.columns.iter().map(|c| (c.name.to_string(), file_type(c.kind))).collect();
             let actual: Vec<_> = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
             assert_eq!(actual, expected, "schema of {name}");
         }
@@ -1355,9 +2124,10 @@ mod tests {
         let out = tmp.path().join("export");
         let opts = options(0.2, 9);
         generate(&opts, &out).unwrap();
-        let as_of = day(opts.as_of);
+        let as_of = i64::from(day(opts.as_of));
         let t = read_all(&out);
-        let days = |table: &str, column: &str| -> Vec<Option<i32>> {
+        // Day numbers, or microseconds for timestamps.
+        let days = |table: &str, column: &str| -> Vec<Option<i64>> {
             t[table][column].iter().map(|v| v.as_ref().map(|s| s.parse().unwrap())).collect()
         };
         for spec in contract::TABLES.iter().filter(|s| TABLE_NAMES.contains(&s.name)) {
@@ -1369,6 +2139,12 @@ mod tests {
                 let late = days(spec.name, c.name).into_iter().flatten().filter(|&d| d > as_of).count();
                 assert_eq!(late, 0, "{}.{} has dates after the export date", spec.name, c.name);
             }
+            for c in spec.columns.iter().filter(|c| c.kind == contract::ColumnKind::Timestamp) {
+                let values = days(spec.name, c.name);
+                assert!(values.iter().any(Option::is_some), "{}.{} is empty", spec.name, c.name);
+                let late = values.into_iter().flatten().filter(|&t| i64::from(day_of(t / MICROS_PER_SECOND)) > as_of).count();
+                assert_eq!(late, 0, "{}.{} has times after the export date", spec.name, c.name);
+            }
             for (start, end) in spec.ordered {
                 for (s, e) in days(spec.name, start).into_iter().zip(days(spec.name, end)) {
                     if let (Some(s), Some(e)) = (s, e) {
@@ -1378,7 +2154,7 @@ mod tests {
             }
         }
         // Measures run within their case.
-        let closed: HashMap<&str, Option<i32>> = t["cases"]["case_id"]
+        let closed: HashMap<&str, Option<i64>> = t["cases"]["case_id"]
             .iter()
             .zip(days("cases", "closed_on"))
             .map(|(c, d)| (c.as_deref().unwrap(), d))
@@ -1417,6 +2193,172 @@ mod tests {
         let with_cases = ids(cases, "unit_id");
         assert!(t["units"]["unit_id"].iter().flatten().any(|u| !with_cases.contains(u.as_str())));
         assert_eq!(t["units"]["parent_id"].iter().filter(|p| p.is_none()).count(), 1, "one root");
+    }
+
+    /// The reader keeps every row of every table: references, ids, order of dates and
+    /// times, no time in the skipped spring hour.
+    #[test]
+    fn the_reader_keeps_every_generated_row() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let summary = generate(&options(0.2, 4), &out).unwrap();
+        let export = crate::CheckedExport::load(&out).unwrap();
+        let rejected: Vec<_> = export.rejections().take(5).collect();
+        assert!(rejected.is_empty(), "rejected rows: {rejected:?}");
+        for (name, rows) in summary.rows {
+            assert!(rows > 0, "{name} is empty");
+            assert_eq!(export.table(name).unwrap().kept.num_rows(), rows, "{name}");
+        }
+    }
+
+    #[test]
+    fn further_tables_have_the_shapes_and_variety_the_kpis_need() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        let opts = options(0.3, 2);
+        generate(&opts, &out).unwrap();
+        let as_of = day(opts.as_of);
+        let law_change = day(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let t = read_all(&out);
+        let rows = |table: &str| t[table][contract::table(table).unwrap().id_column].len() as f64;
+        let int = |v: &Option<String>| v.as_ref().map(|s| s.parse::<i64>().unwrap());
+        let cases = rows("cases");
+
+        // Sizes per case (the benchmark shapes).
+        let per_case = |table: &str| rows(table) / cases;
+        assert!((0.8..1.3).contains(&per_case("decisions")), "decisions per case {}", per_case("decisions"));
+        assert!((0.35..0.7).contains(&per_case("notifications")), "notifications per case {}", per_case("notifications"));
+        let mut event_kinds: Vec<(String, usize)> = Vec::new();
+        for kind in t["case_events"]["kind"].iter().flatten() {
+            match event_kinds.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, n)) => *n += 1,
+                None => event_kinds.push((kind.clone(), 1)),
+            }
+        }
+        assert!((1.7..2.5).contains(&per_case("case_events")), "events per case {}: {event_kinds:?}", per_case("case_events"));
+        let m = &t["measures"];
+        let measure_years: f64 = (0..m["measure_id"].len())
+            .filter(|&i| m["monthly_cost_dkk"][i].as_ref().is_some_and(|c| c.parse::<f64>().unwrap() > 0.0))
+            .map(|i| {
+                let started = int(&m["started_on"][i]).unwrap();
+                let ended = int(&m["ended_on"][i]).unwrap_or(i64::from(as_of)).min(i64::from(as_of));
+                (ended - started + 1) as f64 / 365.25
+            })
+            .sum();
+        let per_measure_year = rows("postings") / measure_years;
+        assert!((10.0..14.0).contains(&per_measure_year), "postings per measure-year {per_measure_year}");
+
+        // Decisions: Serviceloven before the law change, Barnets Lov after; open, late,
+        // delay letters, both outcomes.
+        let d = &t["decisions"];
+        let (mut open, mut late, mut letters, mut with_deadline, mut without_deadline) = (0, 0, 0, 0, 0);
+        for i in 0..d["decision_id"].len() {
+            let code = d["paragraph"][i].as_deref().unwrap();
+            let applied = int(&d["applied_on"][i]).unwrap() as Day;
+            assert_eq!(code.starts_with("BL:"), applied >= law_change, "{code} applied on day {applied}");
+            let decided = int(&d["decided_on"][i]);
+            assert_eq!(decided.is_some(), d["outcome"][i].is_some());
+            open += usize::from(decided.is_none());
+            letters += usize::from(d["delay_letter_on"][i].is_some());
+            match deadline_rule(code) {
+                Some(span) => {
+                    with_deadline += 1;
+                    late += usize::from(decided.is_some_and(|x| x > i64::from(deadline(applied, span))));
+                }
+                None => without_deadline += 1,
+            }
+        }
+        assert!(open > 0 && late > 0 && letters > 0 && with_deadline > 0 && without_deadline > 0);
+        let outcomes = ids(d, "outcome");
+        assert_eq!(outcomes, HashSet::from(["bevilget", "afslag"]));
+
+        // Notifications: professional share, late and missing assessments, nights and
+        // weekends, receipts only for professionals, units that hold cases.
+        let n = &t["notifications"];
+        let professional = n["professional"].iter().flatten().filter(|p| *p == "true").count() as f64 / rows("notifications");
+        assert!((0.5..0.7).contains(&professional), "professional share {professional}");
+        assert!(n["assessed_at"].iter().any(Option::is_none));
+        let (mut night, mut weekend, mut late_assessment) = (0, 0, 0);
+        for i in 0..n["notification_id"].len() {
+            let received = int(&n["received_at"][i]).unwrap() / MICROS_PER_SECOND;
+            assert_eq!(existing_time(received), received, "a time in the skipped spring hour");
+            let hour = received.rem_euclid(SECONDS_PER_DAY) / 3600;
+            night += usize::from(!(7..22).contains(&hour));
+            weekend += usize::from(weekday(day_of(received)) >= 5);
+            if let Some(assessed) = int(&n["assessed_at"][i]) {
+                let assessed = assessed / MICROS_PER_SECOND;
+                assert_eq!(existing_time(assessed), assessed);
+                late_assessment += usize::from(assessed - received > 26 * 3600);
+            }
+            if n["professional"][i].as_deref() == Some("false") {
+                assert!(n["receipt_confirmed_on"][i].is_none());
+            }
+        }
+        assert!(night > 0 && weekend > 0 && late_assessment > 0);
+        assert!(n["case_id"].iter().any(Option::is_some) && n["case_id"].iter().any(Option::is_none));
+        assert!(n["receipt_confirmed_on"].iter().any(Option::is_some));
+
+        // Complaints: both kinds; counts change from year to year within departments.
+        let k = &t["complaints"];
+        assert_eq!(ids(k, "kind"), HashSet::from(["formalitet", "realitet"]));
+        let mut per_unit_year: HashMap<(&str, i64), usize> = HashMap::new();
+        for (unit, on) in k["unit_id"].iter().zip(&k["received_on"]) {
+            let back = (i64::from(as_of) - int(on).unwrap()) / 365;
+            *per_unit_year.entry((unit.as_deref().unwrap(), back)).or_default() += 1;
+        }
+        let changed = per_unit_year.iter().filter(|((unit, back), n)| *back == 0 && per_unit_year.get(&(*unit, 1)) != Some(*n)).count();
+        assert!(changed > 0, "complaint counts the same every year");
+
+        // Case events: every kind the checklist reads, and target-group clarification only
+        // in handicap cases.
+        let e = &t["case_events"];
+        let kinds = ids(e, "kind");
+        for kind in ["boernesamtale", "partshoering", "afgoerelse_med_klagevejledning", "maalgruppeafklaring", "notat"] {
+            assert!(kinds.contains(kind), "no {kind} events");
+        }
+        let handicap: HashSet<&str> = t["cases"]["case_id"]
+            .iter()
+            .zip(&t["cases"]["target_group"])
+            .filter(|(_, g)| g.as_deref() == Some("handicap"))
+            .map(|(c, _)| c.as_deref().unwrap())
+            .collect();
+        for (case, kind) in e["case_id"].iter().zip(&e["kind"]) {
+            if kind.as_deref() == Some("maalgruppeafklaring") {
+                assert!(handicap.contains(case.as_deref().unwrap()));
+            }
+        }
+
+        // Postings: refunds, about 68 % booked on a case (with its measure), cost centres.
+        let p = &t["postings"];
+        assert!(p["amount_dkk"].iter().flatten().any(|a| a.parse::<f64>().unwrap() < 0.0), "no refunds");
+        let booked = p["case_id"].iter().filter(|c| c.is_some()).count() as f64 / rows("postings");
+        assert!((0.6..0.76).contains(&booked), "booked on a case {booked}");
+        for (case, measure) in p["case_id"].iter().zip(&p["measure_id"]) {
+            assert_eq!(case.is_some(), measure.is_some());
+        }
+        assert!(ids(p, "account").len() >= 3);
+    }
+
+    #[test]
+    fn calendar_helpers_count_as_the_rules_do() {
+        let d = |s: &str| day(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+        assert_eq!(weekday(d("2026-11-23")), 0, "a Monday");
+        assert_eq!(weekday(d("2026-11-22")), 6, "a Sunday");
+        assert!(spring_forward(d("2026-03-29")) && spring_forward(d("2025-03-30")) && spring_forward(d("2024-03-31")));
+        assert!(!spring_forward(d("2026-03-22")) && !spring_forward(d("2026-10-25")));
+        let at = |s: &str, h: i64, m: i64| i64::from(d(s)) * SECONDS_PER_DAY + h * 3600 + m * 60;
+        assert_eq!(existing_time(at("2026-03-29", 2, 30)), at("2026-03-29", 3, 30));
+        assert_eq!(existing_time(at("2026-03-29", 1, 59)), at("2026-03-29", 1, 59));
+        assert_eq!(existing_time(at("2026-03-29", 3, 0)), at("2026-03-29", 3, 0));
+        assert_eq!(existing_time(at("2026-03-22", 2, 30)), at("2026-03-22", 2, 30));
+        assert_eq!(add_working_days(d("2026-11-20"), 6), d("2026-11-30"));
+        assert_eq!(deadline(d("2026-01-31"), Span::Months(1)), d("2026-02-28"));
+        assert_eq!(deadline_rule("BL:32.1.3"), Some(Span::Months(3)));
+        assert_eq!(deadline_rule("BL:86"), Some(Span::WorkingDays(40)));
+        assert_eq!(deadline_rule("SEL:41"), Some(Span::Weeks(8)));
+        assert_eq!(deadline_rule("SEL:52.3.7"), None);
+        assert_eq!(deadline_rule("BL:30"), None);
+        assert_eq!(deadline_rule("SEL:11.3"), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use cwkpi::import::import_csv_export;
 use cwkpi::{CheckedExport, Error};
 use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Date32Type, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, TimeUnit, TimestampMicrosecondType};
 
 /// A consistent export: every reference resolves, so every row is kept.
 /// The multi-line note and the quoted comma check quoting; `Case_ID` checks header
@@ -251,6 +251,63 @@ fn many_rows_are_written_in_several_batches() {
     assert!(summary.tables.contains(&("action_plans", 150_000)));
     let export = CheckedExport::load(&f.out).unwrap();
     assert_eq!(kept(&export, "action_plans").num_rows(), 150_000);
+}
+
+/// The further tables convert by the same contract: naive timestamps are Copenhagen
+/// wall-clock time, offset ones are converted, both read back as Copenhagen instants;
+/// a Danish semicolon file's amounts keep their sign and thousands separators.
+#[test]
+fn further_tables_with_timestamps_and_danish_amounts() {
+    let f = folders();
+    write_utf8(&f.csv, ISO_COMMA);
+    write_utf8(
+        &f.csv,
+        &[
+            (
+                "notifications",
+                "notification_id,unit_id,received_at,assessed_at,professional,receipt_confirmed_on,child_id,case_id\n\
+                 N1,A1,2025-03-14 22:15,2025-03-15T09:30:00,ja,2025-03-18,B1,S1\n\
+                 N2,A1,2025-07-01T08:00:00+01:00,,nej,,,\n",
+            ),
+            (
+                "postings",
+                "posting_id;unit_id;account;posted_on;amount_dkk;case_id;measure_id\r\n\
+                 T1;A1;5.28.20;01-03-2023;12.500,50;S1;M1\r\n\
+                 T2;A1;5.28.20;15-03-2023;-1.234,50;S1;M1\r\n\
+                 T3;A1;5.28.21;01-04-2023;800;;\r\n",
+            ),
+        ],
+    );
+    let summary = import_csv_export(&f.csv, &f.out).unwrap();
+    assert_eq!(&summary.tables[8..], &[("notifications", 2), ("postings", 3)]);
+    let export = CheckedExport::load(&f.out).unwrap();
+    assert_eq!(export.rejections().count(), 0);
+
+    let utc = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_micros();
+    let instants = |batch: &RecordBatch, column: &str| {
+        let array = batch.column_by_name(column).unwrap();
+        assert_eq!(array.data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("Europe/Copenhagen".into())));
+        array.as_primitive::<TimestampMicrosecondType>().iter().collect::<Vec<_>>()
+    };
+    let notifications = kept(&export, "notifications");
+    assert_eq!(strings(notifications, "notification_id"), vec![s("N1"), s("N2")]);
+    // 22:15 Copenhagen winter time is 21:15 UTC; 08:00 at +01:00 is 07:00 UTC (09:00 in
+    // Copenhagen summer time).
+    assert_eq!(instants(notifications, "received_at"), vec![Some(utc("2025-03-14 21:15")), Some(utc("2025-07-01 07:00"))]);
+    assert_eq!(instants(notifications, "assessed_at"), vec![Some(utc("2025-03-15 08:30")), None]);
+    let professional = notifications.column_by_name("professional").unwrap().as_boolean();
+    assert_eq!(professional.iter().collect::<Vec<_>>(), vec![Some(true), Some(false)]);
+    assert_eq!(dates(notifications, "receipt_confirmed_on"), vec![d("2025-03-18"), None]);
+    assert_eq!(strings(notifications, "child_id"), vec![s("B1"), None]);
+    assert_eq!(strings(notifications, "case_id"), vec![s("S1"), None]);
+
+    let postings = kept(&export, "postings");
+    let amounts = postings.column_by_name("amount_dkk").unwrap().as_primitive::<Float64Type>();
+    assert_eq!(amounts.iter().collect::<Vec<_>>(), vec![Some(12500.5), Some(-1234.5), Some(800.0)]);
+    assert_eq!(strings(postings, "account"), vec![s("5.28.20"), s("5.28.20"), s("5.28.21")]);
+    assert_eq!(dates(postings, "posted_on"), vec![d("2023-03-01"), d("2023-03-15"), d("2023-04-01")]);
+    assert_eq!(strings(postings, "case_id"), vec![s("S1"), s("S1"), None]);
+    assert_eq!(strings(postings, "measure_id"), vec![s("M1"), s("M1"), None]);
 }
 
 #[test]
