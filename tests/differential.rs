@@ -1,9 +1,12 @@
 //! Differential test: the engine's `kpi` view against the plain-Rust reference of
 //! `common::reference`, on many small random exports whose dates crowd around the
-//! boundaries of SPEC §4 (as-of date, window edges, month ends, leap days, deadlines).
+//! boundaries of SPEC §4 and §4b (as-of date, window and baseline edges, month ends, leap
+//! days, deadlines, working days around closed days, daylight-saving changes).
 //!
 //! Reproduce one case with `CWKPI_DIFF_SEED=<seed>`; `CWKPI_DIFF_KEEP=<dir>` keeps the
-//! exports written there; `CWKPI_DIFF_SEEDS=<n>` runs n seeds instead of the default.
+//! exports written there; `CWKPI_DIFF_SEEDS=<n>` runs n seeds instead of the default;
+//! `CWKPI_DIFF_VIEWS=<dir>` runs the engine on an edited copy of `queries/views/` (to
+//! check that a planted mistake is caught).
 
 mod common;
 
@@ -12,12 +15,20 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{Datelike, Days, Months, NaiveDate};
-use common::reference::{explain, reference_kpis};
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeZone, Timelike, Weekday};
+use chrono_tz::Europe::Copenhagen;
+use common::reference::{
+    WorkCalendar, assessment_deadline, case_deadline_rule, closed_days, copenhagen_date, decision_deadline, easter, explain,
+    receipt_deadline, reference_kpis,
+};
 use cwkpi::kpi::{KpiRow, rows_from_batches};
 use cwkpi::rules::KPI_IDS;
 use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray};
+use cwkpi::rules::Period;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::TimestampMicrosecondType;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use rand::seq::IndexedRandom;
@@ -30,8 +41,10 @@ const SEEDS: u64 = 160;
 const CUSTOM_EVERY: u64 = 4;
 
 /// Rules unlike the default in every respect the KPIs read: day and week spans, nested
-/// and lower-case prefixes, a rule without a plan, acute grace on a decision rule, and
-/// targets that make `met` flip at other shares (0 and 1 included).
+/// and lower-case prefixes, a rule without a plan, acute grace on a decision rule,
+/// case deadlines in working days, weeks, months and days with nested prefixes, other
+/// notification limits, a complaints baseline year, extra closed days, and targets that
+/// make `met` flip at other shares (0 and 1 included).
 const CUSTOM_RULES: &str = r#"
 [targets]
 plan_coverage = 0.5
@@ -39,6 +52,46 @@ plan_on_time = 1.0
 follow_up_on_time = 0.8
 investigation_within_limit = 0.0
 investigation_completed_within_limit = 0.75
+decision_within_deadline = 0.5
+delay_letter_sent = 1.0
+notification_assessed_in_time = 0.0
+notification_receipt_confirmed = 0.6
+complaints_formalitet = 1.0
+complaints_realitet = 0.5
+
+[[case_deadline]]
+prefix = "SEL:41"
+within = "15 working days"
+
+[[case_deadline]]
+prefix = "SEL:41.1"
+within = "2 weeks"
+
+[[case_deadline]]
+prefix = "BL:32"
+within = "1 month"
+
+[[case_deadline]]
+prefix = "BL:32.1"
+within = "10 days"
+
+[[case_deadline]]
+prefix = "BL:86"
+within = "3 working days"
+
+[[case_deadline]]
+prefix = "BL:86.3"
+within = "2 months"
+
+[notifications]
+assess_within = "48 hours"
+confirm_receipt_within = "10 days"
+
+[complaints]
+baseline_year = 2024
+
+[calendar]
+extra_closed_days = ["2024-02-29", "2024-05-10", "2024-12-23", "2024-12-27", "2024-12-30", "2025-02-28", "2025-03-01", "2025-05-30", "2025-06-30", "2024-12-25", "2023-12-27", "2025-12-29"]
 
 [investigation]
 limit = "8 weeks"
@@ -78,11 +131,22 @@ action_plan = "6 months after start"
 follow_up = true
 "#;
 
+/// Every other custom seed: receipts in working days (with the extra closed days), a
+/// one-hour assessment limit and the rolling complaints baseline.
+fn custom_rules_variant() -> String {
+    CUSTOM_RULES
+        .replace("confirm_receipt_within = \"10 days\"", "confirm_receipt_within = \"2 working days\"")
+        .replace("assess_within = \"48 hours\"", "assess_within = \"1 hour\"")
+        .replace("baseline_year = 2024", "")
+}
+
 fn rules_for_seed(seed: u64) -> Rules {
-    if seed % CUSTOM_EVERY == CUSTOM_EVERY - 1 {
+    if seed % CUSTOM_EVERY != CUSTOM_EVERY - 1 {
+        Rules::builtin()
+    } else if (seed / CUSTOM_EVERY) % 2 == 0 {
         Rules::parse(CUSTOM_RULES, "differential custom rules").expect("custom rules parse")
     } else {
-        Rules::builtin()
+        Rules::parse(&custom_rules_variant(), "differential custom rules (variant)").expect("custom rules variant parses")
     }
 }
 /// As-of dates per export, checked one catalog each.
@@ -119,6 +183,14 @@ fn as_of_pool() -> Vec<NaiveDate> {
         d(2024, 1, 31),
         d(2024, 4, 30),
         d(2025, 9, 14),
+        // W starting on a daylight-saving Sunday (364 days keep the weekday) or near the
+        // Easter and Great Prayer Day of the year before.
+        d(2024, 10, 27),
+        d(2025, 3, 30),
+        d(2024, 4, 3),
+        d(2024, 5, 6),
+        d(2025, 4, 22),
+        d(2024, 12, 27),
     ]
 }
 
@@ -275,8 +347,9 @@ fn write_table(dir: &Path, table: &Table, split: bool, omit: &[&str], empty: boo
     }
 }
 
-/// Writes a random export for `seed` into `dir` and returns its as-of dates.
-fn write_export(seed: u64, dir: &Path) -> Vec<NaiveDate> {
+/// Writes a random export for `seed` into `dir`; returns its as-of dates and, per
+/// notification id, the instants (µs, UTC) its timestamps were written to denote.
+fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Instants>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let as_of_pool = as_of_pool();
     let t0 = *as_of_pool.choose(&mut rng).expect("pool");
@@ -564,7 +637,435 @@ fn write_export(seed: u64, dir: &Path) -> Vec<NaiveDate> {
         let empty = matches!(table.name, "measures" | "investigations" | "action_plans" | "follow_ups") && g.chance(0.04);
         write_table(dir, table, split, &omit, empty);
     }
-    as_of.into_iter().collect()
+    let as_of: Vec<NaiveDate> = as_of.into_iter().collect();
+    let all_cases: Vec<String> = cases.iter().filter_map(|c| c[0].clone()).collect();
+    let case_measures: Vec<(String, String)> = measures.iter().map(|m| (m.case.clone(), m.id.clone())).collect();
+    let tree_units: Vec<String> = unit_ids.iter().filter(|u| u.starts_with("u") && !u.starts_with("u_")).cloned().collect();
+    let instants = write_further_tables(&mut g, dir, &rules_for_seed(seed), &as_of, &all_cases, &case_measures, &tree_units);
+    (as_of, instants)
+}
+
+/// A notification's timestamps as the export means them (µs since the epoch, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Instants {
+    received_at: i64,
+    assessed_at: Option<i64>,
+}
+
+/// How an export writes the notifications' timestamps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeFormat {
+    /// `Timestamp(µs, None)`: Copenhagen wall-clock time.
+    Naive,
+    /// `Timestamp(µs, "UTC")`.
+    Utc,
+    /// `Timestamp(µs, "Europe/Copenhagen")`.
+    Copenhagen,
+}
+
+const DECISION_PARAGRAPHS: &[&str] = &[
+    "SEL:41",
+    "SEL:41.1",
+    "SEL:41.1.2",
+    "SEL:41x",
+    "sel:41",
+    "SEL:42",
+    "BL:86",
+    "BL:86.3",
+    "BL:860",
+    "BL:87",
+    "BL:32",
+    "BL:32.1",
+    "BL:32.1.3",
+    "BL:320",
+    "SEL:52.3",
+];
+
+const EVENT_KINDS: &[&str] = &["boernesamtale", "partshoering", "afgoerelse_med_klagevejledning", "maalgruppeafklaring", "andet"];
+
+/// The last Sunday of a month: the daylight-saving changes fall on those of March and October.
+fn last_sunday(year: i32, month: u32) -> NaiveDate {
+    let mut day = NaiveDate::from_ymd_opt(year, month + 1, 1).expect("month") - Days::new(1);
+    while day.weekday() != Weekday::Sun {
+        day = day - Days::new(1);
+    }
+    day
+}
+
+/// The instant of a Copenhagen wall-clock time: the first occurrence in the repeated
+/// autumn hour; a time in the skipped spring hour moves one hour on.
+fn copenhagen_instant(local: NaiveDateTime) -> i64 {
+    let zoned = Copenhagen
+        .from_local_datetime(&local)
+        .earliest()
+        .or_else(|| Copenhagen.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
+        .expect("a Copenhagen time");
+    zoned.timestamp_micros()
+}
+
+/// The Copenhagen wall-clock time of an instant.
+fn wall_clock(micros: i64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp_micros(micros).expect("instant").with_timezone(&Copenhagen).naive_local()
+}
+
+fn in_skipped_hour(local: NaiveDateTime) -> bool {
+    let day = local.date();
+    day.month() == 3 && day == last_sunday(day.year(), 3) && local.hour() == 2
+}
+
+/// Times of day around midnight and the daylight-saving hours.
+const TIMES: &[(u32, u32, u32, u32)] = &[
+    (0, 0, 0, 0),
+    (0, 30, 0, 0),
+    (1, 0, 0, 0),
+    (1, 59, 59, 999_999),
+    (2, 0, 0, 0),
+    (2, 30, 0, 0),
+    (2, 59, 59, 0),
+    (3, 0, 0, 0),
+    (3, 30, 0, 0),
+    (9, 15, 0, 0),
+    (12, 0, 0, 0),
+    (22, 59, 0, 0),
+    (23, 0, 0, 0),
+    (23, 30, 0, 0),
+    (23, 59, 59, 999_999),
+];
+
+/// Dates whose `f` lands next to an edge (a window or baseline boundary), searched over
+/// the two years and more before the as-of dates.
+fn landing_on(edges: &BTreeSet<NaiveDate>, as_of: &[NaiveDate], f: impl Fn(NaiveDate) -> Option<NaiveDate>) -> Vec<NaiveDate> {
+    let first = shift(as_of[0], -800);
+    let last = shift(*as_of.last().expect("as-of"), 5);
+    first.iter_days().take_while(|x| *x <= last).filter(|x| f(*x).is_some_and(|y| edges.contains(&y))).collect()
+}
+
+/// Writes the further tables (SPEC §2), or leaves them out; see `write_export`.
+fn write_further_tables(
+    g: &mut Gen,
+    dir: &Path,
+    rules: &Rules,
+    as_of: &[NaiveDate],
+    cases: &[String],
+    case_measures: &[(String, String)],
+    units: &[String],
+) -> BTreeMap<String, Instants> {
+    let mut instants = BTreeMap::new();
+    // Some exports have none of the further tables: every figure has a zero denominator.
+    if g.chance(0.12) {
+        return instants;
+    }
+    let cal = WorkCalendar::new(rules);
+    let t0 = g.t0;
+    // Deadlines on T, T−364 (the window's first day), T−365 and their neighbours.
+    let mut edges = BTreeSet::new();
+    for &t in as_of {
+        for base in [t, shift(t, -364)] {
+            for delta in -1..=1 {
+                edges.insert(shift(base, delta));
+            }
+        }
+    }
+    let random_day = |g: &mut Gen| shift(t0, g.rng.random_range(-760..=45));
+
+    // decisions: applied so the deadline lands on an edge, decided and told around it.
+    let mut applied_pool: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
+    for r in &rules.case_deadlines {
+        applied_pool.insert(r.prefix.clone(), landing_on(&edges, as_of, |a| Some(cal.add_period(a, r.within))));
+    }
+    let mut decisions: Vec<(String, String, String, NaiveDate, Option<NaiveDate>, Option<String>, Option<NaiveDate>)> = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        for k in 0..g.rng.random_range(0..=2) {
+            let paragraph = DECISION_PARAGRAPHS.choose(&mut g.rng).expect("paragraph").to_string();
+            let pool = case_deadline_rule(rules, &paragraph).and_then(|r| applied_pool.get(&r.prefix)).filter(|p| !p.is_empty());
+            let applied = match pool {
+                Some(p) if g.chance(0.75) => *p.choose(&mut g.rng).expect("pool"),
+                _ => g.date(),
+            };
+            let deadline = decision_deadline(rules, &cal, &paragraph, applied);
+            let near = |g: &mut Gen, base: NaiveDate| shift(base, g.rng.random_range(-1..=1)).max(applied);
+            let decided = match g.rng.random_range(0..10) {
+                0..=2 => None,
+                3..=7 => Some(near(g, deadline.unwrap_or(applied))),
+                _ => Some(g.date_from(applied)),
+            };
+            let letter = match g.rng.random_range(0..10) {
+                0..=3 => None,
+                4..=7 => Some(near(g, deadline.unwrap_or(applied))),
+                _ => Some(if g.chance(0.5) { applied } else { g.date() }),
+            };
+            let outcome = g.maybe(0.6, |g| ["bevilget", "afslag"].choose(&mut g.rng).expect("outcome").to_string());
+            decisions.push((format!("a{i}_{k}"), case.clone(), paragraph, applied, decided, outcome, letter));
+        }
+    }
+    // Rejected rows: a duplicate id, a decision before its application, an unknown case.
+    if g.chance(0.4) && !decisions.is_empty() {
+        let mut dup = decisions[0].clone();
+        dup.3 = t0;
+        decisions.push(dup);
+    }
+    if g.chance(0.4) {
+        decisions.push(("a_bad_order".into(), cases[0].clone(), "SEL:41".into(), shift(t0, -30), Some(shift(t0, -31)), None, None));
+    }
+    if g.chance(0.3) {
+        decisions.push(("a_bad_case".into(), "c_missing".into(), "SEL:41".into(), shift(t0, -60), None, None, None));
+    }
+
+    // notifications: received around the edges, the daylight-saving Sundays and the
+    // closed days, assessed exactly at the deadline or just after, confirmed around it.
+    let format = *[TimeFormat::Naive, TimeFormat::Naive, TimeFormat::Utc, TimeFormat::Copenhagen].choose(&mut g.rng).expect("format");
+    let Period::Hours(hours) = rules.notification_assess_within else { panic!("assessment limit in hours") };
+    let mut received_days: BTreeSet<NaiveDate> = BTreeSet::new();
+    for &t in as_of {
+        for base in [t, shift(t, -364)] {
+            for delta in -3..=1 {
+                received_days.insert(shift(base, delta));
+            }
+        }
+    }
+    let mut dst_changes = Vec::new();
+    for y in 2023..=2026 {
+        for m in [3, 10] {
+            let sunday = last_sunday(y, m);
+            dst_changes.push(sunday);
+            for delta in -2..=1 {
+                received_days.insert(shift(sunday, delta));
+            }
+        }
+        let e = easter(y);
+        for delta in -12..=2 {
+            received_days.insert(shift(e, delta));
+        }
+        // Great Prayer Day (closed up to 2023, a working day from 2024), Ascension, 5 June.
+        for base in [shift(e, 26), shift(e, 39), d(y, 6, 5)] {
+            for delta in -8..=0 {
+                received_days.insert(shift(base, delta));
+            }
+        }
+        for day in 14..=31 {
+            received_days.insert(d(y, 12, day));
+        }
+    }
+    received_days.extend(landing_on(&edges, as_of, |r| Some(cal.add_period(r, rules.notification_confirm_within))));
+    let received_days: Vec<NaiveDate> = received_days.into_iter().collect();
+    let readback = |micros: i64| if format == TimeFormat::Naive { copenhagen_instant(wall_clock(micros)) } else { micros };
+    let hour = 3_600_000_000i64;
+    let mut notifications: Vec<(String, String, Instants, Option<bool>, Option<NaiveDate>, Option<String>)> = Vec::new();
+    for i in 0..g.rng.random_range(10..=60) {
+        let received = if g.chance(0.1) {
+            // Right at a change of UTC offset (01:00 UTC), as an instant.
+            let change = *dst_changes.choose(&mut g.rng).expect("change");
+            let at = change.and_hms_opt(1, 0, 0).expect("time").and_utc().timestamp_micros();
+            at + [-hour, -1, 0, 1, hour / 2, hour, 23 * hour].choose(&mut g.rng).expect("offset")
+        } else {
+            let day = if g.chance(0.85) { *received_days.choose(&mut g.rng).expect("days") } else { random_day(g) };
+            let (h, m, sec, us) = *TIMES.choose(&mut g.rng).expect("time");
+            let mut local = day.and_hms_micro_opt(h, m, sec, us).expect("time");
+            if in_skipped_hour(local) && format == TimeFormat::Naive {
+                local += chrono::Duration::hours(1);
+            }
+            copenhagen_instant(local)
+        };
+        let received = readback(received);
+        let limit = i64::from(hours) * hour;
+        let assessed = match g.rng.random_range(0..12) {
+            0 | 1 => None,
+            2 | 3 => Some(received + limit),
+            4 => Some(received + limit + 60_000_000),
+            5 => Some(received + limit + 1),
+            6 => Some(received + limit - 1),
+            // One calendar day later on the wall clock: 23 or 25 hours across a change.
+            7 | 8 => Some(copenhagen_instant(wall_clock(received) + chrono::Duration::days(1))),
+            9 => Some(received + limit - hour),
+            10 => Some(received + limit + hour),
+            _ => Some(received + g.rng.random_range(0..72) * hour),
+        }
+        .map(readback);
+        let professional = if g.chance(0.05) { None } else { Some(g.chance(0.5)) };
+        let deadline = receipt_deadline(rules, &cal, received);
+        let confirmed = match g.rng.random_range(0..10) {
+            0..=2 => None,
+            3..=7 => Some(shift(deadline, g.rng.random_range(-1..=1))),
+            8 => Some(copenhagen_date(received)),
+            _ => Some(g.date()),
+        };
+        let case = g.maybe(0.2, |g| cases.choose(&mut g.rng).expect("case").clone());
+        let unit = units.choose(&mut g.rng).expect("unit").clone();
+        notifications.push((format!("n{i}"), unit, Instants { received_at: received, assessed_at: assessed }, professional, confirmed, case));
+    }
+    if g.chance(0.3) {
+        // Assessed before it was received: rejected.
+        let at = copenhagen_instant(t0.and_hms_opt(12, 0, 0).expect("noon"));
+        notifications.push(("n_bad_order".into(), units[0].clone(), Instants { received_at: at, assessed_at: Some(at - hour) }, Some(true), None, None));
+    }
+    if g.chance(0.3) {
+        let at = copenhagen_instant(t0.and_hms_opt(12, 0, 0).expect("noon"));
+        notifications.push(("n_bad_unit".into(), "u_missing".into(), Instants { received_at: at, assessed_at: None }, Some(true), None, None));
+    }
+
+    // complaints: on the edges of W and of the baseline, of both kinds (now and then another).
+    let mut complaint_days: BTreeSet<NaiveDate> = edges.clone();
+    for &t in as_of {
+        for base in [shift(t, -365), shift(t, -729)] {
+            for delta in -1..=1 {
+                complaint_days.insert(shift(base, delta));
+            }
+        }
+    }
+    for y in 2023..=2025 {
+        for x in [d(y, 1, 1), d(y, 12, 31), d(y, 1, 2), d(y, 12, 30)] {
+            complaint_days.insert(x);
+        }
+    }
+    let complaint_days: Vec<NaiveDate> = complaint_days.into_iter().collect();
+    let mut complaints: Vec<(String, String, NaiveDate, String, Option<String>)> = Vec::new();
+    for i in 0..g.rng.random_range(0..=40) {
+        let day = if g.chance(0.7) { *complaint_days.choose(&mut g.rng).expect("days") } else { shift(t0, g.rng.random_range(-800..=30)) };
+        let kind = match g.rng.random_range(0..20) {
+            0..=8 => "formalitet",
+            9..=17 => "realitet",
+            _ => *["andet", "Formalitet", "realitet "].choose(&mut g.rng).expect("kind"),
+        };
+        let case = g.maybe(0.3, |g| cases.choose(&mut g.rng).expect("case").clone());
+        complaints.push((format!("k{i}"), units.choose(&mut g.rng).expect("unit").clone(), day, kind.to_string(), case));
+    }
+    if g.chance(0.3) {
+        complaints.push(("k_bad_unit".into(), "u_missing".into(), t0, "formalitet".into(), None));
+    }
+
+    // case_events and postings feed no KPI yet: a few rows.
+    let events: Vec<(String, String, String, NaiveDate)> = (0..g.rng.random_range(0..=10))
+        .map(|i| {
+            let case = cases.choose(&mut g.rng).expect("case").clone();
+            (format!("e{i}"), case, EVENT_KINDS.choose(&mut g.rng).expect("kind").to_string(), g.date())
+        })
+        .collect();
+    let postings: Vec<(String, String, NaiveDate, f64, Option<String>, Option<String>)> = (0..g.rng.random_range(0..=10))
+        .map(|i| {
+            let (case, measure) = match case_measures.choose(&mut g.rng) {
+                Some((c, m)) if g.chance(0.6) => (Some(c.clone()), g.maybe(0.5, |_| m.clone())),
+                _ => (None, None),
+            };
+            (format!("b{i}"), units.choose(&mut g.rng).expect("unit").clone(), g.date(), g.rng.random_range(-5_000.0..20_000.0), case, measure)
+        })
+        .collect();
+
+    let stamps = |v: Vec<Option<i64>>| -> ArrayRef {
+        match format {
+            TimeFormat::Naive => {
+                Arc::new(TimestampMicrosecondArray::from(v.into_iter().map(|x| x.map(|x| wall_clock(x).and_utc().timestamp_micros())).collect::<Vec<_>>()))
+            }
+            TimeFormat::Utc => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")),
+            TimeFormat::Copenhagen => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("Europe/Copenhagen")),
+        }
+    };
+    let tables = [
+        Table {
+            name: "decisions",
+            columns: vec![
+                ("decision_id", ids(decisions.iter().map(|a| Some(a.0.clone())).collect())),
+                ("case_id", ids(decisions.iter().map(|a| Some(a.1.clone())).collect())),
+                ("paragraph", ids(decisions.iter().map(|a| Some(a.2.clone())).collect())),
+                ("applied_on", days(decisions.iter().map(|a| Some(a.3)).collect())),
+                ("decided_on", days(decisions.iter().map(|a| a.4).collect())),
+                ("outcome", ids(decisions.iter().map(|a| a.5.clone()).collect())),
+                ("delay_letter_on", days(decisions.iter().map(|a| a.6).collect())),
+            ],
+        },
+        Table {
+            name: "notifications",
+            columns: vec![
+                ("notification_id", ids(notifications.iter().map(|n| Some(n.0.clone())).collect())),
+                ("unit_id", ids(notifications.iter().map(|n| Some(n.1.clone())).collect())),
+                ("received_at", stamps(notifications.iter().map(|n| Some(n.2.received_at)).collect())),
+                ("assessed_at", stamps(notifications.iter().map(|n| n.2.assessed_at).collect())),
+                ("professional", Arc::new(BooleanArray::from(notifications.iter().map(|n| n.3).collect::<Vec<_>>()))),
+                ("receipt_confirmed_on", days(notifications.iter().map(|n| n.4).collect())),
+                ("child_id", ids(notifications.iter().map(|n| n.5.as_ref().map(|_| "ch0".to_string())).collect())),
+                ("case_id", ids(notifications.iter().map(|n| n.5.clone()).collect())),
+            ],
+        },
+        Table {
+            name: "complaints",
+            columns: vec![
+                ("complaint_id", ids(complaints.iter().map(|c| Some(c.0.clone())).collect())),
+                ("unit_id", ids(complaints.iter().map(|c| Some(c.1.clone())).collect())),
+                ("received_on", days(complaints.iter().map(|c| Some(c.2)).collect())),
+                ("kind", ids(complaints.iter().map(|c| Some(c.3.clone())).collect())),
+                ("case_id", ids(complaints.iter().map(|c| c.4.clone()).collect())),
+            ],
+        },
+        Table {
+            name: "case_events",
+            columns: vec![
+                ("event_id", ids(events.iter().map(|e| Some(e.0.clone())).collect())),
+                ("case_id", ids(events.iter().map(|e| Some(e.1.clone())).collect())),
+                ("kind", ids(events.iter().map(|e| Some(e.2.clone())).collect())),
+                ("occurred_on", days(events.iter().map(|e| Some(e.3)).collect())),
+            ],
+        },
+        Table {
+            name: "postings",
+            columns: vec![
+                ("posting_id", ids(postings.iter().map(|p| Some(p.0.clone())).collect())),
+                ("unit_id", ids(postings.iter().map(|p| Some(p.1.clone())).collect())),
+                ("account", ids(postings.iter().map(|_| Some("5.28.20".to_string())).collect())),
+                ("posted_on", days(postings.iter().map(|p| Some(p.2)).collect())),
+                ("amount_dkk", Arc::new(Float64Array::from(postings.iter().map(|p| Some(p.3)).collect::<Vec<_>>()))),
+                ("case_id", ids(postings.iter().map(|p| p.4.clone()).collect())),
+                ("measure_id", ids(postings.iter().map(|p| p.5.clone()).collect())),
+            ],
+        },
+    ];
+    for table in &tables {
+        let present = match table.name {
+            "case_events" | "postings" => g.chance(0.5),
+            _ => g.chance(0.93),
+        };
+        if !present {
+            continue;
+        }
+        let split = g.chance(0.15);
+        let omit: Vec<&str> = match table.name {
+            "decisions" if g.chance(0.08) => vec!["delay_letter_on"],
+            "decisions" if g.chance(0.05) => vec!["decided_on", "outcome"],
+            "notifications" if g.chance(0.06) => vec!["professional"],
+            "notifications" if g.chance(0.05) => vec!["assessed_at"],
+            "notifications" if g.chance(0.05) => vec!["receipt_confirmed_on", "child_id", "case_id"],
+            "complaints" if g.chance(0.1) => vec!["case_id"],
+            _ => vec![],
+        };
+        let empty = g.chance(0.04);
+        write_table(dir, table, split, &omit, empty);
+        if table.name == "notifications" {
+            let assessed_written = !omit.contains(&"assessed_at");
+            for n in &notifications {
+                instants.insert(n.0.clone(), Instants { assessed_at: n.2.assessed_at.filter(|_| assessed_written), ..n.2 });
+            }
+        }
+    }
+    instants
+}
+
+/// The kept notifications carry the instants the generator meant: naive times read as
+/// Copenhagen wall clock (the summer-time occurrence of a repeated hour), zoned ones as given.
+fn check_instants(seed: u64, export: &CheckedExport, expected: &BTreeMap<String, Instants>) -> Vec<String> {
+    let Some(t) = export.table("notifications").filter(|t| t.kept.num_rows() > 0) else { return Vec::new() };
+    let b = &t.kept;
+    let ids = b.column_by_name("notification_id").expect("id").as_string::<i32>();
+    let stamp = |col: &str, i: usize| {
+        let a = b.column_by_name(col).expect(col).as_primitive::<TimestampMicrosecondType>();
+        a.is_valid(i).then(|| a.value(i))
+    };
+    let mut problems = Vec::new();
+    for i in 0..b.num_rows() {
+        let Some(want) = expected.get(ids.value(i)) else { continue };
+        let got = Instants { received_at: stamp("received_at", i).expect("received_at"), assessed_at: stamp("assessed_at", i) };
+        if got != *want {
+            problems.push(format!("seed {seed}: notification {} read as {got:?}, written as {want:?}", ids.value(i)));
+        }
+    }
+    problems
 }
 
 #[derive(Clone)]
@@ -649,7 +1150,27 @@ fn compare(seed: u64, export: &CheckedExport, rules: &Rules, engine: &[KpiRow], 
 
 async fn engine_rows(export: &CheckedExport, rules: &Rules, as_of: &[NaiveDate]) -> Vec<KpiRow> {
     let cat = Catalog::new(export, rules.clone(), as_of, &EngineOptions::default()).await.expect("catalog");
+    if let Some(dir) = std::env::var_os("CWKPI_DIFF_VIEWS") {
+        replace_views(&cat, Path::new(&dir)).await;
+    }
     rows_from_batches(&cat.query("SELECT * FROM kpi").await.expect("kpi view")).expect("kpi rows")
+}
+
+/// Re-creates every view from the `NN_name.sql` files of `dir` (an edited copy of
+/// `queries/views/`), in load order, so a mistake planted there shows whether the test
+/// catches it without rebuilding the engine.
+async fn replace_views(cat: &Catalog, dir: &Path) {
+    let mut files: Vec<_> = std::fs::read_dir(dir).expect("views folder").map(|e| e.expect("entry").path()).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "sql"));
+    files.sort();
+    for path in files {
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("file name");
+        let name = stem.split_once('_').map_or(stem, |(_, rest)| rest);
+        let sql = std::fs::read_to_string(&path).expect("view sql");
+        let view = cat.ctx.sql(&sql).await.unwrap_or_else(|e| panic!("{}: {e}", path.display())).into_view();
+        cat.ctx.deregister_table(name).expect("deregister");
+        cat.ctx.register_table(name, view).expect("register");
+    }
 }
 
 /// Writes, loads and checks one seed at each of its as-of dates, one catalog per date.
@@ -662,10 +1183,10 @@ async fn check_seed(seed: u64, keep: Option<&Path>) -> (usize, Vec<String>) {
         None => tmp.path().to_path_buf(),
     };
     std::fs::create_dir_all(&dir).expect("export dir");
-    let as_of = write_export(seed, &dir);
+    let (as_of, instants) = write_export(seed, &dir);
     let export = CheckedExport::load(&dir).expect("export loads");
     let rules = rules_for_seed(seed);
-    let mut problems = Vec::new();
+    let mut problems = check_instants(seed, &export, &instants);
     for &t in &as_of {
         let expected = reference_kpis(&export, &rules, t);
         assert_eq!(expected.len(), export.table("units").expect("units").kept.num_rows() * KPI_IDS.len());
@@ -680,6 +1201,31 @@ fn report(problems: &[String]) {
         eprintln!("{p}\n");
     }
     assert!(problems.is_empty(), "{} differences between engine and reference (first ones above)", problems.len());
+}
+
+/// The reference's own calendar against known dates (SPEC §3).
+#[test]
+fn reference_calendar_knows_the_danish_closed_days() {
+    assert_eq!([2023, 2024, 2025, 2026, 2027].map(easter), [d(2023, 4, 9), d(2024, 3, 31), d(2025, 4, 20), d(2026, 4, 5), d(2027, 3, 28)]);
+    // Great Prayer Day: closed in 2023, a working day from 2024.
+    assert!(closed_days(2023).contains(&d(2023, 5, 5)));
+    assert!(!closed_days(2024).contains(&d(2024, 4, 26)));
+    assert_eq!(closed_days(2024).len(), 11);
+    let cal = WorkCalendar::new(&Rules::builtin());
+    assert_eq!(cal.nth_working_day_after(d(2024, 3, 27), 1), d(2024, 4, 2)); // Easter 2024
+    assert_eq!(cal.nth_working_day_after(d(2023, 5, 4), 1), d(2023, 5, 8)); // Great Prayer Day 2023
+    assert_eq!(cal.nth_working_day_after(d(2024, 4, 25), 1), d(2024, 4, 26));
+    assert_eq!(cal.nth_working_day_after(d(2024, 12, 23), 1), d(2024, 12, 27)); // Christmas
+    assert_eq!(cal.nth_working_day_after(d(2024, 12, 27), 2), d(2025, 1, 2)); // 30 Dec, (31 Dec, 1 Jan closed) 2 Jan
+    assert_eq!(cal.nth_working_day_after(d(2025, 6, 4), 1), d(2025, 6, 6)); // 5 June
+    // A Saturday start counts from Monday: the 6th working day after Sat 2025-03-01 is Mon 10 March.
+    assert_eq!(cal.nth_working_day_after(d(2025, 3, 1), 6), d(2025, 3, 10));
+    // 24 hours from Saturday 02:30 before the spring change end at 03:30 on Sunday's wall clock.
+    let received = copenhagen_instant(d(2025, 3, 29).and_hms_opt(2, 30, 0).expect("time"));
+    assert_eq!(wall_clock(assessment_deadline(&Rules::builtin(), received)), d(2025, 3, 30).and_hms_opt(3, 30, 0).expect("time"));
+    let received = copenhagen_instant(d(2024, 10, 26).and_hms_opt(12, 0, 0).expect("time"));
+    assert_eq!(wall_clock(assessment_deadline(&Rules::builtin(), received)), d(2024, 10, 27).and_hms_opt(11, 0, 0).expect("time"));
+    assert_eq!(copenhagen_date(d(2024, 10, 26).and_hms_opt(22, 30, 0).expect("time").and_utc().timestamp_micros()), d(2024, 10, 27));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -711,10 +1257,10 @@ async fn engine_matches_reference_on_random_exports() {
     // The generator must exercise every KPI with figures strictly between 0 and 1, and
     // rejected rows, or agreement proves little.
     if seeds_checked >= 20 {
-        let (mut mixed, mut with_rejections) = ([0usize; 5], 0);
+        let (mut mixed, mut with_rejections) = ([0usize; KPI_IDS.len()], 0);
         for seed in 0..20u64 {
             let tmp = tempfile::tempdir().expect("tempdir");
-            let as_of = write_export(seed, tmp.path());
+            let (as_of, _) = write_export(seed, tmp.path());
             let export = CheckedExport::load(tmp.path()).expect("export loads");
             with_rejections += usize::from(export.rejections().next().is_some());
             for row in reference_kpis(&export, &rules_for_seed(seed), as_of[0]) {
@@ -733,7 +1279,7 @@ async fn one_catalog_with_several_as_of_dates_matches_reference() {
     for seed in [6u64, 7, 1001] {
         let rules = rules_for_seed(seed);
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut as_of = write_export(seed, tmp.path());
+        let (mut as_of, _) = write_export(seed, tmp.path());
         // Dates of another export too, so one catalog spans distant as-of dates.
         as_of.extend([d(2024, 2, 29), d(2025, 3, 1)]);
         let export = CheckedExport::load(tmp.path()).expect("export loads");

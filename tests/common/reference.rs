@@ -1,15 +1,18 @@
-//! A second implementation of the KPIs of SPEC §4 in plain Rust, written from the SPEC
-//! text alone, so the SQL views can be checked against it. It favours being obviously
-//! right over being fast: every figure is a loop over the checked rows.
+//! A second implementation of the KPIs of SPEC §4 and §4b in plain Rust, written from
+//! the SPEC text alone, so the SQL views can be checked against it. It favours being
+//! obviously right over being fast: every figure is a loop over the checked rows. The
+//! working-day calendar (Easter, closed days) and the elapsed-hours deadlines are computed
+//! here too, independently of the engine's calendar and SQL functions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Days, Months, NaiveDate};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Weekday};
+use chrono_tz::Europe::Copenhagen;
 use cwkpi::kpi::KpiRow;
-use cwkpi::rules::{DueFrom, KPI_IDS, Span};
+use cwkpi::rules::{DueFrom, KPI_IDS, Period, Span, prefix_matches};
 use cwkpi::{CheckedExport, Rules};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Date32Type;
+use datafusion::arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 
 pub struct Case {
     pub id: String,
@@ -48,7 +51,35 @@ pub struct FollowUp {
     pub next_due: Option<NaiveDate>,
 }
 
-/// The kept rows of the core tables, as plain structs.
+/// An application and its decision (further table `decisions`).
+pub struct Decision {
+    pub id: String,
+    pub case: String,
+    pub paragraph: String,
+    pub applied: NaiveDate,
+    pub decided: Option<NaiveDate>,
+    pub delay_letter: Option<NaiveDate>,
+}
+
+/// A notification (underretning); instants are µs since the epoch (UTC).
+pub struct Notification {
+    pub id: String,
+    pub unit: String,
+    pub received_at: i64,
+    pub assessed_at: Option<i64>,
+    pub professional: bool,
+    pub receipt_confirmed: Option<NaiveDate>,
+}
+
+pub struct Complaint {
+    pub id: String,
+    pub unit: String,
+    pub received: NaiveDate,
+    pub kind: String,
+}
+
+/// The kept rows of the core tables and of the further tables the KPIs read, as plain
+/// structs (an absent further table gives no rows).
 pub struct Data {
     /// unit_id → parent_id
     pub units: BTreeMap<String, Option<String>>,
@@ -57,6 +88,20 @@ pub struct Data {
     pub investigations: Vec<Investigation>,
     pub plans: Vec<Plan>,
     pub follow_ups: Vec<FollowUp>,
+    pub decisions: Vec<Decision>,
+    pub notifications: Vec<Notification>,
+    pub complaints: Vec<Complaint>,
+}
+
+/// The kept rows of a further table, or None when the export lacks it or it has no rows.
+fn kept_further<'a>(export: &'a CheckedExport, table: &str) -> Option<&'a RecordBatch> {
+    export.table(table).map(|t| &t.kept).filter(|b| b.num_rows() > 0)
+}
+
+/// Instants as µs since the epoch; the checked column is a zoned timestamp (an instant).
+fn instants(b: &RecordBatch, col: &str) -> Vec<Option<i64>> {
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_primitive::<TimestampMicrosecondType>();
+    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
 }
 
 fn kept<'a>(export: &'a CheckedExport, table: &str) -> &'a RecordBatch {
@@ -151,7 +196,60 @@ impl Data {
         .map(|(case, performed, measure, next_due)| FollowUp { case, performed, measure, next_due })
         .collect();
 
-        Data { units, cases, measures, investigations, plans, follow_ups }
+        let mut decisions = Vec::new();
+        if let Some(a) = kept_further(export, "decisions") {
+            let (decided, letter) = (dates(a, "decided_on"), dates(a, "delay_letter_on"));
+            decisions = itertools4(
+                required_strings(a, "decision_id"),
+                required_strings(a, "case_id"),
+                required_strings(a, "paragraph"),
+                required_dates(a, "applied_on"),
+            )
+            .enumerate()
+            .map(|(i, (id, case, paragraph, applied))| Decision {
+                id,
+                case,
+                paragraph,
+                applied,
+                decided: decided[i],
+                delay_letter: letter[i],
+            })
+            .collect();
+        }
+        let mut notifications = Vec::new();
+        if let Some(n) = kept_further(export, "notifications") {
+            let (assessed, professional, confirmed) = (instants(n, "assessed_at"), flags(n, "professional"), dates(n, "receipt_confirmed_on"));
+            let received = instants(n, "received_at").into_iter().map(|x| x.expect("null in kept received_at")).collect();
+            notifications = itertools4(
+                required_strings(n, "notification_id"),
+                required_strings(n, "unit_id"),
+                received,
+                assessed,
+            )
+            .enumerate()
+            .map(|(i, (id, unit, received_at, assessed_at))| Notification {
+                id,
+                unit,
+                received_at,
+                assessed_at,
+                professional: professional[i],
+                receipt_confirmed: confirmed[i],
+            })
+            .collect();
+        }
+        let mut complaints = Vec::new();
+        if let Some(c) = kept_further(export, "complaints") {
+            complaints = itertools4(
+                required_strings(c, "complaint_id"),
+                required_strings(c, "unit_id"),
+                required_dates(c, "received_on"),
+                required_strings(c, "kind"),
+            )
+            .map(|(id, unit, received, kind)| Complaint { id, unit, received, kind })
+            .collect();
+        }
+
+        Data { units, cases, measures, investigations, plans, follow_ups, decisions, notifications, complaints }
     }
 
     /// The unit itself and every unit above it.
@@ -177,6 +275,131 @@ pub fn add_span(d: NaiveDate, span: Span) -> NaiveDate {
     let months = u32::try_from(span.months).expect("spans are not negative");
     let days = u64::try_from(span.days).expect("spans are not negative");
     d.checked_add_months(Months::new(months)).and_then(|d| d.checked_add_days(Days::new(days))).expect("date in range")
+}
+
+/// Easter Sunday by the Gauss/Oudin computus (Gregorian calendar).
+pub fn easter(year: i32) -> NaiveDate {
+    let (y, c, n) = (year, year / 100, year % 19);
+    let k = (c - 17) / 25;
+    let mut i = c - c / 4 - (c - k) / 3 + 19 * n + 15;
+    i %= 30;
+    i -= (i / 28) * (1 - (i / 28) * (29 / (i + 1)) * ((21 - n) / 11));
+    let mut j = y + y / 4 + i + 2 - c + c / 4;
+    j %= 7;
+    let l = i - j;
+    let month = 3 + (l + 40) / 44;
+    let day = l + 28 - 31 * (month / 4);
+    NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("Easter is a date")
+}
+
+/// The Danish public offices' closed days of SPEC §3 for one year, plus the rules' own.
+pub fn closed_days(year: i32) -> Vec<NaiveDate> {
+    let e = easter(year);
+    let after_easter = |n: i64| if n >= 0 { e + Days::new(n as u64) } else { e - Days::new((-n) as u64) };
+    let fixed = |m: u32, d: u32| NaiveDate::from_ymd_opt(year, m, d).expect("fixed closed day");
+    let mut days = vec![
+        fixed(1, 1),
+        after_easter(-3), // Maundy Thursday
+        after_easter(-2), // Good Friday
+        after_easter(1),  // Easter Monday
+        after_easter(39), // Ascension Day
+        after_easter(50), // Whit Monday
+        fixed(6, 5),
+        fixed(12, 24),
+        fixed(12, 25),
+        fixed(12, 26),
+        fixed(12, 31),
+    ];
+    // Great Prayer Day: the fourth Friday after Easter, abolished from 2024.
+    if year <= 2023 {
+        days.push(after_easter(26));
+    }
+    days
+}
+
+/// The working-day calendar of a set of rules.
+pub struct WorkCalendar {
+    closed: BTreeSet<NaiveDate>,
+}
+
+impl WorkCalendar {
+    pub fn new(rules: &Rules) -> WorkCalendar {
+        let mut closed: BTreeSet<NaiveDate> = (2015..=2035).flat_map(closed_days).collect();
+        closed.extend(rules.calendar.extra_closed_days.iter().copied());
+        WorkCalendar { closed }
+    }
+
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.closed.contains(&d)
+    }
+
+    /// The n-th working day strictly after `start`.
+    pub fn nth_working_day_after(&self, start: NaiveDate, n: u32) -> NaiveDate {
+        let (mut day, mut counted) = (start, 0);
+        while counted < n {
+            day = day.succ_opt().expect("date in range");
+            if self.is_working_day(day) {
+                counted += 1;
+            }
+        }
+        day
+    }
+
+    /// A date plus a period counted in days, weeks, months or working days.
+    pub fn add_period(&self, start: NaiveDate, period: Period) -> NaiveDate {
+        match period {
+            Period::Calendar(span) => add_span(start, span),
+            Period::WorkingDays(n) => self.nth_working_day_after(start, n),
+            Period::Hours(_) => panic!("a date deadline counted in hours"),
+        }
+    }
+}
+
+/// The case-processing deadline rule of a paragraph code: the longest matching prefix.
+pub fn case_deadline_rule<'r>(rules: &'r Rules, code: &str) -> Option<&'r cwkpi::rules::CaseDeadline> {
+    let mut best: Option<&cwkpi::rules::CaseDeadline> = None;
+    for r in &rules.case_deadlines {
+        if prefix_matches(&r.prefix, code) && best.is_none_or(|b| r.prefix.len() > b.prefix.len()) {
+            best = Some(r);
+        }
+    }
+    best
+}
+
+/// An application's deadline: `applied_on` + its rule's span, None without a rule.
+pub fn decision_deadline(rules: &Rules, cal: &WorkCalendar, paragraph: &str, applied: NaiveDate) -> Option<NaiveDate> {
+    case_deadline_rule(rules, paragraph).map(|r| cal.add_period(applied, r.within))
+}
+
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// The Copenhagen calendar date of an instant (µs since the epoch).
+pub fn copenhagen_date(micros: i64) -> NaiveDate {
+    DateTime::from_timestamp_micros(micros).expect("instant in range").with_timezone(&Copenhagen).date_naive()
+}
+
+/// The assessment deadline of a notification received at `received`: elapsed hours.
+pub fn assessment_deadline(rules: &Rules, received: i64) -> i64 {
+    let Period::Hours(h) = rules.notification_assess_within else { panic!("assessment limit is not in hours") };
+    received + i64::from(h) * MICROS_PER_HOUR
+}
+
+/// The receipt-confirmation deadline: the Copenhagen date received + days or working days.
+pub fn receipt_deadline(rules: &Rules, cal: &WorkCalendar, received: i64) -> NaiveDate {
+    cal.add_period(copenhagen_date(received), rules.notification_confirm_within)
+}
+
+/// The complaints baseline B at T: the rules' calendar year, else T−729 … T−365.
+pub fn complaints_baseline(rules: &Rules, t: NaiveDate) -> (NaiveDate, NaiveDate) {
+    match rules.baseline_year {
+        Some(y) => (NaiveDate::from_ymd_opt(y, 1, 1).expect("year"), NaiveDate::from_ymd_opt(y, 12, 31).expect("year")),
+        None => (t - Days::new(729), t - Days::new(365)),
+    }
+}
+
+/// Complaints are lower-is-better: met when share ≤ target.
+pub fn lower_is_better(kpi: &str) -> bool {
+    kpi.starts_with("complaints_")
 }
 
 fn case_active(c: &Case, t: NaiveDate) -> bool {
@@ -240,11 +463,13 @@ pub struct Item {
     /// The measure or investigation counted, or the case for case-level KPIs.
     pub entity: String,
     pub in_numerator: bool,
+    /// Counted in the denominator (always, except complaints received in W only).
+    pub in_denominator: bool,
     /// What decided the figure (due date, deadline …), for messages.
     pub note: String,
 }
 
-/// Every denominator item of the five KPIs at T, before the roll-up over the unit tree.
+/// Every item of the eleven KPIs at T, before the roll-up over the unit tree.
 pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
     let window_start = t - Days::new(364);
     let case_by_id: HashMap<&str, &Case> = data.cases.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -263,7 +488,15 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
     let has_plan_by = |case: &str, day: NaiveDate| plans_of.get(case).is_some_and(|ps| ps.iter().any(|&p| p <= day));
     let mut items = Vec::new();
     let mut push = |kpi: &'static str, case: &Case, entity: &str, in_numerator: bool, note: String| {
-        items.push(Item { kpi, case_id: case.id.clone(), unit_id: case.unit.clone(), entity: entity.to_string(), in_numerator, note })
+        items.push(Item {
+            kpi,
+            case_id: case.id.clone(),
+            unit_id: case.unit.clone(),
+            entity: entity.to_string(),
+            in_numerator,
+            in_denominator: true,
+            note,
+        })
     };
 
     for c in &data.cases {
@@ -316,6 +549,70 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
             push("investigation_completed_within_limit", c, &v.id, done <= deadline, note);
         }
     }
+
+    // §4b: applications whose deadline falls in W, at their case's unit.
+    let cal = WorkCalendar::new(rules);
+    for a in &data.decisions {
+        let c = case_by_id[a.case.as_str()];
+        let Some(deadline) = decision_deadline(rules, &cal, &a.paragraph, a.applied) else { continue };
+        if a.applied > t || deadline < window_start || deadline > t {
+            continue;
+        }
+        let decided_in_time = a.decided.is_some_and(|d| d <= deadline);
+        let note = format!("applied {} deadline {deadline} decided {:?} letter {:?}", a.applied, a.decided, a.delay_letter);
+        push("decision_within_deadline", c, &a.id, decided_in_time, note.clone());
+        if !decided_in_time {
+            push("delay_letter_sent", c, &a.id, a.delay_letter.is_some_and(|l| l <= deadline), note);
+        }
+    }
+
+    // Notifications and complaints sit at their own unit.
+    let mut own = |kpi: &'static str, unit: &str, entity: &str, in_numerator: bool, in_denominator: bool, note: String| {
+        items.push(Item {
+            kpi,
+            case_id: String::new(),
+            unit_id: unit.to_string(),
+            entity: entity.to_string(),
+            in_numerator,
+            in_denominator,
+            note,
+        })
+    };
+    for n in &data.notifications {
+        let received_on = copenhagen_date(n.received_at);
+        if received_on > t {
+            continue;
+        }
+        let deadline_at = assessment_deadline(rules, n.received_at);
+        let deadline_on = copenhagen_date(deadline_at);
+        if window_start <= deadline_on && deadline_on <= t {
+            let note = format!("received {} deadline {} assessed {:?}", n.received_at, deadline_at, n.assessed_at);
+            own("notification_assessed_in_time", &n.unit, &n.id, n.assessed_at.is_some_and(|a| a <= deadline_at), true, note);
+        }
+        if n.professional {
+            let deadline = receipt_deadline(rules, &cal, n.received_at);
+            if window_start <= deadline && deadline <= t {
+                let note = format!("received on {received_on} receipt deadline {deadline} confirmed {:?}", n.receipt_confirmed);
+                own("notification_receipt_confirmed", &n.unit, &n.id, n.receipt_confirmed.is_some_and(|r| r <= deadline), true, note);
+            }
+        }
+    }
+    let (baseline_from, baseline_to) = complaints_baseline(rules, t);
+    for c in &data.complaints {
+        let kpi = match c.kind.as_str() {
+            "formalitet" => "complaints_formalitet",
+            "realitet" => "complaints_realitet",
+            _ => continue,
+        };
+        if c.received > t {
+            continue;
+        }
+        let in_window = window_start <= c.received;
+        let in_baseline = baseline_from <= c.received && c.received <= baseline_to;
+        if in_window || in_baseline {
+            own(kpi, &c.unit, &c.id, in_window, in_baseline, format!("received {}", c.received));
+        }
+    }
     items
 }
 
@@ -334,7 +631,7 @@ pub fn rows_from_items(data: &Data, rules: &Rules, as_of: NaiveDate, items: &[It
         for unit in above.iter() {
             let entry = counts.entry((unit.clone(), item.kpi)).or_default();
             entry.0 += i64::from(item.in_numerator);
-            entry.1 += 1;
+            entry.1 += i64::from(item.in_denominator);
         }
     }
     let mut rows = Vec::new();
@@ -352,7 +649,7 @@ pub fn rows_from_items(data: &Data, rules: &Rules, as_of: NaiveDate, items: &[It
                 denominator,
                 share,
                 target,
-                met: share.map(|s| s >= target),
+                met: share.map(|s| if lower_is_better(kpi) { s <= target } else { s >= target }),
             });
         }
     }
