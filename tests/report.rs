@@ -575,10 +575,11 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
         assert!(section(&page, "frister-h").contains("Ingen data: udtrækket har ingen ansøgninger"), "{unit}");
         assert!(section(&page, "underretninger-h").contains("Ingen data: udtrækket har ingen underretninger"), "{unit}");
         assert!(section(&page, "klager-h").contains("Ingen data: udtrækket har ingen klager"), "{unit}");
+        assert!(section(&page, "lovmedholdelighed-h").contains("Ingen data: udtrækket har ingen sagsskridt"), "{unit}");
         assert!(!section(&page, "frister-h").contains("<table"), "{unit}");
     }
     let tiles = &page[page.find("class=\"items\"").unwrap()..page.find("class=\"facts\"").unwrap()];
-    assert_eq!(tiles.matches("Ingen data").count(), 3 * 2, "{tiles}");
+    assert_eq!(tiles.matches("Ingen data").count(), da::SECTIONS.len() * 2, "{tiles}");
     let mut wb: Xlsx<_> = open_workbook(out.join("AFD.xlsx")).unwrap();
     let note = wb.worksheet_range("Underretninger").unwrap().get_value((1, 0)).cloned();
     assert_eq!(note, Some(Data::String("Ingen data: udtrækket har ingen underretninger (tabellen notifications).".into())));
@@ -861,7 +862,10 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
 
     // The index groups its columns by plan item and gives complaints' targets as "≤".
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(index.contains("Klager (13)") && index.contains("mål ≤ 90 %") && !index.contains("Ingen data"));
+    // This export has decisions, notifications and complaints but no case events: the index
+    // names that table only.
+    assert!(index.contains("Klager (13)") && index.contains("mål ≤ 90 %"));
+    assert!(index.contains("sagsskridt") && !index.contains("ingen ansøgninger") && !index.contains("ingen klager"), "{index}");
 
     assert_no_cpr(&out, &SMALL_CPR.map(String::from));
 }
