@@ -35,6 +35,9 @@ pub const CACHED_VIEWS: &[(&str, Lifetime)] = &[
     ("measure_rules", Lifetime::Export),
     ("case_first_plans", Lifetime::Export),
     ("investigation_deadlines", Lifetime::Export),
+    // Deadlines by rules functions (working days, Copenhagen dates): computed once.
+    ("decision_deadlines", Lifetime::Export),
+    ("notification_deadlines", Lifetime::Export),
     ("follow_up_periods", Lifetime::AsOfDates),
     ("validation_findings", Lifetime::AsOfDates),
 ];

@@ -67,6 +67,12 @@ fn is_builtin_closed(d: NaiveDate) -> bool {
         (1, 1) | (6, 5) | (12, 24) | (12, 25) | (12, 26) | (12, 31) => return true,
         _ => {}
     }
+    // The Easter-bound closed days fall between Maundy Thursday (19 March at the earliest)
+    // and Whit Monday (14 June at the latest): elsewhere no computus is needed, which
+    // matters when working days are counted one by one for a million applications.
+    if !(3..=6).contains(&d.month()) {
+        return false;
+    }
     let easter = easter_sunday(d.year());
     let offset = (d - easter).num_days();
     matches!(offset, -3 | -2 | 1 | 39 | 50) || (offset == 26 && d.year() <= LAST_GREAT_PRAYER_DAY_YEAR)

@@ -133,6 +133,12 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     Ok(table)
 }
 
+/// A table left unread: empty, with its presence noted.
+pub fn skip_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
+    let present = table_files(export, spec)?.is_some();
+    Ok(RawTable { spec, present, files: Vec::new(), batches: Vec::new(), sources: Vec::new(), nonexistent_times: Vec::new() })
+}
+
 fn read_file(path: &Path, export: &Path, table: &mut RawTable) -> Result<()> {
     let spec = table.spec;
     let unreadable = |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));

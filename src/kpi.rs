@@ -107,6 +107,10 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
 ];
 
+/// Tables no KPI reads (`cwkpi kpi` leaves them unread): the postings feed the finance
+/// views only, and are the largest table of an export.
+pub const TABLES_NO_KPI_READS: &[&str] = &["postings"];
+
 /// One row of the KPI table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiRow {

@@ -215,10 +215,11 @@ impl Common {
         EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone() }
     }
 
-    /// A catalog as of `weeks` dates, 7 days apart, the last one --as-of.
-    async fn catalog_weeks(&self, weeks: u32) -> Result<Catalog> {
+    /// A catalog as of `weeks` dates, 7 days apart, the last one --as-of, without the
+    /// tables in `skip` (see `CheckedExport::load_except`).
+    async fn catalog_weeks(&self, weeks: u32, skip: &[&str]) -> Result<Catalog> {
         let rules = Rules::load(self.rules.as_deref())?;
-        let export = CheckedExport::load(&self.exports)?;
+        let export = CheckedExport::load_except(&self.exports, skip)?;
         let last = self.as_of.unwrap_or_else(today);
         let dates: Vec<NaiveDate> = (0..weeks).rev().map(|w| last - chrono::Duration::weeks(i64::from(w))).collect();
         let catalog = Catalog::new(&export, rules, &dates, &self.engine_options()).await?;
@@ -257,7 +258,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kpi { common, format, weeks } => {
-            let catalog = common.catalog_weeks(weeks).await?;
+            let catalog = common.catalog_weeks(weeks, cwkpi::kpi::TABLES_NO_KPI_READS).await?;
             let batches = catalog.statement("kpi_table").await?;
             let text = match format {
                 Format::Csv => {
@@ -278,7 +279,7 @@ async fn run(cli: Cli) -> Result<()> {
                 (None, Some(s)) => s,
                 (None, None) => return Err(Error::Usage("give a statement or -f FILE.sql".into())),
             };
-            let catalog = common.catalog_weeks(weeks).await?;
+            let catalog = common.catalog_weeks(weeks, &[]).await?;
             let results = catalog.query_script(&sql).await.map_err(|e| match e {
                 Error::Query(q) => Error::Usage(format!("SQL error: {q}")),
                 other => other,

@@ -62,8 +62,8 @@ pub fn functions(calendar: &Calendar) -> Vec<ScalarUDF> {
                 let arrays = ColumnarValue::values_to_arrays(args)?;
                 let dates = arrays[0].as_primitive::<Date32Type>();
                 let spans = arrays[1].as_string::<i32>();
-                // Spans repeat (one per rule): parse each distinct text once.
-                let mut last: Option<(&str, Period)> = None;
+                // Spans repeat (one per rule, interleaved): parse each distinct text once.
+                let mut parsed: Vec<(&str, Period)> = Vec::new();
                 let mut out = Vec::with_capacity(dates.len());
                 for i in 0..dates.len() {
                     if dates.is_null(i) || spans.is_null(i) {
@@ -71,11 +71,11 @@ pub fn functions(calendar: &Calendar) -> Vec<ScalarUDF> {
                         continue;
                     }
                     let text = spans.value(i);
-                    let period = match last {
-                        Some((t, p)) if t == text => p,
-                        _ => {
+                    let period = match parsed.iter().find(|(t, _)| *t == text) {
+                        Some((_, p)) => *p,
+                        None => {
                             let p = Period::parse(text, PeriodKinds::CaseDeadline).map_err(|m| exec_err(format!("add_span: {m}")))?;
-                            last = Some((text, p));
+                            parsed.push((text, p));
                             p
                         }
                     };

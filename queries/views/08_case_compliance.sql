@@ -1,26 +1,33 @@
 -- One row per active case and as-of date: compliance flags and due dates.
--- The view the KPIs, the weekly report and analysts build on.
+-- The view the KPIs, the weekly report and analysts build on. active_measures, any_acute and
+-- active_monthly_cost_dkk describe the case's active measures (monthly cost null as 0).
 -- The case's plan-requiring measures, follow-up measures and open investigations are
 -- gathered as facts and counted in one aggregation, then joined to the active cases once
 -- (three aggregations and three joins cost twice as much). Joins and groups use the
 -- integer case_key, not the string case_id.
 WITH facts AS (
-    -- Active plan-requiring measures whose plan is due by the as-of date (and has not lapsed).
+    -- Every active measure: counted (the lawful-case audit needs cases with one), with its
+    -- acute flag and monthly cost; a plan-requiring one whose plan is due by the as-of date
+    -- (and has not lapsed) also counts for the plan.
     SELECT as_of, case_key,
-           1 AS plan_measures, plan_due_on,
+           1 AS active_measures, acute, coalesce(monthly_cost_dkk, 0) AS monthly_cost_dkk,
+           CASE WHEN needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on) THEN 1 ELSE 0 END AS plan_measures,
+           CASE WHEN needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on) THEN plan_due_on END AS plan_due_on,
            0 AS follow_up_measures, 0 AS follow_up_overdue, CAST(NULL AS DATE) AS follow_up_due_on,
            0 AS investigations, 0 AS investigation_overdue, CAST(NULL AS DATE) AS deadline_on
     FROM active_measures
-    WHERE needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on)
     UNION ALL
-    SELECT as_of, case_key, 0, NULL, 1, CASE WHEN overdue THEN 1 ELSE 0 END, follow_up_due_on, 0, 0, NULL
+    SELECT as_of, case_key, 0, false, 0, 0, NULL, 1, CASE WHEN overdue THEN 1 ELSE 0 END, follow_up_due_on, 0, 0, NULL
     FROM follow_up_due
     UNION ALL
-    SELECT as_of, case_key, 0, NULL, 0, 0, NULL, 1, CASE WHEN within_limit THEN 0 ELSE 1 END, deadline_on
+    SELECT as_of, case_key, 0, false, 0, 0, NULL, 0, 0, NULL, 1, CASE WHEN within_limit THEN 0 ELSE 1 END, deadline_on
     FROM open_investigations
 ),
 per_case AS (
     SELECT as_of, case_key,
+           sum(active_measures) AS active_measures,
+           bool_or(acute) AS any_acute,
+           sum(monthly_cost_dkk) AS active_monthly_cost_dkk,
            sum(plan_measures) AS measures_needing_plan,
            min(plan_due_on) AS plan_due_on,
            sum(follow_up_measures) AS measures_needing_follow_up,
@@ -50,7 +57,10 @@ SELECT
     p.next_follow_up_due_on,
     coalesce(p.open_investigations, 0) AS open_investigations,
     coalesce(p.investigations_overdue, 0) AS investigations_overdue,
-    p.investigation_deadline_on
+    p.investigation_deadline_on,
+    coalesce(p.active_measures, 0) AS active_measures,
+    coalesce(p.any_acute, false) AS any_acute,
+    coalesce(p.active_monthly_cost_dkk, 0) AS active_monthly_cost_dkk
 FROM active_cases c
 LEFT JOIN per_case p ON p.as_of = c.as_of AND p.case_key = c.case_key
 LEFT JOIN case_first_plans fp ON fp.case_key = c.case_key

@@ -16,5 +16,6 @@ SELECT
     n.professional,
     n.receipt_confirmed_on,
     CASE WHEN n.professional THEN add_span(copenhagen_date(n.received_at), p.notification_confirm_within) END AS receipt_deadline_on
-FROM notifications n
-CROSS JOIN rule_params p
+-- rule_params (one row) first: the engine builds the cross join's small side.
+FROM rule_params p
+CROSS JOIN notifications n

@@ -4,18 +4,25 @@
 -- is in the denominator and ok says whether it meets the deadline. Complaints are counts:
 -- a complaint received in W is in the numerator, one received in the baseline B in the
 -- denominator (B: the 365 days before W, or the rules' baseline_year).
--- The two case KPIs read case_compliance once: a case counts in plan_coverage when it
--- requires a plan and in follow_up_on_time when it has follow-up measures, so its pair
--- of flags (1 = plan, 2 = follow-up, 3 = both) picks its KPIs from a four-row list by an
+-- The three case KPIs read case_checklist once: a case counts in plan_coverage when it
+-- requires a plan, in follow_up_on_time when it has follow-up measures, and in lawful_case
+-- when the checklist applies (an active measure, and case events in the export), so its
+-- flags (1 = plan, 2 = follow-up, 4 = checklist) pick its KPIs from a short list by an
 -- equi-join (a join on the flags themselves would be a nested loop over all cases).
 SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
-       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing ELSE c.follow_ups_overdue = 0 END AS ok,
+       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing
+                     WHEN 'follow_up_on_time' THEN c.follow_ups_overdue = 0
+                     ELSE c.lawful END AS ok,
        true AS in_denominator
 FROM (
-    SELECT *, CASE WHEN plan_required THEN 1 ELSE 0 END + CASE WHEN measures_needing_follow_up > 0 THEN 2 ELSE 0 END AS kpi_flags
-    FROM case_compliance
+    SELECT *, CASE WHEN plan_required THEN 1 ELSE 0 END
+              + CASE WHEN measures_needing_follow_up > 0 THEN 2 ELSE 0 END
+              + CASE WHEN checklist_applies THEN 4 ELSE 0 END AS kpi_flags
+    FROM case_checklist
 ) c
-JOIN (VALUES (1, 'plan_coverage'), (3, 'plan_coverage'), (2, 'follow_up_on_time'), (3, 'follow_up_on_time')) AS k(kpi_flags, kpi_id)
+JOIN (VALUES (1, 'plan_coverage'), (3, 'plan_coverage'), (5, 'plan_coverage'), (7, 'plan_coverage'),
+             (2, 'follow_up_on_time'), (3, 'follow_up_on_time'), (6, 'follow_up_on_time'), (7, 'follow_up_on_time'),
+             (4, 'lawful_case'), (5, 'lawful_case'), (6, 'lawful_case'), (7, 'lawful_case')) AS k(kpi_flags, kpi_id)
   ON k.kpi_flags = c.kpi_flags
 UNION ALL
 SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id,
@@ -83,8 +90,3 @@ JOIN complaints c
   ON c.kind IN ('formalitet', 'realitet')
  AND c.received_on <= w.as_of
  AND (c.received_on BETWEEN w.window_from AND w.as_of OR c.received_on BETWEEN w.baseline_from AND w.baseline_to)
-UNION ALL
--- Active cases with an active measure, lawful when every checklist element holds (empty
--- without a case_events table).
-SELECT as_of, 'lawful_case', unit_id, case_id AS item_id, case_id, lawful, true
-FROM case_lawfulness

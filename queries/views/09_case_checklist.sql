@@ -1,0 +1,56 @@
+-- One row per active case and as-of date: case_compliance with the lawful-case checklist (SPEC §4b) beside it; case_lawfulness lists the cases it applies to.
+-- The elements of Frederiksberg's 2019 audit: investigated (an investigation completed by
+-- the date, or a maalgruppeafklaring event by it, as handicap cases have), child_heard (a
+-- boernesamtale in the window, as-of − 364 … as-of), parties_consulted (a partshoering by
+-- the date), decision_with_guidance (an afgoerelse_med_klagevejledning by it), plan (no
+-- action plan missing, as plan_coverage counts it; a case needing no plan meets it) and
+-- followed_up (no follow-up measure overdue); lawful: all six. checklist_applies: the case
+-- has an active measure and the export has a case_events table (without one the checklist
+-- is unknown, not failed). The KPIs read this view once for all three case KPIs, so
+-- case_compliance is computed once.
+WITH first_events AS (
+    -- "By the date" only needs each kind's first occurrence.
+    SELECT case_key,
+           min(occurred_on) FILTER (WHERE kind = 'maalgruppeafklaring') AS first_target_group_clarification_on,
+           min(occurred_on) FILTER (WHERE kind = 'partshoering') AS first_consultation_on,
+           min(occurred_on) FILTER (WHERE kind = 'afgoerelse_med_klagevejledning') AS first_decision_with_guidance_on
+    FROM case_events
+    WHERE kind IN ('maalgruppeafklaring', 'partshoering', 'afgoerelse_med_klagevejledning')
+    GROUP BY case_key
+),
+heard AS (
+    SELECT DISTINCT d.as_of, e.case_key
+    FROM as_of_dates d
+    JOIN case_events e
+      ON e.kind = 'boernesamtale'
+     AND e.occurred_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
+),
+first_completed AS (
+    SELECT case_key, min(completed_on) AS first_completed_on
+    FROM investigations
+    WHERE completed_on IS NOT NULL
+    GROUP BY case_key
+),
+events_table AS (
+    SELECT bool_or(present) AS present FROM export_tables WHERE table_name = 'case_events'
+),
+checklist AS (
+    SELECT c.*,
+           c.active_measures > 0 AND x.present AS checklist_applies,
+           coalesce(i.first_completed_on <= c.as_of, false)
+               OR coalesce(e.first_target_group_clarification_on <= c.as_of, false) AS investigated,
+           h.case_key IS NOT NULL AS child_heard,
+           coalesce(e.first_consultation_on <= c.as_of, false) AS parties_consulted,
+           coalesce(e.first_decision_with_guidance_on <= c.as_of, false) AS decision_with_guidance,
+           NOT c.plan_missing AS plan,
+           c.follow_ups_overdue = 0 AS followed_up
+    -- events_table (one row) first: the engine builds the cross join's small side.
+    FROM events_table x
+    CROSS JOIN case_compliance c
+    LEFT JOIN first_events e ON e.case_key = c.case_key
+    LEFT JOIN first_completed i ON i.case_key = c.case_key
+    LEFT JOIN heard h ON h.as_of = c.as_of AND h.case_key = c.case_key
+)
+SELECT *,
+       investigated AND child_heard AND parties_consulted AND decision_with_guidance AND plan AND followed_up AS lawful
+FROM checklist
