@@ -6,7 +6,7 @@
 //!     cargo bench --bench kpi_bench -- [options]
 //!
 //! Options (see `--help`): --data DIR (default $CWKPI_BENCH_DATA, else
-//! $HOME/.cache/cwkpi-bench), --scales 1,10,100, --runs N, --only kpi,trend,nightly,spill,
+//! $HOME/.cache/cwkpi-bench), --scales 1,10,100, --runs N, --only kpi,kpi-core,trend,nightly,spill,
 //! --cwkpi PATH (default: the binary cargo built beside this runner), --write-readme FILE.
 //!
 //! The results go to stdout as a markdown table and, with --write-readme, replace the
@@ -33,7 +33,7 @@ struct Options {
 }
 
 fn usage() -> String {
-    "usage: kpi_bench [--data DIR] [--scales 1,10,100] [--runs N] [--only kpi,trend,nightly,spill] \
+    "usage: kpi_bench [--data DIR] [--scales 1,10,100] [--runs N] [--only kpi,kpi-core,trend,nightly,spill] \
      [--spill-limit 256M] [--cwkpi PATH] [--write-readme FILE]"
         .to_string()
 }
@@ -44,7 +44,7 @@ fn parse_options() -> Result<Options, String> {
         data: std::env::var_os("CWKPI_BENCH_DATA").map(PathBuf::from).unwrap_or_else(|| home.join(".cache/cwkpi-bench")),
         scales: vec![1, 10, 100],
         runs: 5,
-        only: vec!["kpi".into(), "trend".into(), "nightly".into(), "spill".into()],
+        only: vec!["kpi".into(), "kpi-core".into(), "trend".into(), "nightly".into(), "spill".into()],
         cwkpi: option_env!("CARGO_BIN_EXE_cwkpi").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cwkpi")),
         spill_limit: "256M".into(),
         write_readme: None,
@@ -206,6 +206,18 @@ fn cases(options: &Options, scale: u32, dir: &Path) -> Vec<Case> {
         };
         cases.push(Case { name: "KPIs, one as-of date", scale, args: kpi(&[]), target });
     }
+    if wanted("kpi-core") && scale == 100 {
+        // The same export without the further tables (SPEC §2): what the core KPIs cost
+        // alone, the yardstick of the further tables' cost.
+        match core_only(dir) {
+            Ok(core) => {
+                let core = core.display().to_string();
+                let args = ["kpi", "--exports", &core, "--as-of", AS_OF, "--format", "csv"].map(String::from).to_vec();
+                cases.push(Case { name: "KPIs, one as-of date, core tables only", scale, args, target: None });
+            }
+            Err(e) => eprintln!("kpi-core skipped: {e}"),
+        }
+    }
     if wanted("trend") {
         let target = (scale == 100).then_some(Target { wall_seconds: 5.0, peak_rss_gib: None });
         cases.push(Case { name: "12-week trend (13 as-of dates)", scale, args: kpi(&["--weeks", "13"]), target });
@@ -226,6 +238,20 @@ fn cases(options: &Options, scale: u32, dir: &Path) -> Vec<Case> {
         });
     }
     cases
+}
+
+/// A sibling folder of links to the export's eight core tables.
+fn core_only(dir: &Path) -> Result<PathBuf, String> {
+    let core = dir.with_file_name(format!("{}-core", dir.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
+    std::fs::create_dir_all(&core).map_err(|e| format!("cannot create {}: {e}", core.display()))?;
+    for spec in cwkpi::contract::TABLES.iter().filter(|t| t.core) {
+        let name = format!("{}.parquet", spec.name);
+        let link = core.join(&name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(dir.join(&name), &link).map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+        }
+    }
+    Ok(core)
 }
 
 fn measure(options: &Options, case: &Case) -> Result<Vec<Measurement>, String> {
