@@ -393,7 +393,9 @@ fn main() -> std::process::ExitCode {
             if let Err(e) = &result {
                 eprintln!("  failed: {e}");
             }
-            rows.push(Row { case, rows: input_rows, result });
+            // Rows of the folder the case reads (the core-only case reads fewer).
+            let case_rows = case.args.iter().position(|a| a == "--exports").and_then(|i| export_rows(Path::new(&case.args[i + 1])).ok());
+            rows.push(Row { case, rows: case_rows.unwrap_or(input_rows), result });
         }
     }
     let mut results = table(&rows, options.runs);
