@@ -18,8 +18,8 @@ use std::sync::Arc;
 use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeZone, Timelike, Weekday};
 use chrono_tz::Europe::Copenhagen;
 use common::reference::{
-    WorkCalendar, assessment_deadline, case_deadline_rule, closed_days, copenhagen_date, decision_deadline, easter, explain,
-    receipt_deadline, reference_kpis,
+    Data, WorkCalendar, assessment_deadline, case_deadline_rule, closed_days, copenhagen_date, decision_deadline, easter, explain,
+    receipt_deadline, reference_items, reference_kpis,
 };
 use cwkpi::kpi::{KpiRow, rows_from_batches};
 use cwkpi::rules::KPI_IDS;
@@ -397,6 +397,7 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
     let mut investigations: Vec<InvestigationRow> = Vec::new();
     let mut plans: Vec<(String, String, NaiveDate)> = Vec::new();
     let mut follow_ups: Vec<FollowUpRow> = Vec::new();
+    let mut by_the_book: Vec<String> = Vec::new();
 
     for c in 0..n_cases {
         let case_id = format!("c{c}");
@@ -409,6 +410,41 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
         let unit = unit_ids[*case_units.choose(&mut g.rng).expect("unit")].clone();
         let caseworker = g.maybe(0.8, |g| caseworkers.choose(&mut g.rng).expect("cw").0.clone());
         let target_group = g.maybe(0.7, |g| ["udsatte", "handicap"].choose(&mut g.rng).expect("tg").to_string());
+        // Now and then a case run by the book at t0 (one ongoing measure, a plan before it,
+        // a recent follow-up, mostly a completed investigation; its case events come in
+        // `write_further_tables`), so lawful_case numerators are not always 0.
+        if g.chance(0.15) {
+            let opened = shift(t0, -g.rng.random_range(400..900));
+            let closed = g.maybe(0.15, |g| shift(t0, g.rng.random_range(0..60)));
+            cases.push([Some(case_id.clone()), Some(child), Some(unit), caseworker, target_group]);
+            case_dates.push((Some(opened), closed));
+            let started = shift(t0, -g.rng.random_range(60..380));
+            measures.push(MeasureRow {
+                id: format!("m{c}_0"),
+                case: case_id.clone(),
+                paragraph: Some(PARAGRAPHS.choose(&mut g.rng).expect("paragraph").to_string()),
+                started: Some(started),
+                ended: g.maybe(0.2, |g| shift(t0, g.rng.random_range(-1..60))),
+                decided: None,
+                acute: Some(false),
+            });
+            plans.push((format!("p{c}_0"), case_id.clone(), shift(started, -g.rng.random_range(0..30))));
+            let performed = shift(t0, -g.rng.random_range(0..=20));
+            let next_due = g.maybe(0.7, |g| shift(t0, g.rng.random_range(20..120)));
+            follow_ups.push(FollowUpRow { id: format!("f{c}_0"), case: case_id.clone(), performed: Some(performed), measure: None, next_due });
+            if g.chance(0.6) {
+                let completed = shift(t0, -g.rng.random_range(0..500));
+                investigations.push(InvestigationRow {
+                    id: format!("i{c}_0"),
+                    case: case_id.clone(),
+                    started: Some(shift(completed, -g.rng.random_range(0..120))),
+                    completed: Some(completed),
+                    aware: None,
+                });
+            }
+            by_the_book.push(case_id);
+            continue;
+        }
         // Most cases are opened well before T, so their records fall in open periods.
         let opened = if g.chance(0.6) { shift(t0, -g.rng.random_range(400..900)) } else { g.date() };
         let closed = g.maybe(0.35, |g| g.date_from(opened));
@@ -641,7 +677,7 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
     let all_cases: Vec<String> = cases.iter().filter_map(|c| c[0].clone()).collect();
     let case_measures: Vec<(String, String)> = measures.iter().map(|m| (m.case.clone(), m.id.clone())).collect();
     let tree_units: Vec<String> = unit_ids.iter().filter(|u| u.starts_with("u") && !u.starts_with("u_")).cloned().collect();
-    let instants = write_further_tables(&mut g, dir, &rules_for_seed(seed), &as_of, &all_cases, &case_measures, &tree_units);
+    let instants = write_further_tables(&mut g, dir, &rules_for_seed(seed), &as_of, &all_cases, &by_the_book, &case_measures, &tree_units);
     (as_of, instants)
 }
 
@@ -681,7 +717,19 @@ const DECISION_PARAGRAPHS: &[&str] = &[
     "SEL:52.3",
 ];
 
-const EVENT_KINDS: &[&str] = &["boernesamtale", "partshoering", "afgoerelse_med_klagevejledning", "maalgruppeafklaring", "andet"];
+/// The four kinds the checklist reads, first, then kinds it must ignore.
+const EVENT_KINDS: &[&str] = &[
+    "boernesamtale",
+    "partshoering",
+    "afgoerelse_med_klagevejledning",
+    "maalgruppeafklaring",
+    "andet",
+    "Boernesamtale",
+    "partshoering ",
+    "børnesamtale",
+    "afgoerelse",
+];
+const IGNORED_EVENT_KINDS: &[&str] = &["andet", "Boernesamtale", "partshoering ", "børnesamtale", "afgoerelse"];
 
 /// The last Sunday of a month: the daylight-saving changes fall on those of March and October.
 fn last_sunday(year: i32, month: u32) -> NaiveDate {
@@ -747,6 +795,7 @@ fn write_further_tables(
     rules: &Rules,
     as_of: &[NaiveDate],
     cases: &[String],
+    by_the_book: &[String],
     case_measures: &[(String, String)],
     units: &[String],
 ) -> BTreeMap<String, Instants> {
@@ -933,13 +982,55 @@ fn write_further_tables(
         complaints.push(("k_bad_unit".into(), "u_missing".into(), t0, "formalitet".into(), None));
     }
 
-    // case_events and postings feed no KPI yet: a few rows.
-    let events: Vec<(String, String, String, NaiveDate)> = (0..g.rng.random_range(0..=10))
-        .map(|i| {
-            let case = cases.choose(&mut g.rng).expect("case").clone();
-            (format!("e{i}"), case, EVENT_KINDS.choose(&mut g.rng).expect("kind").to_string(), g.date())
-        })
-        .collect();
+    // case_events: every case (rejected ones too) gets some of the kinds read, on T−366 …
+    // T−364, T−1 … T+1 of each as-of date or any day; kinds spelled almost like them are
+    // ignored; the cases run by the book get all of them within the year before t0.
+    let mut event_days: BTreeSet<NaiveDate> = BTreeSet::new();
+    for &t in as_of {
+        for delta in [-366, -365, -364, -363, -1, 0, 1] {
+            event_days.insert(shift(t, delta));
+        }
+    }
+    let event_days: Vec<NaiveDate> = event_days.into_iter().collect();
+    let mut events: Vec<(String, String, String, NaiveDate)> = Vec::new();
+    let mut event = |case: &str, kind: &str, day: NaiveDate| {
+        let id = format!("e{}", events.len());
+        events.push((id, case.to_string(), kind.to_string(), day));
+    };
+    for case in cases {
+        let all_kinds = g.chance(0.2);
+        for kind in EVENT_KINDS {
+            let read = !IGNORED_EVENT_KINDS.contains(kind);
+            let p = if all_kinds && read { 0.9 } else if read { 0.45 } else { 0.12 };
+            if !g.chance(p) {
+                continue;
+            }
+            for _ in 0..g.rng.random_range(1..=2) {
+                let day = if g.chance(0.7) { *event_days.choose(&mut g.rng).expect("days") } else { g.date() };
+                event(case, kind, day);
+            }
+        }
+    }
+    for case in by_the_book {
+        for kind in &EVENT_KINDS[..4] {
+            // The target-group clarification stands in for a missing investigation, or not.
+            if *kind == "maalgruppeafklaring" && g.chance(0.5) {
+                continue;
+            }
+            let day = shift(t0, -g.rng.random_range(0..300));
+            event(case, kind, day);
+        }
+    }
+    // Rejected: a duplicate id (both copies), an unknown case.
+    if g.chance(0.4) && !events.is_empty() {
+        let mut dup = events[events.len() / 2].clone();
+        dup.3 = t0;
+        events.push(dup);
+    }
+    if g.chance(0.3) {
+        events.push(("e_bad_case".into(), "c_missing".into(), "boernesamtale".into(), t0));
+    }
+    // postings feed no KPI yet: a few rows.
     let postings: Vec<(String, String, NaiveDate, f64, Option<String>, Option<String>)> = (0..g.rng.random_range(0..=10))
         .map(|i| {
             let (case, measure) = match case_measures.choose(&mut g.rng) {
@@ -1019,7 +1110,8 @@ fn write_further_tables(
     ];
     for table in &tables {
         let present = match table.name {
-            "case_events" | "postings" => g.chance(0.5),
+            "case_events" => g.chance(0.75),
+            "postings" => g.chance(0.5),
             _ => g.chance(0.93),
         };
         if !present {
@@ -1035,7 +1127,8 @@ fn write_further_tables(
             "complaints" if g.chance(0.1) => vec!["case_id"],
             _ => vec![],
         };
-        let empty = g.chance(0.04);
+        // Present but empty is not absent: case_events then fails every case's events.
+        let empty = g.chance(if table.name == "case_events" { 0.15 } else { 0.04 });
         write_table(dir, table, split, &omit, empty);
         if table.name == "notifications" {
             let assessed_written = !omit.contains(&"assessed_at");
@@ -1270,7 +1363,40 @@ async fn engine_matches_reference_on_random_exports() {
         }
         assert!(mixed.iter().all(|&n| n > 0), "some KPI never had a mixed figure: {mixed:?}");
         assert!(with_rejections >= 5, "only {with_rejections} of 20 exports had rejected rows");
+        check_lawful_case_coverage();
     }
+}
+
+/// The generator must give lawful_case exports without `case_events`, with it present
+/// but empty, lawful cases, and cases failing each element of the checklist alone (at
+/// some as-of date of the first 40 seeds), or agreement proves little.
+fn check_lawful_case_coverage() {
+    let (mut absent, mut empty, mut lawful) = (0, 0, 0usize);
+    let mut only: BTreeMap<String, usize> = BTreeMap::new();
+    for seed in 0..40u64 {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (as_of, _) = write_export(seed, tmp.path());
+        let export = CheckedExport::load(tmp.path()).expect("export loads");
+        match export.table("case_events") {
+            Some(t) if !t.present => absent += 1,
+            Some(t) if t.rows_read == 0 => empty += 1,
+            _ => {}
+        }
+        let data = Data::from_export(&export);
+        for &t in &as_of {
+            for item in reference_items(&data, &rules_for_seed(seed), t).iter().filter(|i| i.kpi == "lawful_case") {
+                lawful += usize::from(item.in_numerator);
+                *only.entry(item.note.clone()).or_default() += 1;
+            }
+        }
+    }
+    let alone: Vec<(&str, usize)> = ["investigated", "child_heard", "parties_consulted", "decision_with_guidance", "plan", "followed_up"]
+        .into_iter()
+        .map(|element| (element, only.get(&format!("missing [{element:?}]")).copied().unwrap_or(0)))
+        .collect();
+    eprintln!("lawful_case over 40 seeds: {absent} without case_events, {empty} with it empty, {lawful} lawful; failing one element alone: {alone:?}");
+    assert!(absent > 0 && empty > 0 && lawful >= 20, "{absent} absent, {empty} empty, {lawful} lawful");
+    assert!(alone.iter().all(|(_, n)| *n > 0), "some element never failed alone: {alone:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -78,6 +78,13 @@ pub struct Complaint {
     pub kind: String,
 }
 
+/// A step of the case process (further table `case_events`).
+pub struct Event {
+    pub case: String,
+    pub kind: String,
+    pub occurred: NaiveDate,
+}
+
 /// The kept rows of the core tables and of the further tables the KPIs read, as plain
 /// structs (an absent further table gives no rows).
 pub struct Data {
@@ -91,6 +98,9 @@ pub struct Data {
     pub decisions: Vec<Decision>,
     pub notifications: Vec<Notification>,
     pub complaints: Vec<Complaint>,
+    /// None when the export has no `case_events` table at all (unknown, not unlawful);
+    /// Some (possibly empty) when the table is there.
+    pub events: Option<Vec<Event>>,
 }
 
 /// The kept rows of a further table, or None when the export lacks it or it has no rows.
@@ -249,7 +259,18 @@ impl Data {
             .collect();
         }
 
-        Data { units, cases, measures, investigations, plans, follow_ups, decisions, notifications, complaints }
+        // Absent and present-but-empty differ here: only an absent table gives no checklist.
+        let events = export.table("case_events").filter(|t| t.present).map(|t| {
+            let e = &t.kept;
+            required_strings(e, "case_id")
+                .into_iter()
+                .zip(required_strings(e, "kind"))
+                .zip(required_dates(e, "occurred_on"))
+                .map(|((case, kind), occurred)| Event { case, kind, occurred })
+                .collect()
+        });
+
+        Data { units, cases, measures, investigations, plans, follow_ups, decisions, notifications, complaints, events }
     }
 
     /// The unit itself and every unit above it.
@@ -469,7 +490,7 @@ pub struct Item {
     pub note: String,
 }
 
-/// Every item of the eleven KPIs at T, before the roll-up over the unit tree.
+/// Every item of the twelve KPIs at T, before the roll-up over the unit tree.
 pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
     let window_start = t - Days::new(364);
     let case_by_id: HashMap<&str, &Case> = data.cases.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -486,6 +507,14 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
         follow_ups_of.entry(f.case.as_str()).or_default().push(f);
     }
     let has_plan_by = |case: &str, day: NaiveDate| plans_of.get(case).is_some_and(|ps| ps.iter().any(|&p| p <= day));
+    let mut events_of: HashMap<&str, Vec<&Event>> = HashMap::new();
+    for e in data.events.iter().flatten() {
+        events_of.entry(e.case.as_str()).or_default().push(e);
+    }
+    let mut investigations_of: HashMap<&str, Vec<&Investigation>> = HashMap::new();
+    for v in &data.investigations {
+        investigations_of.entry(v.case.as_str()).or_default().push(v);
+    }
     let mut items = Vec::new();
     let mut push = |kpi: &'static str, case: &Case, entity: &str, in_numerator: bool, note: String| {
         items.push(Item {
@@ -519,9 +548,31 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
                 .filter(|m| measure_active(m, t) && needs_follow_up(m, rules))
                 .map(|m| (m.id.as_str(), follow_up_due(m, fus, rules, t)))
                 .collect();
+            let on_time = dues.iter().all(|(_, due)| *due >= t);
             if !dues.is_empty() {
-                let on_time = dues.iter().all(|(_, due)| *due >= t);
                 push("follow_up_on_time", c, &c.id, on_time, format!("follow-up due {dues:?}"));
+            }
+            // lawful_case (§4b): only with a case_events table, for a case with an active measure.
+            if data.events.is_some() && measures.iter().any(|m| measure_active(m, t)) {
+                let events = events_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+                let event_by = |kind: &str, from: NaiveDate| events.iter().any(|e| e.kind == kind && from <= e.occurred && e.occurred <= t);
+                let investigations = investigations_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+                let elements = [
+                    (
+                        "investigated",
+                        investigations.iter().any(|v| v.completed.is_some_and(|done| done <= t))
+                            || event_by("maalgruppeafklaring", NaiveDate::MIN),
+                    ),
+                    ("child_heard", event_by("boernesamtale", window_start)),
+                    ("parties_consulted", event_by("partshoering", NaiveDate::MIN)),
+                    ("decision_with_guidance", event_by("afgoerelse_med_klagevejledning", NaiveDate::MIN)),
+                    // No plan missing in plan_coverage's sense; a case needing none meets it.
+                    ("plan", due.is_empty() || has_plan_by(&c.id, t)),
+                    // None of its follow-up measures overdue (also met with none).
+                    ("followed_up", on_time),
+                ];
+                let missing: Vec<&str> = elements.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
+                push("lawful_case", c, &c.id, missing.is_empty(), format!("missing {missing:?}"));
             }
         }
         // plan_on_time: per measure, whatever the case's state at T.
