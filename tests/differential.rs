@@ -433,7 +433,13 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
             let next_due = g.maybe(0.7, |g| shift(t0, g.rng.random_range(20..120)));
             follow_ups.push(FollowUpRow { id: format!("f{c}_0"), case: case_id.clone(), performed: Some(performed), measure: None, next_due });
             if g.chance(0.6) {
-                let completed = shift(t0, -g.rng.random_range(0..500));
+                // Now and then completed the day before, on or after an as-of date.
+                let completed = if g.chance(0.4) {
+                    let t = *as_of.iter().collect::<Vec<_>>().choose(&mut g.rng).expect("as-of");
+                    shift(*t, g.rng.random_range(-1..=1))
+                } else {
+                    shift(t0, -g.rng.random_range(0..500))
+                };
                 investigations.push(InvestigationRow {
                     id: format!("i{c}_0"),
                     case: case_id.clone(),
@@ -1017,7 +1023,7 @@ fn write_further_tables(
             if *kind == "maalgruppeafklaring" && g.chance(0.5) {
                 continue;
             }
-            let day = shift(t0, -g.rng.random_range(0..300));
+            let day = if g.chance(0.3) { *event_days.choose(&mut g.rng).expect("days") } else { shift(t0, -g.rng.random_range(0..300)) };
             event(case, kind, day);
         }
     }
