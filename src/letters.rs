@@ -7,14 +7,13 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Date32Type, Int64Type};
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::report::da;
+use crate::report::data::Frame;
 use crate::report::publish::Staging;
 use crate::rules::{Period, PeriodKinds};
 
@@ -48,40 +47,23 @@ pub struct LettersSummary {
 /// The drafts of the catalog's as-of dates, worst first.
 pub async fn drafts(catalog: &Catalog) -> Result<Vec<DraftLetter>> {
     let batches = catalog.statement("delay_letters").await?;
-    let mut out = Vec::new();
-    for b in &batches {
-        out.extend(drafts_of(b)?);
-    }
-    Ok(out)
-}
-
-fn drafts_of(b: &RecordBatch) -> Result<Vec<DraftLetter>> {
-    let bad = |c: &str| Error::Internal(format!("delay_letters: column {c} missing or of another type"));
-    let text = |c: &str| b.column_by_name(c).and_then(|a| a.as_string_opt::<i32>()).ok_or_else(|| bad(c));
-    let day = |c: &str| b.column_by_name(c).and_then(|a| a.as_primitive_opt::<Date32Type>()).ok_or_else(|| bad(c));
-    let (as_of, applied, deadline, expected) = (day("as_of")?, day("applied_on")?, day("deadline")?, day("new_expected_on")?);
-    let days_overdue = b.column_by_name("days_overdue").ok_or_else(|| bad("days_overdue"))?;
-    let days_overdue = datafusion::arrow::compute::cast(days_overdue, &datafusion::arrow::datatypes::DataType::Int64)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let days_overdue = days_overdue.as_primitive::<Int64Type>();
-    let (decision, case, unit, unit_name, paragraph, area, span) =
-        (text("decision_id")?, text("case_id")?, text("unit_id")?, text("unit_name")?, text("paragraph")?, text("area")?, text("deadline_span")?);
-    let date = |a: &datafusion::arrow::array::Date32Array, i: usize, c: &str| a.value_as_date(i).filter(|_| a.is_valid(i)).ok_or_else(|| bad(c));
-    (0..b.num_rows())
+    let schema = batches.first().map(|b| b.schema()).ok_or_else(|| Error::Internal("delay_letters returned no schema".into()))?;
+    let f = Frame::new((schema, batches))?;
+    (0..f.rows())
         .map(|i| {
             Ok(DraftLetter {
-                as_of: date(as_of, i, "as_of")?,
-                decision_id: decision.value(i).to_string(),
-                case_id: case.value(i).to_string(),
-                unit_id: unit.value(i).to_string(),
-                unit_name: unit_name.value(i).to_string(),
-                paragraph: paragraph.value(i).to_string(),
-                area: area.value(i).to_string(),
-                applied_on: date(applied, i, "applied_on")?,
-                deadline: date(deadline, i, "deadline")?,
-                days_overdue: days_overdue.value(i),
-                span: span.value(i).to_string(),
-                new_expected_on: date(expected, i, "new_expected_on")?,
+                as_of: f.date("as_of", i)?,
+                decision_id: f.str("decision_id", i)?,
+                case_id: f.str("case_id", i)?,
+                unit_id: f.str("unit_id", i)?,
+                unit_name: f.str("unit_name", i)?,
+                paragraph: f.str("paragraph", i)?,
+                area: f.str("area", i)?,
+                applied_on: f.date("applied_on", i)?,
+                deadline: f.date("deadline", i)?,
+                days_overdue: f.i64("days_overdue", i)?,
+                span: f.str("deadline_span", i)?,
+                new_expected_on: f.date("new_expected_on", i)?,
             })
         })
         .collect()

@@ -218,12 +218,13 @@ async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> R
 }
 
 /// One result set as a single batch with its strings as plain `Utf8`, read by column name.
-struct Frame {
+/// Also how `letters` reads its statement.
+pub(crate) struct Frame {
     batch: RecordBatch,
 }
 
 impl Frame {
-    fn new((schema, batches): (SchemaRef, Vec<RecordBatch>)) -> Result<Frame> {
+    pub(crate) fn new((schema, batches): (SchemaRef, Vec<RecordBatch>)) -> Result<Frame> {
         // The batches' own schema may differ from the plan's in nullability only.
         let schema = batches.first().map_or(schema, |b| b.schema());
         let batch = concat_batches(&schema, &batches).map_err(arrow)?;
@@ -243,7 +244,7 @@ impl Frame {
         Ok(Frame { batch })
     }
 
-    fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.batch.num_rows()
     }
 
@@ -257,13 +258,13 @@ impl Frame {
         self.batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("report statement lacks column {name}")))
     }
 
-    fn opt_str(&self, name: &str, i: usize) -> Result<Option<String>> {
+    pub(crate) fn opt_str(&self, name: &str, i: usize) -> Result<Option<String>> {
         let c = self.column(name)?;
         let s = c.as_string_opt::<i32>().ok_or_else(|| type_error(name))?;
         Ok(s.is_valid(i).then(|| s.value(i).to_string()))
     }
 
-    fn str(&self, name: &str, i: usize) -> Result<String> {
+    pub(crate) fn str(&self, name: &str, i: usize) -> Result<String> {
         self.opt_str(name, i)?.ok_or_else(|| null_error(name))
     }
 
@@ -273,7 +274,7 @@ impl Frame {
         Ok(a.is_valid(i).then(|| a.value(i)))
     }
 
-    fn i64(&self, name: &str, i: usize) -> Result<i64> {
+    pub(crate) fn i64(&self, name: &str, i: usize) -> Result<i64> {
         self.opt_i64(name, i)?.ok_or_else(|| null_error(name))
     }
 
@@ -298,7 +299,7 @@ impl Frame {
         a.value_as_date(i).map(Some).ok_or_else(|| type_error(name))
     }
 
-    fn date(&self, name: &str, i: usize) -> Result<NaiveDate> {
+    pub(crate) fn date(&self, name: &str, i: usize) -> Result<NaiveDate> {
         let c = self.column(name)?;
         let a = c.as_primitive_opt::<Date32Type>().ok_or_else(|| type_error(name))?;
         if a.is_null(i) {
