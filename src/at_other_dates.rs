@@ -4,7 +4,7 @@
 //! `as_of_dates`; these need the same views at further dates, which must not leak into
 //! `kpi` or cost anything unless asked for. So a view of `queries/views_at_other_dates/`
 //! is answered by a sibling catalog over the same tables whose `as_of_dates` are the
-//! other dates, when it is first read, and then kept like a cached view.
+//! other dates, when it is first read, and then kept like a cached view (`Memoized`).
 //!
 //! `other_dates(view_name, as_of, at_date)` says, for each view, which date each of the
 //! catalog's as-of dates is to be computed at.
@@ -13,13 +13,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_plan::ExecutionPlan;
 
+use crate::cached_view::{ComputeOnce, Memoized};
 use crate::catalog::{Catalog, CatalogParts};
 use crate::rules::Rules;
 
@@ -32,75 +31,48 @@ pub fn other_dates(view: &str, as_of: &[NaiveDate], rules: &Rules) -> Vec<(Naive
     }
 }
 
-pub struct AtOtherDates {
+/// What a view at other dates computes when first read: its statement in a sibling catalog.
+pub struct SiblingQuery {
     name: String,
     sql: &'static str,
-    schema: SchemaRef,
     parts: Arc<CatalogParts>,
     /// The parent's `other_dates`: the view reads it beside the sibling's views.
     mapping: (String, Arc<dyn TableProvider>),
     /// The sibling catalog's as-of dates.
     at_dates: Vec<NaiveDate>,
-    result: tokio::sync::OnceCell<Arc<MemTable>>,
 }
 
-impl std::fmt::Debug for AtOtherDates {
+impl std::fmt::Debug for SiblingQuery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AtOtherDates").field("name", &self.name).field("at_dates", &self.at_dates).finish()
+        f.debug_struct("SiblingQuery").field("name", &self.name).field("at_dates", &self.at_dates).finish()
     }
 }
 
-impl AtOtherDates {
-    pub fn new(
-        name: &str,
-        sql: &'static str,
-        schema: SchemaRef,
-        parts: Arc<CatalogParts>,
-        mapping: (String, Arc<dyn TableProvider>),
-        at_dates: Vec<NaiveDate>,
-    ) -> AtOtherDates {
-        AtOtherDates { name: name.to_string(), sql, schema, parts, mapping, at_dates, result: tokio::sync::OnceCell::new() }
-    }
+pub type AtOtherDates = Memoized<SiblingQuery>;
 
-    async fn result(&self) -> Result<&Arc<MemTable>> {
-        self.result
-            .get_or_try_init(|| async {
-                if self.at_dates.is_empty() {
-                    return Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), vec![vec![]])?));
-                }
-                let sibling = Catalog::from_parts(Arc::clone(&self.parts), &self.at_dates)
-                    .await
-                    .map_err(|e| DataFusionError::Execution(format!("{} at other dates: {e}", self.name)))?;
-                sibling.ctx.deregister_table(self.mapping.0.as_str())?;
-                sibling.ctx.register_table(self.mapping.0.as_str(), Arc::clone(&self.mapping.1))?;
-                let batches = sibling.ctx.sql(self.sql).await?.collect().await?;
-                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), vec![batches])?))
-            })
-            .await
-    }
+/// The view `name` (statement `sql`, columns `schema`), computed at `at_dates` when first read.
+pub fn at_other_dates(
+    name: &str,
+    sql: &'static str,
+    schema: SchemaRef,
+    parts: Arc<CatalogParts>,
+    mapping: (String, Arc<dyn TableProvider>),
+    at_dates: Vec<NaiveDate>,
+) -> AtOtherDates {
+    Memoized::new(schema, SiblingQuery { name: name.to_string(), sql, parts, mapping, at_dates })
 }
 
 #[async_trait]
-impl TableProvider for AtOtherDates {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Unsupported; filters.len()])
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.result().await?.scan(state, projection, filters, limit).await
+impl ComputeOnce for SiblingQuery {
+    async fn compute(&self, _state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>> {
+        if self.at_dates.is_empty() {
+            return Ok(vec![vec![]]);
+        }
+        let sibling = Catalog::from_parts(Arc::clone(&self.parts), &self.at_dates)
+            .await
+            .map_err(|e| DataFusionError::Execution(format!("{} at other dates: {e}", self.name)))?;
+        sibling.ctx.deregister_table(self.mapping.0.as_str())?;
+        sibling.ctx.register_table(self.mapping.0.as_str(), Arc::clone(&self.mapping.1))?;
+        Ok(vec![sibling.ctx.sql(self.sql).await?.collect().await?])
     }
 }

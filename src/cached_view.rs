@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::MemTable;
@@ -46,33 +47,35 @@ pub fn cached_lifetime(view: &str) -> Option<Lifetime> {
     CACHED_VIEWS.iter().find(|(name, _)| *name == view).map(|(_, lifetime)| *lifetime)
 }
 
+/// Computes a memoized table's partitions, once, when it is first scanned.
+#[async_trait]
+pub trait ComputeOnce: std::fmt::Debug + Send + Sync {
+    async fn compute(&self, state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>>;
+}
+
+/// A table computed at its first scan and then read from memory: the shell of the cached
+/// views here and of the views computed at other dates (`at_other_dates`).
 #[derive(Debug)]
-pub struct CachedView {
-    plan: LogicalPlan,
+pub struct Memoized<C: ComputeOnce> {
     schema: SchemaRef,
+    compute: C,
     result: tokio::sync::OnceCell<Arc<MemTable>>,
 }
 
-impl CachedView {
-    pub fn new(plan: LogicalPlan) -> CachedView {
-        let schema = Arc::clone(plan.schema().inner());
-        CachedView { plan, schema, result: tokio::sync::OnceCell::new() }
+impl<C: ComputeOnce> Memoized<C> {
+    pub fn new(schema: SchemaRef, compute: C) -> Memoized<C> {
+        Memoized { schema, compute, result: tokio::sync::OnceCell::new() }
     }
 
     async fn result(&self, state: &dyn Session) -> Result<&Arc<MemTable>> {
         self.result
-            .get_or_try_init(|| async {
-                let plan = state.create_physical_plan(&self.plan).await?;
-                // Partitions as computed, so later scans run on every core.
-                let partitions = collect_partitioned(plan, state.task_ctx()).await?;
-                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), partitions)?))
-            })
+            .get_or_try_init(|| async { Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), self.compute.compute(state).await?)?)) })
             .await
     }
 }
 
 #[async_trait]
-impl TableProvider for CachedView {
+impl<C: ComputeOnce + 'static> TableProvider for Memoized<C> {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
@@ -94,4 +97,25 @@ impl TableProvider for CachedView {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.result(state).await?.scan(state, projection, filters, limit).await
     }
+}
+
+/// A view of `queries/views` whose plan is run in the catalog's own session.
+#[derive(Debug)]
+pub struct ViewPlan(LogicalPlan);
+
+#[async_trait]
+impl ComputeOnce for ViewPlan {
+    async fn compute(&self, state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>> {
+        let plan = state.create_physical_plan(&self.0).await?;
+        // Partitions as computed, so later scans run on every core.
+        collect_partitioned(plan, state.task_ctx()).await
+    }
+}
+
+pub type CachedView = Memoized<ViewPlan>;
+
+/// A cached view of `plan`.
+pub fn cached_view(plan: LogicalPlan) -> CachedView {
+    let schema = Arc::clone(plan.schema().inner());
+    Memoized::new(schema, ViewPlan(plan))
 }

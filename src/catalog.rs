@@ -20,7 +20,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cached_view::{CachedView, Lifetime, cached_lifetime};
+use crate::cached_view::{Lifetime, cached_lifetime, cached_view};
 use crate::checks::{CheckedTable, IdIndex, Rejection, check_all};
 use crate::contract::TABLES;
 use crate::error::{Error, Result};
@@ -159,7 +159,7 @@ impl Catalog {
             }
             let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
             let provider: Arc<dyn TableProvider> = if lifetime.is_some() {
-                Arc::new(CachedView::new(df.into_unoptimized_plan()))
+                Arc::new(cached_view(df.into_unoptimized_plan()))
             } else {
                 df.into_view()
             };
@@ -196,7 +196,7 @@ impl Catalog {
             let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             let at_dates: BTreeSet<NaiveDate> = pairs.iter().filter(|(v, _, _)| *v == view.name).map(|(_, _, at)| *at).collect();
-            let provider = crate::at_other_dates::AtOtherDates::new(
+            let provider = crate::at_other_dates::at_other_dates(
                 &view.name,
                 view.sql,
                 schema,
