@@ -46,9 +46,14 @@ fn export_from(tables: &[(&str, &str)], tmp: &Path) -> CheckedExport {
 
 /// Writes the report for `week` into `tmp/<name>` and returns that folder.
 async fn report(export: &CheckedExport, week: IsoWeek, tmp: &Path, name: &str) -> PathBuf {
+    report_with(export, Rules::builtin(), week, tmp, name).await
+}
+
+/// As `report`, under the given rules.
+async fn report_with(export: &CheckedExport, rules: Rules, week: IsoWeek, tmp: &Path, name: &str) -> PathBuf {
     let out = tmp.join(name);
     std::fs::create_dir_all(&out).unwrap();
-    let mut catalog = Catalog::new(export, Rules::builtin(), &week.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default()).await.unwrap();
+    let mut catalog = Catalog::new(export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default()).await.unwrap();
     let summary = write_reports(&mut catalog, week, &out).await.unwrap();
     assert!(summary.units > 0 && summary.files > 0);
     out
@@ -244,6 +249,10 @@ fn danish_formats_file_names_and_chart() {
     assert_eq!(da::change_pp(Some(-3.04)), "−3,0 pp");
     assert_eq!(da::change_pp(Some(0.01)), "±0,0 pp");
     assert_eq!(da::integer(1234567), "1.234.567");
+    assert_eq!(da::money(12345.5), "12.345,50 kr.");
+    assert_eq!(da::money(-1234.25), "−1.234,25 kr.");
+    assert_eq!(da::money(-0.5), "−0,50 kr.");
+    assert_eq!(da::elements("investigated;plan"), "Børnefaglig undersøgelse eller målgruppeafklaring, Handleplan");
     assert_eq!(da::week_short("2026-W08"), "uge 8");
     assert_eq!(da::long_date(date("2026-11-22")), "22. november 2026");
 
@@ -1102,4 +1111,251 @@ fn cli_writes_whole_reports_or_nothing() {
     let refused = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W26", "--out", not_report.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(64));
     assert_eq!(std::fs::read_to_string(not_report.join("notes.txt")).unwrap(), "keep me");
+}
+
+// ---------------------------------------------------------------------------------------
+// The audit sections (SPEC §4b): lawful cases and recovery, turning 18, finance, projection
+
+const SLT_UNITS: [&str; 6] = ["ORG", "CEN", "D1", "T1", "D2", "EMPTY"];
+
+/// The units of the `.slt` exports' tree at or below `unit` (ORG > CEN > D1 > T1, CEN > D2,
+/// CEN > EMPTY).
+fn slt_subtree(unit: &str) -> BTreeSet<&'static str> {
+    let parents: HashMap<&str, &str> = [("CEN", "ORG"), ("D1", "CEN"), ("T1", "D1"), ("D2", "CEN"), ("EMPTY", "CEN")].into_iter().collect();
+    SLT_UNITS
+        .into_iter()
+        .filter(|u| {
+            let mut at = Some(*u);
+            while let Some(a) = at {
+                if a == unit {
+                    return true;
+                }
+                at = parents.get(a).copied();
+            }
+            false
+        })
+        .collect()
+}
+
+/// The `data-key`s of a list on a page (`data-list="key"`), in page order.
+fn page_list(html: &str, key: &str) -> Vec<String> {
+    let Some(start) = html.find(&format!("data-list=\"{key}\"")) else { return Vec::new() };
+    let table = &html[start..];
+    let table = &table[..table.find("</table>").unwrap()];
+    table.split("<tr data-key=\"").skip(1).map(|r| r.split('"').next().unwrap().to_string()).collect()
+}
+
+/// Every list of the audit sections, for every unit: the page shows the first rows of the
+/// unit's rows in `tables/<key>.csv`, in the same order, and the workbook has all of them.
+fn assert_lists_agree(out: &Path, units: &[&str]) {
+    use cwkpi::report::lists::{PROJECTION, SPECS};
+    for spec in SPECS.iter().chain([&PROJECTION]) {
+        let csv = read_csv(&out.join(format!("tables/{}.csv", spec.key)));
+        for unit in units {
+            let rows = slice(&csv, unit, &[spec.key_column]);
+            let stem = file_stem(unit);
+            let page = std::fs::read_to_string(out.join(format!("{stem}.html"))).unwrap();
+            if spec.page_limit > 0 {
+                let shown: Vec<String> = rows.iter().take(spec.page_limit).cloned().collect();
+                assert_eq!(page_list(&page, spec.key), shown, "page list {} of {unit}", spec.key);
+            }
+            let table: String = spec.key.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+            let sheet = xlsx_table(&out.join(format!("{stem}.xlsx")), &table);
+            let filled = sheet.iter().filter(|r| r.values().any(|v| *v != Data::Empty)).count();
+            assert_eq!(filled, rows.len(), "sheet {} of {unit}", spec.sheet);
+        }
+    }
+}
+
+/// An export of the `.slt` fixtures (`tests/slt/<name>/`).
+fn slt_export(name: &str, tmp: &Path) -> CheckedExport {
+    load_csv(&root().join("tests/slt").join(name), tmp)
+}
+
+/// The built-in rules with recovery milestones added.
+fn rules_with_milestones(milestones: &str) -> Rules {
+    Rules::parse(&format!("{}\n{milestones}", include_str!("../src/default_rules.toml")), "test rules").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_sections_lawful_cases_recovery_and_milestones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = slt_export("lawful_case", tmp.path());
+    let rules = rules_with_milestones(
+        "[[recovery_milestone]]\nunit_id = \"ORG\"\non = \"2026-06-30\"\nmax_remaining = 10\n\
+         [[recovery_milestone]]\nunit_id = \"D1\"\non = \"2026-05-01\"\nmax_remaining = 0\n\
+         [[recovery_milestone]]\nunit_id = \"D2\"\non = \"2026-08-02\"\nmax_remaining = 0\n",
+    );
+    let w = week("2026-W27");
+    let out = report_with(&export, rules, w, tmp.path(), "report").await;
+    assert_lists_agree(&out, &SLT_UNITS);
+
+    // The export of tests/slt/lawful_case.slt at T = 2026-07-05 (W = 2025-07-06 … T), by
+    // hand from that file's notes. Since its date (06-30) L13 and L14 have closed and
+    // L12's measure has ended: 13 cases with an active measure remain. Events dated
+    // 2026-07-01 now count: L02's boernesamtale, L04's completed investigation, L07's
+    // partshoering and afgoerelse, L16's maalgruppeafklaring make those cases lawful.
+    // L01's only boernesamtale (2025-07-01) has left W. Failing: L01 (child_heard),
+    // L08 (plan), L11 (followed_up) and L15 (all six).
+    let checklist = read_csv(&out.join("tables/checklist.csv"));
+    assert_eq!(
+        slice(&checklist, "ORG", &["element", "missing", "cases"]),
+        [
+            // Most often missing first; ties in checklist order.
+            "child_heard|2|13",
+            "plan|2|13",
+            "followed_up|2|13",
+            "investigated|1|13",
+            "parties_consulted|1|13",
+            "decision_with_guidance|1|13",
+        ]
+    );
+    // D1 (with T1): L01–L04 and L08–L11 apply; L01, L08, L11 fail.
+    assert_eq!(slice(&checklist, "D1", &["element", "missing", "cases"])[..3], ["child_heard|1|8", "plan|1|8", "followed_up|1|8"]);
+    assert!(slice(&checklist, "EMPTY", &["element"]).is_empty());
+
+    // Recovery order: acute first (L15 10000, L08 5000), then cost (L01 1000, L11 none = 0).
+    let recovery = read_csv(&out.join("tables/recovery.csv"));
+    let columns = ["position", "case_id", "case_unit_id", "caseworker_name", "acute", "monthly_cost_dkk", "missing"];
+    let org = [
+        "1|L15|D2|Sagsbehandler 2|true|10000.0|investigated;child_heard;parties_consulted;decision_with_guidance;plan;followed_up",
+        "2|L08|D1|Sagsbehandler 3|true|5000.0|plan",
+        "3|L01|T1|Sagsbehandler 1|false|1000.0|child_heard",
+        "4|L11|D1|Sagsbehandler 3|false|0.0|followed_up",
+    ];
+    assert_eq!(slice(&recovery, "ORG", &columns), org);
+    assert_eq!(slice(&recovery, "D1", &columns), org[1..]);
+    assert_eq!(slice(&recovery, "T1", &columns), [org[2]]);
+    assert_eq!(slice(&recovery, "D2", &columns), [org[0]]);
+    // Per caseworker, most cases first: W3 holds L08 (acute) and L11; W1 L01; W2 L15 (acute).
+    let per_caseworker = read_csv(&out.join("tables/recovery_caseworkers.csv"));
+    assert_eq!(
+        slice(&per_caseworker, "ORG", &["caseworker_id", "cases", "acute_cases"]),
+        ["W3|2|1", "W1|1|0", "W2|1|1"]
+    );
+    // The burn-down's last week is T's count: 4 cases, 2 acute; a week earlier (06-28) the
+    // view says how many, and the trend table follows it week by week.
+    let trend = read_csv(&out.join("tables/recovery_trend.csv"));
+    let org_trend = slice(&trend, "ORG", &["as_of", "cases", "acute_cases"]);
+    assert_eq!(org_trend.len(), 13);
+    assert_eq!(org_trend[12], "2026-07-05|4|2");
+    let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
+    let counts = query_rows(
+        &catalog,
+        "SELECT d.as_of, count(r.case_id) FROM as_of_dates d LEFT JOIN recovery_cases r ON r.as_of = d.as_of GROUP BY d.as_of ORDER BY d.as_of",
+    )
+    .await;
+    let from_trend: Vec<String> = org_trend.iter().map(|r| r.rsplit_once('|').unwrap().0.to_string()).collect();
+    assert_eq!(from_trend, counts);
+
+    // Milestones, each at its own unit: ORG at 06-30 has the 7 cases of the .slt file
+    // (≤ 10, met). D1 on 05-01: L03 and L04 (investigations not completed yet), L08 (its
+    // SEL:52.3 starts that day without a plan) and L11: 4 > 0. D2 on 08-02, after T: the
+    // export as it is leaves L15 only, 1 > 0.
+    let milestones = read_csv(&out.join("tables/recovery_milestones.csv"));
+    let columns = ["on_date", "max_remaining", "remaining", "met"];
+    assert_eq!(slice(&milestones, "ORG", &columns), ["2026-06-30|10|7|true"]);
+    assert_eq!(slice(&milestones, "D1", &columns), ["2026-05-01|0|4|false"]);
+    assert_eq!(slice(&milestones, "D2", &columns), ["2026-08-02|0|1|false"]);
+
+    // The page: the section's lists and the burn-down with the unit's milestone.
+    let page = std::fs::read_to_string(out.join("D2.html")).unwrap();
+    let recovery_section = section(&page, "lovmedholdelighed-h");
+    assert!(recovery_section.contains("(1 sag mangler mindst ét element, heraf 1 akutte)"), "{recovery_section}");
+    assert!(recovery_section.contains("<title>Delmål 02.08.2026: højst 0 sager, ikke nået</title>"), "{recovery_section}");
+    assert!(recovery_section.contains("Børnefaglig undersøgelse eller målgruppeafklaring, Børnesamtale inden for det seneste år"));
+    let org_page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
+    assert_eq!(section(&org_page, "lovmedholdelighed-h").matches("<path d=\"M").count(), 1, "ORG's own milestone only");
+    // The D1 milestone (05-01) is inside the chart's 13 weeks (from 04-12).
+    assert!(std::fs::read_to_string(out.join("D1.html")).unwrap().contains("<title>Delmål 01.05.2026: højst 0 sager, ikke nået</title>"));
+
+    // The workbook: the recovery list with Danish element names and the amounts as numbers.
+    let sheet = xlsx_table(&out.join("ORG.xlsx"), "Recovery");
+    assert_eq!(sheet.len(), 4);
+    assert_eq!(sheet[1]["Sag"], Data::String("L08".into()));
+    assert_eq!(number(&sheet[1]["Udgift pr. måned"]), Some(5000.0));
+    assert_eq!(sheet[1]["Mangler"], Data::String("Handleplan".into()));
+    assert_eq!(sheet[0]["Akut"], Data::String("Ja".into()));
+    let milestones_sheet = xlsx_table(&out.join("D1.xlsx"), "RecoveryMilestones");
+    assert_eq!(milestones_sheet[0]["Status"], Data::String("Ikke nået".into()));
+
+    // The projection: the core KPIs at T+7 … T+28, on the page beside the KPI table, for
+    // every unit; equal to `cwkpi kpi` at those dates.
+    let projection = read_csv(&out.join("tables/kpi_projection.csv"));
+    for weeks_ahead in 1..=4i64 {
+        let at = w.sunday() + chrono::Duration::weeks(weeks_ahead);
+        let want: Vec<String> = kpi_rows(&export, at)
+            .await
+            .into_iter()
+            .filter(|k| k.unit_id == "D1" && cwkpi::rules::CORE_KPI_IDS.contains(&k.kpi_id.as_str()))
+            .map(|k| format!("{}|{}|{}|{}", k.kpi_id, k.numerator, k.denominator, at))
+            .collect();
+        let got: Vec<String> = slice(&projection, "D1", &["kpi_id", "numerator", "denominator", "projected_as_of", "weeks_ahead"])
+            .into_iter()
+            .filter(|r| r.ends_with(&format!("|{weeks_ahead}")))
+            .map(|r| r.rsplit_once('|').unwrap().0.to_string())
+            .collect();
+        assert_eq!(got, want, "projection {weeks_ahead} weeks ahead");
+    }
+    let kpi_table = section(&org_page, "kpi-h");
+    assert!(kpi_table.contains(">Fremskrivning</th>") && kpi_table.contains(">uge 28</th>") && kpi_table.contains(">uge 31</th>"));
+    let core = cwkpi::rules::CORE_KPI_IDS.len();
+    assert_eq!(kpi_table.matches("data-field=\"projection\"").count(), 4 * core);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_sections_turning_18_and_finance() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Turning 18 at T = 2025-08-31 (a Sunday, the as-of of tests/slt/turning_18.slt): Y02
+    // on T+1, then Y03 and Y04 (born 29 February) on 2026-02-28, case_id breaking the tie.
+    let export = slt_export("turning_18", &tmp.path().join("t18"));
+    let out = report(&export, week("2025-W35"), tmp.path(), "t18").await;
+    assert_lists_agree(&out, &SLT_UNITS);
+    let list = read_csv(&out.join("tables/turning_18.csv"));
+    assert_eq!(slice(&list, "ORG", &["case_id", "turns_18_on"]), ["Y02|2025-09-01", "Y03|2026-02-28", "Y04|2026-02-28"]);
+    let catalog = Catalog::new(&export, Rules::builtin(), &[date("2025-08-31")], &EngineOptions::default()).await.unwrap();
+    for unit in SLT_UNITS {
+        let units = slt_subtree(unit);
+        let view = query_rows(&catalog, "SELECT unit_id, case_id, CAST(turns_18_on AS VARCHAR) AS turns, paragraphs FROM turning_18 ORDER BY turns_18_on, case_id").await;
+        let want: Vec<String> =
+            view.iter().filter(|r| units.contains(r.split('|').next().unwrap())).map(|r| r.split_once('|').unwrap().1.to_string()).collect();
+        assert_eq!(slice(&list, unit, &["case_id", "turns_18_on", "paragraphs"]), want, "turning_18 of {unit}");
+    }
+    let figures = query_rows(&catalog, "SELECT active_cases, aged_18_or_older FROM turning_18_units WHERE unit_id = 'ORG'").await;
+    let (active, aged) = figures[0].split_once('|').unwrap();
+    let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
+    assert!(section(&page, "voksenliv-h").contains(&format!("{aged} af {active} aktive sager")), "{}", section(&page, "voksenliv-h"));
+
+    // Finance at T = 2026-06-28 over the export of tests/slt/finance.slt: the report's lists
+    // and figures are the views' over each unit's subtree, largest amount first.
+    let export = slt_export("finance", &tmp.path().join("fin"));
+    let w = week("2026-W26");
+    let out = report(&export, w, tmp.path(), "fin").await;
+    assert_lists_agree(&out, &SLT_UNITS);
+    let catalog = Catalog::new(&export, Rules::builtin(), &[w.sunday()], &EngineOptions::default()).await.unwrap();
+    let paid = read_csv(&out.join("tables/paid_without_measure.csv"));
+    let unpaid = read_csv(&out.join("tables/registered_not_paid.csv"));
+    let paid_view = query_rows(&catalog, "SELECT unit_id, posting_id, amount_dkk FROM finance_paid_without_measure ORDER BY amount_dkk DESC, posting_id").await;
+    let unpaid_view = query_rows(&catalog, "SELECT unit_id, measure_id, monthly_cost_dkk FROM finance_registered_not_paid ORDER BY monthly_cost_dkk DESC, measure_id").await;
+    assert!(!paid_view.is_empty() && !unpaid_view.is_empty());
+    for unit in SLT_UNITS {
+        let units = slt_subtree(unit);
+        let within = |view: &[String]| -> Vec<String> {
+            view.iter().filter(|r| units.contains(r.split('|').next().unwrap())).map(|r| r.split_once('|').unwrap().1.to_string()).collect()
+        };
+        assert_eq!(slice(&paid, unit, &["posting_id", "amount_dkk"]), within(&paid_view), "paid without measure, {unit}");
+        assert_eq!(slice(&unpaid, unit, &["measure_id", "monthly_cost_dkk"]), within(&unpaid_view), "registered not paid, {unit}");
+    }
+    let finance = query_rows(&catalog, "SELECT spent_dkk, booked_on_case_dkk, booked_share FROM finance_reconciliation WHERE unit_id = 'ORG'").await;
+    let parts: Vec<&str> = finance[0].split('|').collect();
+    let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
+    let economy = section(&page, "oekonomi-h");
+    let spent: f64 = parts[0].parse().unwrap();
+    let booked: f64 = parts[1].parse().unwrap();
+    let share: f64 = parts[2].parse().unwrap();
+    assert!(economy.contains(&format!("{} af {}", da::money(booked), da::money(spent))), "{economy}");
+    assert!(economy.contains(&format!("<b>{}</b>", da::percent(Some(share)))), "{economy}");
+    // Without case events the recovery section says so; the turning-18 list does not need them.
+    assert!(section(&page, "lovmedholdelighed-h").contains("Ingen data: udtrækket har ingen sagsskridt"));
 }

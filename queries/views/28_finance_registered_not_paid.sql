@@ -1,6 +1,7 @@
 -- Measures active at the as-of date with a monthly cost, active on every day of the previous calendar month, and no posting naming them in that month ("registered but not paid").
 -- The previous month is the calendar month before the as-of date's month. Items sit at
--- the unit of the measure's case.
+-- the unit of the measure's case. Without a postings table nothing is listed: no postings
+-- is unknown, not unpaid.
 WITH months AS (
     SELECT as_of,
            CAST(date_trunc('month', as_of) AS DATE) - INTERVAL '1 month' AS month_from,
@@ -10,6 +11,7 @@ WITH months AS (
 SELECT a.as_of, a.measure_id, a.case_id, a.unit_id, a.paragraph, a.started_on, a.monthly_cost_dkk, m.month_from, m.month_to
 FROM active_measures a
 JOIN months m ON m.as_of = a.as_of
+JOIN export_tables e ON e.table_name = 'postings' AND e.present
 WHERE a.monthly_cost_dkk > 0
   AND a.started_on <= m.month_from
   AND (a.ended_on IS NULL OR a.ended_on >= m.month_to)

@@ -148,3 +148,110 @@ pub fn escape(text: &str) -> String {
     }
     out
 }
+
+/// A recovery milestone on the burn-down chart.
+pub struct Milestone {
+    /// Weeks after the chart's first week (fractional for a date that is not a Sunday).
+    pub at_week: f64,
+    pub label: String,
+    pub max_remaining: i64,
+    pub met: Option<bool>,
+}
+
+/// The burn-down of recovery: the cases still to recover week by week (`counts`, one per
+/// week label; none where unknown), and the milestones as diamonds at their date and
+/// `max_remaining`, green when met and red when not. The x-axis runs over `weeks` labels,
+/// which may reach past the last count to show milestones ahead.
+pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], milestones: &[Milestone]) -> String {
+    let highest = counts.iter().flatten().copied().chain(milestones.iter().map(|m| m.max_remaining)).max().unwrap_or(0).max(1);
+    // A round top: 1, 2 or 5 times a power of ten at or above the highest value.
+    let magnitude = 10f64.powi((highest as f64).log10().floor() as i32);
+    let y_max = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest as f64).unwrap_or(highest as f64);
+    let plot_w = WIDTH * 2.0 - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let width = WIDTH * 2.0;
+    let n = weeks.len().max(2);
+    let x = |i: f64| LEFT + plot_w * i / (n - 1) as f64;
+    let y = |v: f64| TOP + plot_h * (1.0 - v / y_max);
+
+    let latest = counts.iter().rev().find_map(|c| *c);
+    let desc = format!(
+        "{title}: sager tilbage pr. uge fra {} til {}. Seneste antal {}. {} delmål.",
+        weeks.first().map_or("", |w| w.as_str()),
+        weeks.last().map_or("", |w| w.as_str()),
+        latest.map_or("–".to_string(), da::integer),
+        milestones.len()
+    );
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="trend burndown" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        escape(&desc),
+        escape(&desc)
+    );
+    // Five grid steps on a round top of 5 or more; one per case below it.
+    let steps = if y_max >= 5.0 { 5 } else { y_max as i64 };
+    for k in 0..=steps {
+        let v = y_max * k as f64 / steps as f64;
+        let yy = y(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#d9dde3" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end" fill="#555">{}</text>"##,
+            width - RIGHT,
+            LEFT - 4.0,
+            yy + 3.0,
+            escape(&da::integer(v.round() as i64))
+        );
+    }
+    let every = weeks.len().div_ceil(13).max(1);
+    for (i, w) in weeks.iter().enumerate() {
+        if i % every == 0 || i + 1 == weeks.len() {
+            let _ = write!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" font-size="9" text-anchor="middle" fill="#555">{}</text>"##,
+                x(i as f64),
+                HEIGHT - 8.0,
+                escape(w)
+            );
+        }
+    }
+    let points: Vec<String> =
+        counts.iter().enumerate().filter_map(|(i, c)| c.map(|c| format!("{:.1},{:.1}", x(i as f64), y(c as f64)))).collect();
+    if points.len() > 1 {
+        let _ = write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, points.join(" "));
+    }
+    for (i, c) in counts.iter().enumerate() {
+        if let Some(c) = c {
+            let _ = write!(s, r##"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="#1f4e79"/>"##, x(i as f64), y(*c as f64));
+        }
+    }
+    for m in milestones {
+        let (cx, cy) = (x(m.at_week), y(m.max_remaining as f64));
+        let fill = match m.met {
+            Some(true) => "#1e7b34",
+            Some(false) => "#b3261e",
+            None => "#777",
+        };
+        let _ = write!(
+            s,
+            r##"<path d="M{cx:.1},{:.1} L{:.1},{cy:.1} L{cx:.1},{:.1} L{:.1},{cy:.1} Z" fill="{fill}"><title>{}</title></path><text x="{cx:.1}" y="{:.1}" font-size="9" text-anchor="middle" fill="{fill}">{}</text>"##,
+            cy - 5.0,
+            cx + 5.0,
+            cy + 5.0,
+            cx - 5.0,
+            escape(&m.label),
+            cy - 8.0,
+            escape(&format!("≤ {}", da::integer(m.max_remaining)))
+        );
+    }
+    if points.is_empty() {
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="#555">Ukendt: udtrækket har ingen sagsskridt</text>"##,
+            LEFT + plot_w / 2.0,
+            TOP + plot_h / 2.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}

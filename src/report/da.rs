@@ -60,7 +60,7 @@ pub static SECTIONS: [Section; 4] = [
     },
     Section {
         key: "lovmedholdelighed",
-        name: "Lovmedholdelighed",
+        name: "Lovmedholdelighed og genopretning",
         item: "revision",
         kpis: &["lawful_case"],
         table: "case_events",
@@ -227,6 +227,11 @@ pub fn long_date(d: NaiveDate) -> String {
     format!("{}. {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
 }
 
+/// 2026-10-31 → "oktober 2026".
+pub fn month_year(d: NaiveDate) -> String {
+    format!("{} {}", MONTHS[d.month0() as usize], d.year())
+}
+
 /// "2026-W48" → "uge 48"; any other text is returned as it is.
 pub fn week_short(label: &str) -> String {
     label.split_once("-W").map_or_else(|| label.to_string(), |(_, w)| format!("uge {}", w.trim_start_matches('0')))
@@ -239,4 +244,41 @@ pub fn status(met: Option<bool>) -> (&'static str, &'static str) {
         Some(false) => ("notmet", "Ikke opfyldt"),
         None => ("none", "Intet at måle"),
     }
+}
+
+/// The lawful-case checklist's elements (SPEC §4b) in checklist order, with the Danish
+/// words the report uses for what is missing.
+pub const CHECKLIST: [(&str, &str); 6] = [
+    ("investigated", "Børnefaglig undersøgelse eller målgruppeafklaring"),
+    ("child_heard", "Børnesamtale inden for det seneste år"),
+    ("parties_consulted", "Partshøring"),
+    ("decision_with_guidance", "Afgørelse med klagevejledning"),
+    ("plan", "Handleplan"),
+    ("followed_up", "Rettidig opfølgning"),
+];
+
+/// Checklist element ids joined by ';' ("investigated;plan") in Danish, joined by ", ".
+pub fn elements(ids: &str) -> String {
+    ids.split(';')
+        .filter(|id| !id.is_empty())
+        .map(|id| CHECKLIST.iter().find(|(e, _)| *e == id).map_or(id, |(_, da)| da))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a recovery milestone (or a projected KPI) is reached.
+pub fn milestone_status(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "Nået",
+        Some(false) => "Ikke nået",
+        None => "–",
+    }
+}
+
+/// Kroner with øre and a dot between thousands: 12345.5 → "12.345,50 kr.".
+pub fn money(x: f64) -> String {
+    let ore = (x * 100.0).round() as i64;
+    let kroner = integer(ore / 100);
+    let sign = if ore < 0 && ore / 100 == 0 { "−" } else { "" };
+    format!("{sign}{kroner},{:02} kr.", (ore % 100).abs())
 }

@@ -10,6 +10,7 @@ use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Int64Type, Schema, SchemaRef};
 use datafusion::scalar::ScalarValue;
 
+use super::lists::List;
 use super::week::IsoWeek;
 use crate::catalog::{Catalog, days_since_epoch};
 use crate::error::{Error, Result};
@@ -155,6 +156,12 @@ pub struct ReportData {
     pub breaches: Vec<Breach>,
     /// The further tables of the export (decisions, notifications, complaints …).
     pub sources: Vec<SourceTable>,
+    /// The lists of the audit sections (`lists::SPECS`, in that order).
+    pub lists: Vec<List>,
+    /// Per-unit figures of the audit sections (`lists::FIGURES`, in that order).
+    pub figures: Vec<List>,
+    /// The core KPIs one to four weeks ahead.
+    pub projection: List,
     pub tables: Vec<TableOut>,
 }
 
@@ -162,7 +169,10 @@ pub struct ReportData {
 pub const PRODUCTION_WEEKS: u32 = 12;
 
 impl ReportData {
-    pub async fn load(catalog: &Catalog, week: IsoWeek) -> Result<ReportData> {
+    /// Reads every figure of the report from a catalog set to the report's 13 Sundays; the
+    /// projection is read before, from the catalog at the report date alone (it is computed
+    /// at the four Sundays after each as-of date).
+    pub async fn load(catalog: &Catalog, week: IsoWeek, projection: List) -> Result<ReportData> {
         let as_of = week.sunday();
         let units = Frame::new(statement(catalog, "report_units", Some(as_of)).await?)?;
         let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
@@ -177,7 +187,16 @@ impl ReportData {
         let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;
         let kpi_this_week = kpi.filter(|f, i| Ok(f.date("as_of", i)? == as_of))?;
 
-        let tables = vec![
+        let mut lists = Vec::new();
+        for spec in &super::lists::SPECS {
+            lists.push(List::load(catalog, spec, as_of).await?);
+        }
+        let mut figures = Vec::new();
+        for spec in &super::lists::FIGURES {
+            figures.push(List::load(catalog, spec, as_of).await?);
+        }
+
+        let mut tables = vec![
             TableOut { name: "kpi", batch: kpi_this_week.batch.clone() },
             TableOut { name: "kpi_trend", batch: kpi.batch.clone() },
             TableOut { name: "production", batch: production.batch.clone() },
@@ -186,6 +205,7 @@ impl ReportData {
             TableOut { name: "caseworkers", batch: caseworkers.batch.clone() },
             TableOut { name: "breaches", batch: breaches.batch.clone() },
         ];
+        tables.extend(lists.iter().chain(&figures).chain([&projection]).map(List::table));
         Ok(ReportData {
             week,
             units: tree_order(read_units(&units)?),
@@ -196,6 +216,9 @@ impl ReportData {
             caseworkers: read_caseworkers(&caseworkers)?,
             breaches: read_breaches(&breaches)?,
             sources: read_sources(&sources)?,
+            lists,
+            figures,
+            projection,
             tables,
         })
     }
@@ -203,7 +226,7 @@ impl ReportData {
 
 /// Runs a report statement, with the report date as `$1` where it takes one. The schema
 /// comes along, since an empty result has no batches to carry it.
-async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+pub(crate) async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let sql = crate::queries::statement(name)
         .ok_or_else(|| Error::Internal(format!("no statement queries/statements/{name}.sql")))?;
     let mut df = catalog.ctx.sql(sql).await.map_err(|e| Error::Internal(format!("statement {name}: {e}")))?;
@@ -220,7 +243,7 @@ async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> R
 /// One result set as a single batch with its strings as plain `Utf8`, read by column name.
 /// Also how `letters` reads its statement.
 pub(crate) struct Frame {
-    batch: RecordBatch,
+    pub(crate) batch: RecordBatch,
 }
 
 impl Frame {
@@ -234,7 +257,9 @@ impl Frame {
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             let (data_type, column) = match field.data_type() {
                 DataType::Utf8View | DataType::LargeUtf8 => (DataType::Utf8, cast(column, &DataType::Utf8).map_err(arrow)?),
-                DataType::Int32 | DataType::Int16 | DataType::Int8 => (DataType::Int64, cast(column, &DataType::Int64).map_err(arrow)?),
+                DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::UInt64 | DataType::UInt32 => {
+                    (DataType::Int64, cast(column, &DataType::Int64).map_err(arrow)?)
+                }
                 other => (other.clone(), column.clone()),
             };
             fields.push(Field::new(field.name(), data_type, true));
@@ -306,6 +331,23 @@ impl Frame {
             return Err(null_error(name));
         }
         a.value_as_date(i).ok_or_else(|| type_error(name))
+    }
+
+    /// A cell by its column's type, for the report's lists.
+    pub(crate) fn value(&self, name: &str, i: usize) -> Result<super::lists::Value> {
+        use super::lists::Value;
+        let c = self.column(name)?;
+        if c.is_null(i) {
+            return Ok(Value::Null);
+        }
+        Ok(match c.data_type() {
+            DataType::Utf8 => Value::Text(self.str(name, i)?),
+            DataType::Int64 => Value::Int(self.i64(name, i)?),
+            DataType::Float64 => Value::Float(self.opt_f64(name, i)?.ok_or_else(|| null_error(name))?),
+            DataType::Boolean => Value::Bool(self.opt_bool(name, i)?.ok_or_else(|| null_error(name))?),
+            DataType::Date32 => Value::Date(self.date(name, i)?),
+            _ => return Err(type_error(name)),
+        })
     }
 
     fn share(&self, kpi: &str, i: usize) -> Result<Share> {

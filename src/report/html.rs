@@ -25,6 +25,8 @@ pub fn environment() -> Result<Environment<'static>> {
         ("sections.html", include_str!("../../templates/report/sections.html")),
         ("section_kpis.html", include_str!("../../templates/report/section_kpis.html")),
         ("section_trends.html", include_str!("../../templates/report/section_trends.html")),
+        ("audit.html", include_str!("../../templates/report/audit.html")),
+        ("list.html", include_str!("../../templates/report/list.html")),
     ] {
         env.add_template(name, source).map_err(template_error)?;
     }
@@ -119,7 +121,7 @@ impl<'a> PageContext<'a> {
 
     /// A unit's name as shown inside the report of `within`: "Afdeling X, team 1" becomes
     /// "team 1" on the page of "Afdeling X", which already says where it is.
-    fn unit_name_within(&self, id: &str, within: &str) -> String {
+    pub(crate) fn unit_name_within(&self, id: &str, within: &str) -> String {
         let name = self.unit_name(id);
         let outer = self.unit_name(within);
         match name.strip_prefix(outer.as_str()).and_then(|rest| rest.strip_prefix(", ")) {
@@ -198,6 +200,8 @@ struct KpiView {
     /// "better" / "worse" / "": the change's direction, lower being better for complaints.
     change_class: &'static str,
     change_word: &'static str,
+    /// The core KPIs' projected shares one to four weeks ahead: (text, status class).
+    projection: Vec<(String, &'static str)>,
 }
 
 fn kpi_view(k: &KpiFigure) -> KpiView {
@@ -219,6 +223,7 @@ fn kpi_view(k: &KpiFigure) -> KpiView {
         change: da::change_pp(k.change_pp),
         change_class,
         change_word,
+        projection: Vec::new(),
     }
 }
 
@@ -493,7 +498,11 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         })
         .collect();
 
-    let kpis: Vec<KpiView> = crate::kpi::DEFINITIONS.iter().filter_map(|d| ctx.this_week(id, d.id)).map(kpi_view).collect();
+    let mut kpis: Vec<KpiView> = crate::kpi::DEFINITIONS.iter().filter_map(|d| ctx.this_week(id, d.id)).map(kpi_view).collect();
+    for k in &mut kpis {
+        k.projection = super::audit::projection(ctx, id, &k.id)?;
+    }
+    let projection_weeks: Vec<String> = (1..=4).map(|n| format!("uge {}", week.plus(n).week())).collect();
 
     // Plan items 12 and 13 and notifications: a tile each and a section each.
     let sections: Vec<SectionView> = da::SECTIONS.iter().map(|sec| section_view(ctx, id, sec)).collect();
@@ -729,6 +738,8 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         window_text => complaint_periods.0,
         baseline_text => complaint_periods.1,
         rules_source => ctx.rules_source,
+        audit => super::audit::audit_view(ctx, id)?,
+        projection_weeks => projection_weeks,
     };
     env.get_template("unit.html").and_then(|t| t.render(context)).map_err(template_error)
 }

@@ -5,10 +5,12 @@
 //! week's change and the trend come from one computation. The figures are read from the
 //! report views (`queries/views/2*.sql`), which analysts can query the same way.
 
+pub mod audit;
 pub mod chart;
 pub mod da;
 pub mod data;
 pub mod html;
+pub mod lists;
 pub mod publish;
 pub mod tables;
 pub mod week;
@@ -61,9 +63,12 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
         return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
     }
     let dates = week.sundays_back(TREND_WEEKS);
-    catalog.set_as_of(&dates).await?;
     let started = std::time::Instant::now();
-    let data = data::ReportData::load(catalog, week).await?;
+    catalog.set_as_of(&[week.sunday()]).await?;
+    let projection = lists::List::load(catalog, &lists::PROJECTION, week.sunday()).await?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "projection computed");
+    catalog.set_as_of(&dates).await?;
+    let data = data::ReportData::load(catalog, week, projection).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
     let rules = &catalog.rules;
     let ctx = html::PageContext::new(&data, rules);

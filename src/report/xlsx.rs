@@ -11,11 +11,14 @@ use rust_xlsxwriter::{
 
 use super::da;
 use super::data::{KpiFigure, Share, UnitInfo};
+use super::audit;
+use super::lists::{self, Kind, List, Value};
 use super::html::{PageContext, complaint_periods};
 use crate::error::{Error, Result};
 
 /// Sheet names, in workbook order (SPEC §5 items 1–5, then the trend, then plan item 12,
-/// notifications and plan item 13).
+/// notifications and plan item 13). The audit lists' sheets follow (`lists::SPECS`, then
+/// the projection).
 pub const SHEETS: [&str; 9] = [
     "KPI-oversigt",
     "Produktion",
@@ -27,6 +30,9 @@ pub const SHEETS: [&str; 9] = [
     "Underretninger",
     "Klager",
 ];
+
+/// Rows of an Excel sheet.
+const EXCEL_ROWS: u32 = 1_048_576;
 
 /// Row of the first table header on each sheet (rows 0–1 hold the title and a note).
 pub const TABLE_HEADER_ROW: u32 = 3;
@@ -40,6 +46,8 @@ enum Cell {
     Pct(Option<f64>),
     /// Percentage points.
     Points(Option<f64>),
+    /// Kroner with øre.
+    Money(Option<f64>),
     Date(NaiveDate),
 }
 
@@ -48,6 +56,7 @@ struct Formats {
     date: Format,
     pct: Format,
     points: Format,
+    money: Format,
     green: Format,
     red: Format,
 }
@@ -59,6 +68,7 @@ impl Formats {
             date: Format::new().set_num_format("dd-mm-yyyy"),
             pct: Format::new().set_num_format("0.0%"),
             points: Format::new().set_num_format("+0.0;-0.0;0.0"),
+            money: Format::new().set_num_format("#,##0.00"),
             green: Format::new().set_background_color(Color::RGB(0xC6EFCE)).set_font_color(Color::RGB(0x006100)),
             red: Format::new().set_background_color(Color::RGB(0xFFC7CE)).set_font_color(Color::RGB(0x9C0006)),
         }
@@ -86,9 +96,18 @@ fn write_table(
     columns: &[(&str, f64)],
     rows: &[Vec<Cell>],
 ) -> Result<Placed> {
-    ws.write_string_with_format(0, 0, title, &f.title).map_err(xlsx_error)?;
-    ws.write_string(1, 0, note).map_err(xlsx_error)?;
     let header = TABLE_HEADER_ROW;
+    // A sheet holds 1,048,576 rows; a longer list is cut there and says so (the CSV table
+    // under tables/ has every row).
+    let room = (EXCEL_ROWS - header - 1) as usize;
+    let note = if rows.len() > room {
+        format!("{note} Listen har {} rækker; arket viser de første {}, og hele listen står i tables/.", da::integer(rows.len() as i64), da::integer(room as i64))
+    } else {
+        note.to_string()
+    };
+    let rows = &rows[..rows.len().min(room)];
+    ws.write_string_with_format(0, 0, title, &f.title).map_err(xlsx_error)?;
+    ws.write_string(1, 0, &note).map_err(xlsx_error)?;
     for (r, row) in rows.iter().enumerate() {
         let r = header + 1 + r as u32;
         for (c, cell) in row.iter().enumerate() {
@@ -99,11 +118,12 @@ fn write_table(
                 Cell::Int(n) | Cell::OptInt(Some(n)) => ws.write_number(r, c, *n as f64).map(|_| ()),
                 Cell::Pct(Some(x)) => ws.write_number_with_format(r, c, *x, &f.pct).map(|_| ()),
                 Cell::Points(Some(x)) => ws.write_number_with_format(r, c, *x, &f.points).map(|_| ()),
+                Cell::Money(Some(x)) => ws.write_number_with_format(r, c, *x, &f.money).map(|_| ()),
                 Cell::Date(d) => {
                     let date = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(xlsx_error)?;
                     ws.write_date_with_format(r, c, &date, &f.date).map(|_| ())
                 }
-                Cell::OptText(None) | Cell::OptInt(None) | Cell::Pct(None) | Cell::Points(None) => Ok(()),
+                Cell::OptText(None) | Cell::OptInt(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Money(None) => Ok(()),
             }
             .map_err(xlsx_error)?;
         }
@@ -608,6 +628,96 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
         }
     }
 
+    // 10 … : the audit lists (SPEC §4b) and the projection, a sheet each.
+    for list in data.lists.iter().chain([&data.projection]) {
+        write_list(&mut wb, ctx, unit, list, &f, &title)?;
+    }
+
     wb.save(path).map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
     Ok(())
+}
+
+/// A list of the audit sections as a sheet: every row of the unit's list.
+fn write_list(wb: &mut Workbook, ctx: &PageContext, unit: &UnitInfo, list: &List, f: &Formats, title: &dyn Fn(&str) -> String) -> Result<()> {
+    let spec = list.spec;
+    let ws = wb.add_worksheet().set_name(spec.sheet).map_err(xlsx_error)?;
+    let mut rows = Vec::new();
+    for row in list.rows(&unit.id) {
+        let mut cells = Vec::new();
+        for column in spec.columns {
+            let value = list.value(column.source, row)?;
+            cells.push(match (column.kind, value) {
+                (Kind::Caseworker | Kind::Unit | Kind::Elements | Kind::Kpi | Kind::Met, _) => {
+                    Cell::Text(lists::page_text(column, list, row, &|id: &str| ctx.unit_name_within(id, ""))?)
+                }
+                (_, Value::Null) => Cell::OptText(None),
+                (Kind::Money, Value::Float(x)) => Cell::Money(Some(x)),
+                (Kind::Pct, Value::Float(x)) => Cell::Pct(Some(x)),
+                (_, Value::Int(n)) => Cell::Int(n),
+                (_, Value::Date(d)) => Cell::Date(d),
+                (_, Value::Bool(b)) => Cell::Text(if b { "Ja" } else { "Nej" }.to_string()),
+                (_, Value::Float(x)) => Cell::Money(Some(x)),
+                (_, Value::Text(s)) => Cell::Text(s),
+            });
+        }
+        rows.push(cells);
+    }
+    let columns: Vec<(&str, f64)> = spec.columns.iter().map(|c| (c.header, c.width)).collect();
+    let at = write_table(ws, f, &excel_table_name(spec.key), &title(spec.title), &list_note(ctx, unit, spec.key), &columns, &rows)?;
+    if let Some(met) = spec.columns.iter().position(|c| c.kind == Kind::Met) {
+        let cell = column_cell(&at, met as u16);
+        let (yes, no) = (da::milestone_status(Some(true)), da::milestone_status(Some(false)));
+        colour(ws, f, &at, met as u16, Some(&format!("={cell}=\"{yes}\"")), &format!("={cell}=\"{no}\""))?;
+    }
+    Ok(())
+}
+
+/// An Excel table name from a list's key: "recovery_trend" → "RecoveryTrend".
+fn excel_table_name(key: &str) -> String {
+    key.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+}
+
+/// The note above a list's sheet: what it holds as of when, with the section's figures.
+fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
+    let as_of = da::date(ctx.data.week.sunday());
+    let no_events = (!ctx.has_data("case_events")).then(|| ctx.no_data(&da::SECTIONS[3]).unwrap_or_default());
+    let no_postings = (!ctx.has_data("postings")).then_some("Ingen data: udtrækket har ingen posteringer (tabellen postings).".to_string());
+    let text = match key {
+        "checklist" => format!("Pr. {as_of}: de aktive sager med aktiv foranstaltning, der mangler hvert element, oftest manglende først. {}", kpi_summary(ctx, &unit.id, &["lawful_case"])),
+        "recovery" => format!("Pr. {as_of}: sager, der mangler mindst ét element, i rækkefølgen for genopretning (akutte først, derefter højeste månedlige udgift, derefter sagsnummer). Nr. er pladsen i hele kommunens rækkefølge."),
+        "recovery_caseworkers" => format!("Pr. {as_of}: sager til genopretning pr. sagsbehandler (sagsstamme)."),
+        "recovery_trend" => format!("Sager til genopretning hver søndag de seneste {} uger.", super::TREND_WEEKS),
+        "recovery_milestones" => "Delmålene i regelsættet for enheden: højst så mange sager tilbage på datoen. Et delmål frem i tid vises med tallet, som udtrækket kender det.".to_string(),
+        "turning_18" => format!("Aktive sager med aktiv foranstaltning, hvor barnet fylder 18 inden for et halvt år fra {as_of}, først fyldende først."),
+        "paid_without_measure" => format!("Posteringer de seneste 365 dage til og med {as_of} på en sag uden aktiv foranstaltning på bogføringsdagen, største beløb først."),
+        "registered_not_paid" => "Foranstaltninger med månedlig udgift, aktive hele sidste kalendermåned, uden postering i måneden, højeste udgift først.".to_string(),
+        "kpi_projection" => format!("Nøgletallene for punkt 15–17 de næste fire søndage efter {as_of}, beregnet på udtrækket, som det er: hvis intet mere gøres. En fremskrivning, ikke et resultat."),
+        _ => String::new(),
+    };
+    let figure = |key: &str, column: &str| ctx.figure(key, &unit.id, column).unwrap_or(Value::Null);
+    let text = match key {
+        "turning_18" => format!(
+            "{text} {} af {} aktive sager ({}) gælder en ung på 18 år eller derover (efterværn).",
+            audit::int_text(&figure("turning_18_units", "aged_18_or_older")),
+            audit::int_text(&figure("turning_18_units", "active_cases")),
+            da::percent(audit::share(&figure("turning_18_units", "share")))
+        ),
+        "paid_without_measure" => format!(
+            "{text} I alt {} posteringer for {}, heraf {} ({}) bogført på en sag.",
+            audit::int_text(&figure("finance", "postings")),
+            audit::money_text(&figure("finance", "spent_dkk")),
+            audit::money_text(&figure("finance", "booked_on_case_dkk")),
+            da::percent(audit::share(&figure("finance", "booked_share")))
+        ),
+        _ => text,
+    };
+    let missing = match key {
+        "checklist" | "recovery" | "recovery_caseworkers" | "recovery_trend" | "recovery_milestones" => no_events,
+        "paid_without_measure" | "registered_not_paid" => no_postings,
+        _ => None,
+    };
+    match missing {
+        Some(m) => m,
+        None => text,
+    }
 }

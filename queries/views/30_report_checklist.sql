@@ -1,0 +1,28 @@
+-- The report's checklist elements per unit (with every unit below it): of the cases the lawful-case checklist applies to, how many miss each element.
+-- One row per as-of date, unit and element, in checklist order (position 1–6); cases is the
+-- unit's cases with an active measure (the lawful_case denominator), missing those that
+-- fail the element. Units without such cases have no rows.
+WITH per_unit AS (
+    SELECT l.as_of, t.ancestor_id AS unit_id, count(*) AS cases,
+           count(*) FILTER (WHERE NOT l.investigated) AS investigated,
+           count(*) FILTER (WHERE NOT l.child_heard) AS child_heard,
+           count(*) FILTER (WHERE NOT l.parties_consulted) AS parties_consulted,
+           count(*) FILTER (WHERE NOT l.decision_with_guidance) AS decision_with_guidance,
+           count(*) FILTER (WHERE NOT l.plan) AS plan,
+           count(*) FILTER (WHERE NOT l.followed_up) AS followed_up
+    FROM case_lawfulness l
+    JOIN unit_tree t ON t.unit_id = l.unit_id
+    GROUP BY l.as_of, t.ancestor_id
+)
+SELECT p.as_of, p.unit_id, e.position, e.element, p.cases,
+       CASE e.element
+           WHEN 'investigated' THEN p.investigated
+           WHEN 'child_heard' THEN p.child_heard
+           WHEN 'parties_consulted' THEN p.parties_consulted
+           WHEN 'decision_with_guidance' THEN p.decision_with_guidance
+           WHEN 'plan' THEN p.plan
+           ELSE p.followed_up
+       END AS missing
+FROM per_unit p
+CROSS JOIN (VALUES (1, 'investigated'), (2, 'child_heard'), (3, 'parties_consulted'),
+                   (4, 'decision_with_guidance'), (5, 'plan'), (6, 'followed_up')) AS e(position, element)

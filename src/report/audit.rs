@@ -1,0 +1,221 @@
+//! The audit sections of a unit's page (SPEC §4b): the lawful-case checklist and recovery,
+//! the transition to adulthood, finance, and the projection beside the KPI table. Their
+//! lists come from `lists`; this module puts them together with the figures they are
+//! stated with.
+
+use minijinja::Value as Template;
+use serde::Serialize;
+
+use super::chart::{Milestone, burndown_svg};
+use super::da;
+use super::html::PageContext;
+use super::lists::{List, ListView, Value, page_view};
+use super::week::IsoWeek;
+use crate::error::Result;
+
+#[derive(Serialize)]
+pub struct RecoveryView {
+    /// Whether the export has case events; without them the checklist is unknown.
+    known: bool,
+    cases: String,
+    acute: String,
+    checklist: ListView,
+    list: ListView,
+    caseworkers: ListView,
+    milestones: ListView,
+    burndown: Template,
+}
+
+#[derive(Serialize)]
+pub struct AdulthoodView {
+    active_cases: String,
+    aged_18_or_older: String,
+    share: String,
+    list: ListView,
+}
+
+#[derive(Serialize)]
+pub struct FinanceView {
+    /// "Ingen data: …" without a postings table; else empty.
+    no_data: String,
+    window: String,
+    month: String,
+    postings: String,
+    spent: String,
+    booked: String,
+    booked_share: String,
+    paid_without_measure: String,
+    paid_without_measure_dkk: String,
+    registered_not_paid: String,
+    paid_list: ListView,
+    unpaid_list: ListView,
+}
+
+#[derive(Serialize)]
+pub struct AuditView {
+    recovery: RecoveryView,
+    adulthood: AdulthoodView,
+    finance: FinanceView,
+}
+
+impl PageContext<'_> {
+    /// A list of the report by its key (`lists::SPECS`, `FIGURES`).
+    fn list(&self, key: &str) -> &List {
+        let data = self.data;
+        data.lists.iter().chain(&data.figures).find(|l| l.spec.key == key).unwrap_or(&data.projection)
+    }
+
+    fn view(&self, key: &str, unit: &str, empty: &str) -> Result<ListView> {
+        let name = |id: &str| self.unit_name_within(id, unit);
+        let has_children = self.children.get(unit).is_some_and(|c| !c.is_empty());
+        page_view(self.list(key), unit, &name, has_children, empty)
+    }
+
+    /// One figure of a per-unit list (`turning_18_units`, `finance`), null when absent.
+    pub(crate) fn figure(&self, key: &str, unit: &str, column: &str) -> Result<Value> {
+        let list = self.list(key);
+        match list.rows(unit).next() {
+            Some(row) => list.value(column, row),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+pub(crate) fn int_text(v: &Value) -> String {
+    match v {
+        Value::Int(n) => da::integer(*n),
+        _ => "–".into(),
+    }
+}
+
+pub(crate) fn money_text(v: &Value) -> String {
+    match v {
+        Value::Float(x) => da::money(*x),
+        _ => "–".into(),
+    }
+}
+
+pub(crate) fn share(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// The audit sections of one unit's page.
+pub fn audit_view(ctx: &PageContext, unit: &str) -> Result<AuditView> {
+    Ok(AuditView { recovery: recovery(ctx, unit)?, adulthood: adulthood(ctx, unit)?, finance: finance(ctx, unit)? })
+}
+
+fn recovery(ctx: &PageContext, unit: &str) -> Result<RecoveryView> {
+    let week = ctx.data.week;
+    let as_of = week.sunday();
+    let known = ctx.has_data("case_events");
+    let trend = ctx.list("recovery_trend");
+    let mut counts = Vec::new();
+    for row in trend.rows(unit) {
+        counts.push(match trend.value("cases", row)? {
+            Value::Int(n) => Some(n),
+            _ => None,
+        });
+    }
+    let latest = counts.last().copied().flatten();
+    let acute = match trend.rows(unit).last() {
+        Some(row) => trend.value("acute_cases", row)?,
+        None => Value::Null,
+    };
+
+    // The chart runs over the trend's weeks and on to the unit's milestones within half a
+    // year; later milestones are in the table below it.
+    let first = week.minus(super::TREND_WEEKS - 1).sunday();
+    let horizon = as_of + chrono::Duration::weeks(26);
+    let milestones_list = ctx.list("recovery_milestones");
+    let mut milestones = Vec::new();
+    for row in milestones_list.rows(unit) {
+        let (Value::Date(on), Value::Int(max)) = (milestones_list.value("on_date", row)?, milestones_list.value("max_remaining", row)?)
+        else {
+            continue;
+        };
+        if on < first || on > horizon {
+            continue;
+        }
+        let met = match milestones_list.value("met", row)? {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        };
+        milestones.push(Milestone {
+            at_week: (on - first).num_days() as f64 / 7.0,
+            label: format!("Delmål {}: højst {} sager, {}", da::date(on), da::integer(max), da::milestone_status(met).to_lowercase()),
+            max_remaining: max,
+            met,
+        });
+    }
+    let last_week = milestones.iter().map(|m| m.at_week.ceil() as u32).max().unwrap_or(0).max(super::TREND_WEEKS - 1);
+    let weeks: Vec<String> = (0..=last_week).map(|i| IsoWeek::of(first + chrono::Duration::weeks(i as i64)).week().to_string()).collect();
+    let burndown = burndown_svg("Sager til genopretning", &weeks, &counts, &milestones);
+
+    Ok(RecoveryView {
+        known,
+        cases: latest.map_or("–".into(), da::integer),
+        acute: int_text(&acute),
+        checklist: ctx.view("checklist", unit, "Ingen aktive sager med aktiv foranstaltning.")?,
+        list: ctx.view("recovery", unit, "Ingen sager mangler et element.")?,
+        caseworkers: ctx.view("recovery_caseworkers", unit, "Ingen sager til genopretning.")?,
+        milestones: ctx.view("recovery_milestones", unit, "Regelsættet har ingen delmål for denne enhed.")?,
+        burndown: Template::from_safe_string(burndown),
+    })
+}
+
+fn adulthood(ctx: &PageContext, unit: &str) -> Result<AdulthoodView> {
+    let figure = |column: &str| ctx.figure("turning_18_units", unit, column);
+    Ok(AdulthoodView {
+        active_cases: int_text(&figure("active_cases")?),
+        aged_18_or_older: int_text(&figure("aged_18_or_older")?),
+        share: da::percent(share(&figure("share")?)),
+        list: ctx.view("turning_18", unit, "Ingen børn eller unge med aktiv foranstaltning fylder 18 det næste halve år.")?,
+    })
+}
+
+fn finance(ctx: &PageContext, unit: &str) -> Result<FinanceView> {
+    let as_of = ctx.data.week.sunday();
+    let figure = |column: &str| ctx.figure("finance", unit, column);
+    let month_to = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&as_of), chrono::Datelike::month(&as_of), 1)
+        .map(|d| d - chrono::Duration::days(1));
+    let month = month_to.map_or_else(String::new, da::month_year);
+    Ok(FinanceView {
+        no_data: if ctx.has_data("postings") {
+            String::new()
+        } else {
+            "Ingen data: udtrækket har ingen posteringer fra økonomisystemet (tabellen postings).".into()
+        },
+        window: format!("{}–{}", da::date(as_of - chrono::Duration::days(364)), da::date(as_of)),
+        month,
+        postings: int_text(&figure("postings")?),
+        spent: money_text(&figure("spent_dkk")?),
+        booked: money_text(&figure("booked_on_case_dkk")?),
+        booked_share: da::percent(share(&figure("booked_share")?)),
+        paid_without_measure: int_text(&figure("paid_without_measure")?),
+        paid_without_measure_dkk: money_text(&figure("paid_without_measure_dkk")?),
+        registered_not_paid: int_text(&figure("registered_not_paid")?),
+        paid_list: ctx.view("paid_without_measure", unit, "Ingen udbetalinger på sager uden aktiv foranstaltning.")?,
+        unpaid_list: ctx.view("registered_not_paid", unit, "Ingen foranstaltninger uden udbetaling sidste måned.")?,
+    })
+}
+
+/// The projected shares of a core KPI for the unit, one to four weeks ahead ("–" where
+/// there is nothing to measure); empty for the other KPIs.
+pub fn projection(ctx: &PageContext, unit: &str, kpi_id: &str) -> Result<Vec<(String, &'static str)>> {
+    let list = &ctx.data.projection;
+    let mut cells = Vec::new();
+    for row in list.rows(unit) {
+        if list.value("kpi_id", row)? != Value::Text(kpi_id.to_string()) {
+            continue;
+        }
+        let met = match list.value("met", row)? {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        };
+        cells.push((da::percent(share(&list.value("share", row)?)), da::status(met).0));
+    }
+    Ok(cells)
+}
