@@ -102,6 +102,24 @@ pub(crate) fn share(v: &Value) -> Option<f64> {
     }
 }
 
+/// The cases still to recover at each of the report's 13 Sundays, oldest first: the
+/// `lawful_case` KPI's denominator less its numerator (the rows of `recovery_cases` at the
+/// unit and below), read from the KPI trend the report has anyway. Unknown (none) without
+/// case events.
+pub fn recovery_counts(ctx: &PageContext, unit: &str) -> Vec<(chrono::NaiveDate, Option<i64>)> {
+    let known = ctx.has_data("case_events");
+    let figures = ctx.kpi.get(unit).map(|v| v.as_slice()).unwrap_or_default();
+    ctx.data
+        .week
+        .sundays_back(super::TREND_WEEKS)
+        .into_iter()
+        .map(|date| {
+            let k = figures.iter().find(|k| k.as_of == date && k.kpi_id == "lawful_case");
+            (date, k.filter(|_| known).map(|k| k.denominator - k.numerator))
+        })
+        .collect()
+}
+
 /// The audit sections of one unit's page.
 pub fn audit_view(ctx: &PageContext, unit: &str) -> Result<AuditView> {
     Ok(AuditView { recovery: recovery(ctx, unit)?, adulthood: adulthood(ctx, unit)?, finance: finance(ctx, unit)? })
@@ -111,19 +129,16 @@ fn recovery(ctx: &PageContext, unit: &str) -> Result<RecoveryView> {
     let week = ctx.data.week;
     let as_of = week.sunday();
     let known = ctx.has_data("case_events");
-    let trend = ctx.list("recovery_trend");
-    let mut counts = Vec::new();
-    for row in trend.rows(unit) {
-        counts.push(match trend.value("cases", row)? {
-            Value::Int(n) => Some(n),
-            _ => None,
-        });
-    }
+    let counts: Vec<Option<i64>> = recovery_counts(ctx, unit).into_iter().map(|(_, n)| n).collect();
     let latest = counts.last().copied().flatten();
-    let acute = match trend.rows(unit).last() {
-        Some(row) => trend.value("acute_cases", row)?,
-        None => Value::Null,
-    };
+    // Acute cases this week: summed over the unit's caseworkers.
+    let per_caseworker = ctx.list("recovery_caseworkers");
+    let mut acute = 0;
+    for row in per_caseworker.rows(unit) {
+        if let Value::Int(n) = per_caseworker.value("acute_cases", row)? {
+            acute += n;
+        }
+    }
 
     // The chart runs over the trend's weeks and on to the unit's milestones within half a
     // year; later milestones are in the table below it.
@@ -157,7 +172,7 @@ fn recovery(ctx: &PageContext, unit: &str) -> Result<RecoveryView> {
     Ok(RecoveryView {
         known,
         cases: latest.map_or("–".into(), da::integer),
-        acute: int_text(&acute),
+        acute: if known { da::integer(acute) } else { "–".into() },
         checklist: ctx.view("checklist", unit, "Ingen aktive sager med aktiv foranstaltning.")?,
         list: ctx.view("recovery", unit, "Ingen sager mangler et element.")?,
         caseworkers: ctx.view("recovery_caseworkers", unit, "Ingen sager til genopretning.")?,

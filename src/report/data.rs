@@ -160,7 +160,7 @@ pub struct ReportData {
     pub lists: Vec<List>,
     /// Per-unit figures of the audit sections (`lists::FIGURES`, in that order).
     pub figures: Vec<List>,
-    /// The core KPIs one to four weeks ahead.
+    /// The core KPIs one to four weeks ahead of the report date.
     pub projection: List,
     pub tables: Vec<TableOut>,
 }
@@ -169,24 +169,19 @@ pub struct ReportData {
 pub const PRODUCTION_WEEKS: u32 = 12;
 
 impl ReportData {
-    /// Reads every figure of the report from a catalog set to the report's 13 Sundays; the
-    /// projection is read before, from the catalog at the report date alone (it is computed
-    /// at the four Sundays after each as-of date).
-    pub async fn load(catalog: &Catalog, week: IsoWeek, projection: List) -> Result<ReportData> {
+    /// Reads every figure of the report. What the report shows for its week alone (lists,
+    /// figures, the projection) is read from the catalog at the report date alone, so no view
+    /// is computed for dates nobody reads; then the KPI trend and production from the
+    /// catalog at the report's 13 Sundays.
+    pub async fn load(catalog: &mut Catalog, week: IsoWeek) -> Result<ReportData> {
         let as_of = week.sunday();
+        catalog.set_as_of(&[as_of]).await?;
         let units = Frame::new(statement(catalog, "report_units", Some(as_of)).await?)?;
-        let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
-        let production = Frame::new(statement(catalog, "report_production", None).await?)?;
         let overdue = Frame::new(statement(catalog, "report_overdue", Some(as_of)).await?)?;
         let deadlines = Frame::new(statement(catalog, "report_deadlines", Some(as_of)).await?)?;
         let caseworkers = Frame::new(statement(catalog, "report_caseworkers", Some(as_of)).await?)?;
         let breaches = Frame::new(statement(catalog, "report_breaches", Some(as_of)).await?)?;
         let sources = Frame::new(statement(catalog, "report_sources", None).await?)?;
-
-        let first_production_week = week.minus(PRODUCTION_WEEKS - 1).sunday();
-        let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;
-        let kpi_this_week = kpi.filter(|f, i| Ok(f.date("as_of", i)? == as_of))?;
-
         let mut lists = Vec::new();
         for spec in &super::lists::SPECS {
             lists.push(List::load(catalog, spec, as_of).await?);
@@ -195,6 +190,15 @@ impl ReportData {
         for spec in &super::lists::FIGURES {
             figures.push(List::load(catalog, spec, as_of).await?);
         }
+        let projection = List::load(catalog, &super::lists::PROJECTION, as_of).await?;
+
+        catalog.set_as_of(&week.sundays_back(super::TREND_WEEKS)).await?;
+        let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
+        let production = Frame::new(statement(catalog, "report_production", None).await?)?;
+
+        let first_production_week = week.minus(PRODUCTION_WEEKS - 1).sunday();
+        let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;
+        let kpi_this_week = kpi.filter(|f, i| Ok(f.date("as_of", i)? == as_of))?;
 
         let mut tables = vec![
             TableOut { name: "kpi", batch: kpi_this_week.batch.clone() },

@@ -66,7 +66,7 @@ pub struct ListSpec {
 }
 
 /// The lists, in workbook order.
-pub static SPECS: [ListSpec; 8] = [
+pub static SPECS: [ListSpec; 7] = [
     ListSpec {
         key: "checklist",
         statement: "report_checklist",
@@ -113,20 +113,6 @@ pub static SPECS: [ListSpec; 8] = [
         ],
         key_column: "caseworker_id",
         page_limit: 20,
-    },
-    ListSpec {
-        key: "recovery_trend",
-        statement: "report_recovery_trend",
-        at_report_date: false,
-        sheet: "Genopretningsforløb",
-        title: "Sager til genopretning uge for uge",
-        columns: &[
-            col("as_of", "Søndag", Kind::Date, 12.0),
-            col("cases", "Sager tilbage", Kind::Int, 14.0),
-            col("acute_cases", "Heraf akutte", Kind::Int, 12.0),
-        ],
-        key_column: "as_of",
-        page_limit: 0,
     },
     ListSpec {
         key: "recovery_milestones",

@@ -57,18 +57,14 @@ pub const MANIFEST: &str = "report.json";
 pub const GENERATOR: &str = "cwkpi report";
 
 /// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
-/// The catalog is set to the report's 13 Sundays (its cached base views are kept).
+/// The catalog is left set to the report's 13 Sundays (its cached base views are kept).
 pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> Result<ReportSummary> {
     if !out.is_dir() {
         return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
     }
     let dates = week.sundays_back(TREND_WEEKS);
     let started = std::time::Instant::now();
-    catalog.set_as_of(&[week.sunday()]).await?;
-    let projection = lists::List::load(catalog, &lists::PROJECTION, week.sunday()).await?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "projection computed");
-    catalog.set_as_of(&dates).await?;
-    let data = data::ReportData::load(catalog, week, projection).await?;
+    let data = data::ReportData::load(catalog, week).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
     let rules = &catalog.rules;
     let ctx = html::PageContext::new(&data, rules);

@@ -31,6 +31,9 @@ pub const SHEETS: [&str; 9] = [
     "Klager",
 ];
 
+/// The burn-down's sheet, after the recovery lists'.
+pub const RECOVERY_TREND_SHEET: &str = "Genopretningsforløb";
+
 /// Rows of an Excel sheet.
 const EXCEL_ROWS: u32 = 1_048_576;
 
@@ -628,10 +631,25 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
         }
     }
 
-    // 10 … : the audit lists (SPEC §4b) and the projection, a sheet each.
-    for list in data.lists.iter().chain([&data.projection]) {
+    // 10 … : the audit lists (SPEC §4b) and the projection, a sheet each; after the
+    // recovery lists, the burn-down's weekly counts.
+    for list in &data.lists {
         write_list(&mut wb, ctx, unit, list, &f, &title)?;
+        if list.spec.key == "recovery_caseworkers" {
+            let ws = wb.add_worksheet().set_name(RECOVERY_TREND_SHEET).map_err(xlsx_error)?;
+            let rows: Vec<Vec<Cell>> = audit::recovery_counts(ctx, id)
+                .into_iter()
+                .map(|(date, n)| vec![Cell::Text(super::week::IsoWeek::of(date).to_string()), Cell::Date(date), Cell::OptInt(n)])
+                .collect();
+            let text = match ctx.no_data(&da::SECTIONS[3]) {
+                Some(no_data) => no_data,
+                None => format!("Sager, der mangler mindst ét element i tjeklisten, hver søndag de seneste {} uger.", super::TREND_WEEKS),
+            };
+            let columns = [("Uge", 10.0), ("Søndag", 12.0), ("Sager tilbage", 14.0)];
+            write_table(ws, &f, "RecoveryTrend", &title("Sager til genopretning uge for uge"), &note(text), &columns, &rows)?;
+        }
     }
+    write_list(&mut wb, ctx, unit, &data.projection, &f, &title)?;
 
     wb.save(path).map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
     Ok(())
@@ -686,7 +704,6 @@ fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
         "checklist" => format!("Pr. {as_of}: de aktive sager med aktiv foranstaltning, der mangler hvert element, oftest manglende først. {}", kpi_summary(ctx, &unit.id, &["lawful_case"])),
         "recovery" => format!("Pr. {as_of}: sager, der mangler mindst ét element, i rækkefølgen for genopretning (akutte først, derefter højeste månedlige udgift, derefter sagsnummer). Nr. er pladsen i hele kommunens rækkefølge."),
         "recovery_caseworkers" => format!("Pr. {as_of}: sager til genopretning pr. sagsbehandler (sagsstamme)."),
-        "recovery_trend" => format!("Sager til genopretning hver søndag de seneste {} uger.", super::TREND_WEEKS),
         "recovery_milestones" => "Delmålene i regelsættet for enheden: højst så mange sager tilbage på datoen. Et delmål frem i tid vises med tallet, som udtrækket kender det.".to_string(),
         "turning_18" => format!("Aktive sager med aktiv foranstaltning, hvor barnet fylder 18 inden for et halvt år fra {as_of}, først fyldende først."),
         "paid_without_measure" => format!("Posteringer de seneste 365 dage til og med {as_of} på en sag uden aktiv foranstaltning på bogføringsdagen, største beløb først."),
@@ -712,7 +729,7 @@ fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
         _ => text,
     };
     let missing = match key {
-        "checklist" | "recovery" | "recovery_caseworkers" | "recovery_trend" | "recovery_milestones" => no_events,
+        "checklist" | "recovery" | "recovery_caseworkers" | "recovery_milestones" => no_events,
         "paid_without_measure" | "registered_not_paid" => no_postings,
         _ => None,
     };
