@@ -144,7 +144,8 @@ fn export_rows(dir: &Path) -> Result<u64, String> {
     Ok(rows)
 }
 
-/// The export of a scale: reused when present, else generated with `cwkpi gen`.
+/// The export of a scale: reused when present, else generated with `cwkpi gen` in the
+/// sorted layout, which every figure so far was measured on.
 fn export_for(options: &Options, scale: u32) -> Result<PathBuf, String> {
     let dir = options.data.join(format!("scale-{scale}-seed-{SEED}"));
     if dir.join("manifest.json").is_file() {
@@ -153,7 +154,7 @@ fn export_for(options: &Options, scale: u32) -> Result<PathBuf, String> {
     eprintln!("generating {} …", dir.display());
     std::fs::create_dir_all(&options.data).map_err(|e| format!("cannot create {}: {e}", options.data.display()))?;
     let status = Command::new(&options.cwkpi)
-        .args(["gen", "--scale", &scale.to_string(), "--seed", &SEED.to_string(), "--as-of", AS_OF, "--out"])
+        .args(["gen", "--scale", &scale.to_string(), "--seed", &SEED.to_string(), "--as-of", AS_OF, "--order", "sorted", "--out"])
         .arg(&dir)
         .status()
         .map_err(|e| format!("cannot start {}: {e}", options.cwkpi.display()))?;

@@ -54,7 +54,7 @@ use std::sync::mpsc;
 
 use chrono::{Datelike, Months, NaiveDate};
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -67,12 +67,37 @@ use rand_chacha::ChaCha8Rng;
 use crate::contract;
 use crate::error::{Error, Result};
 
+mod ids;
+mod layout;
+
+use ids::{Entity, Ids};
+pub use ids::IdStyle;
+pub use layout::Order;
+
 pub struct GenOptions {
     /// 1 ≈ one large municipality; multiplies cases, caseworkers and departments.
     pub scale: f64,
     pub seed: u64,
-    /// The export date: no event is dated after it.
+    /// The export date: no event is dated after it, except the planned rows of
+    /// `future_share`.
     pub as_of: NaiveDate,
+    /// How the rows are laid out in files; the rows are the same in every order.
+    pub order: Order,
+    pub ids: IdStyle,
+    /// About this share of the measures, follow-ups and postings is dated after the
+    /// export date: measures registered ahead of their start, planned follow-ups,
+    /// payments booked ahead. 0 writes none.
+    pub future_share: f64,
+    /// One department holds a third of all cases.
+    pub skew: bool,
+}
+
+impl GenOptions {
+    /// The options `cwkpi gen` has by default: yearly files, numeric ids, nothing dated
+    /// after the export date, no skew.
+    pub fn new(scale: f64, seed: u64, as_of: NaiveDate) -> GenOptions {
+        GenOptions { scale, seed, as_of, order: Order::default(), ids: IdStyle::default(), future_share: 0.0, skew: false }
+    }
 }
 
 pub struct GenSummary {
@@ -103,6 +128,8 @@ const DEPARTMENTS_PER_SCALE: f64 = 10.0;
 const MIN_DEPARTMENTS: usize = 3;
 /// Scale 10,000 is already 100 million cases; beyond that is surely a typo.
 const MAX_SCALE: f64 = 10_000.0;
+/// Half the rows dated ahead is already far from any real export.
+const MAX_FUTURE_SHARE: f64 = 0.5;
 const HISTORY_MONTHS: u32 = 6 * 12;
 /// Part of the output's identity: changing it changes the generated data.
 pub const CHUNK_CASES: u64 = 50_000;
@@ -349,8 +376,14 @@ static LAST_NAMES: &[&str] = &[
     "Jørgensen", "Petersen", "Madsen", "Kristensen", "Olsen", "Thomsen", "Poulsen", "Johansen", "Knudsen", "Møller",
 ];
 
-fn unit_id(n: usize) -> String {
-    format!("U{n:04}")
+/// One large department holds a third of all cases, as when departments are merged or a
+/// municipality runs its cases in one place. The first leaf is always a whole department
+/// (never a team): it gets half the weight of all the others together.
+fn skew_weights(weights: &mut [f64]) {
+    let others: f64 = weights.iter().skip(1).sum();
+    if let Some(first) = weights.first_mut() {
+        *first = others / 2.0;
+    }
 }
 
 fn clamp01(x: f64) -> f64 {
@@ -358,13 +391,13 @@ fn clamp01(x: f64) -> f64 {
 }
 
 impl Organisation {
-    fn build(scale: f64, rng: &mut ChaCha8Rng) -> Organisation {
+    fn build(scale: f64, ids: Ids, skew: bool, rng: &mut ChaCha8Rng) -> Organisation {
         let mut units = Vec::new();
         let mut leaves = Vec::new();
         let mut weights = Vec::new();
-        let mut next = 1usize;
+        let mut next = 1u64;
         let mut new_unit = |units: &mut Vec<(String, String, Option<String>)>, name: String, parent: Option<&str>| {
-            let id = unit_id(next);
+            let id = ids.string(Entity::Unit, next);
             next += 1;
             units.push((id.clone(), name, parent.map(str::to_string)));
             id
@@ -420,6 +453,9 @@ impl Organisation {
             }
         }
 
+        if skew {
+            skew_weights(&mut weights);
+        }
         let mut cumulative_weight = Vec::with_capacity(weights.len());
         let mut sum = 0.0;
         for w in &weights {
@@ -432,7 +468,7 @@ impl Organisation {
         for n in 0..wanted {
             // Every leaf gets one caseworker first, the rest follow the case load.
             let leaf = if n < org.leaves.len() { n } else { org.pick_leaf(rng) };
-            let id = format!("S{:04}", n + 1);
+            let id = ids.string(Entity::Caseworker, n as u64 + 1);
             let name = format!("{} {}", pick(rng, FIRST_NAMES, "Anne"), pick(rng, LAST_NAMES, "Jensen"));
             org.leaves[leaf].caseworkers.push(org.caseworkers.len());
             org.caseworkers.push((id, name, org.leaves[leaf].unit_id.clone()));
@@ -451,12 +487,6 @@ impl Organisation {
 // Row buffers, one per table; `take` empties them into named columns.
 
 type Columns = Vec<(&'static str, ArrayRef)>;
-
-fn push_id(b: &mut StringBuilder, prefix: &str, n: u64) {
-    // Writing into an in-memory builder cannot fail.
-    let _ = write!(b, "{prefix}{n:06}");
-    b.append_value("");
-}
 
 #[derive(Default)]
 struct ChildRows {
@@ -663,6 +693,7 @@ struct CaseFacts {
 
 struct CaseMaker<'a> {
     org: &'a Organisation,
+    ids: Ids,
     as_of: Day,
     history_start: Day,
     law_change: Day,
@@ -782,8 +813,8 @@ impl CaseMaker<'_> {
         }
 
         let cases = &mut rows.cases;
-        push_id(&mut cases.case_id, "C", n);
-        push_id(&mut cases.child_id, "B", child);
+        self.ids.push(&mut cases.case_id, Entity::Case, n);
+        self.ids.push(&mut cases.child_id, Entity::Child, child);
         cases.unit_id.append_value(&leaf.unit_id);
         // About 3 % of active cases wait for a caseworker.
         if closed.is_none() && chance(rng, 0.03) {
@@ -827,7 +858,7 @@ impl CaseMaker<'_> {
             Center::Disability => 17.9 * share,
         };
         let birth = opened - (years * 365.25) as i32 - between(rng, 0, 30);
-        push_id(&mut rows.child_id, "B", number);
+        self.ids.push(&mut rows.child_id, Entity::Child, number);
         rows.birth_date.append_value(birth);
         // CPR-shaped but never real: days 32-60 belong to no CPR or substitute number.
         let (month, year) = date(birth).map(|d| (d.month(), d.year().rem_euclid(100))).unwrap_or((1, 0));
@@ -865,8 +896,8 @@ impl CaseMaker<'_> {
         // A few are forgotten: open for over a year, which validation asks about.
         let completed = Some(completed.max(started)).filter(|&c| c <= self.as_of && !chance(rng, 0.001));
         self.counters.investigation += 1;
-        push_id(&mut rows.investigation_id, "I", self.counters.investigation);
-        push_id(&mut rows.case_id, "C", case);
+        self.ids.push(&mut rows.investigation_id, Entity::Investigation, self.counters.investigation);
+        self.ids.push(&mut rows.case_id, Entity::Case, case);
         rows.started_on.append_value(started);
         rows.completed_on.append_option(completed);
         rows.aware_on.append_option(aware);
@@ -912,8 +943,8 @@ impl CaseMaker<'_> {
 
         self.counters.measure += 1;
         let number = self.counters.measure;
-        push_id(&mut rows.measure_id, "M", number);
-        push_id(&mut rows.case_id, "C", case);
+        self.ids.push(&mut rows.measure_id, Entity::Measure, number);
+        self.ids.push(&mut rows.case_id, Entity::Case, case);
         rows.paragraph.append_value(code.code);
         rows.started_on.append_value(started);
         rows.ended_on.append_option(ended);
@@ -986,8 +1017,8 @@ impl CaseMaker<'_> {
         created.sort_unstable();
         for day in created {
             self.counters.plan += 1;
-            push_id(&mut rows.plan_id, "P", self.counters.plan);
-            push_id(&mut rows.case_id, "C", case);
+            self.ids.push(&mut rows.plan_id, Entity::Plan, self.counters.plan);
+            self.ids.push(&mut rows.case_id, Entity::Case, case);
             rows.created_on.append_value(day);
         }
     }
@@ -1027,12 +1058,12 @@ impl CaseMaker<'_> {
             // Under Barnets Lov the caseworker may set the next deadline (§95 stk. 3).
             let next_due = (m.barnets_lov && chance(rng, 0.35)).then(|| add_months(performed, pick(rng, &[3, 6, 12], 6)));
             self.counters.follow_up += 1;
-            push_id(&mut rows.follow_up_id, "F", self.counters.follow_up);
-            push_id(&mut rows.case_id, "C", case);
+            self.ids.push(&mut rows.follow_up_id, Entity::FollowUp, self.counters.follow_up);
+            self.ids.push(&mut rows.case_id, Entity::Case, case);
             rows.performed_on.append_value(performed);
             // A follow-up without a measure covers every measure of the case.
             if chance(rng, 0.75) {
-                push_id(&mut rows.measure_id, "M", m.number);
+                self.ids.push(&mut rows.measure_id, Entity::Measure, m.number);
             } else {
                 rows.measure_id.append_null();
             }
@@ -1042,6 +1073,46 @@ impl CaseMaker<'_> {
             count += 1;
         }
     }
+
+    /// Rows dated after the export date, about `share` of the chunk's measures and
+    /// follow-ups: measures registered ahead of their start and follow-ups planned ahead,
+    /// on the chunk's active cases. Called after the chunk is made, with a stream of its
+    /// own, so the rows before them are exactly those made without.
+    fn planned_rows(&mut self, rng: &mut ChaCha8Rng, share: f64, rows: &mut ChunkRows) {
+        let active: Vec<&CaseFacts> = rows.facts.iter().filter(|c| c.closed.is_none()).collect();
+        let following: Vec<(u64, u64)> = active
+            .iter()
+            .flat_map(|c| c.measures.iter().filter(|m| m.rule.is_some() && m.ended.is_none()).map(|m| (c.number, m.number)))
+            .collect();
+        let measures = planned_count(rows.measures.measure_id.len(), share);
+        let follow_ups = planned_count(rows.follow_ups.follow_up_id.len(), share);
+        for _ in 0..measures {
+            let Some(case) = pick_from(rng, &active) else { break };
+            let center = self.org.leaves[case.leaf].center;
+            let started = self.as_of + between(rng, 1, 90);
+            self.measure(rng, &mut rows.measures, center, case.number, case.opened, started, false);
+        }
+        for _ in 0..follow_ups {
+            let Some(&(case, measure)) = pick_from(rng, &following) else { break };
+            self.counters.follow_up += 1;
+            let f = &mut rows.follow_ups;
+            self.ids.push(&mut f.follow_up_id, Entity::FollowUp, self.counters.follow_up);
+            self.ids.push(&mut f.case_id, Entity::Case, case);
+            f.performed_on.append_value(self.as_of + between(rng, 1, 120));
+            self.ids.push(&mut f.measure_id, Entity::Measure, measure);
+            f.next_due_on.append_null();
+        }
+    }
+}
+
+/// How many planned rows make them `share` of a table that has `made` rows without them.
+fn planned_count(made: usize, share: f64) -> usize {
+    (made as f64 * share / (1.0 - share)).round() as usize
+}
+
+/// One item of a list, or None for an empty one.
+fn pick_from<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> Option<&'a T> {
+    (!items.is_empty()).then(|| &items[rng.random_range(0..items.len())])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1053,6 +1124,11 @@ impl CaseMaker<'_> {
 /// and case chunk k stream k + 1, far below.
 const FURTHER_STREAM: u64 = 1 << 32;
 const DEPARTMENT_STREAM: u64 = 1 << 33;
+/// Rows dated after the export date: chunk k's core rows draw from `PLANNED_STREAM + k`,
+/// its postings from `PLANNED_FURTHER_STREAM + k`; drawn only when asked for, so without
+/// them every other row is as before. The file layout's shuffle uses 1 << 35 on.
+const PLANNED_STREAM: u64 = 1 << 34;
+const PLANNED_FURTHER_STREAM: u64 = (1 << 34) + (1 << 33);
 
 const SECONDS_PER_DAY: i64 = 86_400;
 const HOUR: i32 = 3_600;
@@ -1360,6 +1436,7 @@ struct FurtherCounters {
 
 struct FurtherMaker<'a> {
     org: &'a Organisation,
+    ids: Ids,
     traits: Vec<DepartmentTraits>,
     as_of: Day,
     history_start: Day,
@@ -1453,18 +1530,18 @@ impl FurtherMaker<'_> {
             None
         };
         self.counters.notification += 1;
-        push_id(&mut rows.notification_id, "N", self.counters.notification);
+        self.ids.push(&mut rows.notification_id, Entity::Notification, self.counters.notification);
         rows.unit_id.append_value(&self.org.leaves[leaf].unit_id);
         rows.received_at.append_value(received_at * MICROS_PER_SECOND);
         rows.assessed_at.append_option(assessed_at.map(|t| t * MICROS_PER_SECOND));
         rows.professional.append_value(professional);
         rows.receipt_confirmed_on.append_option(confirmed.filter(|&d| d <= as_of));
         match concerns.child {
-            Some(child) => push_id(&mut rows.child_id, "B", child),
+            Some(child) => self.ids.push(&mut rows.child_id, Entity::Child, child),
             None => rows.child_id.append_null(),
         }
         match concerns.case {
-            Some(case) => push_id(&mut rows.case_id, "C", case),
+            Some(case) => self.ids.push(&mut rows.case_id, Entity::Case, case),
             None => rows.case_id.append_null(),
         }
     }
@@ -1514,8 +1591,8 @@ impl FurtherMaker<'_> {
                 _ => None,
             };
             self.counters.decision += 1;
-            push_id(&mut rows.decision_id, "D", self.counters.decision);
-            push_id(&mut rows.case_id, "C", case.number);
+            self.ids.push(&mut rows.decision_id, Entity::Decision, self.counters.decision);
+            self.ids.push(&mut rows.case_id, Entity::Case, case.number);
             rows.paragraph.append_value(paragraph);
             rows.applied_on.append_value(applied);
             rows.decided_on.append_option(decided);
@@ -1539,12 +1616,12 @@ impl FurtherMaker<'_> {
                     continue;
                 }
                 self.counters.complaint += 1;
-                push_id(&mut rows.complaint_id, "K", self.counters.complaint);
+                self.ids.push(&mut rows.complaint_id, Entity::Complaint, self.counters.complaint);
                 rows.unit_id.append_value(&self.org.leaves[case.leaf].unit_id);
                 rows.received_on.append_value(received);
                 rows.kind.append_value(kind);
                 if chance(rng, 0.9) {
-                    push_id(&mut rows.case_id, "C", case.number);
+                    self.ids.push(&mut rows.case_id, Entity::Case, case.number);
                 } else {
                     rows.case_id.append_null();
                 }
@@ -1606,8 +1683,8 @@ impl FurtherMaker<'_> {
         events.sort_unstable();
         for &(on, kind) in events.iter() {
             self.counters.event += 1;
-            push_id(&mut rows.event_id, "E", self.counters.event);
-            push_id(&mut rows.case_id, "C", case.number);
+            self.ids.push(&mut rows.event_id, Entity::Event, self.counters.event);
+            self.ids.push(&mut rows.case_id, Entity::Case, case.number);
             rows.kind.append_value(kind);
             rows.occurred_on.append_value(on);
         }
@@ -1666,17 +1743,35 @@ impl FurtherMaker<'_> {
 
     fn posting(&mut self, rows: &mut PostingRows, p: &Posting, posted: Day, amount: f64, on_case: bool) {
         self.counters.posting += 1;
-        push_id(&mut rows.posting_id, "T", self.counters.posting);
+        self.ids.push(&mut rows.posting_id, Entity::Posting, self.counters.posting);
         rows.unit_id.append_value(&self.org.leaves[p.unit].unit_id);
         rows.account.append_value(p.account);
         rows.posted_on.append_value(posted);
         rows.amount_dkk.append_value(amount);
         if on_case {
-            push_id(&mut rows.case_id, "C", p.case);
-            push_id(&mut rows.measure_id, "M", p.measure);
+            self.ids.push(&mut rows.case_id, Entity::Case, p.case);
+            self.ids.push(&mut rows.measure_id, Entity::Measure, p.measure);
         } else {
             rows.case_id.append_null();
             rows.measure_id.append_null();
+        }
+    }
+
+    /// Payments booked ahead, about `share` of the batch's postings: next month's payment
+    /// of a running measure with a monthly cost on an active case, dated after the export
+    /// date. Made after the batch, with a stream of its own (see `CaseMaker::planned_rows`).
+    fn planned_postings(&mut self, rng: &mut ChaCha8Rng, share: f64, facts: &[CaseFacts], rows: &mut PostingRows) {
+        let paid: Vec<(&CaseFacts, &MeasureFacts, f64)> = facts
+            .iter()
+            .filter(|c| c.closed.is_none())
+            .flat_map(|c| c.measures.iter().filter(|m| m.ended.is_none()).map(move |m| (c, m)))
+            .filter_map(|(c, m)| m.monthly_cost.filter(|&cost| cost > 0.0).map(|cost| (c, m, cost)))
+            .collect();
+        for _ in 0..planned_count(rows.posting_id.len(), share) {
+            let Some(&(case, m, cost)) = pick_from(rng, &paid) else { break };
+            let posting = Posting { unit: case.leaf, account: account(m.kind), case: case.number, measure: m.number };
+            let posted = self.as_of + between(rng, 1, 40);
+            self.posting(rows, &posting, posted, round_ore(cost), true);
         }
     }
 }
@@ -1756,25 +1851,40 @@ fn validate(opts: &GenOptions) -> Result<()> {
     if !opts.scale.is_finite() || opts.scale <= 0.0 || opts.scale > MAX_SCALE {
         return Err(Error::Usage(format!("--scale must be a number above 0 and at most {MAX_SCALE}, e.g. 1 or 0.03")));
     }
+    if !(0.0..=MAX_FUTURE_SHARE).contains(&opts.future_share) {
+        return Err(Error::Usage(format!("--future-share must be a fraction from 0 to {MAX_FUTURE_SHARE}, e.g. 0.05")));
+    }
     if !(1900..=9000).contains(&opts.as_of.year()) {
         return Err(Error::Usage("--as-of must be a date between the years 1900 and 9000".into()));
     }
     Ok(())
 }
 
-/// Writes the export into `dir` (which exists and is empty).
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder().set_compression(Compression::SNAPPY).set_max_row_group_row_count(Some(ROW_GROUP_ROWS)).build()
+}
+
+/// Writes the export into `dir` (which exists and is empty): the rows, one file per table
+/// in the order they are made, then laid out in the order asked for, then the manifest.
 fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
+    let props = writer_properties();
+    let rows = write_rows(opts, dir, &props)?;
+    layout::arrange(dir, opts.order, opts.seed, &props)?;
+    write_manifest(opts, dir)?;
+    Ok(GenSummary { rows })
+}
+
+/// Writes every table into `dir` as `<table>.parquet`, rows in the order they are made;
+/// returns the rows per table.
+fn write_rows(opts: &GenOptions, dir: &Path, props: &WriterProperties) -> Result<Vec<(&'static str, usize)>> {
+    let ids = Ids::new(opts.ids, opts.seed);
     let mut writers = Vec::with_capacity(TABLE_NAMES.len());
     for name in TABLE_NAMES {
-        writers.push(TableWriter::create(dir, name, &props)?);
+        writers.push(TableWriter::create(dir, name, props)?);
     }
 
     let mut org_rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let org = Organisation::build(opts.scale, &mut org_rng);
+    let org = Organisation::build(opts.scale, ids, opts.skew, &mut org_rng);
     let mut unit_rows = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     for (id, name, parent) in &org.units {
         unit_rows.0.append_value(id);
@@ -1802,6 +1912,7 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
     let total_cases = ((opts.scale * CASES_PER_SCALE).round() as u64).max(1);
     let mut maker = CaseMaker {
         org: &org,
+        ids,
         as_of,
         history_start: sub_months(as_of, HISTORY_MONTHS),
         law_change: NaiveDate::from_ymd_opt(2024, 1, 1).map(day).unwrap_or(Day::MAX),
@@ -1809,10 +1920,12 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
         counters: Counters::default(),
     };
     let seed = opts.seed;
+    let future_share = opts.future_share;
     let mut department_rng = ChaCha8Rng::seed_from_u64(seed);
     department_rng.set_stream(DEPARTMENT_STREAM);
     let mut further = FurtherMaker {
         org: &org,
+        ids,
         traits: department_traits(&org, &mut department_rng),
         as_of,
         history_start: maker.history_start,
@@ -1840,6 +1953,11 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 rng.set_stream(chunk + 1);
                 maker.make_chunk(&mut rng, first, last, &mut rows);
+                if future_share > 0.0 {
+                    let mut planned_rng = ChaCha8Rng::seed_from_u64(seed);
+                    planned_rng.set_stream(PLANNED_STREAM + chunk);
+                    maker.planned_rows(&mut planned_rng, future_share, &mut rows);
+                }
                 let mut facts = std::mem::take(&mut rows.facts);
                 let core = rows.take().into_iter().enumerate().map(|(i, c)| (first_core + i, c)).collect();
                 if sender.send(core).is_err() {
@@ -1849,8 +1967,13 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
                 // are the same with or without them.
                 let mut further_rng = ChaCha8Rng::seed_from_u64(seed);
                 further_rng.set_stream(FURTHER_STREAM + chunk);
+                let mut planned_rng = ChaCha8Rng::seed_from_u64(seed);
+                planned_rng.set_stream(PLANNED_FURTHER_STREAM + chunk);
                 for batch in facts.chunks(FURTHER_BATCH_CASES) {
                     further.make_chunk(&mut further_rng, batch, &mut further_rows);
+                    if future_share > 0.0 {
+                        further.planned_postings(&mut planned_rng, future_share, batch, &mut further_rows.postings);
+                    }
                     let columns =
                         further_rows.take().into_iter().enumerate().map(|(i, c)| (first_further + i, c)).collect();
                     if sender.send(columns).is_err() {
@@ -1883,21 +2006,33 @@ fn write_export(opts: &GenOptions, dir: &Path) -> Result<GenSummary> {
         outcome
     })?;
 
-    let mut rows = Vec::with_capacity(writers.len());
-    for writer in writers {
-        rows.push(writer.close()?);
-    }
+    writers.into_iter().map(TableWriter::close).collect()
+}
 
-    let manifest = serde_json::json!({
+/// `manifest.json`: the export date, and what made the export. The shape options are
+/// named only where they differ from one sorted file per table with numeric ids, so such
+/// an export's manifest reads as it always did.
+fn write_manifest(opts: &GenOptions, dir: &Path) -> Result<()> {
+    let mut manifest = serde_json::json!({
         "export_date": opts.as_of.format("%Y-%m-%d").to_string(),
         "generator": GENERATOR,
         "scale": opts.scale,
         "seed": opts.seed,
     });
+    let shape = [
+        ("order", (opts.order != Order::Sorted).then(|| serde_json::json!(opts.order.as_str()))),
+        ("ids", (opts.ids != IdStyle::Numeric).then(|| serde_json::json!(opts.ids.as_str()))),
+        ("future_share", (opts.future_share > 0.0).then(|| serde_json::json!(opts.future_share))),
+        ("skew", opts.skew.then(|| serde_json::json!(true))),
+    ];
+    for (key, value) in shape {
+        if let Some(value) = value {
+            manifest[key] = value;
+        }
+    }
     let path = dir.join("manifest.json");
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| write_error(&path, e))? + "\n";
-    fs::write(&path, text).map_err(|e| Error::io_path("write", &path, e))?;
-    Ok(GenSummary { rows })
+    fs::write(&path, text).map_err(|e| Error::io_path("write", &path, e))
 }
 
 /// Whether `dir` may be replaced: it is empty or an export this generator wrote.
@@ -1985,8 +2120,9 @@ mod tests {
 
     use super::*;
 
+    /// The layout of one file per table, which these tests read.
     fn options(scale: f64, seed: u64) -> GenOptions {
-        GenOptions { scale, seed, as_of: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap() }
+        GenOptions { order: Order::Sorted, ..GenOptions::new(scale, seed, NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()) }
     }
 
     /// A whole table: column name → values as text (dates as day numbers, timestamps as
@@ -2381,6 +2517,9 @@ mod tests {
         for scale in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(matches!(generate(&options(scale, 1), &out), Err(Error::Usage(_))));
         }
+        for future_share in [-0.1, 0.6, f64::NAN] {
+            assert!(matches!(generate(&GenOptions { future_share, ..options(0.01, 1) }, &out), Err(Error::Usage(_))));
+        }
         let foreign = tmp.path().join("documents");
         fs::create_dir(&foreign).unwrap();
         fs::write(foreign.join("letter.txt"), "keep me").unwrap();
@@ -2393,6 +2532,163 @@ mod tests {
         assert!(manifest.contains("\"seed\": 2"));
         let leftovers: Vec<_> = fs::read_dir(tmp.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// Each table's rows as text lines, file by file, in file order (for any layout).
+    fn rows_by_file(dir: &Path, table: &str) -> Vec<(PathBuf, Vec<String>)> {
+        let spec = contract::table(table).unwrap();
+        let files = crate::export::table_files(dir, spec).unwrap().expect("table present");
+        files
+            .into_iter()
+            .map(|path| {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().build().unwrap();
+                let mut lines = Vec::new();
+                for batch in reader {
+                    let batch = batch.unwrap();
+                    let columns: Vec<_> = batch
+                        .columns()
+                        .iter()
+                        .map(|c| datafusion::arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()).unwrap())
+                        .collect();
+                    for i in 0..batch.num_rows() {
+                        lines.push(columns.iter().map(|c| c.value(i).to_string()).collect::<Vec<_>>().join("|"));
+                    }
+                }
+                (path, lines)
+            })
+            .collect()
+    }
+
+    fn sorted_rows(dir: &Path, table: &str) -> Vec<String> {
+        let mut rows: Vec<String> = rows_by_file(dir, table).into_iter().flat_map(|(_, rows)| rows).collect();
+        rows.sort();
+        rows
+    }
+
+    fn all_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { files.extend(all_files(&path)) } else { files.push(path) }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_order_holds_the_same_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sorted = tmp.path().join("sorted");
+        let summary = generate(&options(0.1, 6), &sorted).unwrap();
+        let (by_year, random) = (tmp.path().join("by-year"), tmp.path().join("random"));
+        generate(&GenOptions { order: Order::ByYear, ..options(0.1, 6) }, &by_year).unwrap();
+        generate(&GenOptions { order: Order::Random, ..options(0.1, 6) }, &random).unwrap();
+        for name in TABLE_NAMES {
+            let rows = sorted_rows(&sorted, name);
+            assert_eq!(sorted_rows(&by_year, name), rows, "{name} by year");
+            assert_eq!(sorted_rows(&random, name), rows, "{name} in random order");
+        }
+        assert!(summary.rows.iter().all(|(_, n)| *n > 0));
+
+        // By year: cases/2021.parquet holds the cases opened in 2021, in id order.
+        let years = rows_by_file(&by_year, "cases");
+        assert!(years.len() >= 6, "{} yearly files", years.len());
+        for (path, rows) in &years {
+            let year = path.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(rows.iter().all(|r| r.split('|').nth(4).unwrap().starts_with(&year)), "{}", path.display());
+            assert!(rows.windows(2).all(|w| w[0] < w[1]), "ids ascending within {}", path.display());
+        }
+        assert!(by_year.join("units.parquet").is_file() && by_year.join("children.parquet").is_file());
+        // Random: four files per large table, rows out of id order; registers one file.
+        let parts = rows_by_file(&random, "measures");
+        assert_eq!(parts.len(), 4);
+        assert!(parts.iter().all(|(_, rows)| rows.len() > 50 && !rows.windows(2).all(|w| w[0] < w[1])));
+        assert!(random.join("units.parquet").is_file());
+        let manifest = fs::read_to_string(random.join("manifest.json")).unwrap();
+        assert!(manifest.contains("\"order\": \"random\""), "{manifest}");
+        assert!(!fs::read_to_string(sorted.join("manifest.json")).unwrap().contains("order"));
+        // Nothing of the rearranging is left behind.
+        assert!(all_files(&random).iter().all(|f| !f.file_name().unwrap().to_string_lossy().starts_with('.')));
+    }
+
+    #[test]
+    fn every_shape_is_deterministic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shaped = |seed| GenOptions { order: Order::Random, ids: IdStyle::Uuid, future_share: 0.1, skew: true, ..options(0.05, seed) };
+        let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+        generate(&shaped(11), &a).unwrap();
+        generate(&shaped(11), &b).unwrap();
+        generate(&shaped(12), &c).unwrap();
+        let files = all_files(&a);
+        assert_eq!(files.iter().map(|f| f.strip_prefix(&a).unwrap()).collect::<Vec<_>>(), all_files(&b).iter().map(|f| f.strip_prefix(&b).unwrap()).collect::<Vec<_>>());
+        for file in &files {
+            let other = b.join(file.strip_prefix(&a).unwrap());
+            assert_eq!(fs::read(file).unwrap(), fs::read(&other).unwrap(), "{} differs", file.display());
+        }
+        assert_ne!(sorted_rows(&a, "cases"), sorted_rows(&c, "cases"));
+    }
+
+    #[test]
+    fn id_styles_keep_every_reference() {
+        let tmp = tempfile::tempdir().unwrap();
+        let numeric = tmp.path().join("numeric");
+        generate(&options(0.1, 8), &numeric).unwrap();
+        for style in [IdStyle::Prefixed, IdStyle::Uuid] {
+            let out = tmp.path().join(style.as_str());
+            let summary = generate(&GenOptions { ids: style, ..options(0.1, 8) }, &out).unwrap();
+            let export = crate::CheckedExport::load(&out).unwrap();
+            assert_eq!(export.rejections().count(), 0, "{style:?}");
+            for (name, rows) in summary.rows {
+                assert_eq!(export.table(name).unwrap().kept.num_rows(), rows, "{name}");
+                // The same rows apart from their ids: the row counts match the numeric export's.
+                assert_eq!(sorted_rows(&numeric, name).len(), rows, "{name}");
+            }
+            let cases = read(&out, "cases").1;
+            let ids: Vec<&str> = cases["case_id"].iter().flatten().map(String::as_str).collect();
+            match style {
+                IdStyle::Prefixed => {
+                    assert!(ids.iter().any(|i| i.starts_with("NY-C")) && ids.iter().any(|i| i.starts_with("C0")));
+                }
+                _ => assert!(ids.iter().all(|i| i.len() == 36 && i.as_bytes()[14] == b'4')),
+            }
+        }
+    }
+
+    #[test]
+    fn future_share_adds_rows_dated_after_the_export_date() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (plain, planned) = (tmp.path().join("plain"), tmp.path().join("planned"));
+        let opts = options(0.3, 5);
+        generate(&opts, &plain).unwrap();
+        generate(&GenOptions { future_share: 0.1, ..options(0.3, 5) }, &planned).unwrap();
+        let as_of = i64::from(day(opts.as_of));
+        for (table, column) in [("measures", "started_on"), ("follow_ups", "performed_on"), ("postings", "posted_on")] {
+            let t = read(&planned, table).1;
+            let dates: Vec<i64> = t[column].iter().map(|d| d.as_ref().unwrap().parse().unwrap()).collect();
+            let share = dates.iter().filter(|&&d| d > as_of).count() as f64 / dates.len() as f64;
+            assert!((0.09..0.11).contains(&share), "{table}: {share} dated ahead");
+            // One chunk of cases: the planned rows come on top of the rows made without.
+            let (before, after) = (sorted_rows(&plain, table), sorted_rows(&planned, table));
+            let after: HashSet<&String> = after.iter().collect();
+            assert!(before.iter().all(|r| after.contains(r)), "{table} lost a row");
+        }
+        // Valid input: nothing rejected (validation lists them as queries).
+        let export = crate::CheckedExport::load(&planned).unwrap();
+        assert_eq!(export.rejections().count(), 0);
+    }
+
+    #[test]
+    fn skew_gives_one_department_a_third_of_the_cases() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("export");
+        generate(&GenOptions { skew: true, ..options(0.5, 2) }, &out).unwrap();
+        let cases = read(&out, "cases").1;
+        let mut per_unit: HashMap<&str, usize> = HashMap::new();
+        for unit in cases["unit_id"].iter().flatten() {
+            *per_unit.entry(unit.as_str()).or_default() += 1;
+        }
+        let largest = *per_unit.values().max().unwrap() as f64 / cases["case_id"].len() as f64;
+        assert!((0.3..0.37).contains(&largest), "the largest department holds {largest}");
     }
 
     #[test]

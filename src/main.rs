@@ -145,19 +145,38 @@ enum Command {
         out: PathBuf,
     },
     /// Write a deterministic synthetic export (SPEC §2) for demos, tests and benchmarks.
+    /// The same options give byte-identical files; the same scale, seed and date give the
+    /// same rows in every --order.
     Gen {
         /// Size: 1 ≈ one large municipality (~10,000 cases, ~150 caseworkers); 0.03 is a small sample.
         #[arg(long, value_name = "S")]
         scale: f64,
-        /// Random seed: the same scale, seed and date give byte-identical files.
+        /// Random seed.
         #[arg(long, value_name = "N")]
         seed: u64,
         /// The export folder to create or replace (written in full or not at all).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// The export date: no event is dated after it.
+        /// The export date: no event is dated after it (but see --future-share).
         #[arg(long, value_name = "DATE", value_parser = parse_date, default_value = "2026-11-22")]
         as_of: NaiveDate,
+        /// How rows lie in files. by-year: each large table a folder of one file per year of
+        /// its main date (cases/2019.parquet), ids ascending within a file only; random: rows
+        /// in a seeded random order, large tables split over four files; sorted: one file
+        /// per table in id order, parents before children (the layout of earlier versions).
+        #[arg(long, value_enum, default_value = "by-year")]
+        order: cwkpi::r#gen::Order,
+        /// How ids read. numeric: C000123; prefixed: two source systems mixed (C000123 and
+        /// NY-C124); uuid: UUID-shaped strings drawn from the seed.
+        #[arg(long, value_enum, default_value = "numeric")]
+        ids: cwkpi::r#gen::IdStyle,
+        /// About this share (0 … 0.5) of measures, follow-ups and postings is dated after the
+        /// export date: measures registered ahead, planned follow-ups, payments booked ahead.
+        #[arg(long, value_name = "F", default_value_t = 0.0)]
+        future_share: f64,
+        /// One department holds a third of all cases.
+        #[arg(long)]
+        skew: bool,
     },
 }
 
@@ -389,9 +408,10 @@ async fn run(cli: Cli) -> Result<()> {
             let summary = cwkpi::import::import_csv_export(&from_csv, &out)?;
             print(&format!("{summary}\n"))
         }
-        Command::Gen { scale, seed, out, as_of } => {
+        Command::Gen { scale, seed, out, as_of, order, ids, future_share, skew } => {
             let started = std::time::Instant::now();
-            let summary = cwkpi::r#gen::generate(&cwkpi::r#gen::GenOptions { scale, seed, as_of }, &out)?;
+            let options = cwkpi::r#gen::GenOptions { scale, seed, as_of, order, ids, future_share, skew };
+            let summary = cwkpi::r#gen::generate(&options, &out)?;
             let rows: Vec<String> = summary.rows.iter().map(|(table, n)| format!("{table} {n}")).collect();
             print(&format!("wrote {}: {} rows in {:.1} s\n", out.display(), rows.join(", "), started.elapsed().as_secs_f64()))
         }

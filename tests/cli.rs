@@ -135,7 +135,8 @@ fn integer_keys_agree_with_ids() {
     let tmp = tempfile::tempdir().unwrap();
     let small = plans_export(tmp.path());
     let large = tmp.path().join("large");
-    let o = cwkpi(&["gen", "--scale", "12", "--seed", "3", "--out", large.to_str().unwrap()]);
+    // Sorted: one file per table with ascending ids, the layout the fast paths look for.
+    let o = cwkpi(&["gen", "--scale", "12", "--seed", "3", "--order", "sorted", "--out", large.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let check = "SELECT
         (SELECT count(*) FROM measures) AS measures,

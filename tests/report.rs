@@ -950,7 +950,7 @@ fn sample_export(tmp: &Path) -> PathBuf {
         return fixture;
     }
     let out = tmp.join("sample");
-    let opts = cwkpi::r#gen::GenOptions { scale: 0.03, seed: 7, as_of: date("2026-11-22") };
+    let opts = cwkpi::r#gen::GenOptions { order: cwkpi::r#gen::Order::Sorted, ..cwkpi::r#gen::GenOptions::new(0.03, 7, date("2026-11-22")) };
     cwkpi::r#gen::generate(&opts, &out).unwrap();
     out
 }

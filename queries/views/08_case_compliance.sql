@@ -1,6 +1,8 @@
 -- One row per active case and as-of date: compliance flags and due dates.
 -- The view the KPIs, the weekly report and analysts build on. active_measures, any_acute and
--- active_monthly_cost_dkk describe the case's active measures (monthly cost null as 0).
+-- active_monthly_cost_dkk describe the case's active measures (monthly cost null as 0,
+-- summed in whole øre: a sum of binary floating-point amounts depends on the order rows
+-- come in, and recovery_cases orders by it).
 -- The case's plan-requiring measures, follow-up measures and open investigations are
 -- gathered as facts and counted in one aggregation, then joined to the active cases once
 -- (three aggregations and three joins cost twice as much). Joins and groups use the
@@ -10,7 +12,7 @@ WITH facts AS (
     -- acute flag and monthly cost; a plan-requiring one whose plan is due by the as-of date
     -- (and has not lapsed) also counts for the plan.
     SELECT as_of, case_key,
-           1 AS active_measures, acute, coalesce(monthly_cost_dkk, 0) AS monthly_cost_dkk,
+           1 AS active_measures, acute, CAST(round(coalesce(monthly_cost_dkk, 0) * 100) AS BIGINT) AS monthly_cost_ore,
            CASE WHEN needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on) THEN 1 ELSE 0 END AS plan_measures,
            CASE WHEN needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on) THEN plan_due_on END AS plan_due_on,
            0 AS follow_up_measures, 0 AS follow_up_overdue, CAST(NULL AS DATE) AS follow_up_due_on,
@@ -27,7 +29,7 @@ per_case AS (
     SELECT as_of, case_key,
            sum(active_measures) AS active_measures,
            bool_or(acute) AS any_acute,
-           sum(monthly_cost_dkk) AS active_monthly_cost_dkk,
+           sum(monthly_cost_ore) AS active_monthly_cost_ore,
            sum(plan_measures) AS measures_needing_plan,
            min(plan_due_on) AS plan_due_on,
            sum(follow_up_measures) AS measures_needing_follow_up,
@@ -60,7 +62,7 @@ SELECT
     p.investigation_deadline_on,
     coalesce(p.active_measures, 0) AS active_measures,
     coalesce(p.any_acute, false) AS any_acute,
-    coalesce(p.active_monthly_cost_dkk, 0) AS active_monthly_cost_dkk
+    CAST(coalesce(p.active_monthly_cost_ore, 0) AS DOUBLE) / 100 AS active_monthly_cost_dkk
 FROM active_cases c
 LEFT JOIN per_case p ON p.as_of = c.as_of AND p.case_key = c.case_key
 LEFT JOIN case_first_plans fp ON fp.case_key = c.case_key

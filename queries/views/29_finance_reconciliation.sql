@@ -3,23 +3,24 @@
 -- as-of), refunds netted; booked_on_case_dkk: those with a case_id (registrantbogført) and
 -- booked_share their share of spent (null when nothing was spent); paid_without_measure
 -- and registered_not_paid count the rows of finance_paid_without_measure (at the posting's
--- unit) and finance_registered_not_paid (at the case's unit). Amounts are rounded to øre
--- (the sums are of binary floating-point amounts).
+-- unit) and finance_registered_not_paid (at the case's unit). Amounts are summed in whole
+-- øre: a sum of binary floating-point amounts depends on the order rows come in, and the
+-- figures must not depend on how the export's files are ordered or split.
 WITH facts AS (
-    SELECT d.as_of, p.unit_id, 1 AS postings, p.amount_dkk AS spent,
-           CASE WHEN p.case_id IS NOT NULL THEN p.amount_dkk ELSE 0 END AS booked,
-           0 AS paid_without_measure, CAST(0 AS DOUBLE) AS paid_without_measure_dkk, 0 AS registered_not_paid
+    SELECT d.as_of, p.unit_id, 1 AS postings, CAST(round(p.amount_dkk * 100) AS BIGINT) AS spent,
+           CASE WHEN p.case_id IS NOT NULL THEN CAST(round(p.amount_dkk * 100) AS BIGINT) ELSE 0 END AS booked,
+           0 AS paid_without_measure, CAST(0 AS BIGINT) AS paid_without_measure_ore, 0 AS registered_not_paid
     FROM as_of_dates d
     JOIN postings p ON p.posted_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
     UNION ALL
-    SELECT as_of, unit_id, 0, 0, 0, 1, amount_dkk, 0 FROM finance_paid_without_measure
+    SELECT as_of, unit_id, 0, 0, 0, 1, CAST(round(amount_dkk * 100) AS BIGINT), 0 FROM finance_paid_without_measure
     UNION ALL
     SELECT as_of, unit_id, 0, 0, 0, 0, 0, 1 FROM finance_registered_not_paid
 ),
 rolled_up AS (
     SELECT f.as_of, t.ancestor_id AS unit_id,
-           sum(f.postings) AS postings, sum(f.spent) AS spent_dkk, sum(f.booked) AS booked_on_case_dkk,
-           sum(f.paid_without_measure) AS paid_without_measure, sum(f.paid_without_measure_dkk) AS paid_without_measure_dkk,
+           sum(f.postings) AS postings, sum(f.spent) AS spent_ore, sum(f.booked) AS booked_on_case_ore,
+           sum(f.paid_without_measure) AS paid_without_measure, sum(f.paid_without_measure_ore) AS paid_without_measure_ore,
            sum(f.registered_not_paid) AS registered_not_paid
     FROM facts f
     JOIN unit_tree t ON t.unit_id = f.unit_id
@@ -27,11 +28,11 @@ rolled_up AS (
 )
 SELECT d.as_of, u.unit_id,
        coalesce(r.postings, 0) AS postings,
-       round(coalesce(r.spent_dkk, 0), 2) AS spent_dkk,
-       round(coalesce(r.booked_on_case_dkk, 0), 2) AS booked_on_case_dkk,
-       CASE WHEN coalesce(r.spent_dkk, 0) = 0 THEN NULL ELSE r.booked_on_case_dkk / r.spent_dkk END AS booked_share,
+       CAST(coalesce(r.spent_ore, 0) AS DOUBLE) / 100 AS spent_dkk,
+       CAST(coalesce(r.booked_on_case_ore, 0) AS DOUBLE) / 100 AS booked_on_case_dkk,
+       CASE WHEN coalesce(r.spent_ore, 0) = 0 THEN NULL ELSE CAST(r.booked_on_case_ore AS DOUBLE) / CAST(r.spent_ore AS DOUBLE) END AS booked_share,
        coalesce(r.paid_without_measure, 0) AS paid_without_measure,
-       round(coalesce(r.paid_without_measure_dkk, 0), 2) AS paid_without_measure_dkk,
+       CAST(coalesce(r.paid_without_measure_ore, 0) AS DOUBLE) / 100 AS paid_without_measure_dkk,
        coalesce(r.registered_not_paid, 0) AS registered_not_paid
 FROM as_of_dates d
 CROSS JOIN units u
