@@ -111,6 +111,12 @@ fn write_table(
     let rows = &rows[..rows.len().min(room)];
     ws.write_string_with_format(0, 0, title, &f.title).map_err(xlsx_error)?;
     ws.write_string(1, 0, &note).map_err(xlsx_error)?;
+    // The table first: its header row is written when it is added, and a sheet written in
+    // constant memory takes its rows in order.
+    let last = header + rows.len().max(1) as u32;
+    let table_columns: Vec<TableColumn> = columns.iter().map(|(h, _)| TableColumn::new().set_header(*h)).collect();
+    let table = Table::new().set_name(name).set_columns(&table_columns).set_style(TableStyle::Medium2).set_autofilter(true);
+    ws.add_table(header, 0, last, columns.len() as u16 - 1, &table).map_err(xlsx_error)?;
     for (r, row) in rows.iter().enumerate() {
         let r = header + 1 + r as u32;
         for (c, cell) in row.iter().enumerate() {
@@ -131,10 +137,6 @@ fn write_table(
             .map_err(xlsx_error)?;
         }
     }
-    let last = header + rows.len().max(1) as u32;
-    let table_columns: Vec<TableColumn> = columns.iter().map(|(h, _)| TableColumn::new().set_header(*h)).collect();
-    let table = Table::new().set_name(name).set_columns(&table_columns).set_style(TableStyle::Medium2).set_autofilter(true);
-    ws.add_table(header, 0, last, columns.len() as u16 - 1, &table).map_err(xlsx_error)?;
     for (c, (_, width)) in columns.iter().enumerate() {
         ws.set_column_width(c as u16, *width).map_err(xlsx_error)?;
     }
@@ -235,7 +237,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 1. KPI overview.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[0]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[0]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = crate::kpi::DEFINITIONS
             .iter()
             .filter_map(|d| ctx.this_week(id, d.id))
@@ -289,7 +291,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 2. Production.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[1]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[1]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .production
             .get(id)
@@ -324,7 +326,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 3. Overdue cases, worst first.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[2]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[2]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .overdue
             .get(id)
@@ -377,7 +379,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 4. Coming deadlines.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[3]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[3]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .deadlines
             .get(id)
@@ -428,7 +430,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 5. Caseworkers.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[4]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[4]).map_err(xlsx_error)?;
         let share_cells = |s: &Share| vec![Cell::Int(s.numerator), Cell::Int(s.denominator), Cell::Pct(s.share)];
         let rows: Vec<Vec<Cell>> = ctx
             .caseworkers
@@ -486,7 +488,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 6. Trend: each KPI's share per week.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[5]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[5]).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let rows: Vec<Vec<Cell>> = week
             .sundays_back(super::TREND_WEEKS)
@@ -517,7 +519,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 7. Plan item 12: every open deadline breach, oldest deadline first.
     {
-        let ws = wb.add_worksheet().set_name(SHEETS[6]).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[6]).map_err(xlsx_error)?;
         let section = &da::SECTIONS[0];
         let breaches = ctx.breaches.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let rows: Vec<Vec<Cell>> = breaches
@@ -577,7 +579,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 
     // 8. Notifications and 9. complaints: their two KPIs week by week over the trend.
     for (sheet, table, section) in [(SHEETS[7], "Underretninger", &da::SECTIONS[1]), (SHEETS[8], "Klager", &da::SECTIONS[2])] {
-        let ws = wb.add_worksheet().set_name(sheet).map_err(xlsx_error)?;
+        let ws = wb.add_worksheet_with_constant_memory().set_name(sheet).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let no_data = ctx.no_data(section);
         let rows: Vec<Vec<Cell>> = if no_data.is_some() {
@@ -636,7 +638,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
     for list in &data.lists {
         write_list(&mut wb, ctx, unit, list, &f, &title)?;
         if list.spec.key == "recovery_caseworkers" {
-            let ws = wb.add_worksheet().set_name(RECOVERY_TREND_SHEET).map_err(xlsx_error)?;
+            let ws = wb.add_worksheet_with_constant_memory().set_name(RECOVERY_TREND_SHEET).map_err(xlsx_error)?;
             let rows: Vec<Vec<Cell>> = audit::recovery_counts(ctx, id)
                 .into_iter()
                 .map(|(date, n)| vec![Cell::Text(super::week::IsoWeek::of(date).to_string()), Cell::Date(date), Cell::OptInt(n)])
@@ -658,7 +660,7 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
 /// A list of the audit sections as a sheet: every row of the unit's list.
 fn write_list(wb: &mut Workbook, ctx: &PageContext, unit: &UnitInfo, list: &List, f: &Formats, title: &dyn Fn(&str) -> String) -> Result<()> {
     let spec = list.spec;
-    let ws = wb.add_worksheet().set_name(spec.sheet).map_err(xlsx_error)?;
+    let ws = wb.add_worksheet_with_constant_memory().set_name(spec.sheet).map_err(xlsx_error)?;
     let mut rows = Vec::new();
     for row in list.rows(&unit.id) {
         let mut cells = Vec::new();
