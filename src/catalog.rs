@@ -29,7 +29,7 @@ use crate::queries::{ViewSql, views};
 use crate::rules::{PlanDue, Rules, Span};
 
 /// An export read and checked: what every figure is computed from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CheckedExport {
     pub tables: Vec<CheckedTable>,
 }

@@ -59,7 +59,7 @@ pub struct Rejection {
 }
 
 /// A checked table: its kept rows (contract columns only) and what was rejected.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CheckedTable {
     pub spec: &'static TableSpec,
     /// False for a further table the export does not have (then empty).

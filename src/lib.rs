@@ -24,6 +24,7 @@ pub mod nightly;
 pub mod queries;
 pub mod report;
 pub mod rules;
+pub mod scope;
 pub mod sql_functions;
 pub mod validate;
 

@@ -1,0 +1,133 @@
+//! An export seen through a grant of units: only the rows of the granted units and every
+//! unit below them. A user limited to some units gets a catalog built from such an export,
+//! so every table, view and KPI is computed from their rows alone and no SQL can reach
+//! another unit's rows: they are not in the catalog.
+//!
+//! A row belongs to a unit by its own `unit_id` (units, caseworkers, cases,
+//! notifications, complaints, postings) or through the case it belongs to (measures,
+//! investigations, action plans, follow-ups, decisions, case events). A child is seen
+//! only through the cases the grant covers. Rejected rows are not shown: they are the
+//! export's as a whole, and their locators may name other units.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::filter_record_batch;
+
+use crate::catalog::CheckedExport;
+use crate::checks::CheckedTable;
+use crate::error::{Error, Result};
+
+/// The units a user may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// Every unit.
+    All,
+    /// These units, each with every unit below it.
+    Units(Vec<String>),
+}
+
+/// The granted units and every unit below them, from the export's `units` table.
+pub fn visible_units(export: &CheckedExport, granted: &[String]) -> Result<HashSet<String>> {
+    let units = table(export, "units")?;
+    let ids = strings(units, "unit_id")?;
+    let parents = strings(units, "parent_id")?;
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for i in 0..ids.len() {
+        if parents.is_valid(i) {
+            children.entry(parents.value(i)).or_default().push(ids.value(i));
+        }
+    }
+    let known: HashSet<&str> = (0..ids.len()).map(|i| ids.value(i)).collect();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut stack: Vec<&str> = granted.iter().map(String::as_str).collect();
+    while let Some(unit) = stack.pop() {
+        // A unit the export does not have grants nothing, and a cycle ends where it began.
+        if !known.contains(unit) || !seen.insert(unit.to_string()) {
+            continue;
+        }
+        stack.extend(children.get(unit).into_iter().flatten().copied());
+    }
+    Ok(seen)
+}
+
+impl CheckedExport {
+    /// The export as a user with `grant` sees it.
+    pub fn scoped(&self, grant: &Grant) -> Result<CheckedExport> {
+        let granted = match grant {
+            Grant::All => return Ok(self.clone()),
+            Grant::Units(units) => units,
+        };
+        let units = visible_units(self, granted)?;
+        let cases = table(self, "cases")?;
+        let case_ids = strings(cases, "case_id")?;
+        let case_units = strings(cases, "unit_id")?;
+        let visible_cases: HashSet<&str> =
+            (0..case_ids.len()).filter(|&i| units.contains(case_units.value(i))).map(|i| case_ids.value(i)).collect();
+        let case_children = strings(cases, "child_id")?;
+        let visible_children: HashSet<&str> = (0..case_ids.len())
+            .filter(|&i| visible_cases.contains(case_ids.value(i)) && case_children.is_valid(i))
+            .map(|i| case_children.value(i))
+            .collect();
+
+        self.clone_tables(|t| {
+            let batch = &t.kept;
+            let keep = |column: &str, visible: &dyn Fn(&str) -> bool| -> Result<BooleanArray> {
+                let values = batch_strings(batch, t.spec.name, column)?;
+                Ok((0..values.len()).map(|i| Some(values.is_valid(i) && visible(values.value(i)))).collect())
+            };
+            let mask = if t.spec.name == "children" {
+                keep("child_id", &|id| visible_children.contains(id))?
+            } else if batch.schema().column_with_name("unit_id").is_some() {
+                keep("unit_id", &|id| units.contains(id))?
+            } else if batch.schema().column_with_name("case_id").is_some() {
+                keep("case_id", &|id| visible_cases.contains(id))?
+            } else {
+                return Err(Error::Internal(format!("table {} has no unit to scope it by", t.spec.name)));
+            };
+            let kept = filter_record_batch(batch, &mask).map_err(|e| Error::Internal(format!("scoping {}: {e}", t.spec.name)))?;
+            if t.spec.name == "units" { without_hidden_parents(kept, &units) } else { Ok(kept) }
+        })
+    }
+
+    /// A copy with each table's kept rows replaced; counts follow the rows, and no rows are
+    /// rejected.
+    fn clone_tables(&self, rows: impl Fn(&CheckedTable) -> Result<RecordBatch>) -> Result<CheckedExport> {
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| {
+                let kept = rows(t)?;
+                Ok(CheckedTable { spec: t.spec, present: t.present, rows_read: kept.num_rows(), kept, rejected: Vec::new() })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CheckedExport { tables })
+    }
+}
+
+/// A granted unit whose parent is not granted is a top of the tree its user sees: its
+/// `parent_id` is cleared, so the tree (and every roll-up) ends there.
+fn without_hidden_parents(units: RecordBatch, visible: &HashSet<String>) -> Result<RecordBatch> {
+    let parents = batch_strings(&units, "units", "parent_id")?;
+    let cleared: StringArray = parents.iter().map(|p| p.filter(|p| visible.contains(*p))).collect();
+    let index = units.schema().index_of("parent_id").map_err(|e| Error::Internal(format!("units.parent_id: {e}")))?;
+    let mut columns = units.columns().to_vec();
+    columns[index] = Arc::new(cleared);
+    RecordBatch::try_new(units.schema(), columns).map_err(|e| Error::Internal(format!("scoping units: {e}")))
+}
+
+fn table<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTable> {
+    export.table(name).ok_or_else(|| Error::Internal(format!("the export has no table {name}")))
+}
+
+fn strings<'a>(table: &'a CheckedTable, column: &str) -> Result<&'a StringArray> {
+    batch_strings(&table.kept, table.spec.name, column)
+}
+
+fn batch_strings<'a>(batch: &'a RecordBatch, table: &str, column: &str) -> Result<&'a StringArray> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| Error::Internal(format!("{table}.{column} is not a string column")))
+}
