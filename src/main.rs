@@ -49,6 +49,13 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=520))]
         weeks: u32,
     },
+    /// An interactive SQL shell on the views: line editing, history, completion of table,
+    /// view and column names, \\d, .as_of and timing. Piped input runs as a script (exit 1
+    /// if a statement failed). Without --as-of: the export's manifest date, else yesterday.
+    Shell {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Validate an export (SPEC §6): rejected rows and queries, counted and listed.
     /// Without --as-of: the export's manifest date, else yesterday. Exits 3 when a
     /// table's rejected rows pass --max-rejected-share.
@@ -307,6 +314,20 @@ async fn run(cli: Cli) -> Result<()> {
                 print(&format_batches(&batches, format)?)?;
             }
             Ok(())
+        }
+        Command::Shell { common } => {
+            let as_of = match common.as_of {
+                Some(d) => d,
+                None => cwkpi::nightly::default_as_of(&common.exports)?.0,
+            };
+            let rules = Rules::load(common.rules.as_deref())?;
+            let export = CheckedExport::load(&common.exports)?;
+            let catalog = Catalog::new(&export, rules, &[as_of], &common.engine_options()).await?;
+            if cwkpi::shell::run(catalog).await? {
+                Ok(())
+            } else {
+                Err(Error::Usage("a statement failed".into()))
+            }
         }
         Command::Validate { common, out, max_rejected_share } => {
             if !(0.0..=1.0).contains(&max_rejected_share) {
