@@ -3,15 +3,17 @@
 -- the unit of the measure's case. Without a postings table nothing is listed: no postings
 -- is unknown, not unpaid.
 WITH months AS (
-    SELECT as_of,
-           CAST(date_trunc('month', as_of) AS DATE) - INTERVAL '1 month' AS month_from,
-           CAST(date_trunc('month', as_of) AS DATE) - INTERVAL '1 day' AS month_to
-    FROM as_of_dates
+    -- No months without postings to look in; joined here, on the one-row side, so the
+    -- engine never crosses the measures with it row by row.
+    SELECT d.as_of,
+           CAST(date_trunc('month', d.as_of) AS DATE) - INTERVAL '1 month' AS month_from,
+           CAST(date_trunc('month', d.as_of) AS DATE) - INTERVAL '1 day' AS month_to
+    FROM as_of_dates d
+    JOIN export_tables e ON e.table_name = 'postings' AND e.present
 )
 SELECT a.as_of, a.measure_id, a.case_id, a.unit_id, a.paragraph, a.started_on, a.monthly_cost_dkk, m.month_from, m.month_to
 FROM active_measures a
 JOIN months m ON m.as_of = a.as_of
-JOIN export_tables e ON e.table_name = 'postings' AND e.present
 WHERE a.monthly_cost_dkk > 0
   AND a.started_on <= m.month_from
   AND (a.ended_on IS NULL OR a.ended_on >= m.month_to)
