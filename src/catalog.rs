@@ -20,7 +20,8 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cached_view::{Lifetime, cached_lifetime, cached_view};
+use crate::cached_view::{cached_lifetime, cached_view};
+pub use crate::cached_view::Lifetime;
 use crate::checks::{CheckedTable, IdIndex, Rejection, check_all};
 use crate::contract::TABLES;
 use crate::error::{Error, Result};
@@ -77,12 +78,20 @@ impl CheckedExport {
     }
 }
 
+/// The name of the catalog the tables and views sit in (the SQL endpoint's database),
+/// and of their schema.
+pub const DATABASE: &str = "cwkpi";
+pub const SCHEMA: &str = "public";
+
 /// Engine settings shared by all commands.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Memory limit in bytes for query execution; beyond it operators spill to disk.
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<std::path::PathBuf>,
+    /// Views to keep computed besides `CACHED_VIEWS`: a server answering many small
+    /// queries on the same dates keeps `kpi` rather than recomputing it per query.
+    pub cached_views: Vec<(String, Lifetime)>,
 }
 
 pub struct Catalog {
@@ -102,6 +111,13 @@ pub struct CatalogParts {
     runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     tables: Vec<(String, Arc<dyn TableProvider>)>,
     rules: Rules,
+    cached_views: Vec<(String, Lifetime)>,
+}
+
+impl CatalogParts {
+    fn lifetime(&self, view: &str) -> Option<Lifetime> {
+        cached_lifetime(view).or_else(|| self.cached_views.iter().find(|(name, _)| name == view).map(|(_, lifetime)| *lifetime))
+    }
 }
 
 impl Catalog {
@@ -122,7 +138,13 @@ impl Catalog {
         tables.push(register(&ctx, "kpi_definitions", kpi_definitions(&rules)?)?);
         tables.push(register(&ctx, "rejected_rows", rejected_rows(export)?)?);
         register_functions(&ctx, &rules);
-        let parts = Arc::new(CatalogParts { config: ctx.copied_config(), runtime: ctx.runtime_env(), tables, rules: rules.clone() });
+        let parts = Arc::new(CatalogParts {
+            config: ctx.copied_config(),
+            runtime: ctx.runtime_env(),
+            tables,
+            rules: rules.clone(),
+            cached_views: options.cached_views.clone(),
+        });
         let mut catalog = Catalog { ctx, rules, as_of: Vec::new(), parts, is_sibling: false };
         catalog.set_as_of(as_of).await?;
         Ok(catalog)
@@ -140,6 +162,49 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// A catalog over the same tables as this one, as of other dates. The tables and the
+    /// cached views that do not depend on the dates are shared, not recomputed.
+    pub async fn at_dates(&self, dates: &[NaiveDate]) -> Result<Catalog> {
+        let ctx = SessionContext::new_with_config_rt(self.parts.config.clone(), Arc::clone(&self.parts.runtime));
+        for (name, table) in &self.parts.tables {
+            ctx.register_table(name.as_str(), Arc::clone(table))?;
+        }
+        for view in all_views() {
+            if self.parts.lifetime(&view.name) == Some(Lifetime::Export)
+                && let Some(provider) = self.ctx.table_provider(view.name.as_str()).await.ok()
+            {
+                ctx.register_table(view.name.as_str(), provider)?;
+            }
+        }
+        register_functions(&ctx, &self.parts.rules);
+        let mut catalog = Catalog { ctx, rules: self.rules.clone(), as_of: Vec::new(), parts: Arc::clone(&self.parts), is_sibling: self.is_sibling };
+        catalog.set_as_of(dates).await?;
+        Ok(catalog)
+    }
+
+    /// Every table and view of the catalog by name, to register in another session (the
+    /// SQL endpoint's per-connection sessions share them).
+    pub async fn providers(&self) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
+        let schema = self
+            .ctx
+            .catalog(DATABASE)
+            .and_then(|c| c.schema(SCHEMA))
+            .ok_or_else(|| internal(format!("the catalog has no schema {DATABASE}.{SCHEMA}")))?;
+        let mut providers = Vec::new();
+        for name in schema.table_names() {
+            if let Some(provider) = schema.table(&name).await? {
+                providers.push((name, provider));
+            }
+        }
+        Ok(providers)
+    }
+
+    /// The functions the views use (working days, spans, Copenhagen dates), to register in
+    /// another session.
+    pub fn functions(&self) -> Vec<datafusion::logical_expr::ScalarUDF> {
+        crate::sql_functions::functions(&self.parts.rules.calendar)
+    }
+
     /// Sets the dates every view is computed as of, and (re)creates the views: a view is
     /// bound to the tables it read when it was made. The same dates again change nothing.
     pub async fn set_as_of(&mut self, dates: &[NaiveDate]) -> Result<()> {
@@ -152,7 +217,7 @@ impl Catalog {
         let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).map_err(internal)?;
         register(&self.ctx, "as_of_dates", batch)?;
         for view in all_views() {
-            let lifetime = cached_lifetime(&view.name);
+            let lifetime = self.parts.lifetime(&view.name);
             // A cached view that does not depend on the dates is kept, with what it computed.
             if lifetime == Some(Lifetime::Export) && self.ctx.table_exist(view.name.as_str())? {
                 continue;
@@ -267,7 +332,7 @@ fn session(options: &EngineOptions) -> Result<SessionContext> {
     let config = SessionConfig::from_env()
         .map_err(|e| Error::Usage(format!("a DATAFUSION_ environment variable is invalid: {e}")))?
         .with_information_schema(true)
-        .with_default_catalog_and_schema("cwkpi", "public");
+        .with_default_catalog_and_schema(DATABASE, SCHEMA);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));

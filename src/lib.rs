@@ -25,6 +25,7 @@ pub mod queries;
 pub mod report;
 pub mod rules;
 pub mod scope;
+pub mod serve;
 pub mod shell;
 pub mod sql_functions;
 pub mod validate;

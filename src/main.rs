@@ -56,6 +56,52 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Serve the views over PostgreSQL's wire protocol (psql, DBeaver, Excel, Power BI, R,
+    /// Python): database cwkpi, read-only, users and their units from --users, each
+    /// session as of its own date (SET cwkpi.as_of = '2026-03-01'). Reloads the export when
+    /// its files change or on SIGHUP. Prints where it listens on the first line of stdout.
+    Serve {
+        /// The export folder (or the nightly's `latest` link to follow).
+        #[arg(long, value_name = "DIR")]
+        exports: PathBuf,
+        /// The address to listen on; port 0 lets the system choose.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5433")]
+        listen: String,
+        /// The users file (TOML): name, SCRAM verifier (`cwkpi passwd`) and units of each.
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+        /// TLS certificate chain (PEM); with it, only TLS connections are accepted.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Sessions start as of this date. Default: the export's manifest date, else yesterday.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Memory for one query's execution, e.g. 2G or 512M; beyond it, sorts and
+        /// aggregations spill to disk and what cannot spill fails.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
+        memory_limit: usize,
+        /// A statement running longer is cancelled (clients may set a shorter one).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        statement_timeout: u64,
+        /// Connections beyond this many are refused ("too many clients").
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10000))]
+        max_connections: u64,
+        /// How often to look at the export folder for changes.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+        poll: u64,
+        /// Log lines on stderr as text or JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: cwkpi::nightly::LogFormat,
+    },
+    /// Print the SCRAM-SHA-256 verifier of the password on the first line of stdin, for the
+    /// users file of `cwkpi serve` (PostgreSQL's format; the password itself is not kept).
+    Passwd,
     /// Validate an export (SPEC §6): rejected rows and queries, counted and listed.
     /// Without --as-of: the export's manifest date, else yesterday. Exits 3 when a
     /// table's rejected rows pass --max-rejected-share.
@@ -238,7 +284,7 @@ fn today() -> NaiveDate {
 
 impl Common {
     fn engine_options(&self) -> EngineOptions {
-        EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone() }
+        EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone(), ..Default::default() }
     }
 
     /// A catalog as of `weeks` dates, 7 days apart, the last one --as-of, without the
@@ -382,7 +428,7 @@ async fn run(cli: Cli) -> Result<()> {
             let staging = cwkpi::report::publish::Staging::prepare(&out)?;
             let rules = Rules::load(rules.as_deref())?;
             let export = CheckedExport::load(&exports)?;
-            let options = EngineOptions { memory_limit, spill_dir: None };
+            let options = EngineOptions { memory_limit, ..Default::default() };
             let mut catalog = Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
             staging.commit()?;
@@ -423,6 +469,37 @@ async fn run(cli: Cli) -> Result<()> {
             let template = cwkpi::letters::Template { source: &template_text, name: &template_name };
             let summary = cwkpi::letters::write_letters(&drafts, &template, &out)?;
             print(&format!("wrote {}: {} draft delay letters as of {as_of}\n", out.display(), summary.letters))
+        }
+        Command::Serve {
+            exports,
+            listen,
+            users,
+            tls_cert,
+            tls_key,
+            as_of,
+            rules,
+            memory_limit,
+            statement_timeout,
+            max_connections,
+            poll,
+            log_format,
+        } => {
+            cwkpi::nightly::init_logging(log_format);
+            let options = cwkpi::serve::ServeOptions {
+                source: cwkpi::serve::data::Source { exports, rules, as_of },
+                listen,
+                users,
+                tls: tls_cert.zip(tls_key),
+                limits: cwkpi::serve::session::Limits { statement_timeout: std::time::Duration::from_secs(statement_timeout), memory_limit },
+                max_connections: max_connections as usize,
+                poll: std::time::Duration::from_secs(poll),
+            };
+            cwkpi::serve::run(options).await
+        }
+        Command::Passwd => {
+            let mut input = String::new();
+            std::io::stdin().read_line(&mut input).map_err(|e| Error::io("cannot read the password from stdin", e))?;
+            print(&format!("{}\n", cwkpi::serve::users::verifier_for_input(&input)?))
         }
         Command::Rules => print(DEFAULT_RULES),
         Command::Import { from_csv, out } => {

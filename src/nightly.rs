@@ -339,7 +339,7 @@ async fn produce(
         }
     }
 
-    let engine = EngineOptions { memory_limit: opts.memory_limit, spill_dir: opts.memory_limit.map(|_| spill_dir(tmp)) };
+    let engine = EngineOptions { memory_limit: opts.memory_limit, spill_dir: opts.memory_limit.map(|_| spill_dir(tmp)), ..Default::default() };
     if let Some(dir) = &engine.spill_dir {
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }

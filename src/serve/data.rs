@@ -1,0 +1,222 @@
+//! What the server serves: the export, loaded and checked, as one generation at a time.
+//! A new generation is loaded beside the current one and swapped in whole; a query holds
+//! the generation it started on, so it finishes on the data it began with.
+//!
+//! Each generation keeps the catalogs its users need, one per grant and set of as-of dates,
+//! built at first use and shared by every connection with the same grant and dates (their
+//! cached views, `kpi` among them, are computed once).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime};
+
+use chrono::NaiveDate;
+use tokio::sync::OnceCell;
+
+use crate::catalog::{Catalog, CheckedExport, EngineOptions, Lifetime};
+use crate::error::{Error, Result};
+use crate::rules::Rules;
+use crate::scope::Grant;
+
+/// Where the data comes from and how it is computed.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub exports: PathBuf,
+    pub rules: Option<PathBuf>,
+    /// The default as-of date; without it, the export's manifest date, else yesterday.
+    pub as_of: Option<NaiveDate>,
+}
+
+/// The files a generation was read from: path, size and modification time of each, below
+/// the export folder as it resolves (a `latest` link re-pointed is a change), and the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fingerprint(Vec<(PathBuf, u64, Option<SystemTime>)>);
+
+impl Fingerprint {
+    pub fn of(source: &Source) -> std::io::Result<Fingerprint> {
+        let root = std::fs::canonicalize(&source.exports)?;
+        let mut entries = vec![(root.clone(), 0, None)];
+        walk(&root, &mut entries)?;
+        if let Some(rules) = &source.rules {
+            let meta = std::fs::metadata(rules)?;
+            entries.push((rules.clone(), meta.len(), meta.modified().ok()));
+        }
+        Ok(Fingerprint(entries))
+    }
+}
+
+fn walk(dir: &Path, entries: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) -> std::io::Result<()> {
+    let mut children: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    children.sort_by_key(|e| e.file_name());
+    for child in children {
+        let path = child.path();
+        let meta = std::fs::metadata(&path)?;
+        if meta.is_dir() {
+            walk(&path, entries)?;
+        } else {
+            entries.push((path, meta.len(), meta.modified().ok()));
+        }
+    }
+    Ok(())
+}
+
+/// One loaded export and the catalogs made from it.
+pub struct Generation {
+    pub number: u64,
+    pub fingerprint: Fingerprint,
+    pub default_as_of: NaiveDate,
+    export: CheckedExport,
+    rules: Rules,
+    options: EngineOptions,
+    catalogs: Mutex<HashMap<CatalogKey, Arc<OnceCell<Arc<Catalog>>>>>,
+}
+
+/// A grant (its units sorted; empty for every unit) and the as-of dates.
+type CatalogKey = (Option<Vec<String>>, Vec<NaiveDate>);
+
+/// At most this many catalogs at dates other than the default are kept per generation; the
+/// one at the default dates of each grant stays.
+const MAX_OTHER_DATE_CATALOGS: usize = 32;
+
+impl Generation {
+    /// The catalog for `grant` as of `dates`, built at first use. The catalog of a grant at
+    /// the default date is built from the export seen through the grant; other dates start
+    /// from it and share its tables.
+    pub async fn catalog(&self, grant: &Grant, dates: &[NaiveDate]) -> Result<Arc<Catalog>> {
+        let base_dates = [self.default_as_of];
+        let base = self.cell(grant, &base_dates);
+        let base = base
+            .get_or_try_init(|| async {
+                let started = Instant::now();
+                let export = self.export.scoped(grant)?;
+                let catalog = Catalog::new(&export, self.rules.clone(), &base_dates, &self.options).await?;
+                tracing::debug!(generation = self.number, grant = ?grant_key(grant), seconds = started.elapsed().as_secs_f64(), "catalog built");
+                Ok::<_, Error>(Arc::new(catalog))
+            })
+            .await?
+            .clone();
+        if dates == base_dates {
+            return Ok(base);
+        }
+        let cell = self.cell(grant, dates);
+        Ok(cell.get_or_try_init(|| async { Ok::<_, Error>(Arc::new(base.at_dates(dates).await?)) }).await?.clone())
+    }
+
+    fn cell(&self, grant: &Grant, dates: &[NaiveDate]) -> Arc<OnceCell<Arc<Catalog>>> {
+        let mut catalogs = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (grant_key(grant), dates.to_vec());
+        if !catalogs.contains_key(&key) {
+            let default = [self.default_as_of];
+            let others: Vec<CatalogKey> = catalogs.keys().filter(|(_, d)| d.as_slice() != default).cloned().collect();
+            if others.len() >= MAX_OTHER_DATE_CATALOGS {
+                // Forget one: connections using it keep their own reference.
+                catalogs.remove(&others[0]);
+            }
+        }
+        Arc::clone(catalogs.entry(key).or_default())
+    }
+
+    /// Builds the catalog every-unit users start on and computes its `kpi`, so the first
+    /// queries after a (re)load do not wait for it.
+    async fn warm(&self) -> Result<()> {
+        let catalog = self.catalog(&Grant::All, &[self.default_as_of]).await?;
+        catalog.query("SELECT count(*) FROM kpi").await?;
+        Ok(())
+    }
+}
+
+fn grant_key(grant: &Grant) -> Option<Vec<String>> {
+    match grant {
+        Grant::All => None,
+        Grant::Units(units) => {
+            let mut units = units.clone();
+            units.sort();
+            units.dedup();
+            Some(units)
+        }
+    }
+}
+
+/// The generation being served, and how to load the next.
+pub struct Served {
+    pub source: Source,
+    options: EngineOptions,
+    current: RwLock<Arc<Generation>>,
+    numbers: AtomicU64,
+    /// The fingerprint of a load that failed: not tried again until the files change.
+    failed: Mutex<Option<Fingerprint>>,
+}
+
+impl Served {
+    /// Loads the first generation; an export that does not load stops the server.
+    pub async fn start(source: Source) -> Result<Served> {
+        // The views analysts query most are kept computed per catalog (see `data` above).
+        // The catalog's own work (the warm-up) is the server's, not a query's: the memory
+        // limit applies to the sessions that run queries.
+        let options = EngineOptions {
+            cached_views: vec![("kpi".to_string(), Lifetime::AsOfDates)],
+            ..Default::default()
+        };
+        let first = load(&source, &options, 1).await?;
+        Ok(Served { source, options, current: RwLock::new(Arc::new(first)), numbers: AtomicU64::new(1), failed: Mutex::new(None) })
+    }
+
+    pub fn current(&self) -> Arc<Generation> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Loads the export again when its files changed since the current generation (or
+    /// always, with `force`) and swaps it in. A load that fails, or whose files changed
+    /// while it read them, leaves the current generation serving.
+    pub async fn reload(&self, force: bool) -> Result<Option<u64>> {
+        let before = Fingerprint::of(&self.source).map_err(|e| Error::io(format!("cannot read {}", self.source.exports.display()), e))?;
+        let unchanged = before == self.current().fingerprint;
+        let failed_before = self.failed.lock().unwrap_or_else(|e| e.into_inner()).as_ref() == Some(&before);
+        if !force && (unchanged || failed_before) {
+            return Ok(None);
+        }
+        let number = self.numbers.fetch_add(1, Ordering::SeqCst) + 1;
+        let started = Instant::now();
+        let next = match load(&self.source, &self.options, number).await {
+            Ok(next) => next,
+            Err(e) => {
+                *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(before);
+                return Err(e);
+            }
+        };
+        let after = Fingerprint::of(&self.source).map_err(|e| Error::io(format!("cannot read {}", self.source.exports.display()), e))?;
+        if after != next.fingerprint {
+            return Err(Error::Export(format!("{} changed while it was read; it will be read again", self.source.exports.display())));
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        tracing::info!(generation = number, seconds = started.elapsed().as_secs_f64(), "export reloaded");
+        Ok(Some(number))
+    }
+}
+
+/// Reads, checks and warms one generation; the reading and checking run off the async
+/// workers, so connections keep being served meanwhile.
+async fn load(source: &Source, options: &EngineOptions, number: u64) -> Result<Generation> {
+    let started = Instant::now();
+    let fingerprint = Fingerprint::of(source).map_err(|e| Error::io(format!("cannot read {}", source.exports.display()), e))?;
+    let (export, rules, default_as_of) = {
+        let source = source.clone();
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            let rules = Rules::load(source.rules.as_deref())?;
+            let as_of = match source.as_of {
+                Some(d) => d,
+                None => crate::nightly::default_as_of(&source.exports)?.0,
+            };
+            Ok((CheckedExport::load(&source.exports)?, rules, as_of))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the loader stopped: {e}")))??
+    };
+    let generation = Generation { number, fingerprint, default_as_of, export, rules, options: options.clone(), catalogs: Mutex::default() };
+    generation.warm().await?;
+    tracing::info!(generation = number, as_of = %default_as_of, seconds = started.elapsed().as_secs_f64(), "export loaded");
+    Ok(generation)
+}
