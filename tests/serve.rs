@@ -223,6 +223,18 @@ fn psql_describes_the_views_and_the_endpoint_is_read_only() {
         assert!(kpi.contains(column), "\\d kpi shows {column}:\n{kpi}");
     }
 
+    // The views' descriptions are their comments, for tools that show them.
+    let description = cwkpi::catalog::all_views().into_iter().find(|v| v.name == "kpi").unwrap().description;
+    let comments = server.rows(
+        &ANALYST,
+        &[
+            "SELECT c.relname, d.description FROM pg_catalog.pg_class c JOIN pg_catalog.pg_description d \
+             ON d.objoid = c.oid AND d.classoid = 1259 AND d.objsubid = 0 WHERE c.relname IN ('kpi', 'cases')",
+            "SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c WHERE c.relname = 'kpi'",
+        ],
+    );
+    assert_eq!(comments, vec![format!("kpi|{description}"), description.clone()]);
+
     let refused = [
         ("CREATE TABLE t (a int)", "read-only"),
         ("INSERT INTO units (unit_id) VALUES ('X')", "read-only"),

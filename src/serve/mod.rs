@@ -6,10 +6,12 @@
 //! - `auth`: logging in, the connection limit and the TLS requirement;
 //! - `data`: the export being served, reloaded in the background when it changes;
 //! - `session`: each connection's queries, in its own session over the shared catalog for
-//!   the user's grant and dates, behind a read-only guard.
+//!   the user's grant and dates, behind a read-only guard;
+//! - `descriptions`: the views' descriptions as PostgreSQL comments.
 
 pub mod auth;
 pub mod data;
+pub mod descriptions;
 pub mod session;
 pub mod users;
 
