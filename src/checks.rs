@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
+use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 // hashbrown with foldhash: several times faster than std's SipHash.
 use datafusion::common::HashMap;
@@ -362,28 +362,14 @@ struct Outcome {
 /// Checks all tables, parents first. For references to the tables named in `keyed`,
 /// the checked tables keep each row's parent row (`CheckedTable::parent_rows`).
 pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> {
-    // One batch per table: rows are then numbered 0..n across its files.
-    let batches: Vec<RecordBatch> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw
-            .iter()
-            .map(|t| {
-                s.spawn(move || match t.batches.as_slice() {
-                    [single] => Ok(single.clone()),
-                    batches => concat_batches(&t.spec.raw_schema(), batches).map_err(|e| Error::Internal(e.to_string())),
-                })
-            })
-            .collect();
-        join_all(handles).into_iter().collect::<Result<Vec<_>>>()
-    })?;
     let referenced =
         |name: &str| raw.iter().any(|t| t.spec.name != name && t.spec.references.iter().any(|r| r.parent == name));
     let prepared: Vec<Prepared<'_>> = std::thread::scope(|s| {
         let handles: Vec<_> = raw
             .iter()
-            .zip(&batches)
-            .map(|(t, b)| {
+            .map(|t| {
                 let referenced = referenced(t.spec.name);
-                s.spawn(move || prepare(t.spec, b, &t.nonexistent_times, referenced))
+                s.spawn(move || prepare(t.spec, &t.batch, &t.nonexistent_times, referenced))
             })
             .collect();
         join_all(handles).into_iter().collect::<Result<Vec<_>>>()
@@ -411,8 +397,8 @@ pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> 
         let outcomes = &outcomes;
         let handles: Vec<_> = (0..raw.len())
             .map(|t| {
-                let (lookups, batch) = (&lookups[t], &batches[t]);
-                s.spawn(move || keep_rows(raw, t, batch, lookups, outcomes, keyed))
+                let lookups = &lookups[t];
+                s.spawn(move || keep_rows(raw, t, lookups, outcomes, keyed))
             })
             .collect();
         join_all(handles).into_iter().collect()
@@ -514,13 +500,12 @@ fn outcome(table: &Prepared<'_>, found: Vec<Vec<u32>>, dangling: Vec<(usize, Vec
 fn keep_rows(
     tables: &[RawTable],
     t: usize,
-    batch: &RecordBatch,
     lookups: &[Lookup],
     outcomes: &[Outcome],
     keyed: &[&str],
 ) -> Result<CheckedTable> {
     let (raw, outcome) = (&tables[t], &outcomes[t]);
-    let spec = raw.spec;
+    let (spec, batch) = (raw.spec, &raw.batch);
     let reasons = &outcome.reasons;
     let rejected = rejections(raw, batch, reasons)?;
     // Most exports reject nothing: then the rows are kept as they are, without a copy.
@@ -645,7 +630,7 @@ mod tests {
 
     use super::*;
     use crate::contract::TABLES;
-    use crate::export::BatchSource;
+    use crate::export::FileRows;
 
     fn ids(prefix: &str, numbers: impl Iterator<Item = usize>) -> Vec<String> {
         numbers.map(|n| format!("{prefix}{n}")).collect()
@@ -670,8 +655,8 @@ mod tests {
             spec,
             present: true,
             files: Vec::new(),
-            batches: vec![batch],
-            sources: vec![BatchSource { file: Arc::from(format!("{name}.parquet")), first_row: 1 }],
+            sources: vec![FileRows { file: Arc::from(format!("{name}.parquet")), rows }],
+            batch,
             nonexistent_times: Vec::new(),
         }
     }
