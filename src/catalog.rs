@@ -386,11 +386,10 @@ fn table_of<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTabl
 /// governs it (matched once here, so the views stay plain joins).
 fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
     let measures = &table_of(export, "measures")?.kept;
-    let codes: BTreeSet<&str> =
-        measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>().iter().flatten().collect();
+    let codes = distinct_sorted(measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>());
     let mut cols: (Vec<&str>, Vec<Option<String>>, Vec<bool>, Vec<bool>) = Default::default();
     let mut due: [(Vec<Option<&str>>, Vec<Option<IntervalMonthDayNano>>); 2] = Default::default();
-    for code in &codes {
+    for &code in &codes {
         let rule = rules.rule_for(code);
         cols.0.push(code);
         cols.1.push(rule.map(|r| r.prefix.clone()));
@@ -432,10 +431,19 @@ fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch>
 /// `case_deadline_rules`: each paragraph code found in the applications (`decisions`) that
 /// has a case-processing deadline, with its rule: `within` is the span as the rules write
 /// it (for `add_span`), `area` the case area in words.
+/// The distinct values of a column, in order. A column of a million rows holds a few
+/// hundred codes: they are gathered in a hash set and only those sorted, which costs the
+/// same whatever order the rows come in.
+fn distinct_sorted(values: &StringArray) -> Vec<&str> {
+    let distinct: datafusion::common::HashSet<&str> = values.iter().flatten().collect();
+    let mut sorted: Vec<&str> = distinct.into_iter().collect();
+    sorted.sort_unstable();
+    sorted
+}
+
 fn case_deadline_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
     let decisions = &table_of(export, "decisions")?.kept;
-    let codes: BTreeSet<&str> =
-        decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>().iter().flatten().collect();
+    let codes = distinct_sorted(decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>());
     let matched: Vec<(&str, &crate::rules::CaseDeadline)> = codes.into_iter().filter_map(|c| Some((c, rules.case_deadline_for(c)?))).collect();
     batch(
         vec![strings("paragraph", false), strings("rule_prefix", false), strings("within", false), strings("area", false)],

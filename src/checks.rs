@@ -19,8 +19,10 @@
 use std::collections::BTreeSet;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::kernels::cmp::lt;
+use datafusion::arrow::datatypes::{DataType, Date32Type};
 // hashbrown with foldhash: several times faster than std's SipHash.
 use datafusion::common::HashMap;
 
@@ -216,14 +218,14 @@ fn prepare<'a>(
     let mut after_references = Reasons::default();
     for (start, end) in spec.ordered {
         let arrays = columns_of(batch, &[start, end])?;
-        // Dates (days) or instants (µs): both ends of a pair have the same type.
-        let as_i64 = |a: &ArrayRef| cast(a, &DataType::Int64).map_err(|e| Error::Internal(format!("{}.{start}: {e}", spec.name)));
-        let (s, e) = (as_i64(arrays[0])?, as_i64(arrays[1])?);
-        let (s, e) = (s.as_primitive::<Int64Type>(), e.as_primitive::<Int64Type>());
-        for i in 0..n {
-            if s.is_valid(i) && e.is_valid(i) && e.value(i) < s.value(i) {
-                after_references.add(i, Rule::EndBeforeStart, end);
-            }
+        // Dates or instants: both ends of a pair have the same type. Null where either is.
+        let before = lt(arrays[1], arrays[0]).map_err(|e| Error::Internal(format!("{}.{start}: {e}", spec.name)))?;
+        let found = match before.nulls() {
+            Some(valid) => before.values() & valid.inner(),
+            None => before.values().clone(),
+        };
+        for i in found.set_indices() {
+            after_references.add(i, Rule::EndBeforeStart, end);
         }
     }
     Ok(Prepared { spec, batch, ids: referenced.then_some(ids), before_references, after_references })
@@ -392,13 +394,18 @@ pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> 
         }
     }
 
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    // The parent rows found leave the outcomes: those of keyed lookups become key
+    // columns without a copy.
+    let found: Vec<Vec<Vec<u32>>> = outcomes.iter_mut().map(|o| std::mem::take(&mut o.found)).collect();
     std::thread::scope(|s| {
         let outcomes = &outcomes;
-        let handles: Vec<_> = (0..raw.len())
-            .map(|t| {
+        let handles: Vec<_> = found
+            .into_iter()
+            .enumerate()
+            .map(|(t, found)| {
                 let lookups = &lookups[t];
-                s.spawn(move || keep_rows(raw, t, lookups, outcomes, keyed))
+                s.spawn(move || keep_rows(raw, t, lookups, found, outcomes, keyed))
             })
             .collect();
         join_all(handles).into_iter().collect()
@@ -496,11 +503,13 @@ fn outcome(table: &Prepared<'_>, found: Vec<Vec<u32>>, dangling: Vec<(usize, Vec
 }
 
 /// The kept rows of table `t` in the contract schema, its rejections in row order, and
-/// the kept parent row of each kept row for its lookups in the tables named in `keyed`.
+/// the kept parent row of each kept row for its lookups (`found`) in the tables named in
+/// `keyed`.
 fn keep_rows(
     tables: &[RawTable],
     t: usize,
     lookups: &[Lookup],
+    found: Vec<Vec<u32>>,
     outcomes: &[Outcome],
     keyed: &[&str],
 ) -> Result<CheckedTable> {
@@ -519,25 +528,42 @@ fn keep_rows(
         .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
     let parent_rows = lookups
         .iter()
-        .zip(&outcome.found)
+        .zip(found)
         .filter(|(l, _)| keyed.contains(&tables[l.parent].spec.name))
         .map(|(l, found)| {
             let parent = &tables[l.parent];
             if i32::try_from(parent.num_rows()).is_err() {
                 return Err(Error::Usage(format!("more than {} rows in {}", i32::MAX, parent.spec.name)));
             }
-            let parent_kept = &outcomes[l.parent].kept;
-            // A kept row refers to a kept parent row, or (null) to none.
-            let rows: Int32Array = found
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| outcome.kept.number(i as u32) != NO_ROW)
-                .map(|(_, &p)| (p != NO_ROW).then(|| parent_kept.number(p) as i32))
-                .collect();
+            let rows = kept_parent_rows(found, &outcome.kept, &outcomes[l.parent].kept);
             Ok(ParentRows { column: l.column, parent: parent.spec.name, rows })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(CheckedTable { spec, present: raw.present, rows_read: batch.num_rows(), kept, rejected, parent_rows })
+}
+
+/// The kept parent row of each kept row, from the parent row `found` for each row: the
+/// numbers are changed in place and become the column's values without a copy. A kept
+/// row refers to a kept parent row, or (`NO_ROW`, null) to none.
+fn kept_parent_rows(mut found: Vec<u32>, kept: &KeptRows, parent_kept: &KeptRows) -> Int32Array {
+    if let Some(numbers) = &kept.0 {
+        let mut next = 0;
+        for i in 0..found.len() {
+            if numbers[i] != NO_ROW {
+                found[next] = found[i];
+                next += 1;
+            }
+        }
+        found.truncate(next);
+    }
+    let nulls = NullBuffer::from(BooleanBuffer::collect_bool(found.len(), |i| found[i] != NO_ROW));
+    if let Some(numbers) = &parent_kept.0 {
+        for p in found.iter_mut().filter(|p| **p != NO_ROW) {
+            *p = numbers[*p as usize];
+        }
+    }
+    let len = found.len();
+    Int32Array::new(ScalarBuffer::new(Buffer::from_vec(found), 0, len), (nulls.null_count() > 0).then_some(nulls))
 }
 
 /// A self-reference (unit → parent unit) must lead to a root through kept rows: rows
