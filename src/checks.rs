@@ -131,19 +131,24 @@ impl KeptRows {
             // Nothing rejected (the usual case): row i is kept row i, with nothing to store.
             return KeptRows(None);
         }
+        // The few rejected rows are marked, then the rest numbered: no row is looked up
+        // among the reasons.
+        let mut numbers = vec![0; rows];
+        for &row in reasons.0.keys() {
+            numbers[row as usize] = NO_ROW;
+        }
         let mut next = 0;
-        KeptRows(Some(
-            (0..rows)
-                .map(|i| {
-                    if reasons.rejects(i) {
-                        NO_ROW
-                    } else {
-                        next += 1;
-                        next - 1
-                    }
-                })
-                .collect(),
-        ))
+        for number in numbers.iter_mut().filter(|n| **n != NO_ROW) {
+            *number = next;
+            next += 1;
+        }
+        KeptRows(Some(numbers))
+    }
+
+    /// True for each kept row, if any row is rejected.
+    fn mask(&self) -> Option<BooleanArray> {
+        let numbers = self.0.as_ref()?;
+        Some(BooleanArray::from(BooleanBuffer::collect_bool(numbers.len(), |i| numbers[i] != NO_ROW)))
     }
 
     /// Row `row`'s number among the kept rows, or `NO_ROW` if it is rejected.
@@ -518,11 +523,9 @@ fn keep_rows(
     let reasons = &outcome.reasons;
     let rejected = rejections(raw, batch, reasons)?;
     // Most exports reject nothing: then the rows are kept as they are, without a copy.
-    let kept = if reasons.is_empty() {
-        batch.clone()
-    } else {
-        let keep: BooleanArray = (0..batch.num_rows()).map(|i| Some(!reasons.rejects(i))).collect();
-        filter_record_batch(batch, &keep).map_err(|e| Error::Internal(e.to_string()))?
+    let kept = match outcome.kept.mask() {
+        None => batch.clone(),
+        Some(keep) => filter_record_batch(batch, &keep).map_err(|e| Error::Internal(e.to_string()))?,
     };
     let kept = RecordBatch::try_new(spec.schema(), kept.columns().to_vec())
         .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
