@@ -29,7 +29,7 @@ use datafusion::common::HashMap;
 use crate::contract::{Reference, TableSpec};
 use crate::error::{Error, Result};
 use crate::export::RawTable;
-use crate::id_index::{IdIndex, NO_ROW};
+use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
@@ -213,7 +213,15 @@ fn prepare<'a>(
         }
     }
 
-    let (ids, repeats) = IdIndex::build(string_columns(batch, &[spec.id_column])?[0], referenced);
+    // A table others refer to keeps its index for their lookups; for any other the
+    // duplicate check alone is cheaper.
+    let id_values = string_columns(batch, &[spec.id_column])?[0];
+    let (ids, repeats) = if referenced {
+        let (index, repeats) = IdIndex::build(id_values);
+        (Some(index), repeats)
+    } else {
+        (None, repeated_ids(id_values))
+    };
     // Every copy of a repeated id is rejected, so the result does not depend on row order.
     let copies: BTreeSet<u32> = repeats.iter().flat_map(|r| [r.row, r.first]).collect();
     for row in copies {
@@ -233,7 +241,7 @@ fn prepare<'a>(
             after_references.add(i, Rule::EndBeforeStart, end);
         }
     }
-    Ok(Prepared { spec, batch, ids: referenced.then_some(ids), before_references, after_references })
+    Ok(Prepared { spec, batch, ids, before_references, after_references })
 }
 
 /// A column of a table looked up in a parent table's ids, once for all the references

@@ -1,19 +1,26 @@
-//! An index of a table's ids: each id → the first row that has it.
+//! A table's ids: the index (each id → the first row that has it) of a table other
+//! tables refer to, and the duplicate check of any other.
 //!
-//! Built once per table and shared by the duplicate check, every child table's
-//! reference check and the row keys, so nothing is looked up twice, and no step depends
-//! on the order the export lists its rows in: sorted, split by year or shuffled, a
-//! lookup costs the same.
+//! The index is built once per table and shared by the duplicate check, every child
+//! table's reference check and the row keys, so nothing is looked up twice, and no step
+//! depends on the order the export lists its rows in: sorted, split by year or
+//! shuffled, a lookup costs the same.
 //!
-//! Open addressing with linear probing over an array of `u64` slots, each holding an
-//! id's length, 24 bits of its hash and its row + 1 (0 is empty). At a million ids the
-//! index is larger than the caches, and reading an id from the table's string column
-//! costs two more cache misses (offset, then bytes), which were most of the lookup time
-//! when rows came in no order. So an index that serves lookups keeps each slot's id's
-//! last 8 bytes beside it: an id of up to 8 bytes (`C1000000`, most integers) is then
-//! compared without reading the column, a longer one (a UUID) reads it only when length,
-//! hash bits and last bytes all agree. Lookups run in batches that first prefetch their
-//! slots and then probe, waiting for the memory once per batch rather than once per id.
+//! Open addressing with linear probing over `u64` slots, each holding an id's length, 24
+//! bits of its hash and its row + 1 (0 is empty), then the id's last 8 bytes in the same
+//! cache line. At a million ids the index is larger than the caches, and reading an id
+//! from the table's string column costs two more cache misses (offset, then bytes),
+//! which were most of the lookup time when rows came in no order: an id of up to 8 bytes
+//! (`C1000000`, most integers) is compared without reading the column, a longer one (a
+//! UUID) reads it only when length, hash bits and last bytes all agree. Lookups run in
+//! batches that first prefetch their slots and then probe, waiting for the memory once
+//! per batch rather than once per id.
+//!
+//! A table no other table refers to needs no index, only its repeated ids
+//! (`repeated_ids`): its rows are grouped by the hash's top bits first, and each group
+//! checked in a small table that stays in cache, comparing full hashes and reading an
+//! id only when two agree. Filling one table of all 17M posting ids instead waited for
+//! memory at every row, three times as long.
 
 use std::hash::BuildHasher;
 use std::ops::Range;
@@ -35,15 +42,15 @@ const ROW_BITS: u64 = 0xFFFF_FFFF;
 /// Ids up to this many bytes fit in a tail whole.
 const TAIL_BYTES: usize = 8;
 
+/// Words per slot: the slot's word, then its id's last bytes.
+const STRIDE: usize = 2;
+
 pub struct IdIndex<'a> {
     ids: &'a StringArray,
     hasher: FoldHash,
     /// Per slot: length (8 bits, at most 255), hash bits (24) and row + 1 (32) of its id;
-    /// then, in an index that serves lookups, the id's last 8 bytes (fewer: padded with
-    /// zeros) in the same cache line.
+    /// then the id's last 8 bytes (fewer: padded with zeros).
     slots: Vec<u64>,
-    /// Words per slot: 1, or 2 with the last bytes.
-    stride: usize,
     capacity: usize,
 }
 
@@ -69,13 +76,11 @@ type Probes = (Range<usize>, [Probe; BATCH]);
 
 impl<'a> IdIndex<'a> {
     /// Indexes the ids of `ids` (nulls are left out), with the rows that repeat an id.
-    /// `for_lookups`: other tables will look their references up here (then the index
-    /// keeps the last bytes). At most `u32::MAX - 1` rows.
-    pub fn build(ids: &'a StringArray, for_lookups: bool) -> (IdIndex<'a>, Vec<Repeat>) {
+    /// At most `u32::MAX - 1` rows.
+    pub fn build(ids: &'a StringArray) -> (IdIndex<'a>, Vec<Repeat>) {
         // At most 60 % of the slots are used, so probe runs stay short.
         let capacity = ids.len() + ids.len() * 2 / 3 + 16;
-        let stride = if for_lookups { 2 } else { 1 };
-        let mut index = IdIndex { ids, hasher: FoldHash::default(), slots: vec![0; capacity * stride], stride, capacity };
+        let mut index = IdIndex { ids, hasher: FoldHash::default(), slots: vec![0; capacity * STRIDE], capacity };
         let mut repeats = Vec::new();
         let mut insert = |index: &mut IdIndex<'a>, (batch, probes): Probes| {
             for (row, probe) in batch.zip(probes).filter(|&(row, _)| ids.is_valid(row)) {
@@ -141,7 +146,7 @@ impl<'a> IdIndex<'a> {
         let mut probes = [Probe::default(); BATCH];
         for (probe, row) in probes.iter_mut().zip(batch).filter(|&(_, row)| keys.is_valid(row)) {
             *probe = self.probe(keys.value(row));
-            prefetch(&self.slots[probe.slot * self.stride]);
+            prefetch(&self.slots[probe.slot * STRIDE]);
         }
         probes
     }
@@ -152,22 +157,17 @@ impl<'a> IdIndex<'a> {
 
     /// Whether the id in `slot` (of row `row`, with the probe's length and hash bits) is `key`.
     fn holds(&self, slot: usize, row: u32, key: &str, probe: &Probe) -> bool {
-        if self.stride == 2 {
-            if self.slots[slot * 2 + 1] != probe.tail {
-                return false;
-            }
-            if probe.len <= TAIL_BYTES {
-                // Same length, and the whole id in the last bytes.
-                return true;
-            }
+        if self.slots[slot * STRIDE + 1] != probe.tail {
+            return false;
         }
-        self.ids.value(row as usize) == key
+        // Same length, and the whole id in the last bytes; or compare the ids.
+        probe.len <= TAIL_BYTES || self.ids.value(row as usize) == key
     }
 
     fn find_probed(&self, key: &str, probe: &Probe) -> u32 {
         let mut slot = probe.slot;
         loop {
-            let s = self.slots[slot * self.stride];
+            let s = self.slots[slot * STRIDE];
             if s == 0 {
                 return NO_ROW;
             }
@@ -184,12 +184,10 @@ impl<'a> IdIndex<'a> {
         let key = self.ids.value(row as usize);
         let mut slot = probe.slot;
         loop {
-            let s = self.slots[slot * self.stride];
+            let s = self.slots[slot * STRIDE];
             if s == 0 {
-                self.slots[slot * self.stride] = probe.check | (u64::from(row) + 1);
-                if self.stride == 2 {
-                    self.slots[slot * 2 + 1] = probe.tail;
-                }
+                self.slots[slot * STRIDE] = probe.check | (u64::from(row) + 1);
+                self.slots[slot * STRIDE + 1] = probe.tail;
                 return None;
             }
             let first = (s & ROW_BITS) as u32 - 1;
@@ -198,6 +196,88 @@ impl<'a> IdIndex<'a> {
             }
             slot = self.next(slot);
         }
+    }
+}
+
+/// Rows per group of the duplicate check, about: a group's table (4 bytes a slot, two
+/// slots a row) and its hashes then stay in the L2 cache.
+const GROUP_ROWS: usize = 8 * 1024;
+
+/// The rows of `ids` that repeat an earlier row's id (nulls left out), in row order.
+pub fn repeated_ids(ids: &StringArray) -> Vec<Repeat> {
+    let hasher = FoldHash::default();
+    let groups = Groups::of(ids, &hasher);
+    let largest = (0..groups.count()).map(|g| groups.bounds[g + 1] - groups.bounds[g]).max().unwrap_or(0);
+    let mut table: Vec<u32> = vec![0; (largest * 2).next_power_of_two()];
+    let mut repeats = Vec::new();
+    for g in 0..groups.count() {
+        let (hashes, rows) = groups.group(g);
+        let mask = (rows.len() * 2).next_power_of_two() - 1;
+        let table = &mut table[..=mask];
+        table.fill(0);
+        // A slot holds the position in the group + 1 of the first row with its id.
+        for (at, (&hash, &row)) in hashes.iter().zip(rows).enumerate() {
+            let mut slot = hash as usize & mask;
+            loop {
+                let s = table[slot] as usize;
+                if s == 0 {
+                    table[slot] = at as u32 + 1;
+                    break;
+                }
+                if hashes[s - 1] == hash && ids.value(rows[s - 1] as usize) == ids.value(row as usize) {
+                    repeats.push(Repeat { row, first: rows[s - 1] });
+                    break;
+                }
+                slot = (slot + 1) & mask;
+            }
+        }
+    }
+    repeats.sort_unstable_by_key(|r| r.row);
+    repeats
+}
+
+/// The non-null rows of a column grouped by the top bits of their ids' hashes (in row
+/// order within a group), with the hashes.
+struct Groups {
+    hashes: Vec<u64>,
+    rows: Vec<u32>,
+    /// Group g is at `bounds[g]..bounds[g + 1]`.
+    bounds: Vec<usize>,
+}
+
+impl Groups {
+    /// Hashes every id twice (to count, then to place) rather than keep the hashes in
+    /// row order too: at 17M rows the memory matters more.
+    fn of(ids: &StringArray, hasher: &FoldHash) -> Groups {
+        let bits = (ids.len() / GROUP_ROWS).next_power_of_two().trailing_zeros();
+        let group = |hash: u64| if bits == 0 { 0 } else { (hash >> (64 - bits)) as usize };
+        let valid = || (0..ids.len()).filter(|&row| ids.is_valid(row));
+        let mut bounds = vec![0; (1 << bits) + 1];
+        for row in valid() {
+            bounds[group(hasher.hash_one(ids.value(row))) + 1] += 1;
+        }
+        for g in 1..bounds.len() {
+            bounds[g] += bounds[g - 1];
+        }
+        let mut next = bounds.clone();
+        let count = bounds[bounds.len() - 1];
+        let (mut hashes, mut rows) = (vec![0; count], vec![0; count]);
+        for row in valid() {
+            let hash = hasher.hash_one(ids.value(row));
+            let at = &mut next[group(hash)];
+            (hashes[*at], rows[*at]) = (hash, row as u32);
+            *at += 1;
+        }
+        Groups { hashes, rows, bounds }
+    }
+
+    fn count(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    fn group(&self, g: usize) -> (&[u64], &[u32]) {
+        let range = self.bounds[g]..self.bounds[g + 1];
+        (&self.hashes[range.clone()], &self.rows[range])
     }
 }
 
@@ -237,44 +317,56 @@ mod tests {
         numbers.map(|n| format!("{prefix}{n}")).collect()
     }
 
-    /// Ids of every length around the tail's 8 bytes, some sharing their last bytes.
+    /// Ids of every length around the tail's 8 bytes, some sharing their last bytes,
+    /// enough of them for several groups of the duplicate check.
     fn mixed_ids() -> Vec<String> {
-        let mut all = ids("C", (0..5003).map(|n| n * 7919 % 5003).filter(|n| n % 3 != 0));
+        let mut all = ids("C", (0..50_021).map(|n| n * 7919 % 50_021).filter(|n| n % 3 != 0));
         all.extend(ids("KOMMUNE-2024-", 0..300));
         all.extend(ids("X-", 0..300).into_iter().map(|s| format!("{s}-00000001")));
         all.extend(["a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "zbcdefghi", "ü", "üü"].map(String::from));
         all
     }
 
+    /// The rows that repeat an earlier row's id, with that row, by a hash map.
+    fn expected_repeats(ids: &StringArray) -> Vec<Repeat> {
+        let mut first: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        (0..ids.len() as u32)
+            .filter(|&row| ids.is_valid(row as usize))
+            .filter_map(|row| {
+                let id = ids.value(row as usize);
+                let earlier = *first.entry(id).or_insert(row);
+                (earlier != row).then_some(Repeat { row, first: earlier })
+            })
+            .collect()
+    }
+
     #[test]
     fn finds_what_a_hash_map_finds() {
         let present = mixed_ids();
         let array = StringArray::from(present.clone());
-        for for_lookups in [false, true] {
-            let (index, repeats) = IdIndex::build(&array, for_lookups);
-            assert!(repeats.is_empty());
-            let map: std::collections::HashMap<&str, u32> = present.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
-            // Every id, and keys that differ from one only in length, hash or first bytes.
-            let mut keys = ids("C", 0..=5010);
-            keys.extend(ids("KOMMUNE-2025-", 0..300));
-            keys.extend(ids("Y-", 0..300).into_iter().map(|s| format!("{s}-00000001")));
-            keys.extend(present.iter().cloned());
-            keys.extend(["", "C", "C01", "\0a", "a\0", "bbcdefgh", "bcdefghi", "abcdefgh\0"].map(String::from));
-            let keys = StringArray::from_iter(keys.iter().map(Some).chain([None]));
-            let mut rows = vec![0; keys.len()];
-            index.find_rows(&keys, 0, &mut rows);
-            for (i, row) in rows.iter().enumerate() {
-                let expected = keys.is_valid(i).then(|| map.get(keys.value(i)).copied()).flatten();
-                assert_eq!(*row, expected.unwrap_or(NO_ROW), "lookup of key {i}");
-                if keys.is_valid(i) {
-                    assert_eq!(index.find(keys.value(i)), expected, "find of key {i}");
-                }
+        let (index, repeats) = IdIndex::build(&array);
+        assert!(repeats.is_empty());
+        let map: std::collections::HashMap<&str, u32> = present.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
+        // Every id, and keys that differ from one only in length, hash or first bytes.
+        let mut keys = ids("C", 0..=50_030);
+        keys.extend(ids("KOMMUNE-2025-", 0..300));
+        keys.extend(ids("Y-", 0..300).into_iter().map(|s| format!("{s}-00000001")));
+        keys.extend(present.iter().cloned());
+        keys.extend(["", "C", "C01", "\0a", "a\0", "bbcdefgh", "bcdefghi", "abcdefgh\0"].map(String::from));
+        let keys = StringArray::from_iter(keys.iter().map(Some).chain([None]));
+        let mut rows = vec![0; keys.len()];
+        index.find_rows(&keys, 0, &mut rows);
+        for (i, row) in rows.iter().enumerate() {
+            let expected = keys.is_valid(i).then(|| map.get(keys.value(i)).copied()).flatten();
+            assert_eq!(*row, expected.unwrap_or(NO_ROW), "lookup of key {i}");
+            if keys.is_valid(i) {
+                assert_eq!(index.find(keys.value(i)), expected, "find of key {i}");
             }
-            // A slice of the keys is numbered from its start.
-            let mut slice = vec![0; 100];
-            index.find_rows(&keys, 100, &mut slice);
-            assert_eq!(slice, rows[100..200]);
         }
+        // A slice of the keys is numbered from its start.
+        let mut slice = vec![0; 100];
+        index.find_rows(&keys, 100, &mut slice);
+        assert_eq!(slice, rows[100..200]);
     }
 
     #[test]
@@ -282,21 +374,38 @@ mod tests {
         let long = "0123456789-0123456789";
         let array =
             StringArray::from(vec![Some("a"), Some(long), None, Some("a"), None, Some("c"), Some("a"), Some(long), Some("")]);
-        for for_lookups in [false, true] {
-            let (index, repeats) = IdIndex::build(&array, for_lookups);
-            assert_eq!(repeats, vec![Repeat { row: 3, first: 0 }, Repeat { row: 6, first: 0 }, Repeat { row: 7, first: 1 }]);
-            assert_eq!(index.find("a"), Some(0));
-            assert_eq!(index.find("c"), Some(5));
-            assert_eq!(index.find(""), Some(8));
-            assert_eq!(index.find("b"), None);
-        }
+        let expected = vec![Repeat { row: 3, first: 0 }, Repeat { row: 6, first: 0 }, Repeat { row: 7, first: 1 }];
+        assert_eq!(expected_repeats(&array), expected);
+        assert_eq!(repeated_ids(&array), expected);
+        let (index, repeats) = IdIndex::build(&array);
+        assert_eq!(repeats, expected);
+        assert_eq!(index.find("a"), Some(0));
+        assert_eq!(index.find("c"), Some(5));
+        assert_eq!(index.find(""), Some(8));
+        assert_eq!(index.find("b"), None);
+    }
+
+    #[test]
+    fn repeats_are_found_across_groups() {
+        // Every 7th id again further on, some of them twice; and nulls.
+        let mut values: Vec<Option<String>> = mixed_ids().into_iter().map(Some).collect();
+        let again: Vec<Option<String>> = values.iter().step_by(7).cloned().collect();
+        values.extend(again.iter().cloned());
+        values.extend(again.iter().step_by(3).cloned());
+        values.extend([None, None]);
+        let array = StringArray::from(values);
+        let expected = expected_repeats(&array);
+        assert!(expected.len() > 5_000);
+        assert_eq!(repeated_ids(&array), expected);
+        assert_eq!(IdIndex::build(&array).1, expected);
     }
 
     #[test]
     fn an_empty_column_finds_nothing() {
         let array = StringArray::from(Vec::<&str>::new());
-        let (index, repeats) = IdIndex::build(&array, true);
+        let (index, repeats) = IdIndex::build(&array);
         assert!(repeats.is_empty());
+        assert!(repeated_ids(&array).is_empty());
         assert_eq!(index.find("a"), None);
     }
 
