@@ -22,7 +22,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::cached_view::{cached_lifetime, cached_view};
 pub use crate::cached_view::Lifetime;
-use crate::checks::{CheckedTable, IdIndex, Rejection, check_all};
+use crate::checks::{CheckedTable, Rejection, check_all};
 use crate::contract::TABLES;
 use crate::error::{Error, Result};
 use crate::export::{RawTable, read_table};
@@ -64,7 +64,8 @@ impl CheckedExport {
         });
         let raw = raw.into_iter().collect::<Result<Vec<_>>>()?;
         let read = started.elapsed().as_secs_f64();
-        let tables = check_all(&raw)?;
+        let keyed: Vec<&str> = ROW_KEYS.iter().map(|(table, _, _)| *table).collect();
+        let tables = check_all(&raw, &keyed)?;
         tracing::debug!(read_seconds = read, check_seconds = started.elapsed().as_secs_f64() - read, "export loaded");
         Ok(CheckedExport { tables })
     }
@@ -350,7 +351,8 @@ fn internal(e: impl std::fmt::Display) -> Error {
 
 /// Integer keys: a table's rows are numbered (`case_key` for `cases`, `measure_key` for
 /// `measures`), and every table that refers to it by id (`case_id`, `measure_id`) gets
-/// the referenced row's number beside the id.
+/// the referenced row's number beside the id (found by the row checks, which look every
+/// reference up anyway).
 /// The views join and group on these keys rather than on string ids: hashing and
 /// comparing an integer is several times cheaper, and those joins run over millions of
 /// rows (per date, in the trend). Keys are not stable across runs.
@@ -361,18 +363,12 @@ const ROW_KEYS: &[(&str, &str, &str)] = &[("cases", "case_id", "case_key"), ("me
 fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
     let mut batches: Vec<RecordBatch> = export.tables.iter().map(|t| t.kept.clone()).collect();
     for (keyed_table, id_column, key_column) in ROW_KEYS {
-        let parent = table_of(export, keyed_table)?;
-        let ids = parent.kept.column_by_name(id_column).ok_or_else(|| internal(format!("{keyed_table}.{id_column}")))?.as_string::<i32>();
-        let index = IdIndex::of_unique(ids);
         for (table, batch) in export.tables.iter().zip(batches.iter_mut()) {
             let keys: Int32Array = if table.spec.name == *keyed_table {
-                let rows = i32::try_from(ids.len()).map_err(|_| Error::Usage(format!("more than {} rows in {keyed_table}", i32::MAX)))?;
+                let rows = i32::try_from(batch.num_rows()).map_err(|_| Error::Usage(format!("more than {} rows in {keyed_table}", i32::MAX)))?;
                 Int32Array::from_iter_values(0..rows)
-            } else if let Some(refs) = batch.column_by_name(id_column) {
-                // Checked rows refer to kept parent rows only, so every id is found.
-                let refs = refs.as_string::<i32>();
-                let mut hint = 0;
-                (0..refs.len()).map(|i| refs.is_valid(i).then(|| index.find(refs.value(i), &mut hint)).flatten().map(|r| r as i32)).collect()
+            } else if let Some(rows) = table.parent_rows(id_column, keyed_table) {
+                rows.clone()
             } else {
                 continue;
             };
@@ -455,11 +451,10 @@ fn table_of<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTabl
 /// governs it (matched once here, so the views stay plain joins).
 fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
     let measures = &table_of(export, "measures")?.kept;
-    let codes: BTreeSet<&str> =
-        measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>().iter().flatten().collect();
+    let codes = distinct_sorted(measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>());
     let mut cols: (Vec<&str>, Vec<Option<String>>, Vec<bool>, Vec<bool>) = Default::default();
     let mut due: [(Vec<Option<&str>>, Vec<Option<IntervalMonthDayNano>>); 2] = Default::default();
-    for code in &codes {
+    for &code in &codes {
         let rule = rules.rule_for(code);
         cols.0.push(code);
         cols.1.push(rule.map(|r| r.prefix.clone()));
@@ -501,10 +496,19 @@ fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch>
 /// `case_deadline_rules`: each paragraph code found in the applications (`decisions`) that
 /// has a case-processing deadline, with its rule: `within` is the span as the rules write
 /// it (for `add_span`), `area` the case area in words.
+/// The distinct values of a column, in order. A column of a million rows holds a few
+/// hundred codes: they are gathered in a hash set and only those sorted, which costs the
+/// same whatever order the rows come in.
+fn distinct_sorted(values: &StringArray) -> Vec<&str> {
+    let distinct: datafusion::common::HashSet<&str> = values.iter().flatten().collect();
+    let mut sorted: Vec<&str> = distinct.into_iter().collect();
+    sorted.sort_unstable();
+    sorted
+}
+
 fn case_deadline_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
     let decisions = &table_of(export, "decisions")?.kept;
-    let codes: BTreeSet<&str> =
-        decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>().iter().flatten().collect();
+    let codes = distinct_sorted(decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>());
     let matched: Vec<(&str, &crate::rules::CaseDeadline)> = codes.into_iter().filter_map(|c| Some((c, rules.case_deadline_for(c)?))).collect();
     batch(
         vec![strings("paragraph", false), strings("rule_prefix", false), strings("within", false), strings("area", false)],

@@ -9,20 +9,27 @@
 //! value (a time that does not exist comes first), duplicate id, references (in contract
 //! order), date order, unit tree.
 //!
-//! Speed matters here (millions of rows on every run): the checks that need no parent
-//! run for all tables at once, each table's ids are hashed once and serve both the
-//! duplicate check and its children's reference checks, and reference lookups are split
-//! over the cores. Rejected rows are rare, so reasons are kept sparse.
+//! Speed matters here (millions of rows on every run), whatever order the export lists
+//! its rows in: the checks that need no parent run for all tables at once; each table's
+//! ids are indexed once (`IdIndex`) and serve both the duplicate check and its
+//! children's reference checks; a reference column is looked up once for all the
+//! references that start with it, split over the cores; and the parent rows found are
+//! kept for the row keys of the catalog. Rejected rows are rare, so reasons are kept sparse.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
-// hashbrown with foldhash: several times faster than std's SipHash on millions of ids.
-use datafusion::common::{HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::kernels::cmp::lt;
+use datafusion::arrow::datatypes::{DataType, Date32Type};
+// hashbrown with foldhash: several times faster than std's SipHash.
+use datafusion::common::HashMap;
 
 use crate::contract::{Reference, TableSpec};
 use crate::error::{Error, Result};
 use crate::export::RawTable;
+use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
@@ -67,6 +74,25 @@ pub struct CheckedTable {
     pub rows_read: usize,
     pub kept: RecordBatch,
     pub rejected: Vec<Rejection>,
+    /// The parent row of each kept row, for the references to the tables `check_all`
+    /// was asked to key.
+    pub parent_rows: Vec<ParentRows>,
+}
+
+impl CheckedTable {
+    /// The parent rows of the reference from `column` to `parent`, if kept.
+    pub fn parent_rows(&self, column: &str, parent: &str) -> Option<&Int32Array> {
+        self.parent_rows.iter().find(|p| p.column == column && p.parent == parent).map(|p| &p.rows)
+    }
+}
+
+/// For each kept row of a table, the kept row (numbered from 0) of the parent its
+/// reference column names; null where the column is null.
+#[derive(Debug, Clone)]
+pub struct ParentRows {
+    pub column: &'static str,
+    pub parent: &'static str,
+    pub rows: Int32Array,
 }
 
 /// The rejected rows of a table (row number → rule and column). A row keeps the first
@@ -95,96 +121,41 @@ impl Reasons {
     }
 }
 
-/// Tables up to this many rows are always hashed.
-const SMALL_TABLE_ROWS: usize = 1 << 16;
+/// Which rows of a checked table are kept: each row's number among the kept rows.
+#[derive(Debug)]
+struct KeptRows(Option<Vec<u32>>);
 
-/// The order ids are listed in: shorter first, then byte by byte. For ids with a fixed
-/// prefix and a number ("C999999", "C1000000", or plain integers) this is numeric order,
-/// which is how case systems number and export their rows.
-fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
-}
-
-/// Where each id of a table is. Exports usually list ids in ascending order, and then no
-/// hash table is needed: the ids are unique, and a child finds its parent by galloping
-/// from where its previous lookup ended, which costs a comparison or two when children
-/// come in their parents' order (7M lookups into hash tables of millions of ids, each a
-/// cache miss, were half of the load time at scale 100). Any other order is hashed.
-pub(crate) enum IdIndex<'a> {
-    /// Row i holds the i-th smallest id in `id_order`; no nulls.
-    Ascending(&'a StringArray),
-    /// Each id → its first row.
-    Hashed(HashMap<&'a str, u32>),
-}
-
-impl<'a> IdIndex<'a> {
-    /// An index of a column of unique ids (a checked table's id column).
-    pub(crate) fn of_unique(ids: &'a StringArray) -> IdIndex<'a> {
-        if ids.len() > SMALL_TABLE_ROWS && Self::is_strictly_ascending(ids) {
-            IdIndex::Ascending(ids)
-        } else {
-            IdIndex::Hashed((0..ids.len()).filter(|&i| ids.is_valid(i)).map(|i| (ids.value(i), i as u32)).collect())
+impl KeptRows {
+    fn of(reasons: &Reasons, rows: usize) -> KeptRows {
+        if reasons.is_empty() {
+            // Nothing rejected (the usual case): row i is kept row i, with nothing to store.
+            return KeptRows(None);
         }
+        // The few rejected rows are marked, then the rest numbered: no row is looked up
+        // among the reasons.
+        let mut numbers = vec![0; rows];
+        for &row in reasons.0.keys() {
+            numbers[row as usize] = NO_ROW;
+        }
+        let mut next = 0;
+        for number in numbers.iter_mut().filter(|n| **n != NO_ROW) {
+            *number = next;
+            next += 1;
+        }
+        KeptRows(Some(numbers))
     }
 
-    fn is_strictly_ascending(ids: &StringArray) -> bool {
-        ids.null_count() == 0 && (1..ids.len()).all(|i| id_order(ids.value(i - 1), ids.value(i)).is_lt())
+    /// True for each kept row, if any row is rejected.
+    fn mask(&self) -> Option<BooleanArray> {
+        let numbers = self.0.as_ref()?;
+        Some(BooleanArray::from(BooleanBuffer::collect_bool(numbers.len(), |i| numbers[i] != NO_ROW)))
     }
 
-    /// The row of `key`. `hint` is where the previous lookup ended; it is updated.
-    pub(crate) fn find(&self, key: &str, hint: &mut usize) -> Option<u32> {
-        match self {
-            IdIndex::Hashed(map) => map.get(key).copied(),
-            IdIndex::Ascending(ids) => {
-                let n = ids.len();
-                if n == 0 {
-                    return None;
-                }
-                let h = (*hint).min(n - 1);
-                // Gallop from the hint to a range [lo, hi) that holds key's position.
-                let (mut lo, mut hi) = match id_order(ids.value(h), key) {
-                    std::cmp::Ordering::Equal => return Some(h as u32),
-                    std::cmp::Ordering::Less => {
-                        let (mut lo, mut step) = (h + 1, 1);
-                        loop {
-                            let probe = h + step;
-                            if probe >= n {
-                                break (lo, n);
-                            }
-                            if id_order(ids.value(probe), key).is_ge() {
-                                break (lo, probe + 1);
-                            }
-                            lo = probe + 1;
-                            step *= 2;
-                        }
-                    }
-                    std::cmp::Ordering::Greater => {
-                        let (mut hi, mut step) = (h, 1);
-                        loop {
-                            if step > h {
-                                break (0, hi);
-                            }
-                            let probe = h - step;
-                            if id_order(ids.value(probe), key).is_le() {
-                                break (probe, hi);
-                            }
-                            hi = probe;
-                            step *= 2;
-                        }
-                    }
-                };
-                // Binary search: the first position in [lo, hi) whose id is not below key.
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    if id_order(ids.value(mid), key).is_lt() {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                *hint = lo.min(n - 1);
-                (lo < n && ids.value(lo) == key).then_some(lo as u32)
-            }
+    /// Row `row`'s number among the kept rows, or `NO_ROW` if it is rejected.
+    fn number(&self, row: u32) -> u32 {
+        match &self.0 {
+            None => row,
+            Some(numbers) => numbers[row as usize],
         }
     }
 }
@@ -193,8 +164,8 @@ impl<'a> IdIndex<'a> {
 struct Prepared<'a> {
     spec: &'static TableSpec,
     batch: &'a RecordBatch,
-    /// Each id → its first row; children look their references up here.
-    ids: IdIndex<'a>,
+    /// Each id → its first row, for a table other tables refer to.
+    ids: Option<IdIndex<'a>>,
     /// Required values and duplicate ids (rules that come before references).
     before_references: Reasons,
     /// Date order (the rule after references).
@@ -217,10 +188,17 @@ fn string_columns<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'
 }
 
 /// Required values, duplicate ids and date order: the rules that need no parent table.
-fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch, nonexistent_times: &[(usize, &'static str)]) -> Result<Prepared<'a>> {
+/// The id index is kept if other tables refer to this one.
+fn prepare<'a>(
+    spec: &'static TableSpec,
+    batch: &'a RecordBatch,
+    nonexistent_times: &[(usize, &'static str)],
+    referenced: bool,
+) -> Result<Prepared<'a>> {
     let n = batch.num_rows();
-    if u32::try_from(n).is_err() {
-        return Err(Error::Usage(format!("table {} has {n} rows; at most {} are supported", spec.name, u32::MAX)));
+    // Row numbers and "no row" must fit in a u32.
+    if n >= NO_ROW as usize {
+        return Err(Error::Usage(format!("table {} has {n} rows; at most {} are supported", spec.name, NO_ROW - 1)));
     }
     let mut before_references = Reasons::default();
     for &(row, column) in nonexistent_times {
@@ -235,88 +213,138 @@ fn prepare<'a>(spec: &'static TableSpec, batch: &'a RecordBatch, nonexistent_tim
         }
     }
 
+    // A table others refer to keeps its index for their lookups; for any other the
+    // duplicate check alone is cheaper.
     let id_values = string_columns(batch, &[spec.id_column])?[0];
-    // A small table's hash table stays in cache, and children (cases → caseworkers, units)
-    // refer to it in no particular order: hash it.
-    let ids = if n > SMALL_TABLE_ROWS && IdIndex::is_strictly_ascending(id_values) {
-        // Ascending ids are unique: nothing to hash.
-        IdIndex::Ascending(id_values)
+    let (ids, repeats) = if referenced {
+        let (index, repeats) = IdIndex::build(id_values);
+        (Some(index), repeats)
     } else {
-        // One pass finds each id's first row and the ids seen twice; every copy of a
-        // duplicated id is rejected, so the result does not depend on row order.
-        let mut ids: HashMap<&str, u32> = HashMap::with_capacity(n);
-        let mut duplicated: HashSet<&str> = HashSet::new();
-        for i in (0..n).filter(|&i| id_values.is_valid(i)) {
-            let id = id_values.value(i);
-            if ids.try_insert(id, i as u32).is_err() {
-                duplicated.insert(id);
-            }
-        }
-        if !duplicated.is_empty() {
-            for i in (0..n).filter(|&i| id_values.is_valid(i) && duplicated.contains(id_values.value(i))) {
-                before_references.add(i, Rule::DuplicateId, spec.id_column);
-            }
-        }
-        IdIndex::Hashed(ids)
+        (None, repeated_ids(id_values))
     };
+    // Every copy of a repeated id is rejected, so the result does not depend on row order.
+    let copies: BTreeSet<u32> = repeats.iter().flat_map(|r| [r.row, r.first]).collect();
+    for row in copies {
+        before_references.add(row as usize, Rule::DuplicateId, spec.id_column);
+    }
 
     let mut after_references = Reasons::default();
     for (start, end) in spec.ordered {
         let arrays = columns_of(batch, &[start, end])?;
-        // Dates (days) or instants (µs): both ends of a pair have the same type.
-        let as_i64 = |a: &ArrayRef| cast(a, &DataType::Int64).map_err(|e| Error::Internal(format!("{}.{start}: {e}", spec.name)));
-        let (s, e) = (as_i64(arrays[0])?, as_i64(arrays[1])?);
-        let (s, e) = (s.as_primitive::<Int64Type>(), e.as_primitive::<Int64Type>());
-        for i in 0..n {
-            if s.is_valid(i) && e.is_valid(i) && e.value(i) < s.value(i) {
-                after_references.add(i, Rule::EndBeforeStart, end);
-            }
+        // Dates or instants: both ends of a pair have the same type. Null where either is.
+        let before = lt(arrays[1], arrays[0]).map_err(|e| Error::Internal(format!("{}.{start}: {e}", spec.name)))?;
+        let found = match before.nulls() {
+            Some(valid) => before.values() & valid.inner(),
+            None => before.values().clone(),
+        };
+        for i in found.set_indices() {
+            after_references.add(i, Rule::EndBeforeStart, end);
         }
     }
     Ok(Prepared { spec, batch, ids, before_references, after_references })
 }
 
+/// A column of a table looked up in a parent table's ids, once for all the references
+/// that start with it (postings' `measure_id` serves two).
+struct Lookup {
+    column: &'static str,
+    /// The parent's position in the tables checked.
+    parent: usize,
+}
+
+/// The lookups of a table's references to other tables, in contract order.
+fn lookups(raw: &[RawTable], table: usize) -> Result<Vec<Lookup>> {
+    let spec = raw[table].spec;
+    let mut lookups: Vec<Lookup> = Vec::new();
+    for r in spec.references.iter().filter(|r| r.parent != spec.name) {
+        let parent = position(raw, r.parent)?;
+        if r.parent_columns.first() != Some(&raw[parent].spec.id_column) || r.parent_columns.len() != r.columns.len() {
+            return Err(Error::Internal(format!("reference {}.{:?} must name {}'s id column first", spec.name, r.columns, r.parent)));
+        }
+        if !lookups.iter().any(|l| l.column == r.columns[0] && l.parent == parent) {
+            lookups.push(Lookup { column: r.columns[0], parent });
+        }
+    }
+    Ok(lookups)
+}
+
+fn position(raw: &[RawTable], name: &str) -> Result<usize> {
+    raw.iter().position(|t| t.spec.name == name).ok_or_else(|| Error::Internal(format!("no table {name}")))
+}
+
+/// A table with the parent rows its lookups found (`NO_ROW`: null or unknown), one per
+/// row for each lookup.
+#[derive(Clone, Copy)]
+struct LookedUp<'a> {
+    table: &'a Prepared<'a>,
+    lookups: &'a [Lookup],
+    found: &'a [Vec<u32>],
+}
+
+impl<'a> LookedUp<'a> {
+    /// The rows found for `column` in table `parent`, if the table looks it up there.
+    fn found(&self, column: &str, parent: usize) -> Option<&'a [u32]> {
+        let l = self.lookups.iter().position(|l| l.column == column && l.parent == parent)?;
+        Some(&self.found[l])
+    }
+}
+
+/// A column after the id of a reference, with the parent's column it must match. Where
+/// both tables look these columns up in the same table (postings' and measures' `case_id`
+/// name a case), the rows found are compared: two numbers rather than two strings, one
+/// of them read from anywhere in the parent's column.
+struct Further<'a> {
+    child: &'a StringArray,
+    parent: &'a StringArray,
+    rows: Option<(&'a [u32], &'a [u32])>,
+}
+
+impl Further<'_> {
+    /// Whether child row `i` and parent row `p` agree (the child's value is not null).
+    fn agrees(&self, i: usize, p: usize) -> bool {
+        if let Some((child_rows, parent_rows)) = self.rows {
+            let (c, q) = (child_rows[i], parent_rows[p]);
+            if c != NO_ROW && q != NO_ROW {
+                // An index gives equal ids one row and different ids different rows.
+                return c == q;
+            }
+        }
+        self.parent.is_valid(p) && self.parent.value(p) == self.child.value(i)
+    }
+}
+
 /// Rows `rows` of `child` whose reference `r` misses a kept row of `parent`. A null in
 /// any referring column means "no reference", which is always fine.
 fn dangling_rows(
-    child: &Prepared<'_>,
+    child: LookedUp<'_>,
     r: &Reference,
-    parent: &Prepared<'_>,
-    parent_reasons: &Reasons,
+    parent: LookedUp<'_>,
+    parent_position: usize,
+    parent_kept: &KeptRows,
     rows: std::ops::Range<usize>,
 ) -> Result<Vec<u32>> {
-    if r.parent_columns.first() != Some(&parent.spec.id_column) || r.parent_columns.len() != r.columns.len() {
-        return Err(Error::Internal(format!(
-            "reference {}.{:?} must name {}'s id column first",
-            child.spec.name, r.columns, r.parent
-        )));
-    }
-    let referring = string_columns(child.batch, r.columns)?;
+    let referring = string_columns(child.table.batch, r.columns)?;
+    let parent_rows = child.found(r.columns[0], parent_position).ok_or_else(|| Error::Internal(format!("{} not looked up", r.columns[0])))?;
     // Columns after the id must match the values of the parent row with that id.
-    let parent_rest = string_columns(parent.batch, &r.parent_columns[1..])?;
+    let further: Vec<Further<'_>> = referring[1..]
+        .iter()
+        .zip(string_columns(parent.table.batch, &r.parent_columns[1..])?)
+        .zip(r.columns[1..].iter().zip(&r.parent_columns[1..]))
+        .map(|((child_values, parent_values), (column, parent_column))| {
+            let rows = child.lookups.iter().filter(|l| l.column == *column).find_map(|l| {
+                Some((child.found(column, l.parent)?, parent.found(parent_column, l.parent)?))
+            });
+            Further { child: child_values, parent: parent_values, rows }
+        })
+        .collect();
     let mut dangling = Vec::new();
-    let mut last: Option<(&str, Option<u32>)> = None;
-    let mut hint = 0;
     for i in rows {
         if referring.iter().any(|a| a.is_null(i)) {
             continue;
         }
-        let key = referring[0].value(i);
-        // Exports list a parent's children together: remember the last lookup.
-        let parent_row = match last {
-            Some((last_key, row)) if last_key == key => row,
-            _ => {
-                let row = parent.ids.find(key, &mut hint);
-                last = Some((key, row));
-                row
-            }
-        };
-        let hit = parent_row.is_some_and(|p| {
-            let p = p as usize;
-            // All copies of a duplicated id are rejected, so the first row decides.
-            !parent_reasons.rejects(p)
-                && parent_rest.iter().zip(&referring[1..]).all(|(pa, ca)| pa.is_valid(p) && pa.value(p) == ca.value(i))
-        });
+        let p = parent_rows[i];
+        // All copies of a duplicated id are rejected, so the first row decides.
+        let hit = p != NO_ROW && parent_kept.number(p) != NO_ROW && further.iter().all(|f| f.agrees(i, p as usize));
         if !hit {
             dangling.push(i as u32);
         }
@@ -328,117 +356,225 @@ fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Rows per task: a table's rows split over the cores, in slices large enough to be
+/// worth a thread.
+fn slice_rows(rows: usize) -> usize {
+    rows.div_ceil(worker_count()).max(64 * 1024)
+}
+
 fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>) -> Vec<Result<T>> {
     handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a check thread failed".into())))).collect()
 }
 
-/// Checks all tables, parents first.
-pub fn check_all(raw: &[RawTable]) -> Result<Vec<CheckedTable>> {
-    // One batch per table: rows are then numbered 0..n across its files.
-    let batches: Vec<RecordBatch> = std::thread::scope(|s| {
+/// A table's checks done: why rows are rejected, which are kept, and the parent rows its
+/// lookups found.
+struct Outcome {
+    reasons: Reasons,
+    kept: KeptRows,
+    found: Vec<Vec<u32>>,
+}
+
+/// Checks all tables, parents first. For references to the tables named in `keyed`,
+/// the checked tables keep each row's parent row (`CheckedTable::parent_rows`).
+pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> {
+    let referenced =
+        |name: &str| raw.iter().any(|t| t.spec.name != name && t.spec.references.iter().any(|r| r.parent == name));
+    let prepared: Vec<Prepared<'_>> = std::thread::scope(|s| {
         let handles: Vec<_> = raw
             .iter()
             .map(|t| {
-                s.spawn(move || match t.batches.as_slice() {
-                    [single] => Ok(single.clone()),
-                    batches => concat_batches(&t.spec.raw_schema(), batches).map_err(|e| Error::Internal(e.to_string())),
-                })
+                let referenced = referenced(t.spec.name);
+                s.spawn(move || prepare(t.spec, &t.batch, &t.nonexistent_times, referenced))
             })
             .collect();
         join_all(handles).into_iter().collect::<Result<Vec<_>>>()
     })?;
-    let prepared: Vec<Prepared<'_>> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw.iter().zip(&batches).map(|(t, b)| s.spawn(move || prepare(t.spec, b, &t.nonexistent_times))).collect();
-        join_all(handles).into_iter().collect::<Result<Vec<_>>>()
-    })?;
+    let lookups: Vec<Vec<Lookup>> = (0..raw.len()).map(|t| lookups(raw, t)).collect::<Result<_>>()?;
 
-    // Reference checks, in rounds: a table is checked once all its parents are.
-    let mut reasons: Vec<Option<Reasons>> = raw.iter().map(|_| None).collect();
-    let position = |name: &str| raw.iter().position(|t| t.spec.name == name);
-    while reasons.iter().any(Option::is_none) {
+    // In rounds: a table is checked once all its parents are.
+    let mut outcomes: Vec<Option<Outcome>> = raw.iter().map(|_| None).collect();
+    while outcomes.iter().any(Option::is_none) {
         let ready: Vec<usize> = (0..raw.len())
-            .filter(|&t| reasons[t].is_none())
-            .filter(|&t| {
-                let spec = raw[t].spec;
-                spec.references
-                    .iter()
-                    .all(|r| r.parent == spec.name || position(r.parent).is_some_and(|p| reasons[p].is_some()))
-            })
+            .filter(|&t| outcomes[t].is_none() && lookups[t].iter().all(|l| outcomes[l.parent].is_some()))
             .collect();
         if ready.is_empty() {
-            return Err(Error::Internal("tables reference each other in a loop, or a parent table is missing".into()));
+            return Err(Error::Internal("tables reference each other in a loop".into()));
         }
-        // Every (table, reference, slice of rows) is one task, so a single large table
-        // still uses every core.
-        let mut tasks: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
-        for &t in &ready {
-            let spec = raw[t].spec;
-            let n = prepared[t].batch.num_rows();
-            let slice = n.div_ceil(worker_count()).max(64 * 1024);
-            for (k, _) in spec.references.iter().enumerate().filter(|(_, r)| r.parent != spec.name) {
-                for start in (0..n).step_by(slice) {
-                    tasks.push((t, k, start..(start + slice).min(n)));
-                }
-            }
-        }
-        let found: Vec<Result<Vec<u32>>> = std::thread::scope(|s| {
-            let (prepared, reasons) = (&prepared, &reasons);
-            let handles: Vec<_> = tasks
-                .iter()
-                .map(|(t, k, rows)| {
-                    s.spawn(move || {
-                        let r = &raw[*t].spec.references[*k];
-                        let p = position(r.parent).ok_or_else(|| Error::Internal(format!("no table {}", r.parent)))?;
-                        let parent_reasons = reasons[p].as_ref().ok_or_else(|| Error::Internal(format!("{} not checked", r.parent)))?;
-                        dangling_rows(&prepared[*t], r, &prepared[p], parent_reasons, rows.clone())
-                    })
-                })
-                .collect();
-            join_all(handles)
-        });
-        let mut found: Vec<((usize, usize), Vec<u32>)> =
-            tasks.iter().map(|(t, k, _)| (*t, *k)).zip(found.into_iter().collect::<Result<Vec<_>>>()?).collect();
-        for &t in &ready {
-            let table = &prepared[t];
-            let mut table_reasons = table.before_references.clone();
-            // References in contract order, then date order, then the unit tree.
-            found.sort_by_key(|((t, k), _)| (*t, *k));
-            for ((_, k), rows) in found.iter().filter(|((ft, _), _)| *ft == t) {
-                let column = table.spec.references[*k].columns[0];
-                for &row in rows {
-                    table_reasons.add(row as usize, Rule::Dangling, column);
-                }
-            }
-            table_reasons.then(&table.after_references);
-            for r in table.spec.references.iter().filter(|r| r.parent == table.spec.name) {
-                check_tree(table.batch, table.spec.id_column, r.columns[0], &mut table_reasons)?;
-            }
-            reasons[t] = Some(table_reasons);
+        let found = look_up_all(&ready, &prepared, &lookups)?;
+        let dangling = dangling_all(raw, &ready, &prepared, &lookups, &found, &outcomes)?;
+        for ((t, found), dangling) in ready.into_iter().zip(found).zip(dangling) {
+            outcomes[t] = Some(outcome(&prepared[t], found, dangling)?);
         }
     }
 
-    let reasons: Vec<Reasons> = reasons.into_iter().flatten().collect();
+    let mut outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    // The parent rows found leave the outcomes: those of keyed lookups become key
+    // columns without a copy.
+    let found: Vec<Vec<Vec<u32>>> = outcomes.iter_mut().map(|o| std::mem::take(&mut o.found)).collect();
     std::thread::scope(|s| {
-        let handles: Vec<_> =
-            raw.iter().zip(&batches).zip(&reasons).map(|((t, b), r)| s.spawn(move || keep_rows(t, b, r))).collect();
+        let outcomes = &outcomes;
+        let handles: Vec<_> = found
+            .into_iter()
+            .enumerate()
+            .map(|(t, found)| {
+                let lookups = &lookups[t];
+                s.spawn(move || keep_rows(raw, t, lookups, found, outcomes, keyed))
+            })
+            .collect();
         join_all(handles).into_iter().collect()
     })
 }
 
-/// The kept rows of a table in the contract schema, and its rejections in row order.
-fn keep_rows(raw: &RawTable, batch: &RecordBatch, reasons: &Reasons) -> Result<CheckedTable> {
-    let spec = raw.spec;
+/// The parent rows of every lookup of the tables `ready` (per table, per lookup, per
+/// row). Every (table, lookup, slice of rows) is one task, so a single large table still
+/// uses every core.
+fn look_up_all(ready: &[usize], prepared: &[Prepared<'_>], lookups: &[Vec<Lookup>]) -> Result<Vec<Vec<Vec<u32>>>> {
+    let mut found: Vec<Vec<Vec<u32>>> =
+        ready.iter().map(|&t| lookups[t].iter().map(|_| vec![NO_ROW; prepared[t].batch.num_rows()]).collect()).collect();
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for (&t, table_found) in ready.iter().zip(found.iter_mut()) {
+            let slice = slice_rows(prepared[t].batch.num_rows());
+            for (lookup, rows) in lookups[t].iter().zip(table_found.iter_mut()) {
+                let keys = string_columns(prepared[t].batch, &[lookup.column])?[0];
+                let parent = &prepared[lookup.parent];
+                let index = parent.ids.as_ref().ok_or_else(|| Error::Internal(format!("{} has no id index", parent.spec.name)))?;
+                for (n, chunk) in rows.chunks_mut(slice).enumerate() {
+                    handles.push(s.spawn(move || {
+                        index.find_rows(keys, n * slice, chunk);
+                        Ok(())
+                    }));
+                }
+            }
+        }
+        join_all(handles).into_iter().collect::<Result<Vec<()>>>()
+    })?;
+    Ok(found)
+}
+
+/// The dangling rows of each reference to another table, per table of `ready` (in
+/// contract order, each in row order).
+fn dangling_all(
+    raw: &[RawTable],
+    ready: &[usize],
+    prepared: &[Prepared<'_>],
+    lookups: &[Vec<Lookup>],
+    found: &[Vec<Vec<u32>>],
+    outcomes: &[Option<Outcome>],
+) -> Result<Vec<Vec<(usize, Vec<u32>)>>> {
+    let mut tasks: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
+    for (at, &t) in ready.iter().enumerate() {
+        let spec = raw[t].spec;
+        let n = prepared[t].batch.num_rows();
+        for (k, _) in spec.references.iter().enumerate().filter(|(_, r)| r.parent != spec.name) {
+            for start in (0..n).step_by(slice_rows(n)) {
+                tasks.push((at, k, start..(start + slice_rows(n)).min(n)));
+            }
+        }
+    }
+    let dangling: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = tasks
+            .iter()
+            .map(|(at, k, rows)| {
+                s.spawn(move || {
+                    let t = ready[*at];
+                    let r = &raw[t].spec.references[*k];
+                    let p = position(raw, r.parent)?;
+                    let parent = outcomes[p].as_ref().ok_or_else(|| Error::Internal(format!("{} not checked", r.parent)))?;
+                    let child = LookedUp { table: &prepared[t], lookups: &lookups[t], found: &found[*at] };
+                    let parent_looked_up = LookedUp { table: &prepared[p], lookups: &lookups[p], found: &parent.found };
+                    dangling_rows(child, r, parent_looked_up, p, &parent.kept, rows.clone())
+                })
+            })
+            .collect();
+        join_all(handles).into_iter().collect::<Result<Vec<_>>>()
+    })?;
+    // Tasks are in contract order per table, and in row order per reference.
+    let mut per_table: Vec<Vec<(usize, Vec<u32>)>> = ready.iter().map(|_| Vec::new()).collect();
+    for ((at, k, _), rows) in tasks.into_iter().zip(dangling) {
+        per_table[at].push((k, rows));
+    }
+    Ok(per_table)
+}
+
+/// A table's reasons from its own checks and its references' dangling rows (in contract
+/// order), then date order, then the unit tree.
+fn outcome(table: &Prepared<'_>, found: Vec<Vec<u32>>, dangling: Vec<(usize, Vec<u32>)>) -> Result<Outcome> {
+    let mut reasons = table.before_references.clone();
+    for (k, rows) in dangling {
+        let column = table.spec.references[k].columns[0];
+        for row in rows {
+            reasons.add(row as usize, Rule::Dangling, column);
+        }
+    }
+    reasons.then(&table.after_references);
+    for r in table.spec.references.iter().filter(|r| r.parent == table.spec.name) {
+        check_tree(table.batch, table.spec.id_column, r.columns[0], &mut reasons)?;
+    }
+    let kept = KeptRows::of(&reasons, table.batch.num_rows());
+    Ok(Outcome { reasons, kept, found })
+}
+
+/// The kept rows of table `t` in the contract schema, its rejections in row order, and
+/// the kept parent row of each kept row for its lookups (`found`) in the tables named in
+/// `keyed`.
+fn keep_rows(
+    tables: &[RawTable],
+    t: usize,
+    lookups: &[Lookup],
+    found: Vec<Vec<u32>>,
+    outcomes: &[Outcome],
+    keyed: &[&str],
+) -> Result<CheckedTable> {
+    let (raw, outcome) = (&tables[t], &outcomes[t]);
+    let (spec, batch) = (raw.spec, &raw.batch);
+    let reasons = &outcome.reasons;
     let rejected = rejections(raw, batch, reasons)?;
     // Most exports reject nothing: then the rows are kept as they are, without a copy.
-    let kept = if reasons.is_empty() {
-        batch.clone()
-    } else {
-        let keep: BooleanArray = (0..batch.num_rows()).map(|i| Some(!reasons.rejects(i))).collect();
-        filter_record_batch(batch, &keep).map_err(|e| Error::Internal(e.to_string()))?
+    let kept = match outcome.kept.mask() {
+        None => batch.clone(),
+        Some(keep) => filter_record_batch(batch, &keep).map_err(|e| Error::Internal(e.to_string()))?,
     };
     let kept = RecordBatch::try_new(spec.schema(), kept.columns().to_vec())
         .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
-    Ok(CheckedTable { spec, present: raw.present, rows_read: batch.num_rows(), kept, rejected })
+    let parent_rows = lookups
+        .iter()
+        .zip(found)
+        .filter(|(l, _)| keyed.contains(&tables[l.parent].spec.name))
+        .map(|(l, found)| {
+            let parent = &tables[l.parent];
+            if i32::try_from(parent.num_rows()).is_err() {
+                return Err(Error::Usage(format!("more than {} rows in {}", i32::MAX, parent.spec.name)));
+            }
+            let rows = kept_parent_rows(found, &outcome.kept, &outcomes[l.parent].kept);
+            Ok(ParentRows { column: l.column, parent: parent.spec.name, rows })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CheckedTable { spec, present: raw.present, rows_read: batch.num_rows(), kept, rejected, parent_rows })
+}
+
+/// The kept parent row of each kept row, from the parent row `found` for each row: the
+/// numbers are changed in place and become the column's values without a copy. A kept
+/// row refers to a kept parent row, or (`NO_ROW`, null) to none.
+fn kept_parent_rows(mut found: Vec<u32>, kept: &KeptRows, parent_kept: &KeptRows) -> Int32Array {
+    if let Some(numbers) = &kept.0 {
+        let mut next = 0;
+        for i in 0..found.len() {
+            if numbers[i] != NO_ROW {
+                found[next] = found[i];
+                next += 1;
+            }
+        }
+        found.truncate(next);
+    }
+    let nulls = NullBuffer::from(BooleanBuffer::collect_bool(found.len(), |i| found[i] != NO_ROW));
+    if let Some(numbers) = &parent_kept.0 {
+        for p in found.iter_mut().filter(|p| **p != NO_ROW) {
+            *p = numbers[*p as usize];
+        }
+    }
+    let len = found.len();
+    Int32Array::new(ScalarBuffer::new(Buffer::from_vec(found), 0, len), (nulls.null_count() > 0).then_some(nulls))
 }
 
 /// A self-reference (unit → parent unit) must lead to a root through kept rows: rows
@@ -531,45 +667,10 @@ mod tests {
 
     use super::*;
     use crate::contract::TABLES;
-    use crate::export::BatchSource;
+    use crate::export::FileRows;
 
     fn ids(prefix: &str, numbers: impl Iterator<Item = usize>) -> Vec<String> {
         numbers.map(|n| format!("{prefix}{n}")).collect()
-    }
-
-    #[test]
-    fn id_order_is_numeric_for_prefixed_numbers() {
-        assert!(id_order("C999999", "C1000000").is_lt());
-        assert!(id_order("9", "10").is_lt());
-        assert!(id_order("C2", "C2").is_eq());
-        assert!(id_order("C10", "C09").is_gt());
-    }
-
-    #[test]
-    fn ascending_index_finds_what_a_hash_map_finds() {
-        // C1 … C5000 with every third number missing, so lookups hit gaps too.
-        let present: Vec<String> = ids("C", (1..=5000).filter(|n| n % 3 != 0));
-        let array = StringArray::from(present.clone());
-        assert!(IdIndex::is_strictly_ascending(&array));
-        let ascending = IdIndex::Ascending(&array);
-        let hashed = IdIndex::Hashed(present.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect());
-        // In order (children listed by parent), backwards, scattered, and outside the range.
-        let mut keys = ids("C", 0..=5001);
-        keys.extend(ids("C", (0..=5001).rev()));
-        keys.extend(ids("C", (0..5000).map(|n| n * 7919 % 5003)));
-        keys.extend(["", "C", "C01", "D5", "C99999999", "B1"].map(String::from));
-        let (mut h1, mut h2) = (0, 0);
-        for key in &keys {
-            assert_eq!(ascending.find(key, &mut h1), hashed.find(key, &mut h2), "lookup of {key:?}");
-        }
-    }
-
-    #[test]
-    fn only_strictly_ascending_ids_skip_hashing() {
-        assert!(!IdIndex::is_strictly_ascending(&StringArray::from(vec!["C1", "C2", "C2"])));
-        assert!(!IdIndex::is_strictly_ascending(&StringArray::from(vec!["C2", "C1"])));
-        assert!(!IdIndex::is_strictly_ascending(&StringArray::from(vec![Some("C1"), None, Some("C3")])));
-        assert!(IdIndex::is_strictly_ascending(&StringArray::from(vec!["C9", "C10", "C11"])));
     }
 
     /// A table of the contract with the given string columns, every other column null.
@@ -591,8 +692,8 @@ mod tests {
             spec,
             present: true,
             files: Vec::new(),
-            batches: vec![batch],
-            sources: vec![BatchSource { file: Arc::from(format!("{name}.parquet")), first_row: 1 }],
+            sources: vec![FileRows { file: Arc::from(format!("{name}.parquet")), rows }],
+            batch,
             nonexistent_times: Vec::new(),
         }
     }
@@ -601,11 +702,10 @@ mod tests {
         values.into_iter().map(Some).collect()
     }
 
-    /// Tables larger than SMALL_TABLE_ROWS, with ascending ids, take the galloping path:
-    /// duplicates and dangling references must still be found there.
+    /// Duplicates and dangling references are found in tables of many rows.
     #[test]
-    fn large_ascending_tables_are_checked_like_hashed_ones() {
-        let n = SMALL_TABLE_ROWS + 1000;
+    fn large_tables_find_duplicates_and_dangling_references() {
+        let n = 70_000;
         let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
         let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
         let case_ids = ids("C", 1..=n);
@@ -635,7 +735,7 @@ mod tests {
             2 * n,
         );
         let raw = [units, children, caseworkers, cases, measures];
-        let checked = check_all(&raw).expect("checks run");
+        let checked = check_all(&raw, &[]).expect("checks run");
         let rejected = |name: &str| -> Vec<(i64, Rule)> {
             let t = checked.iter().find(|t| t.spec.name == name).expect("table checked");
             t.rejected.iter().map(|r| (r.row, r.rule)).collect()
@@ -643,5 +743,54 @@ mod tests {
         assert_eq!(rejected("cases"), vec![]);
         // Rows are 1-based: index 12 is row 13; the two copies of M100 are indexes 99 and 100.
         assert_eq!(rejected("measures"), vec![(13, Rule::Dangling), (100, Rule::DuplicateId), (101, Rule::DuplicateId)]);
+    }
+
+    /// Rows listed in no order: each kept row's parent row is kept for a keyed parent,
+    /// numbered among the parent's kept rows when some of them are rejected.
+    #[test]
+    fn kept_rows_know_their_parent_rows() {
+        let n = 5000;
+        let scattered = |count: usize| (0..count).map(move |i| i * 7919 % count);
+        let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
+        let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
+        // Cases in reverse order; every 100th names a child that does not exist.
+        let cases = table(
+            "cases",
+            &[
+                ("case_id", some(ids("C", (1..=n).rev()))),
+                ("child_id", some((1..=n).rev().map(|i| if i % 100 == 0 { "B0".to_string() } else { format!("B{i}") }).collect())),
+                ("unit_id", some(vec!["U1".to_string(); n])),
+            ],
+            n,
+        );
+        let caseworkers = table("caseworkers", &[], 0);
+        // Two measures per case, scattered.
+        let measure_cases: Vec<String> = scattered(2 * n).map(|m| format!("C{}", m / 2 + 1)).collect();
+        let measures = table(
+            "measures",
+            &[
+                ("measure_id", some(scattered(2 * n).map(|m| format!("M{m}")).collect())),
+                ("case_id", some(measure_cases)),
+                ("paragraph", some(vec!["SEL:52".to_string(); 2 * n])),
+            ],
+            2 * n,
+        );
+        let raw = [units, children, caseworkers, cases, measures];
+        let checked = check_all(&raw, &["cases"]).expect("checks run");
+        let table_of = |name: &str| checked.iter().find(|t| t.spec.name == name).expect("table checked");
+        let (cases, measures) = (table_of("cases"), table_of("measures"));
+        assert_eq!(cases.rejected.len(), n / 100);
+        // A rejected case's measures dangle.
+        assert_eq!(measures.rejected.len(), 2 * n / 100);
+        assert!(measures.rejected.iter().all(|r| r.rule == Rule::Dangling && r.column == "case_id"));
+        let parent_rows = measures.parent_rows("case_id", "cases").expect("kept for a keyed parent");
+        assert_eq!(parent_rows.len(), measures.kept.num_rows());
+        let case_ids = cases.kept.column_by_name("case_id").unwrap().as_string::<i32>();
+        let measure_case_ids = measures.kept.column_by_name("case_id").unwrap().as_string::<i32>();
+        for i in 0..parent_rows.len() {
+            assert_eq!(case_ids.value(parent_rows.value(i) as usize), measure_case_ids.value(i), "measure row {i}");
+        }
+        // Only references to keyed tables keep their parent rows.
+        assert!(cases.parent_rows("child_id", "children").is_none());
     }
 }

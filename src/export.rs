@@ -12,64 +12,62 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Europe::Copenhagen;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-    new_null_array,
+    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
+    TimestampMicrosecondArray, new_null_array,
 };
-use datafusion::arrow::compute::{cast, is_null};
+use datafusion::arrow::compute::{cast, concat, concat_batches, is_null};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatchReader;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec};
 use crate::error::{Error, Result};
 
-/// One table as read: its batches in the raw schema (the contract's columns, all
-/// nullable), and where each batch came from.
+/// One table as read: its rows in the raw schema (the contract's columns, all
+/// nullable), and which file each came from.
 #[derive(Debug)]
 pub struct RawTable {
     pub spec: &'static TableSpec,
     /// False for a further table the export does not have (read as empty).
     pub present: bool,
     pub files: Vec<PathBuf>,
-    pub batches: Vec<RecordBatch>,
-    /// One per batch: kept beside the data rather than as columns, since only the few
-    /// rejected rows ever need it.
-    pub sources: Vec<BatchSource>,
-    /// Rows (numbered across all batches) whose naive timestamp names a Copenhagen
+    /// Every row, file after file: one batch, so rows are numbered 0..n across files.
+    pub batch: RecordBatch,
+    /// Where the rows are, in the batch's order: kept beside the data rather than as
+    /// columns, since only the few rejected rows ever need it.
+    pub sources: Vec<FileRows>,
+    /// Rows (numbered across all files) whose naive timestamp names a Copenhagen
     /// wall-clock time that does not exist (the skipped spring hour), with the column:
     /// the value reads as null and the checks reject the row.
     pub nonexistent_times: Vec<(usize, &'static str)>,
 }
 
-/// Where a batch's rows are: a file (relative to the export folder) and the 1-based row
-/// in it of the batch's first row.
+/// A file (relative to the export folder) and how many rows of the table it holds.
 #[derive(Debug, Clone)]
-pub struct BatchSource {
+pub struct FileRows {
     pub file: Arc<str>,
-    pub first_row: i64,
+    pub rows: usize,
 }
 
 impl RawTable {
     pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
+        self.batch.num_rows()
     }
 
     /// The file and 1-based row in it of row `row` of the table (rows numbered across
-    /// all batches from 0).
+    /// all files from 0).
     pub fn source_of(&self, row: usize) -> Option<(&str, i64)> {
         let mut first = 0usize;
-        for (batch, source) in self.batches.iter().zip(&self.sources) {
-            if row < first + batch.num_rows() {
-                return Some((&source.file, source.first_row + (row - first) as i64));
+        for source in &self.sources {
+            if row < first + source.rows {
+                return Some((&source.file, (row - first + 1) as i64));
             }
-            first += batch.num_rows();
+            first += source.rows;
         }
         None
     }
 }
-
-/// The most rows read into one batch. Larger files are read in several batches.
-const MAX_BATCH_ROWS: usize = 4 * 1024 * 1024;
 
 /// Files with at least this many rows are decoded on several threads.
 const PARALLEL_DECODE_ROWS: usize = 256 * 1024;
@@ -125,22 +123,53 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
         }
         None => Vec::new(),
     };
-    let mut table = RawTable { spec, present, files: Vec::new(), batches: Vec::new(), sources: Vec::new(), nonexistent_times: Vec::new() };
+    let (mut pieces, mut sources, mut nonexistent_times) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = 0;
     for file in &files {
-        read_file(file, export, &mut table)?;
+        let (batch, nonexistent) = read_file(file, spec)?;
+        nonexistent_times.extend(nonexistent.into_iter().map(|(row, column)| (rows + row, column)));
+        let relative: Arc<str> = file.strip_prefix(export).unwrap_or(file).display().to_string().into();
+        sources.push(FileRows { file: relative, rows: batch.num_rows() });
+        rows += batch.num_rows();
+        pieces.push(batch);
     }
-    table.files = files;
-    Ok(table)
+    let batch = one_batch(spec, pieces)?;
+    Ok(RawTable { spec, present, files, batch, sources, nonexistent_times })
 }
 
 /// A table left unread: empty, with its presence noted.
 pub fn skip_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     let present = table_files(export, spec)?.is_some();
-    Ok(RawTable { spec, present, files: Vec::new(), batches: Vec::new(), sources: Vec::new(), nonexistent_times: Vec::new() })
+    let batch = RecordBatch::new_empty(spec.raw_schema());
+    Ok(RawTable { spec, present, files: Vec::new(), batch, sources: Vec::new(), nonexistent_times: Vec::new() })
 }
 
-fn read_file(path: &Path, export: &Path, table: &mut RawTable) -> Result<()> {
-    let spec = table.spec;
+/// The files' batches as one, put together column by column, each column's pieces freed
+/// once copied: a table of several files is held about once, not twice.
+fn one_batch(spec: &TableSpec, mut pieces: Vec<RecordBatch>) -> Result<RecordBatch> {
+    let schema = spec.raw_schema();
+    if pieces.len() <= 1 {
+        return Ok(pieces.pop().unwrap_or_else(|| RecordBatch::new_empty(schema)));
+    }
+    let rows = pieces.iter().map(RecordBatch::num_rows).sum();
+    let mut parts: Vec<Vec<ArrayRef>> = schema.fields().iter().map(|_| Vec::new()).collect();
+    for piece in pieces {
+        for (part, column) in parts.iter_mut().zip(piece.columns()) {
+            part.push(Arc::clone(column));
+        }
+    }
+    let columns = parts
+        .into_iter()
+        .map(|part| concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
+    RecordBatch::try_new_with_options(schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows)))
+        .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))
+}
+
+/// Reads one file of a table: its rows in the raw schema, and the rows (numbered in the
+/// file) whose timestamp does not exist in Copenhagen, with the column.
+fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<(usize, &'static str)>)> {
     let unreadable = |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));
     let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
@@ -169,21 +198,27 @@ fn read_file(path: &Path, export: &Path, table: &mut RawTable) -> Result<()> {
         }
     }
     let roots: Vec<usize> = sources.iter().flatten().copied().collect();
-    // One batch per file (up to a bound that keeps string offsets small): the checks
-    // need one batch per table, and concatenating batches would copy every value again.
+    // One batch per file: the checks need one batch per table, and splitting a file
+    // would only have its pieces copied together again.
     let file_rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-    let batch_size = file_rows.clamp(1, MAX_BATCH_ROWS);
+    let batch_size = file_rows.max(1);
     // A large file is decoded in column groups on several threads (each with its own
     // reader): the largest file of the largest table otherwise bounds the whole load.
     let threads = if file_rows >= PARALLEL_DECODE_ROWS { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
     let threads = threads.min(roots.len()).max(1);
     let groups: Vec<Vec<usize>> = (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();
-    let read_group = |builder: ParquetRecordBatchReaderBuilder<File>, group: &[usize]| -> Result<Vec<RecordBatch>> {
+    let read_group = |builder: ParquetRecordBatchReaderBuilder<File>, group: &[usize]| -> Result<RecordBatch> {
         let mask = ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
         let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
-        reader.map(|b| b.map_err(|e| unreadable(&e))).collect()
+        let schema = reader.schema();
+        let mut batches = reader.map(|b| b.map_err(|e| unreadable(&e))).collect::<Result<Vec<_>>>()?;
+        match batches.len() {
+            0 => Ok(RecordBatch::new_empty(schema)),
+            1 => Ok(batches.pop().expect("one batch")),
+            _ => concat_batches(&schema, &batches).map_err(|e| unreadable(&e)),
+        }
     };
-    let parts: Vec<Vec<RecordBatch>> = std::thread::scope(|s| {
+    let parts: Vec<RecordBatch> = std::thread::scope(|s| {
         // The first group reads with the reader already open; the others open their own.
         let others: Vec<_> = groups[1..]
             .iter()
@@ -199,41 +234,32 @@ fn read_file(path: &Path, export: &Path, table: &mut RawTable) -> Result<()> {
             .chain(others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a decoding thread failed".into())))))
             .collect::<Result<Vec<_>>>()
     })?;
-    let batch_count = parts.first().map_or(0, Vec::len);
-    if parts.iter().any(|p| p.len() != batch_count) {
-        return Err(Error::Internal(format!("{}: column groups decoded into different batches", path.display())));
+    let n = parts[0].num_rows();
+    if parts.iter().any(|p| p.num_rows() != n) {
+        return Err(Error::Internal(format!("{}: column groups decoded into different row counts", path.display())));
     }
-    let relative: Arc<str> = path.strip_prefix(export).unwrap_or(path).display().to_string().into();
-    let mut file_row = 0i64;
+    // The column `name`, from whichever group decoded it.
+    let column_of = |name: &str| parts.iter().find_map(|p| p.column_by_name(name));
     let raw_schema = spec.raw_schema();
-    for i in 0..batch_count {
-        // The column `name` of batch i, from whichever group decoded it.
-        let column_of = |name: &str| parts.iter().find_map(|p| p[i].column_by_name(name));
-        let n = parts[0][i].num_rows();
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(raw_schema.fields().len());
-        for (col, source) in spec.read_columns().zip(&sources) {
-            let array = match source {
-                Some(idx) => {
-                    let name = file_schema.field(*idx).name();
-                    let source_array = column_of(name).ok_or_else(|| unreadable(&"projected column absent"))?;
-                    let (array, nonexistent) =
-                        convert(source_array, col).map_err(|what| Error::export(path, spec.name, Some(col.name), what))?;
-                    let first = table.num_rows();
-                    table.nonexistent_times.extend(nonexistent.into_iter().map(|row| (first + row, col.name)));
-                    array
-                }
-                None if col.default_false => Arc::new(BooleanArray::from(vec![false; n])),
-                None => new_null_array(&col.kind.data_type(), n),
-            };
-            columns.push(array);
-        }
-        table.sources.push(BatchSource { file: relative.clone(), first_row: file_row + 1 });
-        file_row += n as i64;
-        let batch = RecordBatch::try_new(raw_schema.clone(), columns)
-            .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;
-        table.batches.push(batch);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(raw_schema.fields().len());
+    let mut nonexistent_times = Vec::new();
+    for (col, source) in spec.read_columns().zip(&sources) {
+        let array = match source {
+            Some(idx) => {
+                let name = file_schema.field(*idx).name();
+                let source_array = column_of(name).ok_or_else(|| unreadable(&"projected column absent"))?;
+                let (array, nonexistent) = convert(source_array, col).map_err(|what| Error::export(path, spec.name, Some(col.name), what))?;
+                nonexistent_times.extend(nonexistent.into_iter().map(|row| (row, col.name)));
+                array
+            }
+            None if col.default_false => Arc::new(BooleanArray::from(vec![false; n])),
+            None => new_null_array(&col.kind.data_type(), n),
+        };
+        columns.push(array);
     }
-    Ok(())
+    let batch = RecordBatch::try_new_with_options(raw_schema, columns, &RecordBatchOptions::new().with_row_count(Some(n)))
+        .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;
+    Ok((batch, nonexistent_times))
 }
 
 fn is_string(t: &DataType) -> bool {

@@ -17,6 +17,7 @@ pub mod export;
 // `gen` is a reserved word in edition 2024, hence the raw identifier.
 pub mod r#gen;
 pub mod history;
+pub mod id_index;
 pub mod import;
 pub mod kpi;
 pub mod letters;

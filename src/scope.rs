@@ -12,11 +12,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::{filter, filter_record_batch};
+use datafusion::arrow::datatypes::Int32Type;
 
 use crate::catalog::CheckedExport;
-use crate::checks::CheckedTable;
+use crate::checks::{CheckedTable, ParentRows};
 use crate::error::{Error, Result};
 
 /// The units a user may see.
@@ -71,35 +72,74 @@ impl CheckedExport {
             .map(|i| case_children.value(i))
             .collect();
 
-        self.clone_tables(|t| {
-            let batch = &t.kept;
-            let keep = |column: &str, visible: &dyn Fn(&str) -> bool| -> Result<BooleanArray> {
-                let values = batch_strings(batch, t.spec.name, column)?;
-                Ok((0..values.len()).map(|i| Some(values.is_valid(i) && visible(values.value(i)))).collect())
-            };
-            let mask = if t.spec.name == "children" {
-                keep("child_id", &|id| visible_children.contains(id))?
-            } else if batch.schema().column_with_name("unit_id").is_some() {
-                keep("unit_id", &|id| units.contains(id))?
-            } else if batch.schema().column_with_name("case_id").is_some() {
-                keep("case_id", &|id| visible_cases.contains(id))?
-            } else {
-                return Err(Error::Internal(format!("table {} has no unit to scope it by", t.spec.name)));
-            };
-            let kept = filter_record_batch(batch, &mask).map_err(|e| Error::Internal(format!("scoping {}: {e}", t.spec.name)))?;
-            if t.spec.name == "units" { without_hidden_parents(kept, &units) } else { Ok(kept) }
-        })
-    }
-
-    /// A copy with each table's kept rows replaced; counts follow the rows, and no rows are
-    /// rejected.
-    fn clone_tables(&self, rows: impl Fn(&CheckedTable) -> Result<RecordBatch>) -> Result<CheckedExport> {
-        let tables = self
+        let masks = self
             .tables
             .iter()
             .map(|t| {
-                let kept = rows(t)?;
-                Ok(CheckedTable { spec: t.spec, present: t.present, rows_read: kept.num_rows(), kept, rejected: Vec::new() })
+                let batch = &t.kept;
+                let keep = |column: &str, visible: &dyn Fn(&str) -> bool| -> Result<BooleanArray> {
+                    let values = batch_strings(batch, t.spec.name, column)?;
+                    Ok((0..values.len()).map(|i| Some(values.is_valid(i) && visible(values.value(i)))).collect())
+                };
+                if t.spec.name == "children" {
+                    keep("child_id", &|id| visible_children.contains(id))
+                } else if batch.schema().column_with_name("unit_id").is_some() {
+                    keep("unit_id", &|id| units.contains(id))
+                } else if batch.schema().column_with_name("case_id").is_some() {
+                    keep("case_id", &|id| visible_cases.contains(id))
+                } else {
+                    Err(Error::Internal(format!("table {} has no unit to scope it by", t.spec.name)))
+                }
+            })
+            .collect::<Result<Vec<BooleanArray>>>()?;
+        self.keep_rows(&masks, |name, kept| if name == "units" { without_hidden_parents(kept, &units) } else { Ok(kept) })
+    }
+
+    /// A copy with the rows each mask keeps (table by table), and each kept row's parent
+    /// rows renumbered to the parent's kept rows; counts follow the rows, and no rows are
+    /// rejected. `finish` may change a table's kept rows in place (not their number).
+    fn keep_rows(&self, masks: &[BooleanArray], finish: impl Fn(&str, RecordBatch) -> Result<RecordBatch>) -> Result<CheckedExport> {
+        // For each table, each old row's new number, or -1 where the row is left out.
+        let renumbered: Vec<Vec<i32>> = masks
+            .iter()
+            .map(|mask| {
+                let mut next = 0;
+                (0..mask.len())
+                    .map(|i| {
+                        if mask.value(i) {
+                            next += 1;
+                            next - 1
+                        } else {
+                            -1
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let position = |name: &str| self.tables.iter().position(|t| t.spec.name == name);
+        let tables = self
+            .tables
+            .iter()
+            .zip(masks)
+            .map(|(t, mask)| {
+                let internal = |e: datafusion::arrow::error::ArrowError| Error::Internal(format!("scoping {}: {e}", t.spec.name));
+                let kept = finish(t.spec.name, filter_record_batch(&t.kept, mask).map_err(internal)?)?;
+                let parent_rows = t
+                    .parent_rows
+                    .iter()
+                    .map(|p| {
+                        let new_numbers = position(p.parent).map(|i| &renumbered[i]).ok_or_else(|| Error::Internal(format!("no table {}", p.parent)))?;
+                        let rows = filter(&p.rows, mask).map_err(internal)?;
+                        let rows = rows.as_primitive::<Int32Type>();
+                        // A parent the grant leaves out leaves its child without a key.
+                        let rows: Int32Array = rows
+                            .iter()
+                            .map(|r| r.and_then(|r| new_numbers.get(r as usize).copied()).filter(|n| *n >= 0))
+                            .collect();
+                        Ok(ParentRows { column: p.column, parent: p.parent, rows })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(CheckedTable { spec: t.spec, present: t.present, rows_read: kept.num_rows(), kept, rejected: Vec::new(), parent_rows })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(CheckedExport { tables })
