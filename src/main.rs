@@ -56,8 +56,8 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Serve the views over PostgreSQL's wire protocol (psql, DBeaver, Excel, Power BI, R,
-    /// Python): database cwkpi, read-only, users and their units from --users, each
+    /// Serve the views over PostgreSQL's wire protocol (psql, DBeaver, R, Python):
+    /// database cwkpi, read-only, users and their units from --users, each
     /// session as of its own date (SET cwkpi.as_of = '2026-03-01'). Reloads the export when
     /// its files change or on SIGHUP. Prints where it listens on the first line of stdout.
     Serve {

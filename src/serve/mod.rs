@@ -1,5 +1,5 @@
 //! `cwkpi serve`: the views over PostgreSQL's wire protocol, for analysts' own tools
-//! (psql, DBeaver, Excel and Power BI through Npgsql, R, Python).
+//! (psql, DBeaver, R, Python; see docs/serve.md for Npgsql-based ones).
 //!
 //! It sits on top of the catalog and changes nothing in it:
 //! - `users`: the users file and SCRAM verifiers;
