@@ -152,7 +152,7 @@ pub struct Served {
 impl Served {
     /// Loads the first generation; an export that does not load stops the server.
     pub async fn start(source: Source) -> Result<Served> {
-        // The views analysts query most are kept computed per catalog (see `data` above).
+        // `kpi`, the view analysts query most, is kept computed per catalog.
         // The catalog's own work (the warm-up) is the server's, not a query's: the memory
         // limit applies to the sessions that run queries.
         let options = EngineOptions {
