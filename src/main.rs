@@ -56,7 +56,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Serve the views over PostgreSQL's wire protocol (psql, DBeaver, R, Python):
+    /// Serve the views over PostgreSQL's wire protocol (psql, DBeaver, R, Python, Npgsql):
     /// database cwkpi, read-only, users and their units from --users, each
     /// session as of its own date (SET cwkpi.as_of = '2026-03-01'). Reloads the export when
     /// its files change or on SIGHUP. Prints where it listens on the first line of stdout.

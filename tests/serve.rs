@@ -604,7 +604,7 @@ fn a_query_past_the_memory_limit_fails_alone() {
 }
 
 #[test]
-fn the_start_up_queries_of_jdbc_tools_answer() {
+fn the_start_up_queries_of_jdbc_and_npgsql_answer() {
     let server = Server::start(&sample(), &[ANALYST], &[]);
     // What DBeaver (PostgreSQL JDBC) sends on connecting, in order.
     let rows = server.rows(
@@ -621,4 +621,17 @@ fn the_start_up_queries_of_jdbc_tools_answer() {
     );
     assert!(rows[0].starts_with("public|"), "{rows:?}");
     assert!(rows.iter().any(|r| r.ends_with("|cwkpi")), "{rows:?}");
+
+    // Npgsql's type loading: every base type it maps, bool among them, with its oid.
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-f"])
+        .arg(script("npgsql_load_types.sql"))
+        .args(["-d", &server.conninfo(ANALYST.0)])
+        .env("PGPASSWORD", ANALYST.1)
+        .output()
+        .unwrap();
+    let types = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(types.lines().count() >= 100, "{types}");
+    assert!(types.lines().any(|l| l == "pg_catalog|16|bool|b|f|"), "{types}");
 }

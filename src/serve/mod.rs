@@ -1,5 +1,5 @@
 //! `cwkpi serve`: the views over PostgreSQL's wire protocol, for analysts' own tools
-//! (psql, DBeaver, R, Python; see docs/serve.md for Npgsql-based ones).
+//! (psql, DBeaver, R, Python, Npgsql-based ones: see docs/serve.md).
 //!
 //! It sits on top of the catalog and changes nothing in it:
 //! - `users`: the users file and SCRAM verifiers;
@@ -7,11 +7,12 @@
 //! - `data`: the export being served, reloaded in the background when it changes;
 //! - `session`: each connection's queries, in its own session over the shared catalog for
 //!   the user's grant and dates, behind a read-only guard;
-//! - `descriptions`: the views' descriptions as PostgreSQL comments.
+//! - `pg_catalog`: what cwkpi adds to datafusion-postgres's `pg_catalog` (the views'
+//!   comments, `pg_type.typreceive` as Npgsql reads it).
 
 pub mod auth;
 pub mod data;
-pub mod descriptions;
+pub mod pg_catalog;
 pub mod session;
 pub mod users;
 

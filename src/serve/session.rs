@@ -350,7 +350,7 @@ impl Router {
             ctx.register_udf(function);
         }
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| internal(*e))?;
-        super::descriptions::add_view_descriptions(&ctx).map_err(internal)?;
+        super::pg_catalog::amend_pg_catalog(&ctx).map_err(internal)?;
         Ok(ctx)
     }
 

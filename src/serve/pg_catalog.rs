@@ -1,10 +1,13 @@
-//! The views' descriptions (what `cwkpi views` prints) as PostgreSQL comments, so tools
-//! show them: rows of `pg_catalog.pg_description` (DBeaver and most tools join it to
-//! `pg_class`) and `obj_description(oid, 'pg_class')` (psql's `\dv+`).
+//! What cwkpi adds to datafusion-postgres's `pg_catalog`, wrapping the tables it changes:
 //!
-//! datafusion-postgres's `pg_description` is a static table and it assigns a relation's
-//! oid when `pg_class` is read, so both are wrapped here: reading `pg_class` notes the oid
-//! of each described view, and `pg_description` adds a row for each.
+//! - The views' descriptions (what `cwkpi views` prints) as PostgreSQL comments, so tools
+//!   show them: rows of `pg_description` (tools join it to `pg_class`) and
+//!   `obj_description(oid, 'pg_class')`. datafusion-postgres's `pg_description` is a
+//!   static table and it gives a relation its oid when `pg_class` is read, so reading
+//!   `pg_class` notes the oid of each described view, and `pg_description` adds a row
+//!   for each.
+//! - `pg_type.typreceive` as a `regproc` (the function's oid), as in PostgreSQL, rather
+//!   than its name: Npgsql (Excel, Power BI) joins it to `pg_proc.oid` when it connects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::MemTable;
@@ -25,9 +28,9 @@ use crate::catalog::{DATABASE, all_views, other_date_views};
 /// Each described relation's oid (as `pg_class` last gave it) and its description.
 type OidDescriptions = Arc<RwLock<HashMap<i32, String>>>;
 
-/// Wraps the session's `pg_catalog` so the views carry their descriptions, and registers
-/// `obj_description`. Call after `setup_pg_catalog`.
-pub fn add_view_descriptions(ctx: &SessionContext) -> Result<()> {
+/// Wraps the session's `pg_catalog` (see above) and registers `obj_description`. Call
+/// after `setup_pg_catalog`.
+pub fn amend_pg_catalog(ctx: &SessionContext) -> Result<()> {
     let catalog = ctx.catalog(DATABASE).ok_or_else(|| DataFusionError::Plan(format!("no catalog {DATABASE}")))?;
     let inner = catalog.schema("pg_catalog").ok_or_else(|| DataFusionError::Plan("no pg_catalog schema".into()))?;
     let descriptions: HashMap<String, String> =
@@ -61,12 +64,14 @@ impl SchemaProvider for Described {
         let kind = match name.to_ascii_lowercase().as_str() {
             "pg_class" => Kind::Class,
             "pg_description" => Kind::Description,
+            "pg_type" => Kind::Type,
             _ => return self.inner.table(name).await,
         };
         let Some(inner_table) = self.inner.table(name).await? else { return Ok(None) };
+        let schema = if kind == Kind::Type { with_regproc_receive(&inner_table.schema())? } else { inner_table.schema() };
         Ok(Some(Arc::new(Wrapped {
             kind,
-            schema: inner_table.schema(),
+            schema,
             inner: Arc::clone(&self.inner),
             descriptions: Arc::clone(&self.descriptions),
             by_oid: Arc::clone(&self.by_oid),
@@ -83,6 +88,7 @@ impl SchemaProvider for Described {
 enum Kind {
     Class,
     Description,
+    Type,
 }
 
 #[derive(Debug)]
@@ -151,6 +157,50 @@ impl Wrapped {
     }
 }
 
+impl Wrapped {
+    /// `pg_type` with `typreceive` as the oid of the `pg_proc` function it names (0 for
+    /// none, as PostgreSQL's `-`).
+    async fn types(&self, state: &dyn Session) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let (_, types) = self.read(state, "pg_type").await?;
+        let (_, procs) = self.read(state, "pg_proc").await?;
+        let mut oid_of: HashMap<String, i32> = HashMap::new();
+        for batch in &procs {
+            let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name("proname")) else { continue };
+            let oids = cast(oids, &DataType::Int32)?;
+            let oids = oids.as_primitive::<Int32Type>();
+            let names = cast(names, &DataType::Utf8)?;
+            let names = names.as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                let oid = oid_of.entry(names.value(i).to_string()).or_insert(oids.value(i));
+                *oid = (*oid).min(oids.value(i));
+            }
+        }
+        let at = self.schema.index_of("typreceive")?;
+        let batches = types
+            .iter()
+            .map(|batch| {
+                let names = cast(batch.column(at), &DataType::Utf8)?;
+                let names = names.as_string::<i32>();
+                let oids: Int32Array = (0..names.len()).map(|i| Some(if names.is_null(i) { 0 } else { oid_of.get(names.value(i)).copied().unwrap_or(0) })).collect();
+                let mut columns = batch.columns().to_vec();
+                columns[at] = Arc::new(oids);
+                Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((Arc::clone(&self.schema), batches))
+    }
+}
+
+/// `pg_type`'s columns with `typreceive` an oid marked `regproc` (datafusion-pg-catalog's
+/// field metadata for oid aliases, so `typreceive = 'array_recv'::regproc` resolves too).
+fn with_regproc_receive(schema: &SchemaRef) -> Result<SchemaRef> {
+    let at = schema.index_of("typreceive")?;
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let metadata = HashMap::from([("pg.oid_alias".to_string(), "regproc".to_string())]);
+    fields[at] = Field::new("typreceive", DataType::Int32, false).with_metadata(metadata);
+    Ok(Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
 /// `pg_class`'s own oid in PostgreSQL, which `pg_description.classoid` names for
 /// comments on relations (the static rows use it too).
 const PG_CLASS_OID: i32 = 1259;
@@ -169,6 +219,7 @@ impl TableProvider for Wrapped {
         let (schema, batches) = match self.kind {
             Kind::Class => self.class(state).await?,
             Kind::Description => self.description(state).await?,
+            Kind::Type => self.types(state).await?,
         };
         MemTable::try_new(schema, vec![batches])?.scan(state, projection, filters, limit).await
     }
