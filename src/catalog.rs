@@ -153,32 +153,36 @@ impl Catalog {
 
     /// A catalog over the same tables as the one `parts` came from, as of other dates.
     pub async fn from_parts(parts: Arc<CatalogParts>, as_of: &[NaiveDate]) -> Result<Catalog> {
-        let ctx = SessionContext::new_with_config_rt(parts.config.clone(), Arc::clone(&parts.runtime));
-        for (name, table) in &parts.tables {
-            ctx.register_table(name.as_str(), Arc::clone(table))?;
-        }
-        register_functions(&ctx, &parts.rules);
-        let mut catalog = Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling: true };
-        catalog.set_as_of(as_of).await?;
-        Ok(catalog)
+        Catalog::over_parts(parts, Vec::new(), true, as_of).await
     }
 
     /// A catalog over the same tables as this one, as of other dates. The tables and the
     /// cached views that do not depend on the dates are shared, not recomputed.
     pub async fn at_dates(&self, dates: &[NaiveDate]) -> Result<Catalog> {
-        let ctx = SessionContext::new_with_config_rt(self.parts.config.clone(), Arc::clone(&self.parts.runtime));
-        for (name, table) in &self.parts.tables {
-            ctx.register_table(name.as_str(), Arc::clone(table))?;
-        }
+        let mut kept = Vec::new();
         for view in all_views() {
             if self.parts.lifetime(&view.name) == Some(Lifetime::Export)
-                && let Some(provider) = self.ctx.table_provider(view.name.as_str()).await.ok()
+                && let Ok(provider) = self.ctx.table_provider(view.name.as_str()).await
             {
-                ctx.register_table(view.name.as_str(), provider)?;
+                kept.push((view.name, provider));
             }
         }
-        register_functions(&ctx, &self.parts.rules);
-        let mut catalog = Catalog { ctx, rules: self.rules.clone(), as_of: Vec::new(), parts: Arc::clone(&self.parts), is_sibling: self.is_sibling };
+        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates).await
+    }
+
+    /// A catalog of `parts`' tables and the `kept` views, as of `dates`.
+    async fn over_parts(
+        parts: Arc<CatalogParts>,
+        kept: Vec<(String, Arc<dyn TableProvider>)>,
+        is_sibling: bool,
+        dates: &[NaiveDate],
+    ) -> Result<Catalog> {
+        let ctx = SessionContext::new_with_config_rt(parts.config.clone(), Arc::clone(&parts.runtime));
+        for (name, table) in parts.tables.iter().chain(&kept) {
+            ctx.register_table(name.as_str(), Arc::clone(table))?;
+        }
+        register_functions(&ctx, &parts.rules);
+        let mut catalog = Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling };
         catalog.set_as_of(dates).await?;
         Ok(catalog)
     }
@@ -327,13 +331,23 @@ fn register_functions(ctx: &SessionContext, rules: &Rules) {
     }
 }
 
-fn session(options: &EngineOptions) -> Result<SessionContext> {
-    // DATAFUSION_* environment variables tune the engine (e.g.
-    // DATAFUSION_EXECUTION_TARGET_PARTITIONS); the rest are DataFusion's defaults.
-    let config = SessionConfig::from_env()
+/// The settings of every session over the catalog: DATAFUSION_* environment variables
+/// tune the engine (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS); the rest are
+/// DataFusion's defaults, with `information_schema` and the tables in `cwkpi.public`.
+pub fn session_config() -> Result<SessionConfig> {
+    Ok(SessionConfig::from_env()
         .map_err(|e| Error::Usage(format!("a DATAFUSION_ environment variable is invalid: {e}")))?
         .with_information_schema(true)
-        .with_default_catalog_and_schema(DATABASE, SCHEMA);
+        .with_default_catalog_and_schema(DATABASE, SCHEMA))
+}
+
+/// `weeks` dates a week apart, the last one `last`, in order: the as-of dates of a trend.
+pub fn weekly_dates(last: NaiveDate, weeks: u32) -> Vec<NaiveDate> {
+    (0..weeks).rev().map(|w| last - chrono::Duration::weeks(i64::from(w))).collect()
+}
+
+fn session(options: &EngineOptions) -> Result<SessionContext> {
+    let config = session_config()?;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));

@@ -287,13 +287,26 @@ impl Common {
         EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone(), ..Default::default() }
     }
 
+    /// The export and a catalog as of --as-of, else the export's manifest date, else
+    /// yesterday; with that date.
+    async fn catalog_at_export_date(&self) -> Result<(CheckedExport, Catalog, NaiveDate)> {
+        let as_of = match self.as_of {
+            Some(d) => d,
+            None => cwkpi::nightly::default_as_of(&self.exports)?.0,
+        };
+        let rules = Rules::load(self.rules.as_deref())?;
+        let export = CheckedExport::load(&self.exports)?;
+        let catalog = Catalog::new(&export, rules, &[as_of], &self.engine_options()).await?;
+        Ok((export, catalog, as_of))
+    }
+
     /// A catalog as of `weeks` dates, 7 days apart, the last one --as-of, without the
     /// tables in `skip` (see `CheckedExport::load_except`).
     async fn catalog_weeks(&self, weeks: u32, skip: &[&str]) -> Result<Catalog> {
         let rules = Rules::load(self.rules.as_deref())?;
         let export = CheckedExport::load_except(&self.exports, skip)?;
         let last = self.as_of.unwrap_or_else(today);
-        let dates: Vec<NaiveDate> = (0..weeks).rev().map(|w| last - chrono::Duration::weeks(i64::from(w))).collect();
+        let dates = cwkpi::catalog::weekly_dates(last, weeks);
         let catalog = Catalog::new(&export, rules, &dates, &self.engine_options()).await?;
         if let Some(dir) = &self.history {
             cwkpi::history::register(&catalog, dir)?;
@@ -362,13 +375,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Shell { common } => {
-            let as_of = match common.as_of {
-                Some(d) => d,
-                None => cwkpi::nightly::default_as_of(&common.exports)?.0,
-            };
-            let rules = Rules::load(common.rules.as_deref())?;
-            let export = CheckedExport::load(&common.exports)?;
-            let catalog = Catalog::new(&export, rules, &[as_of], &common.engine_options()).await?;
+            let (_, catalog, _) = common.catalog_at_export_date().await?;
             if cwkpi::shell::run(catalog).await? {
                 Ok(())
             } else {
@@ -379,13 +386,7 @@ async fn run(cli: Cli) -> Result<()> {
             if !(0.0..=1.0).contains(&max_rejected_share) {
                 return Err(Error::Usage(format!("--max-rejected-share {max_rejected_share} must be a fraction between 0 and 1 (0.05, not 5)")));
             }
-            let as_of = match common.as_of {
-                Some(d) => d,
-                None => cwkpi::nightly::default_as_of(&common.exports)?.0,
-            };
-            let rules = Rules::load(common.rules.as_deref())?;
-            let export = CheckedExport::load(&common.exports)?;
-            let catalog = Catalog::new(&export, rules, &[as_of], &common.engine_options()).await?;
+            let (export, catalog, as_of) = common.catalog_at_export_date().await?;
             let report = cwkpi::validate::ValidationReport::build(&export, &catalog, as_of, max_rejected_share).await?;
             if let Some(dir) = &out {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;

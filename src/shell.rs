@@ -124,7 +124,7 @@ impl Shell {
             Some(n) => n.parse().ok().filter(|n| (1..=520).contains(n)).ok_or_else(|| Error::Usage(format!("weeks must be 1 to 520, not {n}")))?,
             None => 1,
         };
-        let dates: Vec<NaiveDate> = (0..weeks).rev().map(|w| date - chrono::Duration::weeks(i64::from(w))).collect();
+        let dates = crate::catalog::weekly_dates(date, weeks);
         self.catalog.set_as_of(&dates).await?;
         Ok(if weeks == 1 { format!("As of {date}.\n") } else { format!("As of {} dates, {} … {date}.\n", weeks, dates[0]) })
     }

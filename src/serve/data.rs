@@ -35,7 +35,11 @@ pub struct Source {
 pub struct Fingerprint(Vec<(PathBuf, u64, Option<SystemTime>)>);
 
 impl Fingerprint {
-    pub fn of(source: &Source) -> std::io::Result<Fingerprint> {
+    pub fn of(source: &Source) -> Result<Fingerprint> {
+        Fingerprint::read(source).map_err(|e| Error::io(format!("cannot read {}", source.exports.display()), e))
+    }
+
+    fn read(source: &Source) -> std::io::Result<Fingerprint> {
         let root = std::fs::canonicalize(&source.exports)?;
         let mut entries = vec![(root.clone(), 0, None)];
         walk(&root, &mut entries)?;
@@ -171,7 +175,7 @@ impl Served {
     /// always, with `force`) and swaps it in. A load that fails, or whose files changed
     /// while it read them, leaves the current generation serving.
     pub async fn reload(&self, force: bool) -> Result<Option<u64>> {
-        let before = Fingerprint::of(&self.source).map_err(|e| Error::io(format!("cannot read {}", self.source.exports.display()), e))?;
+        let before = Fingerprint::of(&self.source)?;
         let unchanged = before == self.current().fingerprint;
         let failed_before = self.failed.lock().unwrap_or_else(|e| e.into_inner()).as_ref() == Some(&before);
         if !force && (unchanged || failed_before) {
@@ -186,7 +190,7 @@ impl Served {
                 return Err(e);
             }
         };
-        let after = Fingerprint::of(&self.source).map_err(|e| Error::io(format!("cannot read {}", self.source.exports.display()), e))?;
+        let after = Fingerprint::of(&self.source)?;
         if after != next.fingerprint {
             return Err(Error::Export(format!("{} changed while it was read; it will be read again", self.source.exports.display())));
         }
@@ -201,7 +205,7 @@ impl Served {
 /// workers, so connections keep being served meanwhile.
 async fn load(source: &Source, options: &EngineOptions, number: u64) -> Result<Generation> {
     let started = Instant::now();
-    let fingerprint = Fingerprint::of(source).map_err(|e| Error::io(format!("cannot read {}", source.exports.display()), e))?;
+    let fingerprint = Fingerprint::of(source)?;
     let (export, rules, default_as_of) = {
         let source = source.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {

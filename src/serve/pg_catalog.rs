@@ -117,16 +117,9 @@ impl Wrapped {
     async fn class(&self, state: &dyn Session) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let (schema, batches) = self.read(state, "pg_class").await?;
         let mut by_oid = HashMap::new();
-        for batch in &batches {
-            let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name("relname")) else { continue };
-            let oids = cast(oids, &DataType::Int32)?;
-            let oids = oids.as_primitive::<Int32Type>();
-            let names = cast(names, &DataType::Utf8)?;
-            let names = names.as_string::<i32>();
-            for i in 0..batch.num_rows() {
-                if let Some(description) = self.descriptions.get(names.value(i)) {
-                    by_oid.insert(oids.value(i), description.clone());
-                }
+        for (oid, name) in oids_and_names(&batches, "relname")? {
+            if let Some(description) = self.descriptions.get(&name) {
+                by_oid.insert(oid, description.clone());
             }
         }
         *self.by_oid.write().unwrap_or_else(|e| e.into_inner()) = by_oid;
@@ -155,25 +148,17 @@ impl Wrapped {
         batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
         Ok((schema, batches))
     }
-}
 
-impl Wrapped {
     /// `pg_type` with `typreceive` as the oid of the `pg_proc` function it names (0 for
     /// none, as PostgreSQL's `-`).
     async fn types(&self, state: &dyn Session) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let (_, types) = self.read(state, "pg_type").await?;
         let (_, procs) = self.read(state, "pg_proc").await?;
+        // An overloaded name is given its first function's oid.
         let mut oid_of: HashMap<String, i32> = HashMap::new();
-        for batch in &procs {
-            let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name("proname")) else { continue };
-            let oids = cast(oids, &DataType::Int32)?;
-            let oids = oids.as_primitive::<Int32Type>();
-            let names = cast(names, &DataType::Utf8)?;
-            let names = names.as_string::<i32>();
-            for i in 0..batch.num_rows() {
-                let oid = oid_of.entry(names.value(i).to_string()).or_insert(oids.value(i));
-                *oid = (*oid).min(oids.value(i));
-            }
+        for (oid, name) in oids_and_names(&procs, "proname")? {
+            let first = oid_of.entry(name).or_insert(oid);
+            *first = (*first).min(oid);
         }
         let at = self.schema.index_of("typreceive")?;
         let batches = types
@@ -189,6 +174,20 @@ impl Wrapped {
             .collect::<Result<Vec<_>>>()?;
         Ok((Arc::clone(&self.schema), batches))
     }
+}
+
+/// Each row's `oid` and the name in `name_column`, from a catalog table's batches.
+fn oids_and_names(batches: &[RecordBatch], name_column: &str) -> Result<Vec<(i32, String)>> {
+    let mut pairs = Vec::new();
+    for batch in batches {
+        let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name(name_column)) else { continue };
+        let oids = cast(oids, &DataType::Int32)?;
+        let oids = oids.as_primitive::<Int32Type>();
+        let names = cast(names, &DataType::Utf8)?;
+        let names = names.as_string::<i32>();
+        pairs.extend((0..batch.num_rows()).filter(|&i| oids.is_valid(i) && names.is_valid(i)).map(|i| (oids.value(i), names.value(i).to_string())));
+    }
+    Ok(pairs)
 }
 
 /// `pg_type`'s columns with `typreceive` an oid marked `regproc` (datafusion-pg-catalog's

@@ -21,7 +21,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{Expr, Set, SetExpr, Statement, Value};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
@@ -43,7 +43,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use super::auth::LoggedIn;
 use super::data::{Generation, Served};
-use crate::catalog::{DATABASE, SCHEMA};
+use crate::catalog::{DATABASE, session_config, weekly_dates};
 
 type DfStatement = (String, Option<(Statement, LogicalPlan)>);
 
@@ -83,7 +83,7 @@ fn session_dates(metadata: &HashMap<String, String>, generation: &Generation) ->
         Some(n) => parse_weeks(n)?,
         None => 1,
     };
-    Ok((0..weeks).rev().map(|w| last - chrono::Duration::weeks(i64::from(w))).collect())
+    Ok(weekly_dates(last, weeks))
 }
 
 fn parse_as_of(value: &str) -> PgWireResult<NaiveDate> {
@@ -337,10 +337,7 @@ impl Router {
         catalog: &crate::catalog::Catalog,
         providers: &HashMap<String, Arc<dyn TableProvider>>,
     ) -> PgWireResult<SessionContext> {
-        let config = SessionConfig::from_env()
-            .map_err(internal)?
-            .with_information_schema(true)
-            .with_default_catalog_and_schema(DATABASE, SCHEMA);
+        let config = session_config().map_err(internal)?;
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.limits.memory_limit, 1.0).build_arc().map_err(internal)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         for (name, provider) in providers {
