@@ -1,11 +1,16 @@
 //! `cwkpi serve` as analysts' tools meet it: psql and psycopg against a server started
 //! here on loopback, compared with `cwkpi kpi` and `cwkpi sql` on the same export.
 //!
-//! Needs `psql` (Debian `postgresql-client`) and Python's `psycopg`; `.ci/run` installs
-//! both. Without them these tests fail: they are not skipped.
+//! Needs `psql` (Debian `postgresql-client`) and Python's `psycopg`: the first server a
+//! test starts runs `scripts/test-clients.sh`, which installs whichever is missing. If that
+//! fails, these tests fail: they are not skipped.
+//!
+//! Every server listens on 127.0.0.1 only, is killed when its test ends (and by the
+//! kernel if the test's thread dies first), and every client load runs for a fixed time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +31,19 @@ fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pg").join(name)
 }
 
+/// Installs psql and psycopg when missing (`scripts/test-clients.sh`), once per run.
+fn clients_installed() {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = INSTALLED.get_or_init(|| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-clients.sh");
+        let out = Command::new("bash").arg(script).output().map_err(|e| e.to_string())?;
+        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    });
+    if let Err(e) = result {
+        panic!("psql and psycopg are needed and could not be installed by scripts/test-clients.sh: {e}");
+    }
+}
+
 /// A user of the test server: name, password, units.
 struct TestUser(&'static str, &'static str, &'static [&'static str]);
 
@@ -43,7 +61,6 @@ impl Server {
     /// Starts `cwkpi serve` on a free loopback port, with `users` (and one user whose
     /// password is written in plain text), and waits until it listens.
     fn start(exports: &Path, users: &[TestUser], extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
         let mut toml = String::new();
         for TestUser(name, password, units) in users {
             let units: Vec<String> = units.iter().map(|u| format!("\"{u}\"")).collect();
@@ -54,21 +71,41 @@ impl Server {
             ));
         }
         toml.push_str("[[user]]\nname = \"plain\"\npassword = \"plaintext\"\nunits = [\"*\"]\n");
+        Server::start_with_users(exports, &toml, extra)
+    }
+
+    /// Starts `cwkpi serve` with the users file `users_toml`, as of `AS_OF` unless `extra`
+    /// says otherwise.
+    fn start_with_users(exports: &Path, users_toml: &str, extra: &[&str]) -> Server {
+        clients_installed();
+        let dir = tempfile::tempdir().unwrap();
         let users_file = dir.path().join("users.toml");
-        std::fs::write(&users_file, toml).unwrap();
+        std::fs::write(&users_file, users_toml).unwrap();
         let stderr = dir.path().join("stderr.log");
-        let mut child = Command::new(bin())
+        let as_of = if extra.contains(&"--as-of") { vec![] } else { vec!["--as-of", AS_OF] };
+        let mut command = Command::new(bin());
+        command
             .args(["serve", "--exports"])
             .arg(exports)
             .args(["--listen", "127.0.0.1:0", "--users"])
             .arg(&users_file)
-            .args(["--as-of", AS_OF, "--poll", "1"])
+            .args(as_of)
+            .args(["--poll", "1"])
             .args(extra)
             .env("RUST_LOG", "cwkpi=info")
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        // The server dies with the thread that started it, even if the test never gets to
+        // drop it (a panic while unwinding, an abort).
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (send, receive) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -97,7 +134,7 @@ impl Server {
         for c in commands {
             command.args(["-c", c]);
         }
-        command.output().expect("psql runs (Debian package postgresql-client; .ci/run installs it)")
+        command.output().expect("psql runs (Debian package postgresql-client; scripts/test-clients.sh installs it)")
     }
 
     /// psql's rows for one statement, failing the test on any error.
@@ -387,29 +424,8 @@ fn cwkpi_passwd_makes_a_verifier_psql_logs_in_with() {
     assert!(ScramVerifier::parse(&verifier).is_some(), "{verifier}");
     assert!(!verifier.contains("kodeord"));
 
-    let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users.toml");
-    std::fs::write(&users, format!("[[user]]\nname = \"x\"\npassword = \"{verifier}\"\nunits = [\"*\"]\n")).unwrap();
-    let mut child = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--as-of", AS_OF, "--exports"])
-        .arg(sample())
-        .arg("--users")
-        .arg(&users)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.split("127.0.0.1:").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().to_string();
-    let out = Command::new("psql")
-        .args(["-X", "-A", "-t", "-c", "SELECT count(*) FROM units", "-d"])
-        .arg(format!("host=127.0.0.1 port={port} dbname=cwkpi user=x sslmode=disable"))
-        .env("PGPASSWORD", "særligt kodeord")
-        .output()
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let server = Server::start_with_users(&sample(), &format!("[[user]]\nname = \"x\"\npassword = \"{verifier}\"\nunits = [\"*\"]\n"), &[]);
+    let out = server.psql("x", "særligt kodeord", &["SELECT count(*) FROM units"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10", "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -441,7 +457,7 @@ fn python() -> Command {
 fn summary(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the client script failed (it needs psycopg; .ci/run installs it):\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "the client script failed (it needs psycopg; scripts/test-clients.sh installs it):\n{stdout}\n{stderr}");
     serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|_| panic!("no summary: {stdout}\n{stderr}"))
 }
 
@@ -634,4 +650,22 @@ fn the_start_up_queries_of_jdbc_and_npgsql_answer() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(types.lines().count() >= 100, "{types}");
     assert!(types.lines().any(|l| l == "pg_catalog|16|bool|b|f|"), "{types}");
+}
+
+#[test]
+fn hand_worked_follow_up_figures_through_the_endpoint_whole_and_scoped() {
+    // The export of tests/slt/follow_ups.slt, as of its date 2026-06-30. Worked by hand
+    // there: follow_up_on_time T1 and D1 5/8 (C1 ✓ C2 ✗ C3 ✓ C4 ✓ C5 ✗ C6 ✗ C7 ✓ C8 ✓),
+    // D2 1/7, CEN and ORG 6/15, the empty unit 0/0.
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("follow_ups");
+    cwkpi::import::import_csv_export(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/slt/follow_ups"), &exports).unwrap();
+    const HEAD_D1: TestUser = TestUser("head-d1", "d1-kode", &["D1"]);
+    let server = Server::start(&exports, &[ANALYST, HEAD_D1], &["--as-of", "2026-06-30"]);
+    let query = "SELECT unit_id, numerator, denominator FROM kpi WHERE kpi_id = 'follow_up_on_time' ORDER BY unit_id";
+    assert_eq!(server.rows(&ANALYST, &[query]), vec!["CEN|6|15", "D1|5|8", "D2|1|7", "EMPTY|0|0", "ORG|6|15", "T1|5|8"]);
+    // The head of D1 sees D1 and T1 only, with the same figures; D1 is their top.
+    assert_eq!(server.rows(&HEAD_D1, &[query]), vec!["D1|5|8", "T1|5|8"]);
+    assert_eq!(server.rows(&HEAD_D1, &["SELECT unit_id, parent_id FROM units ORDER BY unit_id"]), vec!["D1|", "T1|D1"]);
+    assert_eq!(server.rows(&HEAD_D1, &["SELECT case_id FROM cases ORDER BY case_id"]), vec!["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"]);
 }
