@@ -315,7 +315,25 @@ impl Common {
     }
 }
 
+// mimalloc reuses freed memory per thread where glibc's arenas gave it back and faulted it
+// in again: the engine's many short-lived buffers spent more time in the kernel than in
+// the queries (benches/README.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// No transparent huge pages for this process: mimalloc asks for them, and the kernel then
+/// zeroes 2 MiB at every first touch of memory freed and reused, which cost more system
+/// time than the pages saved (benches/README.md, "Allocator").
+fn without_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process; no memory is touched.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
+    without_huge_pages();
     // Argument errors exit 64 (usage), as documented; help and version exit 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -17,6 +17,7 @@ pub mod week;
 pub mod xlsx;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -63,7 +64,7 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
         return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
     }
     let dates = week.sundays_back(TREND_WEEKS);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let data = data::ReportData::load(catalog, week).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
     let rules = &catalog.rules;
@@ -84,13 +85,18 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
             .map(|w| {
                 let (ctx, env, write, units) = (&ctx, &env, &write, &data.units);
                 s.spawn(move || -> Result<usize> {
-                    let mut written = 0;
+                    let (mut written, mut html_time, mut xlsx_time) = (0, Duration::ZERO, Duration::ZERO);
                     for unit in units.iter().skip(w).step_by(workers) {
                         let stem = file_stem(&unit.id);
+                        let started = Instant::now();
                         write(&format!("{stem}.html"), &html::unit_page(env, ctx, unit)?)?;
+                        let html_done = Instant::now();
                         xlsx::write_workbook(ctx, unit, &out.join(format!("{stem}.xlsx")))?;
+                        html_time += html_done - started;
+                        xlsx_time += html_done.elapsed();
                         written += 2;
                     }
+                    tracing::debug!(worker = w, html_seconds = html_time.as_secs_f64(), xlsx_seconds = xlsx_time.as_secs_f64(), "report pages written");
                     Ok(written)
                 })
             })
@@ -100,7 +106,9 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
     for r in results {
         files += r?;
     }
+    let started = Instant::now();
     files += tables::write_tables(&data.tables, &out.join("tables"))?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "report tables written");
 
     let manifest = Manifest {
         generator: GENERATOR,
