@@ -15,7 +15,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 export_of() { # the default (by-year) export of a scale, generated once
-    local dir=$DATA/scale-$1-seed-1-byyear
+    local dir=$DATA/scale-$1-seed-1-by-year
     [ -d "$dir" ] || "$CWKPI" gen --scale "$1" --seed 1 --out "$dir" >/dev/null
     echo "$dir"
 }
