@@ -290,10 +290,7 @@ impl Common {
     /// The export and a catalog as of --as-of, else the export's manifest date, else
     /// yesterday; with that date.
     async fn catalog_at_export_date(&self) -> Result<(CheckedExport, Catalog, NaiveDate)> {
-        let as_of = match self.as_of {
-            Some(d) => d,
-            None => cwkpi::nightly::default_as_of(&self.exports)?.0,
-        };
+        let (as_of, _) = cwkpi::nightly::as_of_or_default(self.as_of, &self.exports)?;
         let rules = Rules::load(self.rules.as_deref())?;
         let export = CheckedExport::load(&self.exports)?;
         let catalog = Catalog::new(&export, rules, &[as_of], &self.engine_options()).await?;
@@ -477,10 +474,7 @@ async fn run(cli: Cli) -> Result<()> {
                 None => cwkpi::letters::DEFAULT_TEMPLATE.to_string(),
             };
             let template_name = template.as_ref().map_or_else(|| "built-in".to_string(), |p| p.display().to_string());
-            let as_of = match as_of {
-                Some(d) => d,
-                None => cwkpi::nightly::default_as_of(&exports)?.0,
-            };
+            let (as_of, _) = cwkpi::nightly::as_of_or_default(as_of, &exports)?;
             let rules = Rules::load(rules.as_deref())?;
             let export = CheckedExport::load(&exports)?;
             let catalog = Catalog::new(&export, rules, &[as_of], &EngineOptions::default()).await?;

@@ -104,6 +104,14 @@ impl AsOfSource {
     }
 }
 
+/// The as-of date of a command: `given` (--as-of), else the export's default date.
+pub fn as_of_or_default(given: Option<NaiveDate>, exports: &Path) -> Result<(NaiveDate, AsOfSource)> {
+    match given {
+        Some(d) => Ok((d, AsOfSource::Argument)),
+        None => default_as_of(exports),
+    }
+}
+
 /// The as-of date when none is given: the export's own date from `manifest.json`
 /// (`export_date`), else yesterday in Copenhagen. A manifest that exists but cannot be
 /// read is an error rather than a silent fallback to another date.
@@ -265,10 +273,7 @@ async fn run_locked(opts: &NightlyOptions) -> Result<NightlyOutcome> {
     if !opts.exports.is_dir() {
         return Err(Error::Usage(format!("export folder {} does not exist", opts.exports.display())));
     }
-    let (as_of, as_of_source) = match opts.as_of {
-        Some(d) => (d, AsOfSource::Argument),
-        None => default_as_of(&opts.exports)?,
-    };
+    let (as_of, as_of_source) = as_of_or_default(opts.as_of, &opts.exports)?;
     let rules = Rules::load(opts.rules.as_deref())?;
     info!(as_of = %as_of, as_of_source = as_of_source.as_str(), exports = %opts.exports.display(), out = %opts.out.display(), rules = %rules.source, "nightly run starts");
 
@@ -618,9 +623,7 @@ impl OutputLock {
 /// SHA-256 over every file of the export (sorted relative path, size and content
 /// digest), so a run records exactly which export produced its figures.
 pub fn export_fingerprint(exports: &Path) -> Result<String> {
-    let mut files = Vec::new();
-    collect_files(exports, exports, &mut files)?;
-    files.sort();
+    let files = export_files(exports)?;
     let mut total = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     for relative in &files {
@@ -642,6 +645,14 @@ pub fn export_fingerprint(exports: &Path) -> Result<String> {
         total.update(digest.finalize());
     }
     Ok(format!("{:x}", total.finalize()))
+}
+
+/// Every file below the export folder, as sorted paths relative to it (`/`-separated).
+pub fn export_files(exports: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    collect_files(exports, exports, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {

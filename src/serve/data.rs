@@ -7,7 +7,7 @@
 //! cached views, `kpi` among them, are computed once).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime};
@@ -36,34 +36,20 @@ pub struct Fingerprint(Vec<(PathBuf, u64, Option<SystemTime>)>);
 
 impl Fingerprint {
     pub fn of(source: &Source) -> Result<Fingerprint> {
-        Fingerprint::read(source).map_err(|e| Error::io(format!("cannot read {}", source.exports.display()), e))
-    }
-
-    fn read(source: &Source) -> std::io::Result<Fingerprint> {
-        let root = std::fs::canonicalize(&source.exports)?;
+        let stat = |path: PathBuf| -> Result<(PathBuf, u64, Option<SystemTime>)> {
+            let meta = std::fs::metadata(&path).map_err(|e| Error::io_path("read", &path, e))?;
+            Ok((path, meta.len(), meta.modified().ok()))
+        };
+        let root = std::fs::canonicalize(&source.exports).map_err(|e| Error::io_path("read", &source.exports, e))?;
         let mut entries = vec![(root.clone(), 0, None)];
-        walk(&root, &mut entries)?;
+        for relative in crate::nightly::export_files(&root)? {
+            entries.push(stat(root.join(relative))?);
+        }
         if let Some(rules) = &source.rules {
-            let meta = std::fs::metadata(rules)?;
-            entries.push((rules.clone(), meta.len(), meta.modified().ok()));
+            entries.push(stat(rules.clone())?);
         }
         Ok(Fingerprint(entries))
     }
-}
-
-fn walk(dir: &Path, entries: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) -> std::io::Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let path = child.path();
-        let meta = std::fs::metadata(&path)?;
-        if meta.is_dir() {
-            walk(&path, entries)?;
-        } else {
-            entries.push((path, meta.len(), meta.modified().ok()));
-        }
-    }
-    Ok(())
 }
 
 /// One loaded export and the catalogs made from it.
@@ -210,10 +196,7 @@ async fn load(source: &Source, options: &EngineOptions, number: u64) -> Result<G
         let source = source.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {
             let rules = Rules::load(source.rules.as_deref())?;
-            let as_of = match source.as_of {
-                Some(d) => d,
-                None => crate::nightly::default_as_of(&source.exports)?.0,
-            };
+            let (as_of, _) = crate::nightly::as_of_or_default(source.as_of, &source.exports)?;
             Ok((CheckedExport::load(&source.exports)?, rules, as_of))
         })
         .await
