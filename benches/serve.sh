@@ -26,7 +26,7 @@ printf '[[user]]\nname = "analyst"\npassword = "%s"\nunits = ["*"]\n' "$verifier
 start() { # start the server on $1; sets PID, PORT and STARTUP (seconds until it listened)
     local began=$(date +%s%N)
     "$CWKPI" serve --exports "$1" --users "$work/users.toml" --listen 127.0.0.1:0 --as-of 2026-11-22 \
-        > "$work/out" 2> "$work/err" &
+        --max-connections-per-user 50 > "$work/out" 2> "$work/err" &
     PID=$!
     until grep -q listening "$work/out" 2>/dev/null; do
         kill -0 $PID 2>/dev/null || { cat "$work/err"; exit 1; }

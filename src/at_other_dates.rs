@@ -64,11 +64,12 @@ pub fn at_other_dates(
 
 #[async_trait]
 impl ComputeOnce for SiblingQuery {
-    async fn compute(&self, _state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>> {
+    async fn compute(&self, state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>> {
         if self.at_dates.is_empty() {
             return Ok(vec![vec![]]);
         }
-        let sibling = Catalog::from_parts(Arc::clone(&self.parts), &self.at_dates)
+        // Computed within the memory of the query that first reads the view.
+        let sibling = Catalog::from_parts(Arc::clone(&self.parts), &self.at_dates, Arc::clone(state.runtime_env()))
             .await
             .map_err(|e| DataFusionError::Execution(format!("{} at other dates: {e}", self.name)))?;
         sibling.ctx.deregister_table(self.mapping.0.as_str())?;

@@ -151,9 +151,14 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// A catalog over the same tables as the one `parts` came from, as of other dates.
-    pub async fn from_parts(parts: Arc<CatalogParts>, as_of: &[NaiveDate]) -> Result<Catalog> {
-        Catalog::over_parts(parts, Vec::new(), true, as_of).await
+    /// A catalog over the same tables as the one `parts` came from, as of other dates,
+    /// computing in `runtime` (the memory pool of the query that asked for it).
+    pub async fn from_parts(
+        parts: Arc<CatalogParts>,
+        as_of: &[NaiveDate],
+        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    ) -> Result<Catalog> {
+        Catalog::over_parts(parts, Vec::new(), true, as_of, runtime).await
     }
 
     /// A catalog over the same tables as this one, as of other dates. The tables and the
@@ -167,7 +172,7 @@ impl Catalog {
                 kept.push((view.name, provider));
             }
         }
-        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates).await
+        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates, Arc::clone(&self.parts.runtime)).await
     }
 
     /// A catalog of `parts`' tables and the `kept` views, as of `dates`.
@@ -176,8 +181,9 @@ impl Catalog {
         kept: Vec<(String, Arc<dyn TableProvider>)>,
         is_sibling: bool,
         dates: &[NaiveDate],
+        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     ) -> Result<Catalog> {
-        let ctx = SessionContext::new_with_config_rt(parts.config.clone(), Arc::clone(&parts.runtime));
+        let ctx = SessionContext::new_with_config_rt(parts.config.clone(), runtime);
         for (name, table) in parts.tables.iter().chain(&kept) {
             ctx.register_table(name.as_str(), Arc::clone(table))?;
         }

@@ -82,16 +82,30 @@ enum Command {
         /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
-        /// Memory for one query's execution, e.g. 2G or 512M; beyond it, sorts and
-        /// aggregations spill to disk and what cannot spill fails.
-        #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
+        /// Memory for the queries of every connection together, e.g. 4G or 512M.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4G")]
         memory_limit: usize,
-        /// A statement running longer is cancelled (clients may set a shorter one).
+        /// What one query may take of --memory-limit; beyond it, sorts and aggregations
+        /// spill to disk and what cannot spill fails. Default: a quarter of --memory-limit.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        query_memory: Option<usize>,
+        /// A statement running longer is cancelled (clients may set a shorter one); the
+        /// time covers planning, computing and sending its rows.
         #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         statement_timeout: u64,
-        /// Connections beyond this many are refused ("too many clients").
+        /// Logged-in connections beyond this many are refused ("too many clients").
         #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10000))]
         max_connections: u64,
+        /// Logged-in connections of one user beyond this many are refused.
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10000))]
+        max_connections_per_user: u64,
+        /// A logged-in connection without a statement for this long is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+        idle_timeout: u64,
+        /// The key of the made-up salts shown for unknown users (32 bytes), made at the
+        /// first start if missing. Default: the users file's name with `.secret` added.
+        #[arg(long, value_name = "FILE")]
+        login_secret: Option<PathBuf>,
         /// How often to look at the export folder for changes.
         #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
         poll: u64,
@@ -492,19 +506,36 @@ async fn run(cli: Cli) -> Result<()> {
             as_of,
             rules,
             memory_limit,
+            query_memory,
             statement_timeout,
             max_connections,
+            max_connections_per_user,
+            idle_timeout,
+            login_secret,
             poll,
             log_format,
         } => {
             cwkpi::nightly::init_logging(log_format);
+            let query_memory = query_memory.unwrap_or(memory_limit / 4).min(memory_limit);
+            let login_secret = login_secret.unwrap_or_else(|| {
+                let mut name = users.clone().into_os_string();
+                name.push(".secret");
+                PathBuf::from(name)
+            });
             let options = cwkpi::serve::ServeOptions {
                 source: cwkpi::serve::data::Source { exports, rules, as_of },
                 listen,
                 users,
+                login_secret,
                 tls: tls_cert.zip(tls_key),
-                limits: cwkpi::serve::session::Limits { statement_timeout: std::time::Duration::from_secs(statement_timeout), memory_limit },
+                limits: cwkpi::serve::session::Limits {
+                    statement_timeout: std::time::Duration::from_secs(statement_timeout),
+                    memory_limit,
+                    query_memory,
+                },
                 max_connections: max_connections as usize,
+                max_connections_per_user: max_connections_per_user as usize,
+                idle_timeout: std::time::Duration::from_secs(idle_timeout),
                 poll: std::time::Duration::from_secs(poll),
             };
             cwkpi::serve::run(options).await

@@ -8,6 +8,13 @@
 //! investigations, action plans, follow-ups, decisions, case events). A child is seen
 //! only through the cases the grant covers. Rejected rows are not shown: they are the
 //! export's as a whole, and their locators may name other units.
+//!
+//! A row kept for its own unit may name what another unit holds: a notification received
+//! here about a case handled elsewhere, a complaint, a posting on this unit's cost centre
+//! for another unit's case or measure, a case whose caseworker sits in another unit. Such
+//! ids are shown as null: the row counts for its unit as before, but as if it named no
+//! case, child, measure or caseworker (a posting so cleared is not "booked on a case" in
+//! that user's figures). The rules' recovery milestones of other units are left out.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +26,7 @@ use datafusion::arrow::datatypes::Int32Type;
 use crate::catalog::CheckedExport;
 use crate::checks::{CheckedTable, ParentRows};
 use crate::error::{Error, Result};
+use crate::rules::Rules;
 
 /// The units a user may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +80,18 @@ impl CheckedExport {
             .map(|i| case_children.value(i))
             .collect();
 
+        let measures = table(self, "measures")?;
+        let (measure_ids, measure_cases) = (strings(measures, "measure_id")?, strings(measures, "case_id")?);
+        let visible_measures: HashSet<&str> =
+            (0..measure_ids.len()).filter(|&i| visible_cases.contains(measure_cases.value(i))).map(|i| measure_ids.value(i)).collect();
+        let caseworkers = table(self, "caseworkers")?;
+        let (caseworker_ids, caseworker_units) = (strings(caseworkers, "caseworker_id")?, strings(caseworkers, "unit_id")?);
+        let visible_caseworkers: HashSet<&str> =
+            (0..caseworker_ids.len()).filter(|&i| units.contains(caseworker_units.value(i))).map(|i| caseworker_ids.value(i)).collect();
+        // The id columns a kept row may hold for another unit, and what is visible of each.
+        let foreign_ids: [(&str, &HashSet<&str>); 4] =
+            [("case_id", &visible_cases), ("child_id", &visible_children), ("measure_id", &visible_measures), ("caseworker_id", &visible_caseworkers)];
+
         let masks = self
             .tables
             .iter()
@@ -92,7 +112,20 @@ impl CheckedExport {
                 }
             })
             .collect::<Result<Vec<BooleanArray>>>()?;
-        self.keep_rows(&masks, |name, kept| if name == "units" { without_hidden_parents(kept, &units) } else { Ok(kept) })
+        self.keep_rows(&masks, |name, kept| {
+            if name == "units" {
+                return without_hidden_parents(kept, &units);
+            }
+            // A table's own id stays; the ids it refers to by are cleared where hidden.
+            let own_id = format!("{}_id", name.trim_end_matches('s'));
+            let mut kept = kept;
+            for (column, visible) in &foreign_ids {
+                if *column != own_id && kept.schema().column_with_name(column).is_some() {
+                    kept = without_hidden_ids(kept, name, column, visible)?;
+                }
+            }
+            Ok(kept)
+        })
     }
 
     /// A copy with the rows each mask keeps (table by table), and each kept row's parent
@@ -146,15 +179,45 @@ impl CheckedExport {
     }
 }
 
+/// The rules as a user with `grant` sees them: recovery milestones of their units only.
+pub fn scoped_rules(rules: &Rules, export: &CheckedExport, grant: &Grant) -> Result<Rules> {
+    let Grant::Units(granted) = grant else {
+        return Ok(rules.clone());
+    };
+    let units = visible_units(export, granted)?;
+    let mut rules = rules.clone();
+    rules.recovery_milestones.retain(|m| units.contains(&m.unit_id));
+    Ok(rules)
+}
+
+/// `batch` with the ids of `column` that are not `visible` cleared.
+fn without_hidden_ids(batch: RecordBatch, table: &str, column: &str, visible: &HashSet<&str>) -> Result<RecordBatch> {
+    let ids = batch_strings(&batch, table, column)?;
+    if ids.iter().all(|id| id.is_none_or(|id| visible.contains(id))) {
+        return Ok(batch);
+    }
+    let cleared: StringArray = ids.iter().map(|id| id.filter(|id| visible.contains(id))).collect();
+    replace_column(batch, table, column, Arc::new(cleared))
+}
+
+fn replace_column(batch: RecordBatch, table: &str, column: &str, values: datafusion::arrow::array::ArrayRef) -> Result<RecordBatch> {
+    let internal = |e: &dyn std::fmt::Display| Error::Internal(format!("scoping {table}.{column}: {e}"));
+    let schema = batch.schema();
+    let index = schema.index_of(column).map_err(|e| internal(&e))?;
+    let mut fields: Vec<datafusion::arrow::datatypes::Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[index] = fields[index].clone().with_nullable(true);
+    let mut columns = batch.columns().to_vec();
+    columns[index] = values;
+    RecordBatch::try_new(Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
+        .map_err(|e| internal(&e))
+}
+
 /// A granted unit whose parent is not granted is a top of the tree its user sees: its
 /// `parent_id` is cleared, so the tree (and every roll-up) ends there.
 fn without_hidden_parents(units: RecordBatch, visible: &HashSet<String>) -> Result<RecordBatch> {
     let parents = batch_strings(&units, "units", "parent_id")?;
     let cleared: StringArray = parents.iter().map(|p| p.filter(|p| visible.contains(*p))).collect();
-    let index = units.schema().index_of("parent_id").map_err(|e| Error::Internal(format!("units.parent_id: {e}")))?;
-    let mut columns = units.columns().to_vec();
-    columns[index] = Arc::new(cleared);
-    RecordBatch::try_new(units.schema(), columns).map_err(|e| Error::Internal(format!("scoping units: {e}")))
+    replace_column(units, "units", "parent_id", Arc::new(cleared))
 }
 
 fn table<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTable> {

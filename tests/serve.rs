@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use cwkpi::serve::users::ScramVerifier;
 
+#[path = "serve/security.rs"]
+mod security;
+
 const AS_OF: &str = "2026-11-22";
 
 fn bin() -> &'static str {
@@ -463,7 +466,8 @@ fn summary(out: &Output) -> serde_json::Value {
 
 #[test]
 fn fifty_clients_get_correct_answers_without_errors_and_bounded_memory() {
-    let server = Server::start(&sample(), &[ANALYST, HEAD], &[]);
+    // Fifty analysts, all logged in as one user here.
+    let server = Server::start(&sample(), &[ANALYST, HEAD], &["--max-connections-per-user", "50"]);
     let expected_file = server.dir.path().join("expected.json");
     let expected: BTreeMap<String, Vec<i64>> = kpi_lines(&sample(), AS_OF)
         .into_iter()
@@ -593,14 +597,10 @@ fn with_a_certificate_only_tls_connections_are_accepted() {
 #[test]
 fn connections_past_the_limit_are_told_so() {
     let server = Server::start(&sample(), &[ANALYST], &["--max-connections", "2"]);
-    // Two connections that have not logged in yet hold both places.
-    let held: Vec<_> = (0..2).map(|_| std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let out = server.psql(ANALYST.0, ANALYST.1, &["SELECT 1"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("sorry, too many clients already"), "{stderr}");
-    drop(held);
-    std::thread::sleep(Duration::from_millis(300));
+    // Two logged-in connections hold both places; a third is told why it cannot have one.
+    let s = security::hostile(&server, &ANALYST, "hold", &["--count", "3", "--hold", "0.5"]);
+    assert_eq!(s["held"], 2, "{s}");
+    assert!(s["refused"][0].as_str().unwrap().contains("sorry, too many clients already"), "{s}");
     assert_eq!(server.rows(&ANALYST, &["SELECT 1"]), vec!["1"], "a place is free again");
 }
 

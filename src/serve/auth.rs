@@ -1,13 +1,22 @@
 //! Logging in: SCRAM-SHA-256 (RFC 5802/7677, as PostgreSQL does it) against the users
-//! file's verifiers, plus the connection limit and the TLS requirement.
+//! file's verifiers, plus the connection limits and the TLS requirement.
+//!
+//! A connection takes one of the server's places only once its user has logged in, so
+//! sockets that never log in cannot lock anyone out (they have their own cap and timeout,
+//! in `mod.rs` and `watch`). Failed logins slow down: each failure for the same user or
+//! from the same address doubles the wait before the refusal is sent (PostgreSQL's
+//! `auth_delay`, made exponential); a successful login is never delayed.
 //!
 //! pgwire's own SCRAM handler needs each password's salted form; a verifier holds only
 //! StoredKey and ServerKey, which is all the exchange needs on the server side. An unknown
 //! user or one without a usable verifier goes through the same exchange with made-up keys
 //! and fails at its end, as PostgreSQL does, so a client cannot tell which users exist.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -24,6 +33,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
 
 use super::users::{ScramVerifier, User, Users, hmac_sha256, random_bytes};
+use super::watch::{ConnectionWatch, Connections};
 use crate::scope::Grant;
 
 /// What a connection proved at login; the query side reads the grant from here only.
@@ -38,9 +48,110 @@ pub struct LoginShared {
     pub users: Arc<std::sync::RwLock<Arc<Users>>>,
     pub tls_required: bool,
     pub connections: Arc<ConnectionManager>,
+    /// The logged-in connections, for cancel requests and users-file changes.
+    pub watches: Arc<Connections>,
     pub pids: Arc<dyn PidSecretKeyGenerator>,
-    /// Keys the made-up salts of unknown users, so they look the same on every attempt.
+    /// Keys the made-up salts of unknown users, so they look the same on every attempt,
+    /// also across restarts (see `login_secret`).
     pub mock_key: [u8; 32],
+    /// The places of logged-in connections (`--max-connections`).
+    pub places: Arc<tokio::sync::Semaphore>,
+    /// At most this many connections per user (`--max-connections-per-user`).
+    pub places_per_user: usize,
+    pub per_user: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    pub failures: Backoff,
+}
+
+/// A user's place among the logged-in connections; given back when the connection ends.
+struct UserPlace {
+    user: String,
+    per_user: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    _place: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for UserPlace {
+    fn drop(&mut self) {
+        let mut counts = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl LoginShared {
+    /// A place for a connection of `user`, or PostgreSQL's refusal.
+    fn take_place(&self, user: &str) -> PgWireResult<UserPlace> {
+        let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| fatal("53300", "sorry, too many clients already"))?;
+        let mut counts = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(user.to_string()).or_default();
+        if *count >= self.places_per_user {
+            return Err(fatal("53300", &format!("too many connections for role \"{user}\"")));
+        }
+        *count += 1;
+        Ok(UserPlace { user: user.to_string(), per_user: Arc::clone(&self.per_user), _place: place })
+    }
+}
+
+/// Failed logins per user and per address, and the wait they earn.
+#[derive(Default)]
+pub struct Backoff {
+    failures: std::sync::Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// The first failure waits this long, each further one twice as long as the one before,
+/// up to `MAX_DELAY`; failures older than `FORGET_AFTER` are forgotten.
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_secs(10);
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+
+impl Backoff {
+    /// Counts a failure of `user` from `address`; the wait before it is answered.
+    pub fn failed(&self, user: &str, address: IpAddr) -> (u32, Duration) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        failures.retain(|_, (_, last)| now.duration_since(*last) < FORGET_AFTER);
+        let mut most = 0;
+        for key in [format!("user {user}"), format!("address {address}")] {
+            let entry = failures.entry(key).or_insert((0, now));
+            entry.0 += 1;
+            entry.1 = now;
+            most = most.max(entry.0);
+        }
+        let delay = FIRST_DELAY.saturating_mul(1 << (most - 1).min(16)).min(MAX_DELAY);
+        (most, delay)
+    }
+
+    /// A successful login clears its user's and address's failures.
+    pub fn succeeded(&self, user: &str, address: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&format!("user {user}"));
+        failures.remove(&format!("address {address}"));
+    }
+}
+
+/// The key of unknown users' made-up salts: read from `path`, or made and written there
+/// (readable by the owner only) at the first start. Without it, an attacker could tell an
+/// unknown user from a known one by the salt changing across restarts.
+pub fn login_secret(path: &std::path::Path) -> crate::error::Result<[u8; 32]> {
+    use crate::error::Error;
+    if let Ok(bytes) = std::fs::read(path) {
+        return <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| Error::Usage(format!("{}: the login secret must be 32 bytes; delete the file to make a new one", path.display())));
+    }
+    let secret = random_bytes::<32>()?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io_path("create", &path.to_path_buf(), e))?;
+    file.write_all(&secret).map_err(|e| Error::io_path("write", &path.to_path_buf(), e))?;
+    Ok(secret)
 }
 
 enum State {
@@ -63,19 +174,18 @@ struct Exchange {
 /// One per connection: it holds the SASL exchange's state.
 pub struct ScramLogin {
     shared: Arc<LoginShared>,
-    /// The connection came in over the limit: it is refused at its first message.
-    over_limit: bool,
+    watch: Arc<ConnectionWatch>,
     params: DefaultServerParameterProvider,
     state: Mutex<State>,
 }
 
 impl ScramLogin {
-    pub fn new(shared: Arc<LoginShared>, over_limit: bool) -> ScramLogin {
+    pub fn new(shared: Arc<LoginShared>, watch: Arc<ConnectionWatch>) -> ScramLogin {
         let mut params = DefaultServerParameterProvider::default();
         params.server_version = format!("16.0 (cwkpi {})", env!("CARGO_PKG_VERSION"));
         params.is_superuser = false;
         params.default_transaction_read_only = true;
-        ScramLogin { shared, over_limit, params, state: Mutex::new(State::Initial) }
+        ScramLogin { shared, watch, params, state: Mutex::new(State::Initial) }
     }
 
     fn user_named(&self, name: &str) -> Option<User> {
@@ -106,9 +216,9 @@ fn fatal(code: &str, message: &str) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), code.into(), message.into())))
 }
 
-/// PostgreSQL's answer to any failed login, whatever the reason.
+/// PostgreSQL's answer to any failed login, whatever the reason (logged, and delayed, by
+/// `on_startup`).
 fn login_failed(user: &str) -> PgWireError {
-    tracing::warn!(user, "login refused");
     fatal("28P01", &format!("password authentication failed for user \"{user}\""))
 }
 
@@ -150,11 +260,29 @@ impl StartupHandler for ScramLogin {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let result = self.step(client, message).await;
+        if let Err(PgWireError::UserError(info)) = &result
+            && info.code == "28P01"
+        {
+            let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+            let peer = client.socket_addr();
+            let (failures, delay) = self.shared.failures.failed(&user, peer.ip());
+            tracing::warn!(user, %peer, failures, delay_ms = delay.as_millis() as u64, "login refused");
+            tokio::time::sleep(delay).await;
+        }
+        result
+    }
+}
+
+impl ScramLogin {
+    async fn step<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
-                if self.over_limit {
-                    return Err(fatal("53300", "sorry, too many clients already"));
-                }
                 if self.shared.tls_required && !client.is_secure() {
                     return Err(fatal("28000", "this server accepts TLS connections only (sslmode=require)"));
                 }
@@ -210,6 +338,10 @@ impl StartupHandler for ScramLogin {
                         let (Some(signature), Some((_, grant))) = (signature, exchange.known) else {
                             return Err(login_failed(&exchange.user));
                         };
+                        let place = self.shared.take_place(&exchange.user).inspect_err(|_| {
+                            tracing::warn!(user = %exchange.user, peer = %client.socket_addr(), "login refused: no place left");
+                        })?;
+                        self.shared.failures.succeeded(&exchange.user, client.socket_addr().ip());
                         client
                             .send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(
                                 format!("v={}", B64.encode(signature)).into(),
@@ -217,10 +349,14 @@ impl StartupHandler for ScramLogin {
                             .await?;
                         let (pid, secret) = self.shared.pids.generate(client);
                         client.set_pid_and_secret_key(pid, secret.clone());
-                        let (handle, guard) = self.shared.connections.register(pid, secret);
+                        let (handle, guard) = self.shared.connections.register(pid, secret.clone());
                         client.session_extensions().insert(handle);
                         client.session_extensions().insert(guard);
-                        tracing::info!(user = %exchange.user, secure = client.is_secure(), "logged in");
+                        client.session_extensions().insert(place);
+                        self.watch.logged_in(&exchange.user);
+                        self.shared.watches.register(pid, secret.to_bytes().to_vec(), &self.watch);
+                        client.session_extensions().insert(Arc::clone(&self.watch));
+                        tracing::info!(user = %exchange.user, peer = %client.socket_addr(), secure = client.is_secure(), "logged in");
                         client.session_extensions().insert(LoggedIn { user: exchange.user, grant });
                         finish_authentication(client, &self.params).await?;
                     }

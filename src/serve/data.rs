@@ -60,15 +60,17 @@ pub struct Generation {
     export: CheckedExport,
     rules: Rules,
     options: EngineOptions,
-    catalogs: Mutex<HashMap<CatalogKey, Arc<OnceCell<Arc<Catalog>>>>>,
+    /// Each catalog with when it was last asked for.
+    catalogs: Mutex<Catalogs>,
 }
 
 /// A grant (its units sorted; empty for every unit) and the as-of dates.
 type CatalogKey = (Option<Vec<String>>, Vec<NaiveDate>);
 
-/// At most this many catalogs at dates other than the default are kept per generation; the
-/// one at the default dates of each grant stays.
+/// At most this many catalogs at dates other than the default are kept per generation, and
+/// per grant; the one at the default dates of each grant stays.
 const MAX_OTHER_DATE_CATALOGS: usize = 32;
+const MAX_OTHER_DATE_CATALOGS_PER_GRANT: usize = 4;
 
 impl Generation {
     /// The catalog for `grant` as of `dates`, built at first use. The catalog of a grant at
@@ -81,7 +83,8 @@ impl Generation {
             .get_or_try_init(|| async {
                 let started = Instant::now();
                 let export = self.export.scoped(grant)?;
-                let catalog = Catalog::new(&export, self.rules.clone(), &base_dates, &self.options).await?;
+                let rules = crate::scope::scoped_rules(&self.rules, &self.export, grant)?;
+                let catalog = Catalog::new(&export, rules, &base_dates, &self.options).await?;
                 tracing::debug!(generation = self.number, grant = ?grant_key(grant), seconds = started.elapsed().as_secs_f64(), "catalog built");
                 Ok::<_, Error>(Arc::new(catalog))
             })
@@ -97,15 +100,20 @@ impl Generation {
     fn cell(&self, grant: &Grant, dates: &[NaiveDate]) -> Arc<OnceCell<Arc<Catalog>>> {
         let mut catalogs = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
         let key = (grant_key(grant), dates.to_vec());
-        if !catalogs.contains_key(&key) {
-            let default = [self.default_as_of];
-            let others: Vec<CatalogKey> = catalogs.keys().filter(|(_, d)| d.as_slice() != default).cloned().collect();
-            if others.len() >= MAX_OTHER_DATE_CATALOGS {
-                // Forget one: connections using it keep their own reference.
-                catalogs.remove(&others[0]);
-            }
+        let now = Instant::now();
+        if let Some((cell, used)) = catalogs.get_mut(&key) {
+            *used = now;
+            return Arc::clone(cell);
         }
-        Arc::clone(catalogs.entry(key).or_default())
+        // Catalogs at other dates than the default: at most a few per grant and some in
+        // all; the one used longest ago goes first. Connections using it keep their own
+        // reference until their session moves on.
+        if dates != [self.default_as_of] {
+            let other_dates = |k: &CatalogKey| k.1 != [self.default_as_of];
+            evict_oldest(&mut catalogs, MAX_OTHER_DATE_CATALOGS_PER_GRANT, |k| other_dates(k) && k.0 == key.0);
+            evict_oldest(&mut catalogs, MAX_OTHER_DATE_CATALOGS, other_dates);
+        }
+        Arc::clone(&catalogs.entry(key).or_insert_with(|| (Arc::default(), now)).0)
     }
 
     /// Builds the catalog every-unit users start on and computes its `kpi`, so the first
@@ -114,6 +122,18 @@ impl Generation {
         let catalog = self.catalog(&Grant::All, &[self.default_as_of]).await?;
         catalog.query("SELECT count(*) FROM kpi").await?;
         Ok(())
+    }
+}
+
+type Catalogs = HashMap<CatalogKey, (Arc<OnceCell<Arc<Catalog>>>, Instant)>;
+
+/// Removes the catalog used longest ago among those `counted`, if there are `limit` of them.
+fn evict_oldest(catalogs: &mut Catalogs, limit: usize, counted: impl Fn(&CatalogKey) -> bool) {
+    let counted: Vec<(&CatalogKey, &Instant)> = catalogs.iter().filter(|(k, _)| counted(k)).map(|(k, (_, used))| (k, used)).collect();
+    if counted.len() >= limit
+        && let Some(oldest) = counted.iter().min_by_key(|(_, used)| **used).map(|(k, _)| (*k).clone())
+    {
+        catalogs.remove(&oldest);
     }
 }
 

@@ -3,26 +3,38 @@
 //!
 //! It sits on top of the catalog and changes nothing in it:
 //! - `users`: the users file and SCRAM verifiers;
-//! - `auth`: logging in, the connection limit and the TLS requirement;
+//! - `auth`: logging in, the connection limits, failed-login backoff and the TLS requirement;
+//! - `watch`: each connection's time limits (login, idle, statement, sending) and cancel;
 //! - `data`: the export being served, reloaded in the background when it changes;
 //! - `session`: each connection's queries, in its own session over the shared catalog for
-//!   the user's grant and dates, behind a read-only guard;
+//!   the user's grant and dates, with its share of the server's memory (`memory`; and
+//!   `bounded_functions` for the functions that could make more than that share, and
+//!   `join_limit` for joins that would run without yielding);
+//! - `guard` and `read_only`: statements that are not reads are refused, and the sessions
+//!   could not change anything if one got through;
 //! - `pg_catalog`: what cwkpi adds to datafusion-postgres's `pg_catalog` (the views'
 //!   comments, `pg_type.typreceive` as Npgsql reads it).
 
 pub mod auth;
+pub mod bounded_functions;
 pub mod data;
+pub mod guard;
+pub mod join_limit;
+pub mod memory;
 pub mod pg_catalog;
+pub mod read_only;
 pub mod session;
 pub mod users;
+pub mod watch;
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion_postgres::pgwire;
-use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::{ConnectionManager, PgWireServerHandlers, RandomPidSecretKeyGenerator};
 use pgwire::tokio::TlsAcceptor;
 use tokio::net::TcpListener;
@@ -32,6 +44,7 @@ use auth::{LoginShared, ScramLogin};
 use data::{Served, Source};
 use session::{Limits, Router};
 use users::Users;
+use watch::{Cancel, ConnectionWatch, Connections, Timeouts};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -39,9 +52,14 @@ pub struct ServeOptions {
     pub source: Source,
     pub listen: String,
     pub users: PathBuf,
+    /// The key of unknown users' made-up salts (made at the first start if missing).
+    pub login_secret: PathBuf,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub limits: Limits,
+    /// Logged-in connections, in all and per user.
     pub max_connections: usize,
+    pub max_connections_per_user: usize,
+    pub idle_timeout: Duration,
     /// How often the export folder is looked at for changes.
     pub poll: Duration,
 }
@@ -59,18 +77,26 @@ pub async fn run(options: ServeOptions) -> Result<()> {
     let address = listener.local_addr().map_err(|e| Error::io("cannot read the listening address", e))?;
 
     let served = Arc::new(Served::start(options.source.clone()).await?);
+    let users = Arc::new(std::sync::RwLock::new(Arc::new(users)));
     let shared = Arc::new(LoginShared {
-        users: Arc::new(std::sync::RwLock::new(Arc::new(users))),
+        users: Arc::clone(&users),
         tls_required: tls.is_some(),
         connections: Arc::new(ConnectionManager::new()),
+        watches: Arc::new(Connections::default()),
         pids: Arc::new(RandomPidSecretKeyGenerator::default()),
-        mock_key: users::random_bytes::<32>()?,
+        mock_key: auth::login_secret(&options.login_secret)?,
+        places: Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1))),
+        places_per_user: options.max_connections_per_user.max(1),
+        per_user: Arc::default(),
+        failures: auth::Backoff::default(),
     });
-    let router = Router::new(Arc::clone(&served), options.limits.clone());
+    let memory = memory::server_pool(options.limits.memory_limit);
+    let router = Router::new(Arc::clone(&served), users, memory, options.limits.clone());
     tokio::spawn(watch(Arc::clone(&served), Arc::clone(&shared), options.users.clone(), options.poll));
 
     announce(address, &served, tls.is_some())?;
-    let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1)));
+    let timeouts = Timeouts { login: LOGIN_TIMEOUT, idle: options.idle_timeout, send_grace: SEND_GRACE };
+    let logins = LoginsInProgress::default();
     let mut stop = stop_signal()?;
     loop {
         tokio::select! {
@@ -82,18 +108,36 @@ pub async fn run(options: ServeOptions) -> Result<()> {
                         continue;
                     }
                 };
-                // Over the limit, the connection is still spoken to, to be told why.
-                let slot = Arc::clone(&slots).try_acquire_owned().ok();
-                let connection = Arc::new(Connection {
-                    router: Arc::clone(&router),
-                    login: Arc::new(ScramLogin::new(Arc::clone(&shared), slot.is_none())),
-                    cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&shared.connections))),
-                });
-                let tls = tls.clone();
+                let accepted = tokio::time::Instant::now();
+                let Some(admission) = logins.admit(peer.ip()) else {
+                    tracing::warn!(%peer, "connection closed: too many logins waiting from its address or in all");
+                    continue;
+                };
+                keep_alive(&socket, peer);
+                let (router, shared, tls, timeouts) = (Arc::clone(&router), Arc::clone(&shared), tls.clone(), timeouts.clone());
                 tokio::spawn(async move {
-                    let _slot = slot;
-                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, connection).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    // A few logins from one address at a time; the others wait their turn
+                    // within the login timeout.
+                    let Ok(Ok(place)) = tokio::time::timeout_at(accepted + timeouts.login, Arc::clone(&admission.places).acquire_owned()).await
+                    else {
+                        tracing::info!(%peer, "connection closed by the server: login not finished within {:?}", timeouts.login);
+                        return;
+                    };
+                    let watch = ConnectionWatch::new(peer, timeouts, accepted, Box::new((admission, place)));
+                    let connection = Arc::new(Connection {
+                        router,
+                        login: Arc::new(ScramLogin::new(Arc::clone(&shared), Arc::clone(&watch))),
+                        cancel: Arc::new(Cancel(Arc::clone(&shared.watches))),
+                    });
+                    tokio::select! {
+                        ended = pgwire::tokio::process_socket(socket, tls, connection) => {
+                            if let Err(e) = ended {
+                                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                        }
+                        reason = watch.ended() => {
+                            tracing::info!(%peer, user = watch.user().unwrap_or_default(), reason, "connection closed by the server");
+                        }
                     }
                 });
             }
@@ -102,6 +146,77 @@ pub async fn run(options: ServeOptions) -> Result<()> {
                 return Ok(());
             }
         }
+    }
+}
+
+/// A connection must log in within this time of its accept, waiting included.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Logins in progress at once from one address; more connections from it wait their turn,
+/// up to a number, then are closed at once. Sockets that never log in cost little, and
+/// cannot crowd out anyone else's login (the places are per address), nor a burst of a
+/// tool's connection pool from one address (they wait, then log in).
+const LOGINS_PER_ADDRESS: usize = 16;
+const WAITING_PER_ADDRESS: usize = 128;
+/// Connections not yet logged in, in all.
+const NOT_LOGGED_IN: usize = 1024;
+/// Past its deadline, a statement whose rows the client does not read ends its connection
+/// after this much more time.
+const SEND_GRACE: Duration = Duration::from_secs(5);
+
+/// The connections not yet logged in, by address.
+#[derive(Default, Clone)]
+struct LoginsInProgress(Arc<std::sync::Mutex<HashMap<IpAddr, AddressLogins>>>);
+
+struct AddressLogins {
+    /// Logging in now.
+    places: Arc<tokio::sync::Semaphore>,
+    /// Logging in or waiting to.
+    admitted: usize,
+}
+
+/// A connection let in to log in; given back when it logs in or ends.
+struct Admission {
+    logins: LoginsInProgress,
+    address: IpAddr,
+    places: Arc<tokio::sync::Semaphore>,
+}
+
+impl LoginsInProgress {
+    fn admit(&self, address: IpAddr) -> Option<Admission> {
+        let mut by_address = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let all: usize = by_address.values().map(|a| a.admitted).sum();
+        let logins = by_address
+            .entry(address)
+            .or_insert_with(|| AddressLogins { places: Arc::new(tokio::sync::Semaphore::new(LOGINS_PER_ADDRESS)), admitted: 0 });
+        if logins.admitted >= LOGINS_PER_ADDRESS + WAITING_PER_ADDRESS || all >= NOT_LOGGED_IN {
+            return None;
+        }
+        logins.admitted += 1;
+        Some(Admission { logins: self.clone(), address, places: Arc::clone(&logins.places) })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut by_address = self.logins.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(logins) = by_address.get_mut(&self.address) {
+            logins.admitted -= 1;
+            if logins.admitted == 0 {
+                by_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// TCP keepalive, so a client that vanished without closing (a laptop put to sleep, a
+/// dropped VPN) is noticed within minutes, not hours.
+fn keep_alive(socket: &tokio::net::TcpStream, peer: SocketAddr) {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(6);
+    if let Err(e) = socket2::SockRef::from(socket).set_tcp_keepalive(&keepalive) {
+        tracing::debug!(%peer, error = %e, "cannot set TCP keepalive");
     }
 }
 
@@ -126,7 +241,7 @@ fn announce(address: SocketAddr, served: &Served, tls: bool) -> Result<()> {
 struct Connection {
     router: Arc<Router>,
     login: Arc<ScramLogin>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<Cancel>,
 }
 
 impl PgWireServerHandlers for Connection {
@@ -174,10 +289,19 @@ async fn watch(served: Arc<Served>, shared: Arc<LoginShared>, users_file: PathBu
     }
 }
 
+/// Loads the users file again: a user no longer in it (or without a usable password) is
+/// logged out at once; a changed grant applies from each session's next statement.
 fn reload_users(shared: &LoginShared, path: &Path) {
     match Users::load(path) {
         Ok(users) => {
             tracing::info!(users = users.len(), "users file reloaded");
+            for watch in shared.watches.all() {
+                if let Some(user) = watch.user()
+                    && users.get(&user).is_none_or(|u| u.verifier.is_none())
+                {
+                    watch.end("its user was removed from the users file");
+                }
+            }
             *shared.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
         }
         Err(e) => tracing::error!(error = %e, "the users file was not reloaded; the previous users stay"),

@@ -1,68 +1,86 @@
 //! A connection's queries: each runs in the connection's own DataFusion session, made from
-//! the shared catalog for the user's grant and the session's as-of dates, with its own
-//! memory pool and settings. The session is made again when the dates change (`SET
-//! cwkpi.as_of`) or a new export generation is served; a query started before keeps its
-//! plan, and with it the data it began on.
+//! the shared catalog for the user's grant and the session's as-of dates, with its share of
+//! the server's memory and settings. The session is made again when the dates change (`SET
+//! cwkpi.as_of`), a new export generation is served or the user's grant changes; a query
+//! started before keeps its plan, and with it the data it began on.
 //!
-//! Statements pass the guard first: it answers `SET`/`SHOW cwkpi.*`, refuses everything
-//! that is not a read (DDL, DML, COPY, SELECT INTO, engine settings) and lets the client
-//! settings tools send at start-up through.
+//! Statements pass the guard first (`guard`); the session itself is read-only by
+//! construction (`read_only`). Every query runs under the connection's watch: its deadline
+//! covers planning, execution and sending, and a CancelRequest stops it.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use datafusion::catalog::TableProvider;
-use datafusion::common::ParamValues;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::source_as_provider;
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{Expr, Set, SetExpr, Statement, Value};
+use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
-use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, Parser, QueryHook};
-use futures::{Sink, StreamExt};
-use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use futures::{Sink, SinkExt, StreamExt};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_partial_query_response};
+use pgwire::api::results::{FieldInfo, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::response::EmptyQueryResponse;
 
 use super::auth::LoggedIn;
 use super::data::{Generation, Served};
+use super::guard::Guard;
+use super::memory::QueryShare;
+use super::read_only::{NoFiles, ReadOnlyTable, seal};
+use super::users::Users;
+use super::watch::{ConnectionWatch, QueryTicket};
 use crate::catalog::{DATABASE, session_config, weekly_dates};
+use crate::scope::Grant;
 
 type DfStatement = (String, Option<(Statement, LogicalPlan)>);
 
 /// The session settings cwkpi adds, kept in the connection's metadata.
-const AS_OF: &str = "cwkpi.as_of";
-const WEEKS: &str = "cwkpi.weeks";
-const MAX_WEEKS: u32 = 520;
+pub const AS_OF: &str = "cwkpi.as_of";
+pub const WEEKS: &str = "cwkpi.weeks";
+/// A year of weekly dates: each date is a computation of every view, so this caps what one
+/// session's catalog costs.
+pub const MAX_WEEKS: u32 = 53;
+/// The dates a session may be as of: those an export's dates may take (the checks reject
+/// any other), so no date sum over them can leave the calendar.
+pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
+pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("a date");
 
 /// Settings a query may not exceed, whatever the client sets.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub statement_timeout: Duration,
-    /// Memory for one query's execution (one per connection: a connection runs one query
-    /// at a time).
+    /// The server's memory, shared by every connection's queries.
     pub memory_limit: usize,
+    /// What one query may take of it (a connection runs one query at a time).
+    pub query_memory: usize,
 }
 
-fn error(code: &str, message: impl Into<String>) -> PgWireError {
+pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), message.into())))
+}
+
+fn fatal(code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), code.into(), message.into())))
 }
 
 fn internal(e: impl std::fmt::Display) -> PgWireError {
@@ -71,6 +89,10 @@ fn internal(e: impl std::fmt::Display) -> PgWireError {
 
 fn timed_out() -> PgWireError {
     error("57014", "canceling statement due to statement timeout")
+}
+
+fn cancelled() -> PgWireError {
+    error("57014", "canceling statement due to user request")
 }
 
 /// The as-of dates of a session: `weeks` dates a week apart ending at its as-of date.
@@ -83,14 +105,27 @@ fn session_dates(metadata: &HashMap<String, String>, generation: &Generation) ->
         Some(n) => parse_weeks(n)?,
         None => 1,
     };
+    check_dates(last, weeks)?;
     Ok(weekly_dates(last, weeks))
 }
 
-fn parse_as_of(value: &str) -> PgWireResult<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| error("22007", format!("cwkpi.as_of must be a date like '2026-03-01', not '{value}'")))
+/// The first of `weeks` weekly dates ending at `last` must be in range too.
+pub fn check_dates(last: NaiveDate, weeks: u32) -> PgWireResult<()> {
+    let first = last.checked_sub_signed(chrono::Duration::weeks(i64::from(weeks) - 1)).filter(|d| *d >= FIRST_DATE);
+    match first {
+        Some(_) => Ok(()),
+        None => Err(error("22008", format!("cwkpi.weeks = {weeks} weeks up to cwkpi.as_of = {last} would reach before {FIRST_DATE}"))),
+    }
 }
 
-fn parse_weeks(value: &str) -> PgWireResult<u32> {
+pub fn parse_as_of(value: &str) -> PgWireResult<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (FIRST_DATE..=LAST_DATE).contains(d))
+        .ok_or_else(|| error("22007", format!("cwkpi.as_of must be a date from {FIRST_DATE} to {LAST_DATE} like '2026-03-01', not '{value}'")))
+}
+
+pub fn parse_weeks(value: &str) -> PgWireResult<u32> {
     value
         .parse()
         .ok()
@@ -98,161 +133,12 @@ fn parse_weeks(value: &str) -> PgWireResult<u32> {
         .ok_or_else(|| error("22023", format!("cwkpi.weeks must be a whole number from 1 to {MAX_WEEKS}, not '{value}'")))
 }
 
-// ---------------------------------------------------------------- the guard
-
-/// The first hook every statement meets.
-struct Guard {
-    served: Arc<Served>,
-}
-
-/// Client settings passed to datafusion-postgres, which keeps them per connection.
-const CLIENT_SETTINGS: &[&str] =
-    &["statement_timeout", "datestyle", "bytea_output", "intervalstyle", "application_name", "extra_float_digits", "search_path"];
-
-impl Guard {
-    /// `Some(answer)` for a statement the guard answers or refuses; `None` to go on.
-    fn check(&self, statement: &Statement, client: &mut (dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<Response>> {
-        match statement {
-            Statement::Set(set) => self.set(set, client),
-            Statement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(".");
-                let value = match name.as_str() {
-                    AS_OF => client.metadata().get(AS_OF).cloned().unwrap_or_else(|| self.served.current().default_as_of.to_string()),
-                    WEEKS => client.metadata().get(WEEKS).cloned().unwrap_or_else(|| "1".into()),
-                    _ => return None,
-                };
-                Some(show(&name, &value).map(Response::Query))
-            }
-            _ => refusal(statement).map(Err),
-        }
-    }
-
-    fn set(&self, set: &Set, client: &mut (dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<Response>> {
-        let answer = Some(Ok(Response::Execution(Tag::new("SET"))));
-        match set {
-            Set::SingleAssignment { variable, values, .. } => {
-                let name = variable.to_string().to_lowercase();
-                let value = values.first().map(setting_value).unwrap_or_default();
-                let reset = value.eq_ignore_ascii_case("default");
-                match name.as_str() {
-                    AS_OF | WEEKS if reset => {
-                        client.metadata_mut().remove(&name);
-                    }
-                    AS_OF => match parse_as_of(&value) {
-                        Ok(date) => {
-                            client.metadata_mut().insert(name, date.to_string());
-                        }
-                        Err(e) => return Some(Err(e)),
-                    },
-                    WEEKS => match parse_weeks(&value) {
-                        Ok(weeks) => {
-                            client.metadata_mut().insert(name, weeks.to_string());
-                        }
-                        Err(e) => return Some(Err(e)),
-                    },
-                    n if n.starts_with("cwkpi.") => return Some(Err(error("42704", format!("unrecognized configuration parameter \"{n}\"")))),
-                    n if n.starts_with("datafusion.") => {
-                        return Some(Err(error("42501", format!("permission denied to set parameter \"{n}\": the engine's settings are the server's"))));
-                    }
-                    n if CLIENT_SETTINGS.contains(&n) => return None,
-                    // Other client settings (client_encoding, lc_*, …) are accepted and
-                    // have no effect, so tools' start-up statements do not fail.
-                    _ => {}
-                }
-                answer
-            }
-            Set::SetTimeZone { .. } => None,
-            // SET NAMES, SET ROLE, SET TRANSACTION … : accepted, no effect.
-            _ => answer,
-        }
-    }
-}
-
-/// The text of a SET value: a quoted string unquoted, anything else as written.
-fn setting_value(value: &Expr) -> String {
-    match value {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
-            other => other.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
-/// Why a statement may not run here, or `None` for a read.
-fn refusal(statement: &Statement) -> Option<PgWireError> {
-    let read_only = |what: &str| Some(error("25006", format!("cannot execute {what}: cwkpi serves read-only views")));
-    match statement {
-        Statement::Query(query) if has_into(&query.body) => read_only("SELECT INTO"),
-        Statement::Explain { statement, .. } => refusal(statement),
-        Statement::Query(_)
-        | Statement::Set(_)
-        | Statement::ShowVariable { .. }
-        | Statement::ShowTables { .. }
-        | Statement::ShowColumns { .. }
-        | Statement::ShowStatus { .. }
-        | Statement::ShowCatalogs { .. }
-        | Statement::ExplainTable { .. }
-        | Statement::StartTransaction { .. }
-        | Statement::Commit { .. }
-        | Statement::Rollback { .. }
-        | Statement::Declare { .. }
-        | Statement::Fetch { .. }
-        | Statement::Close { .. } => None,
-        other => read_only(other.to_string().split_whitespace().next().unwrap_or("this statement")),
-    }
-}
-
-fn has_into(body: &SetExpr) -> bool {
-    match body {
-        SetExpr::Select(select) => select.into.is_some(),
-        SetExpr::Query(query) => has_into(&query.body),
-        SetExpr::SetOperation { left, right, .. } => has_into(left) || has_into(right),
-        _ => false,
-    }
-}
-
-fn show(name: &str, value: &str) -> PgWireResult<QueryResponse> {
-    let fields = Arc::new(vec![FieldInfo::new(name.into(), None, None, Type::TEXT, FieldFormat::Text)]);
-    let mut encoder = DataRowEncoder::new(fields.clone());
-    encoder.encode_field(&Some(value))?;
-    let row = encoder.take_row();
-    Ok(QueryResponse::new(fields, futures::stream::once(async move { Ok(row) })))
-}
-
-#[async_trait]
-impl QueryHook for Guard {
-    async fn handle_simple_query(&self, statement: &Statement, _: &SessionContext, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
-        self.check(statement, client)
-    }
-
-    async fn handle_extended_parse_query(
-        &self,
-        statement: &Statement,
-        _: &SessionContext,
-        _: &(dyn ClientInfo + Send + Sync),
-    ) -> Option<PgWireResult<LogicalPlan>> {
-        // Refused already at Parse; SET and SHOW get their placeholder plan from SetShowHook.
-        refusal(statement).map(Err)
-    }
-
-    async fn handle_extended_query(
-        &self,
-        statement: &Statement,
-        _: &LogicalPlan,
-        _: &ParamValues,
-        _: &SessionContext,
-        client: &mut dyn HookClient,
-    ) -> Option<PgWireResult<Response>> {
-        self.check(statement, client)
-    }
-}
-
 // ---------------------------------------------------------------- sessions
 
 /// The connection's session, and what it was made for.
 struct ConnectionSession {
     generation: u64,
+    grant: Grant,
     dates: Vec<NaiveDate>,
     service: Arc<DfSessionService>,
     /// The tables and views registered in it, by name.
@@ -283,13 +169,17 @@ impl ConnectionSession {
 /// Answers every connection's queries, each in the connection's own session.
 pub struct Router {
     served: Arc<Served>,
+    /// The users file as last loaded: a session follows its user's grant as it is now.
+    users: Arc<RwLock<Arc<Users>>>,
+    /// The server's memory, which every session's queries share.
+    memory: Arc<dyn MemoryPool>,
     hooks: Vec<Arc<dyn QueryHook>>,
     limits: Limits,
     parser: Arc<RouterParser>,
 }
 
 impl Router {
-    pub fn new(served: Arc<Served>, limits: Limits) -> Arc<Router> {
+    pub fn new(served: Arc<Served>, users: Arc<RwLock<Arc<Users>>>, memory: Arc<dyn MemoryPool>, limits: Limits) -> Arc<Router> {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(Guard { served: Arc::clone(&served) }),
             Arc::new(CursorStatementHook),
@@ -300,6 +190,8 @@ impl Router {
         let any = DfSessionService::new(Arc::new(SessionContext::new())).query_parser();
         Arc::new_cyclic(|router| Router {
             served,
+            users,
+            memory,
             hooks,
             limits,
             parser: Arc::new(RouterParser { router: router.clone(), any }),
@@ -310,35 +202,52 @@ impl Router {
         Ok(Arc::clone(&self.session(client).await?.service))
     }
 
-    /// The connection's session for the data now served and its as-of dates.
-    async fn session<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Arc<ConnectionSession>> {
+    /// The user's grant as the users file says now; a user no longer in it is logged out.
+    fn grant<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Grant> {
         let login = client.session_extensions().get::<LoggedIn>().ok_or_else(|| error("28000", "not logged in"))?;
+        let users = Arc::clone(&self.users.read().unwrap_or_else(|e| e.into_inner()));
+        match users.get(&login.user) {
+            Some(user) if user.verifier.is_some() => Ok(user.grant.clone()),
+            _ => Err(fatal("28000", format!("user \"{}\" may no longer connect", login.user))),
+        }
+    }
+
+    /// The connection's session for the data now served, the user's grant and the as-of
+    /// dates.
+    async fn session<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Arc<ConnectionSession>> {
+        let grant = self.grant(client)?;
         let generation = self.served.current();
         let dates = session_dates(client.metadata(), &generation)?;
         if let Some(session) = client.session_extensions().get::<Arc<ConnectionSession>>().map(|s| Arc::clone(s.as_ref()))
             && session.generation == generation.number
             && session.dates == dates
+            && session.grant == grant
         {
             return Ok(session);
         }
-        let catalog = generation.catalog(&login.grant, &dates).await.map_err(|e| error("XX000", e.to_string()))?;
-        let providers: HashMap<String, Arc<dyn TableProvider>> = catalog.providers().await.map_err(internal)?.into_iter().collect();
+        let catalog = generation.catalog(&grant, &dates).await.map_err(|e| error("XX000", e.to_string()))?;
+        let providers: HashMap<String, Arc<dyn TableProvider>> =
+            catalog.providers().await.map_err(internal)?.into_iter().map(|(name, p)| (name.clone(), ReadOnlyTable::wrap(&name, p))).collect();
         let ctx = self.session_context(&catalog, &providers)?;
         let service = Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), self.hooks.clone()));
-        let session = Arc::new(ConnectionSession { generation: generation.number, dates, service, providers });
+        let session = Arc::new(ConnectionSession { generation: generation.number, grant, dates, service, providers });
         client.session_extensions().insert(Arc::clone(&session));
         Ok(session)
     }
 
-    /// A session over the catalog's tables and views, with its own memory pool and the
-    /// pg_catalog tools read.
+    /// A read-only session over the catalog's tables and views, with its share of the
+    /// server's memory, no files, and the pg_catalog tools read.
     fn session_context(
         &self,
         catalog: &crate::catalog::Catalog,
         providers: &HashMap<String, Arc<dyn TableProvider>>,
     ) -> PgWireResult<SessionContext> {
         let config = session_config().map_err(internal)?;
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.limits.memory_limit, 1.0).build_arc().map_err(internal)?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(QueryShare::new(Arc::clone(&self.memory), self.limits.query_memory)))
+            .with_object_store_registry(Arc::new(NoFiles))
+            .build_arc()
+            .map_err(internal)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         for (name, provider) in providers {
             ctx.register_table(name.as_str(), Arc::clone(provider)).map_err(internal)?;
@@ -346,30 +255,51 @@ impl Router {
         for function in catalog.functions() {
             ctx.register_udf(function);
         }
+        super::bounded_functions::bound_functions(&ctx, self.limits.query_memory);
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| internal(*e))?;
         super::pg_catalog::amend_pg_catalog(&ctx).map_err(internal)?;
-        Ok(ctx)
+        Ok(seal(&ctx))
     }
 
-    fn deadline<C: ClientInfo + ?Sized>(&self, client: &C) -> tokio::time::Instant {
+    /// The query's deadline and its ticket with the connection's watch.
+    fn start<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<(tokio::time::Instant, Arc<QueryTicket>)> {
         // The client may ask for less time than the server allows, never more.
         // datafusion-postgres keeps `SET statement_timeout` in the metadata, in ms.
         let asked = client.metadata().get("statement_timeout_ms").and_then(|ms| ms.parse().ok()).map(Duration::from_millis);
-        let limit = asked.map_or(self.limits.statement_timeout, |a| a.min(self.limits.statement_timeout));
-        tokio::time::Instant::now() + limit
+        let limit = asked.filter(|a| !a.is_zero()).map_or(self.limits.statement_timeout, |a| a.min(self.limits.statement_timeout));
+        let deadline = tokio::time::Instant::now() + limit;
+        let watch = client.session_extensions().get::<Arc<ConnectionWatch>>().ok_or_else(|| error("28000", "not logged in"))?;
+        Ok((deadline, watch.start_query(deadline)))
     }
 }
 
-/// Makes a response's rows, which are computed as they are sent, obey the deadline too.
-fn with_deadline(mut response: Response, deadline: tokio::time::Instant) -> Response {
+/// Runs `work` until its deadline or a cancel, whichever comes first.
+async fn bounded<T>(
+    deadline: tokio::time::Instant,
+    ticket: &QueryTicket,
+    work: impl std::future::Future<Output = PgWireResult<T>>,
+) -> PgWireResult<T> {
+    tokio::select! {
+        result = tokio::time::timeout_at(deadline, work) => result.map_err(|_| timed_out())?,
+        _ = ticket.cancelled() => Err(cancelled()),
+    }
+}
+
+/// Makes a response's rows, which are computed as they are sent, obey the deadline and a
+/// cancel too; the query runs until its rows are sent or dropped.
+fn bounded_rows(mut response: Response, deadline: tokio::time::Instant, ticket: Arc<QueryTicket>) -> Response {
     if let Response::Query(query) = &mut response {
         let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
-        query.data_rows = Box::pin(futures::stream::unfold(Some(rows), move |rows| async move {
-            let mut rows = rows?;
-            match tokio::time::timeout_at(deadline, rows.next()).await {
-                Ok(Some(row)) => Some((row, Some(rows))),
+        query.data_rows = Box::pin(futures::stream::unfold(Some((rows, ticket)), move |state| async move {
+            let (mut rows, ticket) = state?;
+            let next = tokio::select! {
+                next = tokio::time::timeout_at(deadline, rows.next()) => next.map_err(|_| timed_out()),
+                _ = ticket.cancelled() => Err(cancelled()),
+            };
+            match next {
+                Ok(Some(row)) => Some((row, Some((rows, ticket)))),
                 Ok(None) => None,
-                Err(_) => Some((Err(timed_out()), None)),
+                Err(e) => Some((Err(e), None)),
             }
         }));
     }
@@ -412,12 +342,10 @@ impl SimpleQueryHandler for Router {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let deadline = self.deadline(client);
-        let service = self.service(client).await?;
-        let responses = tokio::time::timeout_at(deadline, <DfSessionService as SimpleQueryHandler>::do_query(&service, client, query))
-            .await
-            .map_err(|_| timed_out())??;
-        Ok(responses.into_iter().map(|r| with_deadline(r, deadline)).collect())
+        let (deadline, ticket) = self.start(client)?;
+        let service = bounded(deadline, &ticket, self.service(client)).await?;
+        let responses = bounded(deadline, &ticket, <DfSessionService as SimpleQueryHandler>::do_query(&service, client, query)).await?;
+        Ok(responses.into_iter().map(|r| bounded_rows(r, deadline, Arc::clone(&ticket))).collect())
     }
 }
 
@@ -430,6 +358,56 @@ impl ExtendedQueryHandler for Router {
         Arc::clone(&self.parser)
     }
 
+    /// As pgwire's own, except that an Execute that asks for every row (max_rows 0, as
+    /// JDBC, Npgsql and psycopg do) sends them as they are computed: pgwire's portal would
+    /// gather the whole result in memory first.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(pgwire::api::store::Entry::Value(portal)) => portal,
+            _ => return self._on_execute(client, message).await,
+        };
+        let initial = matches!(*portal.state().lock().await, PortalExecutionState::Initial);
+        if message.max_rows != 0 || !initial {
+            return self._on_execute(client, message).await;
+        }
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let mut transaction = client.transaction_status();
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let result = match ExtendedQueryHandler::do_query(self, client, portal.as_ref(), 0).await {
+            Ok(Response::Query(mut rows)) => send_partial_query_response(client, &mut rows, 0).await.map(|_| ()),
+            Ok(Response::EmptyQuery) => client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await.map_err(Into::into),
+            Ok(Response::Execution(tag)) => send_execution_response(client, tag).await,
+            Ok(Response::TransactionStart(tag)) => {
+                transaction = transaction.to_in_transaction_state();
+                send_execution_response(client, tag).await
+            }
+            Ok(Response::TransactionEnd(tag)) => {
+                transaction = transaction.to_idle_state();
+                client.portal_store().rm_portal(pgwire::api::DEFAULT_NAME);
+                send_execution_response(client, tag).await
+            }
+            Ok(Response::Error(e)) => {
+                transaction = transaction.to_error_state();
+                client.send(PgWireBackendMessage::ErrorResponse((*e).into())).await.map_err(Into::into)
+            }
+            Ok(_) => Err(error("25006", "cannot execute COPY: cwkpi serves read-only views")),
+            Err(e) => Err(e),
+        };
+        *portal.state().lock().await = PortalExecutionState::Finished;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(transaction);
+        result
+    }
+
     async fn do_query<C>(&self, client: &mut C, portal: &Portal<DfStatement>, max_rows: usize) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -437,8 +415,8 @@ impl ExtendedQueryHandler for Router {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let deadline = self.deadline(client);
-        let session = self.session(client).await?;
+        let (deadline, ticket) = self.start(client)?;
+        let session = bounded(deadline, &ticket, self.session(client)).await?;
         let replanned;
         let portal = match &portal.statement.statement {
             (sql, Some((_, plan))) if session.is_stale(plan) => {
@@ -462,9 +440,7 @@ impl ExtendedQueryHandler for Router {
         };
         let service = Arc::clone(&session.service);
         let response =
-            tokio::time::timeout_at(deadline, <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows))
-                .await
-                .map_err(|_| timed_out())??;
-        Ok(with_deadline(response, deadline))
+            bounded(deadline, &ticket, <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows)).await?;
+        Ok(bounded_rows(response, deadline, ticket))
     }
 }

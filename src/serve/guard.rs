@@ -1,0 +1,254 @@
+//! The first hook every statement meets: it answers `SET`/`SHOW cwkpi.*`, refuses every
+//! statement that is not a read (DDL, DML, COPY, SELECT INTO, engine settings), looking
+//! inside `EXPLAIN`, `PREPARE`, `DECLARE … CURSOR FOR` and common table expressions, and
+//! lets the client settings tools send at start-up through.
+//!
+//! A refusal here is the first line; the sessions are read-only by construction too
+//! (`read_only`), so a statement the guard misses fails on the table, not on the data.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{Expr, Query, Set, SetExpr, Statement, Value};
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::pgwire;
+use pgwire::api::ClientInfo;
+use pgwire::api::Type;
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::error::PgWireResult;
+
+use super::data::Served;
+use super::session::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
+
+pub struct Guard {
+    pub served: Arc<Served>,
+}
+
+/// Client settings passed to datafusion-postgres, which keeps them per connection.
+const CLIENT_SETTINGS: &[&str] =
+    &["statement_timeout", "datestyle", "bytea_output", "intervalstyle", "application_name", "extra_float_digits", "search_path"];
+
+impl Guard {
+    /// `Some(answer)` for a statement the guard answers or refuses; `None` to go on.
+    fn check(&self, statement: &Statement, client: &mut (dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<Response>> {
+        match statement {
+            Statement::Set(set) => self.set(set, client),
+            Statement::ShowVariable { variable } => {
+                let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(".");
+                let value = match name.as_str() {
+                    AS_OF => client.metadata().get(AS_OF).cloned().unwrap_or_else(|| self.served.current().default_as_of.to_string()),
+                    WEEKS => client.metadata().get(WEEKS).cloned().unwrap_or_else(|| "1".into()),
+                    _ => return None,
+                };
+                Some(show(&name, &value).map(Response::Query))
+            }
+            _ => refusal(statement).map(Err),
+        }
+    }
+
+    fn set(&self, set: &Set, client: &mut (dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<Response>> {
+        let answer = Some(Ok(Response::Execution(Tag::new("SET"))));
+        match set {
+            Set::SingleAssignment { variable, values, .. } => {
+                let name = variable.to_string().to_lowercase();
+                let value = values.first().map(setting_value).unwrap_or_default();
+                let reset = value.eq_ignore_ascii_case("default");
+                match name.as_str() {
+                    AS_OF | WEEKS => {
+                        // The pair is checked together, so a session never holds dates it
+                        // cannot be as of.
+                        let metadata = client.metadata();
+                        let mut as_of = metadata.get(AS_OF).cloned().unwrap_or_else(|| self.served.current().default_as_of.to_string());
+                        let mut weeks = metadata.get(WEEKS).cloned().unwrap_or_else(|| "1".into());
+                        match (name.as_str(), reset) {
+                            (AS_OF, true) => as_of = self.served.current().default_as_of.to_string(),
+                            (WEEKS, true) => weeks = "1".into(),
+                            (AS_OF, false) => as_of = value,
+                            _ => weeks = value,
+                        }
+                        let checked = parse_as_of(&as_of).and_then(|d| Ok((d, parse_weeks(&weeks)?))).and_then(|(d, w)| check_dates(d, w).map(|_| (d, w)));
+                        let (date, weeks) = match checked {
+                            Ok(pair) => pair,
+                            Err(e) => return Some(Err(e)),
+                        };
+                        let metadata = client.metadata_mut();
+                        if name == AS_OF && reset {
+                            metadata.remove(AS_OF);
+                        } else if name == AS_OF {
+                            metadata.insert(AS_OF.into(), date.to_string());
+                        } else if reset {
+                            metadata.remove(WEEKS);
+                        } else {
+                            metadata.insert(WEEKS.into(), weeks.to_string());
+                        }
+                    }
+                    n if n.starts_with("cwkpi.") => return Some(Err(error("42704", format!("unrecognized configuration parameter \"{n}\"")))),
+                    n if n.starts_with("datafusion.") => {
+                        return Some(Err(error("42501", format!("permission denied to set parameter \"{n}\": the engine's settings are the server's"))));
+                    }
+                    n if CLIENT_SETTINGS.contains(&n) => return None,
+                    // Other client settings (client_encoding, lc_*, …) are accepted and
+                    // have no effect, so tools' start-up statements do not fail.
+                    _ => {}
+                }
+                answer
+            }
+            Set::SetTimeZone { .. } => None,
+            // SET NAMES, SET ROLE, SET TRANSACTION … : accepted, no effect.
+            _ => answer,
+        }
+    }
+}
+
+/// The text of a SET value: a quoted string unquoted, anything else as written.
+fn setting_value(value: &Expr) -> String {
+    match value {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Why a statement may not run here, or `None` for a read.
+pub fn refusal(statement: &Statement) -> Option<pgwire::error::PgWireError> {
+    let read_only = |what: &str| Some(error("25006", format!("cannot execute {what}: cwkpi serves read-only views")));
+    match statement {
+        Statement::Query(query) => match query_writes(query) {
+            Some(what) => read_only(what),
+            None => None,
+        },
+        // EXPLAIN ANALYZE runs its statement, PREPARE keeps it for EXECUTE, a cursor runs
+        // its query: each is as much a read as the statement inside.
+        Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => refusal(statement),
+        Statement::Declare { stmts } => stmts.iter().filter_map(|d| d.for_query.as_deref()).find_map(query_writes).and_then(read_only),
+        Statement::Set(_)
+        | Statement::ShowVariable { .. }
+        | Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::ShowCatalogs { .. }
+        | Statement::ExplainTable { .. }
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Execute { .. }
+        | Statement::Deallocate { .. }
+        | Statement::Fetch { .. }
+        | Statement::Close { .. } => None,
+        other => read_only(other.to_string().split_whitespace().next().unwrap_or("this statement")),
+    }
+}
+
+/// What a query would write, if anything: its body, and the body of every common table
+/// expression, at any depth.
+fn query_writes(query: &Query) -> Option<&'static str> {
+    if let Some(with) = &query.with
+        && let Some(what) = with.cte_tables.iter().find_map(|cte| query_writes(&cte.query))
+    {
+        return Some(what);
+    }
+    body_writes(&query.body)
+}
+
+fn body_writes(body: &SetExpr) -> Option<&'static str> {
+    match body {
+        SetExpr::Select(select) if select.into.is_some() => Some("SELECT INTO"),
+        SetExpr::Select(_) | SetExpr::Values(_) | SetExpr::Table(_) => None,
+        SetExpr::Query(query) => query_writes(query),
+        SetExpr::SetOperation { left, right, .. } => body_writes(left).or_else(|| body_writes(right)),
+        SetExpr::Insert(_) => Some("INSERT"),
+        SetExpr::Update(_) => Some("UPDATE"),
+        SetExpr::Delete(_) => Some("DELETE"),
+        SetExpr::Merge(_) => Some("MERGE"),
+    }
+}
+
+fn show(name: &str, value: &str) -> PgWireResult<QueryResponse> {
+    let fields = Arc::new(vec![FieldInfo::new(name.into(), None, None, Type::TEXT, FieldFormat::Text)]);
+    let mut encoder = DataRowEncoder::new(fields.clone());
+    encoder.encode_field(&Some(value))?;
+    let row = encoder.take_row();
+    Ok(QueryResponse::new(fields, futures::stream::once(async move { Ok(row) })))
+}
+
+#[async_trait]
+impl QueryHook for Guard {
+    async fn handle_simple_query(&self, statement: &Statement, _: &SessionContext, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
+        self.check(statement, client)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _: &SessionContext,
+        _: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        // Refused already at Parse; SET and SHOW get their placeholder plan from SetShowHook.
+        refusal(statement).map(Err)
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _: &LogicalPlan,
+        _: &ParamValues,
+        _: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.check(statement, client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn refused(sql: &str) -> bool {
+        let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+        refusal(&statements[0]).is_some()
+    }
+
+    #[test]
+    fn writes_are_refused_wherever_they_hide() {
+        for sql in [
+            "DECLARE c CURSOR FOR INSERT INTO units VALUES ('X')",
+            "DECLARE c CURSOR FOR DELETE FROM units",
+            "DECLARE c CURSOR FOR UPDATE units SET name = 'x'",
+            "DECLARE c CURSOR FOR SELECT * INTO t FROM units",
+            "WITH x AS (SELECT 1) DELETE FROM units",
+            "WITH x AS (DELETE FROM units RETURNING *) SELECT * FROM x",
+            "WITH x AS (WITH y AS (INSERT INTO units VALUES ('X') RETURNING *) SELECT * FROM y) SELECT * FROM x",
+            "EXPLAIN ANALYZE INSERT INTO units VALUES ('X')",
+            "EXPLAIN ANALYZE SELECT * INTO t FROM units",
+            "PREPARE p AS DELETE FROM units",
+            "SELECT 1 UNION (SELECT * INTO t FROM units)",
+            "COPY units TO '/tmp/x'",
+            "CREATE TABLE t (a int)",
+            "DROP VIEW kpi",
+        ] {
+            assert!(refused(sql), "{sql} is refused");
+        }
+    }
+
+    #[test]
+    fn reads_pass() {
+        for sql in [
+            "SELECT * FROM kpi",
+            "WITH x AS (SELECT 1 AS a) SELECT a FROM x",
+            "DECLARE c CURSOR FOR SELECT * FROM units",
+            "EXPLAIN ANALYZE SELECT count(*) FROM cases",
+            "PREPARE p AS SELECT * FROM units WHERE unit_id = $1",
+            "VALUES (1), (2)",
+        ] {
+            assert!(!refused(sql), "{sql} passes");
+        }
+    }
+}
