@@ -45,6 +45,12 @@ impl CheckedExport {
     /// presence still noted): for a command that reads none of their rows. Only tables no
     /// other table refers to may be skipped, so the checks of the rest are unchanged.
     pub fn load_except(dir: &Path, skip: &[&str]) -> Result<CheckedExport> {
+        CheckedExport::load_with(dir, skip, None)
+    }
+
+    /// As `load_except`, with `open_end_sentinel` (the rules' `[export]
+    /// open_end_sentinel`) read as null in end-date columns before the checks.
+    pub fn load_with(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>) -> Result<CheckedExport> {
         if !dir.is_dir() {
             return Err(Error::Usage(format!("export folder {} does not exist", dir.display())));
         }
@@ -62,7 +68,7 @@ impl CheckedExport {
                 .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a reader thread failed".into()))))
                 .collect()
         });
-        let raw = raw.into_iter().collect::<Result<Vec<_>>>()?;
+        let raw = raw.into_iter().map(|t| t.and_then(|t| t.with_open_ends(open_end_sentinel))).collect::<Result<Vec<_>>>()?;
         let read = started.elapsed().as_secs_f64();
         let keyed: Vec<&str> = ROW_KEYS.iter().map(|(table, _, _)| *table).collect();
         let tables = check_all(&raw, &keyed)?;

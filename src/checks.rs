@@ -6,8 +6,8 @@
 //! rejection cascades: the measures of a rejected case are rejected as dangling too.
 //!
 //! A row that breaks several rules is listed with the first, in this order: required
-//! value (a time that does not exist comes first), duplicate id, references (in contract
-//! order), date order, unit tree.
+//! value (a time that does not exist and a date out of range come first), duplicate id,
+//! references (in contract order), date order, unit tree.
 //!
 //! Speed matters here (millions of rows on every run), whatever order the export lists
 //! its rows in: the checks that need no parent run for all tables at once; each table's
@@ -22,11 +22,11 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Arra
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::compute::kernels::cmp::lt;
-use datafusion::arrow::datatypes::{DataType, Date32Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
 // hashbrown with foldhash: several times faster than std's SipHash.
 use datafusion::common::HashMap;
 
-use crate::contract::{Reference, TableSpec};
+use crate::contract::{ColumnKind, FIRST_DATE, LAST_DATE, Reference, TableSpec, copenhagen_midnight};
 use crate::error::{Error, Result};
 use crate::export::RawTable;
 use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
@@ -34,6 +34,10 @@ use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
     NonexistentTime,
+    DateOutOfRange,
+    /// An end date out of range, where the rules' `[export] open_end_sentinel` could say
+    /// that the value means "open".
+    EndDateOutOfRange,
     NullRequired,
     DuplicateId,
     Dangling,
@@ -45,6 +49,11 @@ impl Rule {
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::NonexistentTime => "time that does not exist in Copenhagen (skipped hour)",
+            Rule::DateOutOfRange => "date out of range (before 1900-01-01 or after 2199-12-31)",
+            Rule::EndDateOutOfRange => {
+                "date out of range (before 1900-01-01 or after 2199-12-31; if the case system writes this date for 'open' \
+                 name it in the rules as [export] open_end_sentinel)"
+            }
             Rule::NullRequired => "null in required column",
             Rule::DuplicateId => "duplicate id",
             Rule::Dangling => "dangling reference",
@@ -204,6 +213,13 @@ fn prepare<'a>(
     for &(row, column) in nonexistent_times {
         before_references.add(row, Rule::NonexistentTime, column);
     }
+    for col in spec.read_columns().filter(|c| matches!(c.kind, ColumnKind::Date | ColumnKind::Timestamp)) {
+        let array = columns_of(batch, &[col.name])?[0];
+        let rule = if spec.end_columns().any(|end| end == col.name) { Rule::EndDateOutOfRange } else { Rule::DateOutOfRange };
+        for i in out_of_range(array).map_err(|e| Error::Internal(format!("{}.{}: {e}", spec.name, col.name)))? {
+            before_references.add(i, rule, col.name);
+        }
+    }
     for col in spec.read_columns().filter(|c| c.required) {
         let array = columns_of(batch, &[col.name])?[0];
         if array.null_count() > 0 {
@@ -242,6 +258,26 @@ fn prepare<'a>(
         }
     }
     Ok(Prepared { spec, batch, ids, before_references, after_references })
+}
+
+/// The rows whose date (or instant, as a Copenhagen date) lies outside the contract's
+/// range.
+fn out_of_range(array: &ArrayRef) -> std::result::Result<Vec<usize>, String> {
+    let (first, last) = (Date32Type::from_naive_date(FIRST_DATE), Date32Type::from_naive_date(LAST_DATE));
+    let outside: Vec<usize> = match array.data_type() {
+        DataType::Date32 => {
+            let days = array.as_primitive::<Date32Type>();
+            (0..days.len()).filter(|&i| days.is_valid(i) && !(first..=last).contains(&days.value(i))).collect()
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let midnight = |day| copenhagen_midnight(day).ok_or_else(|| format!("{day} has no midnight in Copenhagen"));
+            let (from, until) = (midnight(FIRST_DATE)?, midnight(LAST_DATE + chrono::Days::new(1))?);
+            let micros = array.as_primitive::<TimestampMicrosecondType>();
+            (0..micros.len()).filter(|&i| micros.is_valid(i) && !(from..until).contains(&micros.value(i))).collect()
+        }
+        other => return Err(format!("a date column of type {other}")),
+    };
+    Ok(outside)
 }
 
 /// A column of a table looked up in a parent table's ids, once for all the references
@@ -651,7 +687,14 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
         let value = match a.data_type() {
             DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
             DataType::Date32 => a.as_primitive::<Date32Type>().value_as_date(i).map(|d| d.to_string()).unwrap_or_default(),
-            DataType::Timestamp(_, _) => datafusion::arrow::util::display::array_value_to_string(a, i).unwrap_or_default(),
+            // An instant too far out for a calendar is shown as the number it is.
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let micros = a.as_primitive::<TimestampMicrosecondType>().value(i);
+                match chrono::DateTime::from_timestamp_micros(micros) {
+                    Some(_) => datafusion::arrow::util::display::array_value_to_string(a, i).unwrap_or_default(),
+                    None => format!("{micros}µs"),
+                }
+            }
             _ => continue,
         };
         parts.push(format!("{name}={value}"));

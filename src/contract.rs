@@ -3,7 +3,21 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The dates an export may hold (and instants, as Copenhagen dates): outside them a value
+/// is a rejected row (`date out of range`). Legacy systems write 0001-01-01 or 9999-12-31
+/// for "none"; no later step (a date sum, an Excel date, a time zone conversion) need then
+/// handle a date that is not a plausible one.
+pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
+pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("a date");
+
+/// The instant (µs since the epoch) `day` begins in Copenhagen.
+pub fn copenhagen_midnight(day: NaiveDate) -> Option<i64> {
+    use chrono::TimeZone;
+    chrono_tz::Europe::Copenhagen.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).earliest().map(|t| t.timestamp_micros())
+}
 
 /// What a column holds, and so which source types can be converted into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,6 +307,12 @@ pub static TABLES: &[TableSpec] = &[
 
 impl TableSpec {
     /// The columns the catalog holds: the contract minus personal data.
+    /// The end dates of the table's date pairs (`closed_on`, `ended_on`, …): optional
+    /// columns where a null means "still open".
+    pub fn end_columns(&self) -> impl Iterator<Item = &'static str> {
+        self.ordered.iter().map(|(_, end)| *end)
+    }
+
     pub fn read_columns(&self) -> impl Iterator<Item = &ColumnSpec> {
         self.columns.iter().filter(|c| c.kind != Personal)
     }

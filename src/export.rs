@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Europe::Copenhagen;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
     TimestampMicrosecondArray, new_null_array,
 };
 use datafusion::arrow::compute::{cast, concat, concat_batches, is_null};
@@ -21,7 +21,7 @@ use datafusion::arrow::record_batch::RecordBatchReader;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec};
+use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec, copenhagen_midnight};
 use crate::error::{Error, Result};
 
 /// One table as read: its rows in the raw schema (the contract's columns, all
@@ -51,6 +51,44 @@ pub struct FileRows {
 }
 
 impl RawTable {
+    /// The table with `sentinel` in its end-date columns read as null ("still open"), for
+    /// case systems that write a far date (9999-12-31) rather than none: the rules'
+    /// `[export] open_end_sentinel`. In an instant column, any time of that day.
+    pub fn with_open_ends(mut self, sentinel: Option<NaiveDate>) -> Result<RawTable> {
+        let Some(sentinel) = sentinel else {
+            return Ok(self);
+        };
+        let schema = self.batch.schema();
+        let mut columns = self.batch.columns().to_vec();
+        for end in self.spec.end_columns() {
+            let Ok(index) = schema.index_of(end) else { continue };
+            let array = &columns[index];
+            let open: BooleanArray = match array.data_type() {
+                DataType::Date32 => {
+                    let day = datafusion::arrow::datatypes::Date32Type::from_naive_date(sentinel);
+                    array.as_primitive::<datafusion::arrow::datatypes::Date32Type>().iter().map(|d| Some(d == Some(day))).collect()
+                }
+                DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                    let (Some(from), Some(until)) = (copenhagen_midnight(sentinel), copenhagen_midnight(sentinel + chrono::Days::new(1))) else {
+                        continue;
+                    };
+                    array
+                        .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>()
+                        .iter()
+                        .map(|t| Some(t.is_some_and(|t| (from..until).contains(&t))))
+                        .collect()
+                }
+                _ => continue,
+            };
+            if open.true_count() > 0 {
+                columns[index] = datafusion::arrow::compute::nullif(array, &open)
+                    .map_err(|e| Error::Internal(format!("{}.{end}: {e}", self.spec.name)))?;
+            }
+        }
+        self.batch = RecordBatch::try_new(schema, columns).map_err(|e| Error::Internal(format!("{}: {e}", self.spec.name)))?;
+        Ok(self)
+    }
+
     pub fn num_rows(&self) -> usize {
         self.batch.num_rows()
     }

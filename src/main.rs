@@ -306,7 +306,7 @@ impl Common {
     async fn catalog_at_export_date(&self) -> Result<(CheckedExport, Catalog, NaiveDate)> {
         let (as_of, _) = cwkpi::nightly::as_of_or_default(self.as_of, &self.exports)?;
         let rules = Rules::load(self.rules.as_deref())?;
-        let export = CheckedExport::load(&self.exports)?;
+        let export = CheckedExport::load_with(&self.exports, &[], rules.open_end_sentinel)?;
         let catalog = Catalog::new(&export, rules, &[as_of], &self.engine_options()).await?;
         Ok((export, catalog, as_of))
     }
@@ -315,7 +315,7 @@ impl Common {
     /// tables in `skip` (see `CheckedExport::load_except`).
     async fn catalog_weeks(&self, weeks: u32, skip: &[&str]) -> Result<Catalog> {
         let rules = Rules::load(self.rules.as_deref())?;
-        let export = CheckedExport::load_except(&self.exports, skip)?;
+        let export = CheckedExport::load_with(&self.exports, skip, rules.open_end_sentinel)?;
         let last = self.as_of.unwrap_or_else(today);
         let dates = cwkpi::catalog::weekly_dates(last, weeks);
         let catalog = Catalog::new(&export, rules, &dates, &self.engine_options()).await?;
@@ -457,7 +457,7 @@ async fn run(cli: Cli) -> Result<()> {
             let week = week.unwrap_or_else(|| IsoWeek::last_complete_before(today()));
             let staging = cwkpi::report::publish::Staging::prepare(&out)?;
             let rules = Rules::load(rules.as_deref())?;
-            let export = CheckedExport::load(&exports)?;
+            let export = CheckedExport::load_with(&exports, &[], rules.open_end_sentinel)?;
             let options = EngineOptions { memory_limit, ..Default::default() };
             let mut catalog = Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
@@ -490,7 +490,7 @@ async fn run(cli: Cli) -> Result<()> {
             let template_name = template.as_ref().map_or_else(|| "built-in".to_string(), |p| p.display().to_string());
             let (as_of, _) = cwkpi::nightly::as_of_or_default(as_of, &exports)?;
             let rules = Rules::load(rules.as_deref())?;
-            let export = CheckedExport::load(&exports)?;
+            let export = CheckedExport::load_with(&exports, &[], rules.open_end_sentinel)?;
             let catalog = Catalog::new(&export, rules, &[as_of], &EngineOptions::default()).await?;
             let drafts = cwkpi::letters::drafts(&catalog).await?;
             let template = cwkpi::letters::Template { source: &template_text, name: &template_name };

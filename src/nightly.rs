@@ -333,7 +333,7 @@ async fn produce(
         // The fingerprint reads every file once more; do it beside the loader.
         std::thread::scope(|s| {
             let fingerprint = s.spawn(|| export_fingerprint(&opts.exports));
-            let export = CheckedExport::load(&opts.exports);
+            let export = CheckedExport::load_with(&opts.exports, &[], rules.open_end_sentinel);
             let fingerprint = fingerprint.join().unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread failed".into())));
             Ok((export?, fingerprint?))
         })

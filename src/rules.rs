@@ -227,6 +227,10 @@ pub struct Rules {
     /// Complaints baseline: this calendar year, else the 365 days before the window.
     pub baseline_year: Option<i32>,
     pub calendar: Calendar,
+    /// `[export] open_end_sentinel`: a date the case system writes in end-date columns
+    /// for "still open" (e.g. 9999-12-31), read as null. None by default: such a date is
+    /// out of range and its row rejected.
+    pub open_end_sentinel: Option<chrono::NaiveDate>,
     pub recovery_milestones: Vec<RecoveryMilestone>,
     /// SHA-256 of the rules text, so a run records which rules produced its figures.
     pub fingerprint: String,
@@ -251,7 +255,15 @@ struct RulesFile {
     #[serde(default)]
     calendar: CalendarFile,
     #[serde(default)]
+    export: ExportFile,
+    #[serde(default)]
     recovery_milestone: Vec<RecoveryMilestoneFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExportFile {
+    open_end_sentinel: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -418,6 +430,12 @@ impl Rules {
         {
             return Err(fail(format!("{}[complaints] baseline_year = {year} is not a year", line_of("baseline_year"))));
         }
+        let open_end_sentinel = match &file.export.open_end_sentinel {
+            None => None,
+            Some(day) => Some(chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| {
+                fail(format!("{}[export] open_end_sentinel: \"{day}\" is not a date like \"9999-12-31\"", line_of(day)))
+            })?),
+        };
         let mut recovery_milestones = Vec::new();
         for m in &file.recovery_milestone {
             let on = chrono::NaiveDate::parse_from_str(m.on.trim(), "%Y-%m-%d")
@@ -439,6 +457,7 @@ impl Rules {
             )?,
             baseline_year: file.complaints.baseline_year,
             calendar,
+            open_end_sentinel,
             investigation_limit: span(&file.investigation.limit, "[investigation] limit")?,
             follow_up_first: span(&file.follow_up.first_within, "[follow_up] first_within")?,
             follow_up_every: span(&file.follow_up.then_every, "[follow_up] then_every")?,

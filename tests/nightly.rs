@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -442,6 +442,56 @@ fn end_before_start_is_rejected_and_cascades() {
     // The case's measure, investigation-free plan and so on dangle now.
     assert!(listed(&validation, "dangling reference").iter().any(|l| l.contains("measure_id=M3")), "{validation}");
     assert!(listed(&validation, "dangling reference").iter().any(|l| l.contains("plan_id=H3")), "{validation}");
+    fx.assert_no_cpr();
+}
+
+/// The damaged dates that once passed the checks and stopped the nightly at its end
+/// (exit 70): a measure and an application dated 0001-01-01, which the workbook could not
+/// write, and a notification whose timestamp was damaged into year 282,000, which no time
+/// zone conversion takes. Each is now a rejected row naming its column, and the run
+/// publishes.
+#[test]
+fn implausible_dates_are_rejected_rows_and_the_run_publishes() {
+    let fx = Fixture::new();
+    let mut tables = csv_fixture();
+    tables.get_mut("measures").unwrap().push_str("M9,S2,SEL:52.3.7,0001-01-01,,,false\nM10,S2,SEL:11.3,2025-05-01,9999-12-31,,false\n");
+    tables.insert(
+        "decisions",
+        "decision_id,case_id,paragraph,applied_on,decided_on,outcome,delay_letter_on\nD1,S1,SEL:41,2026-01-05,2026-02-01,bevilget,\nD2,S2,SEL:41,0001-01-01,,,\n".into(),
+    );
+    let export = fx.export("export", &tables);
+    let received = TimestampMicrosecondArray::from(vec![Some(1_767_600_000_000_000), Some(8_863_084_094_095_045_795)]).with_timezone("UTC");
+    write_parquet(
+        &export.join("notifications.parquet"),
+        vec![("notification_id", strings(&["N1", "N2"])), ("unit_id", strings(&["A1", "A1"])), ("received_at", Arc::new(received))],
+    );
+    let out = fx.path("out");
+    let o = fx.nightly(&export, &out, &["--max-rejected-share", "0.6"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let validation = read(&out.join("latest/validation.csv"));
+    let out_of_range = |rule: &str| listed(&validation, rule).iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let plain = out_of_range("date out of range (before 1900-01-01 or after 2199-12-31)");
+    assert_eq!(plain.len(), 3, "{validation}");
+    assert!(plain.iter().any(|l| l.contains(",started_on,measures.parquet,9,") && l.contains("measure_id=M9")), "{validation}");
+    assert!(plain.iter().any(|l| l.contains(",applied_on,decisions.parquet,2,") && l.contains("decision_id=D2")), "{validation}");
+    assert!(
+        plain.iter().any(|l| l.contains(",received_at,notifications.parquet,2,") && l.contains("received_at=8863084094095045795µs")),
+        "{validation}"
+    );
+    // An end date out of range names the setting that would read it as open.
+    let end = validation.lines().filter(|l| l.contains("measure_id=M10")).collect::<Vec<_>>();
+    assert!(end.len() == 1 && end[0].contains(",ended_on,") && end[0].contains("[export] open_end_sentinel"), "{validation}");
+
+    // With the setting, 9999-12-31 reads as open: M10 is kept, the others still rejected.
+    let rules = fx.path("rules.toml");
+    let builtin = fx.run(&["rules"]);
+    std::fs::write(&rules, text(&builtin.stdout).replace("# open_end_sentinel = \"9999-12-31\"", "open_end_sentinel = \"9999-12-31\"")).unwrap();
+    let out = fx.path("out-sentinel");
+    let o = fx.nightly(&export, &out, &["--max-rejected-share", "0.6", "--rules", rules.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let validation = read(&out.join("latest/validation.csv"));
+    assert!(!validation.contains(",measure_id=M10 "), "{validation}");
+    assert_eq!(validation.matches("date out of range").count(), 3, "{validation}");
     fx.assert_no_cpr();
 }
 

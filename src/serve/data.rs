@@ -217,7 +217,7 @@ async fn load(source: &Source, options: &EngineOptions, number: u64) -> Result<G
         tokio::task::spawn_blocking(move || -> Result<_> {
             let rules = Rules::load(source.rules.as_deref())?;
             let (as_of, _) = crate::nightly::as_of_or_default(source.as_of, &source.exports)?;
-            Ok((CheckedExport::load(&source.exports)?, rules, as_of))
+            Ok((CheckedExport::load_with(&source.exports, &[], rules.open_end_sentinel)?, rules, as_of))
         })
         .await
         .map_err(|e| Error::Internal(format!("the loader stopped: {e}")))??
