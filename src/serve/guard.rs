@@ -22,7 +22,7 @@ use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse
 use pgwire::error::PgWireResult;
 
 use super::data::Served;
-use super::session::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
+use super::settings::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
 
 pub struct Guard {
     pub served: Arc<Served>,

@@ -12,6 +12,7 @@
 //!   `join_limit` for joins that would run without yielding);
 //! - `guard` and `read_only`: statements that are not reads are refused, and the sessions
 //!   could not change anything if one got through;
+//! - `settings`: `SET cwkpi.as_of` and `cwkpi.weeks`, and their checks;
 //! - `pg_catalog`: what cwkpi adds to datafusion-postgres's `pg_catalog` (the views'
 //!   comments, `pg_type.typreceive` as Npgsql reads it).
 
@@ -24,6 +25,7 @@ pub mod memory;
 pub mod pg_catalog;
 pub mod read_only;
 pub mod session;
+pub mod settings;
 pub mod users;
 pub mod watch;
 

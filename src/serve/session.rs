@@ -45,6 +45,7 @@ use pgwire::messages::response::EmptyQueryResponse;
 use super::auth::LoggedIn;
 use super::data::{Generation, Served};
 use super::guard::Guard;
+use super::settings::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
 use super::memory::QueryShare;
 use super::read_only::{NoFiles, ReadOnlyTable, seal};
 use super::users::Users;
@@ -54,17 +55,6 @@ use crate::scope::Grant;
 
 type DfStatement = (String, Option<(Statement, LogicalPlan)>);
 
-/// The session settings cwkpi adds, kept in the connection's metadata.
-pub const AS_OF: &str = "cwkpi.as_of";
-pub const WEEKS: &str = "cwkpi.weeks";
-/// A year of weekly dates: each date is a computation of every view, so this caps what one
-/// session's catalog costs.
-pub const MAX_WEEKS: u32 = 53;
-/// The dates a session may be as of: those an export's dates may take (the checks reject
-/// any other), so no date sum over them can leave the calendar.
-pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
-pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("a date");
-
 /// Settings a query may not exceed, whatever the client sets.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -73,10 +63,6 @@ pub struct Limits {
     pub memory_limit: usize,
     /// What one query may take of it (a connection runs one query at a time).
     pub query_memory: usize,
-}
-
-pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), message.into())))
 }
 
 fn fatal(code: &str, message: impl Into<String>) -> PgWireError {
@@ -107,30 +93,6 @@ fn session_dates(metadata: &HashMap<String, String>, generation: &Generation) ->
     };
     check_dates(last, weeks)?;
     Ok(weekly_dates(last, weeks))
-}
-
-/// The first of `weeks` weekly dates ending at `last` must be in range too.
-pub fn check_dates(last: NaiveDate, weeks: u32) -> PgWireResult<()> {
-    let first = last.checked_sub_signed(chrono::Duration::weeks(i64::from(weeks) - 1)).filter(|d| *d >= FIRST_DATE);
-    match first {
-        Some(_) => Ok(()),
-        None => Err(error("22008", format!("cwkpi.weeks = {weeks} weeks up to cwkpi.as_of = {last} would reach before {FIRST_DATE}"))),
-    }
-}
-
-pub fn parse_as_of(value: &str) -> PgWireResult<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .filter(|d| (FIRST_DATE..=LAST_DATE).contains(d))
-        .ok_or_else(|| error("22007", format!("cwkpi.as_of must be a date from {FIRST_DATE} to {LAST_DATE} like '2026-03-01', not '{value}'")))
-}
-
-pub fn parse_weeks(value: &str) -> PgWireResult<u32> {
-    value
-        .parse()
-        .ok()
-        .filter(|n| (1..=MAX_WEEKS).contains(n))
-        .ok_or_else(|| error("22023", format!("cwkpi.weeks must be a whole number from 1 to {MAX_WEEKS}, not '{value}'")))
 }
 
 // ---------------------------------------------------------------- sessions
