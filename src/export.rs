@@ -164,7 +164,7 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     let (mut pieces, mut sources, mut nonexistent_times) = (Vec::new(), Vec::new(), Vec::new());
     let mut rows = 0;
     for file in &files {
-        let (batch, nonexistent) = read_file(file, spec)?;
+        let (batch, nonexistent) = untrusted(file, spec, || read_file(file, spec))?;
         nonexistent_times.extend(nonexistent.into_iter().map(|(row, column)| (rows + row, column)));
         let relative: Arc<str> = file.strip_prefix(export).unwrap_or(file).display().to_string().into();
         sources.push(FileRows { file: relative, rows: batch.num_rows() });
@@ -173,6 +173,34 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     }
     let batch = one_batch(spec, pieces)?;
     Ok(RawTable { spec, present, files, batch, sources, nonexistent_times })
+}
+
+thread_local! {
+    /// Set while this thread decodes a file of the export (see `untrusted`).
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `decode` over `file`, whose bytes come from outside: the Parquet decoder can
+/// panic on a damaged file (a length that lies), which is the file's fault, not a bug, so
+/// it becomes a fatal data error naming the file and table. The panic's own message is
+/// neither printed (see `quiet_decoder_panics`) nor repeated: it could quote the file's
+/// bytes.
+fn untrusted<T>(file: &Path, spec: &TableSpec, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    DECODING.with(|d| d.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    DECODING.with(|d| d.set(false));
+    result.unwrap_or_else(|_| Err(Error::export(file, spec.name, None, "the file is damaged: the Parquet decoder could not read it")))
+}
+
+/// Keeps the panic hook quiet for a decoder's panic over a damaged file (it is reported
+/// as a data error instead); every other panic is reported as before.
+pub fn quiet_decoder_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !DECODING.with(|d| d.get()) {
+            report(info);
+        }
+    }));
 }
 
 /// A table left unread: empty, with its presence noted.
@@ -262,8 +290,10 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
             .iter()
             .map(|g| {
                 s.spawn(move || {
-                    let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
-                    read_group(ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?, g)
+                    untrusted(path, spec, || {
+                        let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+                        read_group(ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?, g)
+                    })
                 })
             })
             .collect();

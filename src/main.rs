@@ -345,6 +345,7 @@ fn without_huge_pages() {
 
 fn main() -> ExitCode {
     without_huge_pages();
+    cwkpi::export::quiet_decoder_panics();
     // Argument errors exit 64 (usage), as documented; help and version exit 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -14,6 +14,9 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+#[path = "nightly/fuzz.rs"]
+mod fuzz;
+
 const BIN: &str = env!("CARGO_BIN_EXE_cwkpi");
 const AS_OF: &str = "2026-11-22";
 
