@@ -116,11 +116,11 @@ impl CheckedExport {
             if name == "units" {
                 return without_hidden_parents(kept, &units);
             }
-            // A table's own id stays; the ids it refers to by are cleared where hidden.
-            let own_id = format!("{}_id", name.trim_end_matches('s'));
+            // A table's own id stays; the ids it refers to others by are cleared where hidden.
+            let own_id = crate::contract::table(name).map(|spec| spec.id_column);
             let mut kept = kept;
             for (column, visible) in &foreign_ids {
-                if *column != own_id && kept.schema().column_with_name(column).is_some() {
+                if Some(*column) != own_id && kept.schema().column_with_name(column).is_some() {
                     kept = without_hidden_ids(kept, name, column, visible)?;
                 }
             }

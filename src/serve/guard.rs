@@ -60,30 +60,22 @@ impl Guard {
                 match name.as_str() {
                     AS_OF | WEEKS => {
                         // The pair is checked together, so a session never holds dates it
-                        // cannot be as of.
-                        let metadata = client.metadata();
-                        let mut as_of = metadata.get(AS_OF).cloned().unwrap_or_else(|| self.served.current().default_as_of.to_string());
-                        let mut weeks = metadata.get(WEEKS).cloned().unwrap_or_else(|| "1".into());
-                        match (name.as_str(), reset) {
-                            (AS_OF, true) => as_of = self.served.current().default_as_of.to_string(),
-                            (WEEKS, true) => weeks = "1".into(),
-                            (AS_OF, false) => as_of = value,
-                            _ => weeks = value,
-                        }
-                        let checked = parse_as_of(&as_of).and_then(|d| Ok((d, parse_weeks(&weeks)?))).and_then(|(d, w)| check_dates(d, w).map(|_| (d, w)));
-                        let (date, weeks) = match checked {
+                        // cannot be as of. A reset removes the setting.
+                        let setting = (!reset).then_some(value);
+                        let current = |key: &str| client.metadata().get(key).cloned();
+                        let (as_of, weeks) = if name == AS_OF { (setting.clone(), current(WEEKS)) } else { (current(AS_OF), setting.clone()) };
+                        let date = as_of.as_deref().map_or(Ok(self.served.current().default_as_of), parse_as_of);
+                        let weeks = weeks.as_deref().map_or(Ok(1), parse_weeks);
+                        let (date, weeks) = match date.and_then(|d| Ok((d, weeks?))).and_then(|(d, w)| check_dates(d, w).map(|_| (d, w))) {
                             Ok(pair) => pair,
                             Err(e) => return Some(Err(e)),
                         };
-                        let metadata = client.metadata_mut();
-                        if name == AS_OF && reset {
-                            metadata.remove(AS_OF);
-                        } else if name == AS_OF {
-                            metadata.insert(AS_OF.into(), date.to_string());
-                        } else if reset {
-                            metadata.remove(WEEKS);
+                        // Kept as parsed, so SHOW answers in one form.
+                        let kept = if name == AS_OF { date.to_string() } else { weeks.to_string() };
+                        if setting.is_some() {
+                            client.metadata_mut().insert(name, kept);
                         } else {
-                            metadata.insert(WEEKS.into(), weeks.to_string());
+                            client.metadata_mut().remove(&name);
                         }
                     }
                     n if n.starts_with("cwkpi.") => return Some(Err(error("42704", format!("unrecognized configuration parameter \"{n}\"")))),
@@ -119,10 +111,7 @@ fn setting_value(value: &Expr) -> String {
 pub fn refusal(statement: &Statement) -> Option<pgwire::error::PgWireError> {
     let read_only = |what: &str| Some(error("25006", format!("cannot execute {what}: cwkpi serves read-only views")));
     match statement {
-        Statement::Query(query) => match query_writes(query) {
-            Some(what) => read_only(what),
-            None => None,
-        },
+        Statement::Query(query) => query_writes(query).and_then(read_only),
         // EXPLAIN ANALYZE runs its statement, PREPARE keeps it for EXECUTE, a cursor runs
         // its query: each is as much a read as the statement inside.
         Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => refusal(statement),
