@@ -37,7 +37,7 @@ struct Options {
 
 fn usage() -> String {
     "usage: kpi_bench [--data DIR] [--scales 1,10,100] [--orders by-year,sorted,random] [--runs N] [--only kpi,kpi-core,trend,nightly,spill] \
-     [--spill-limit 256M] [--cwkpi PATH] [--write-readme FILE]"
+     [--spill-limit 1700M] [--cwkpi PATH] [--write-readme FILE]"
         .to_string()
 }
 
@@ -50,7 +50,7 @@ fn parse_options() -> Result<Options, String> {
         runs: 5,
         only: vec!["kpi".into(), "kpi-core".into(), "trend".into(), "nightly".into(), "spill".into()],
         cwkpi: option_env!("CARGO_BIN_EXE_cwkpi").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cwkpi")),
-        spill_limit: "256M".into(),
+        spill_limit: "1700M".into(),
         write_readme: None,
     };
     let mut args = std::env::args().skip(1);

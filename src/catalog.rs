@@ -23,11 +23,12 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::cached_view::{cached_lifetime, cached_view};
 pub use crate::cached_view::Lifetime;
 use crate::checks::{CheckedTable, Rejection, check_all};
-use crate::contract::TABLES;
+use crate::contract::{TABLES, TableSpec};
 use crate::error::{Error, Result};
 use crate::export::{RawTable, read_table};
 use crate::queries::{ViewSql, views};
 use crate::rules::{PlanDue, Rules, Span};
+use crate::snapshot::Snapshot;
 
 /// An export read and checked: what every figure is computed from.
 #[derive(Debug, Clone)]
@@ -51,15 +52,26 @@ impl CheckedExport {
     /// As `load_except`, with `open_end_sentinel` (the rules' `[export]
     /// open_end_sentinel`) read as null in end-date columns before the checks.
     pub fn load_with(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>) -> Result<CheckedExport> {
+        Ok(CheckedExport::load_snapshot(dir, skip, open_end_sentinel)?.0)
+    }
+
+    /// As `load_with`, with the files as they stood while read: a file that changed
+    /// during the read is read again once, and a second change stops with the file named
+    /// (see `snapshot::read_unchanged`), so no figure mixes two exports.
+    pub fn load_snapshot(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>) -> Result<(CheckedExport, Snapshot)> {
         if !dir.is_dir() {
             return Err(Error::Usage(format!("export folder {} does not exist", dir.display())));
         }
+        crate::snapshot::read_unchanged(dir, || CheckedExport::read_and_check(dir, skip, open_end_sentinel))
+    }
+
+    fn read_and_check(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>) -> Result<CheckedExport> {
         let started = std::time::Instant::now();
         let raw: Vec<Result<RawTable>> = std::thread::scope(|s| {
             let handles: Vec<_> = TABLES
                 .iter()
                 .map(|spec| {
-                    let skipped = skip.contains(&spec.name) && !spec.core && !TABLES.iter().any(|t| t.references.iter().any(|r| r.parent == spec.name));
+                    let skipped = skippable(spec, skip);
                     s.spawn(move || if skipped { crate::export::skip_table(dir, spec) } else { read_table(dir, spec) })
                 })
                 .collect();
@@ -72,8 +84,19 @@ impl CheckedExport {
         let read = started.elapsed().as_secs_f64();
         let keyed: Vec<&str> = ROW_KEYS.iter().map(|(table, _, _)| *table).collect();
         let tables = check_all(&raw, &keyed)?;
-        tracing::debug!(read_seconds = read, check_seconds = started.elapsed().as_secs_f64() - read, "export loaded");
-        Ok(CheckedExport { tables })
+        let export = CheckedExport { tables };
+        tracing::debug!(read_seconds = read, check_seconds = started.elapsed().as_secs_f64() - read, bytes = export.memory_size(), "export loaded");
+        Ok(export)
+    }
+
+    /// About the bytes `load_with(dir, skip, …)` would hold, from the files' footers.
+    pub fn estimated_memory(dir: &Path, skip: &[&str]) -> usize {
+        TABLES.iter().filter(|spec| !skippable(spec, skip)).map(|spec| crate::export::estimated_memory(dir, spec)).sum()
+    }
+
+    /// The bytes the checked tables hold in memory.
+    pub fn memory_size(&self) -> usize {
+        self.tables.iter().map(|t| t.kept.get_array_memory_size() + t.parent_rows.iter().map(|p| p.rows.get_array_memory_size()).sum::<usize>()).sum()
     }
 
     pub fn table(&self, name: &str) -> Option<&CheckedTable> {
@@ -83,6 +106,12 @@ impl CheckedExport {
     pub fn rejections(&self) -> impl Iterator<Item = &Rejection> {
         self.tables.iter().flat_map(|t| t.rejected.iter())
     }
+}
+
+/// A table named in `skip` stays unread when no check needs its rows: a further table
+/// no other table refers to.
+fn skippable(spec: &TableSpec, skip: &[&str]) -> bool {
+    skip.contains(&spec.name) && !spec.core && !TABLES.iter().any(|t| t.references.iter().any(|r| r.parent == spec.name))
 }
 
 /// The name of the catalog the tables and views sit in (the SQL endpoint's database),

@@ -19,6 +19,7 @@ use datafusion::arrow::compute::{cast, concat, concat_batches, is_null};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatchReader;
 use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::basic::Type as PhysicalType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec, copenhagen_midnight};
@@ -175,32 +176,52 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     Ok(RawTable { spec, present, files, batch, sources, nonexistent_times })
 }
 
-thread_local! {
-    /// Set while this thread decodes a file of the export (see `untrusted`).
-    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 /// Runs `decode` over `file`, whose bytes come from outside: the Parquet decoder can
-/// panic on a damaged file (a length that lies), which is the file's fault, not a bug, so
-/// it becomes a fatal data error naming the file and table. The panic's own message is
-/// neither printed (see `quiet_decoder_panics`) nor repeated: it could quote the file's
-/// bytes.
+/// panic on a damaged file, which becomes a fatal data error naming the file and table
+/// (see `contained`).
 fn untrusted<T>(file: &Path, spec: &TableSpec, decode: impl FnOnce() -> Result<T>) -> Result<T> {
-    DECODING.with(|d| d.set(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
-    DECODING.with(|d| d.set(false));
-    result.unwrap_or_else(|_| Err(Error::export(file, spec.name, None, "the file is damaged: the Parquet decoder could not read it")))
+    crate::contained::run(decode)
+        .unwrap_or_else(|_| Err(Error::export(file, spec.name, None, "the file is damaged: the Parquet decoder could not read it")))
 }
 
-/// Keeps the panic hook quiet for a decoder's panic over a damaged file (it is reported
-/// as a data error instead); every other panic is reported as before.
-pub fn quiet_decoder_panics() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !DECODING.with(|d| d.get()) {
-            report(info);
-        }
-    }));
+/// About how many bytes the table takes in memory once read, from its files' footers alone
+/// (no data is read): fixed-width columns by their width, strings by their bytes as the
+/// writer recorded them, else as stored uncompressed, plus their offsets. A file whose
+/// footer cannot be read counts nothing here; the reader reports it.
+pub fn estimated_memory(export: &Path, spec: &'static TableSpec) -> usize {
+    let Ok(Some(files)) = table_files(export, spec) else { return 0 };
+    files.iter().map(|file| untrusted(file, spec, || Ok(file_memory(file, spec))).unwrap_or(0)).sum()
+}
+
+fn file_memory(path: &Path, spec: &'static TableSpec) -> usize {
+    let Ok(file) = File::open(path) else { return 0 };
+    let Ok(builder) = ParquetRecordBatchReaderBuilder::try_new(file) else { return 0 };
+    let metadata = builder.metadata();
+    let rows = usize::try_from(metadata.file_metadata().num_rows()).unwrap_or(0);
+    let mut bytes = 0usize;
+    for col in spec.read_columns() {
+        bytes += match col.kind {
+            ColumnKind::Date => 4 * rows,
+            ColumnKind::Timestamp | ColumnKind::Number => 8 * rows,
+            ColumnKind::Bool => rows.div_ceil(8),
+            ColumnKind::Id | ColumnKind::Text | ColumnKind::Personal => {
+                let chunks = metadata.row_groups().iter().flat_map(|g| g.columns());
+                let text: usize = chunks
+                    .filter(|c| c.column_path().parts().first().is_some_and(|name| name == col.name))
+                    .map(|c| match c.column_type() {
+                        PhysicalType::BYTE_ARRAY | PhysicalType::FIXED_LEN_BYTE_ARRAY => {
+                            c.unencoded_byte_array_data_bytes().unwrap_or(c.uncompressed_size())
+                        }
+                        // An integer id becomes a string of about ten characters.
+                        _ => 10 * c.num_values(),
+                    })
+                    .map(|b| usize::try_from(b).unwrap_or(0))
+                    .sum();
+                4 * rows + text
+            }
+        };
+    }
+    bytes
 }
 
 /// A table left unread: empty, with its presence noted.

@@ -277,9 +277,7 @@ fn convert_table(csv_path: &Path, spec: &'static TableSpec, parquet_path: &Path)
     let schema = written_schema(spec);
 
     let file = File::create(parquet_path).map_err(|e| Error::io(format!("cannot create {}", parquet_path.display()), e))?;
-    let write_err = |e: datafusion::parquet::errors::ParquetError| {
-        Error::io(format!("cannot write {}", parquet_path.display()), std::io::Error::other(e.to_string()))
-    };
+    let write_err = |e: datafusion::parquet::errors::ParquetError| Error::writing(parquet_path, &e);
     let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(write_err)?;
 

@@ -152,7 +152,8 @@ enum Command {
         /// Log lines on stderr as text or JSON.
         #[arg(long, value_enum, default_value = "text")]
         log_format: cwkpi::nightly::LogFormat,
-        /// Memory limit for query execution, e.g. 2G or 512M; beyond it work spills to disk.
+        /// The memory the whole run may use, e.g. 2G (default: the cgroup's memory.max): an
+    /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
     },
@@ -172,7 +173,8 @@ enum Command {
         /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
-        /// Memory limit for query execution, e.g. 2G or 512M; beyond it work spills to disk.
+        /// The memory the whole run may use, e.g. 2G (default: the cgroup's memory.max): an
+    /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
     },
@@ -258,7 +260,8 @@ struct Common {
     /// A rules file (TOML); default: the built-in rules (`cwkpi rules`).
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
-    /// Memory limit for query execution, e.g. 2G or 512M; beyond it work spills to disk.
+    /// The memory the whole run may use, e.g. 2G (default: the cgroup's memory.max): an
+    /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
     /// Folder for spill files under --memory-limit. Default: the system temp folder.
@@ -297,8 +300,11 @@ fn today() -> NaiveDate {
 }
 
 impl Common {
-    fn engine_options(&self) -> EngineOptions {
-        EngineOptions { memory_limit: self.memory_limit, spill_dir: self.spill_dir.clone(), ..Default::default() }
+    /// The export read within the memory budget, and the engine's settings for the rest.
+    fn load(&self, skip: &[&str], rules: &Rules) -> Result<(CheckedExport, EngineOptions)> {
+        let loaded = cwkpi::memory_budget::load_export(&self.exports, skip, rules.open_end_sentinel, self.memory_limit)?;
+        let options = EngineOptions { memory_limit: loaded.query_memory, spill_dir: self.spill_dir.clone(), ..Default::default() };
+        Ok((loaded.export, options))
     }
 
     /// The export and a catalog as of --as-of, else the export's manifest date, else
@@ -306,8 +312,8 @@ impl Common {
     async fn catalog_at_export_date(&self) -> Result<(CheckedExport, Catalog, NaiveDate)> {
         let (as_of, _) = cwkpi::nightly::as_of_or_default(self.as_of, &self.exports)?;
         let rules = Rules::load(self.rules.as_deref())?;
-        let export = CheckedExport::load_with(&self.exports, &[], rules.open_end_sentinel)?;
-        let catalog = Catalog::new(&export, rules, &[as_of], &self.engine_options()).await?;
+        let (export, options) = self.load(&[], &rules)?;
+        let catalog = Catalog::new(&export, rules, &[as_of], &options).await?;
         Ok((export, catalog, as_of))
     }
 
@@ -315,10 +321,10 @@ impl Common {
     /// tables in `skip` (see `CheckedExport::load_except`).
     async fn catalog_weeks(&self, weeks: u32, skip: &[&str]) -> Result<Catalog> {
         let rules = Rules::load(self.rules.as_deref())?;
-        let export = CheckedExport::load_with(&self.exports, skip, rules.open_end_sentinel)?;
+        let (export, options) = self.load(skip, &rules)?;
         let last = self.as_of.unwrap_or_else(today);
         let dates = cwkpi::catalog::weekly_dates(last, weeks);
-        let catalog = Catalog::new(&export, rules, &dates, &self.engine_options()).await?;
+        let catalog = Catalog::new(&export, rules, &dates, &options).await?;
         if let Some(dir) = &self.history {
             cwkpi::history::register(&catalog, dir)?;
         }
@@ -343,9 +349,20 @@ fn without_huge_pages() {
     }
 }
 
+/// A write past a file size limit (`ulimit -f`) fails with "File too large" (exit 74,
+/// with the path) instead of the signal that would end the run without a word.
+fn file_size_limit_as_error() {
+    #[cfg(unix)]
+    // SAFETY: sets the disposition of one signal to "ignore"; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 fn main() -> ExitCode {
     without_huge_pages();
-    cwkpi::export::quiet_decoder_panics();
+    file_size_limit_as_error();
+    cwkpi::contained::quiet_contained_panics();
     // Argument errors exit 64 (usage), as documented; help and version exit 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -458,8 +475,9 @@ async fn run(cli: Cli) -> Result<()> {
             let week = week.unwrap_or_else(|| IsoWeek::last_complete_before(today()));
             let staging = cwkpi::report::publish::Staging::prepare(&out)?;
             let rules = Rules::load(rules.as_deref())?;
-            let export = CheckedExport::load_with(&exports, &[], rules.open_end_sentinel)?;
-            let options = EngineOptions { memory_limit, ..Default::default() };
+            let loaded = cwkpi::memory_budget::load_export(&exports, &[], rules.open_end_sentinel, memory_limit)?;
+            let export = loaded.export;
+            let options = EngineOptions { memory_limit: loaded.query_memory, ..Default::default() };
             let mut catalog = Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
             staging.commit()?;

@@ -25,11 +25,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
-use crate::catalog::{Catalog, CheckedExport, EngineOptions};
+use crate::catalog::{Catalog, EngineOptions};
 use crate::error::{Error, Result};
 use crate::kpi::CSV_HEADER;
+use crate::memory_budget::{Loaded, load_export};
 use crate::report::IsoWeek;
 use crate::rules::Rules;
+use crate::snapshot::Snapshot;
 use crate::validate::{TableCounts, ValidationReport, write_file};
 
 /// How log lines on stderr look.
@@ -329,13 +331,18 @@ async fn produce(
     started_at: &str,
 ) -> Result<Produced> {
     let mut steps = Steps::new(6, opts.progress);
-    let (export, fingerprint) = steps.run("load", || {
+    let (Loaded { export, query_memory, .. }, fingerprint) = steps.run("load", || {
         // The fingerprint reads every file once more; do it beside the loader.
         std::thread::scope(|s| {
             let fingerprint = s.spawn(|| export_fingerprint(&opts.exports));
-            let export = CheckedExport::load_with(&opts.exports, &[], rules.open_end_sentinel);
+            let loaded = load_export(&opts.exports, &[], rules.open_end_sentinel, opts.memory_limit);
             let fingerprint = fingerprint.join().unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread failed".into())));
-            Ok((export?, fingerprint?))
+            let loaded = loaded?;
+            // The digest may have read on past the load: it must have seen the same files.
+            if let Some(file) = loaded.snapshot.first_change(&Snapshot::of(&opts.exports)?) {
+                return Err(Error::Export(format!("{}: the file changed while it was read; run again when the export is complete", file.display())));
+            }
+            Ok((loaded, fingerprint?))
         })
     })?;
     for t in &export.tables {
@@ -344,7 +351,7 @@ async fn produce(
         }
     }
 
-    let engine = EngineOptions { memory_limit: opts.memory_limit, spill_dir: opts.memory_limit.map(|_| spill_dir(tmp)), ..Default::default() };
+    let engine = EngineOptions { memory_limit: query_memory, spill_dir: query_memory.map(|_| spill_dir(tmp)), ..Default::default() };
     if let Some(dir) = &engine.spill_dir {
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }
@@ -623,7 +630,7 @@ impl OutputLock {
 /// SHA-256 over every file of the export (sorted relative path, size and content
 /// digest), so a run records exactly which export produced its figures.
 pub fn export_fingerprint(exports: &Path) -> Result<String> {
-    let files = export_files(exports)?;
+    let files = crate::snapshot::export_files(exports)?;
     let mut total = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     for relative in &files {
@@ -647,24 +654,3 @@ pub fn export_fingerprint(exports: &Path) -> Result<String> {
     Ok(format!("{:x}", total.finalize()))
 }
 
-/// Every file below the export folder, as sorted paths relative to it (`/`-separated).
-pub fn export_files(exports: &Path) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    collect_files(exports, exports, &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io_path("list", &dir.to_path_buf(), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io_path("list", &dir.to_path_buf(), e))?;
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(root, &path, out)?;
-        } else if path.is_file() {
-            out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/"));
-        }
-    }
-    Ok(())
-}

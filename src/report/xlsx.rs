@@ -79,7 +79,19 @@ impl Formats {
 }
 
 fn xlsx_error(e: XlsxError) -> Error {
-    Error::Internal(format!("Excel workbook: {e}"))
+    match xlsx_io_cause(&e) {
+        Some(io) => Error::writing(Path::new("an Excel workbook's sheet"), io),
+        None => Error::Internal(format!("Excel workbook: {e}")),
+    }
+}
+
+/// The OS error inside a workbook error (its error type names no source of its own).
+fn xlsx_io_cause(e: &XlsxError) -> Option<&(dyn std::error::Error + 'static)> {
+    match e {
+        XlsxError::IoError(io) => Some(io),
+        XlsxError::ZipError(zip) => Some(zip),
+        _ => None,
+    }
 }
 
 /// Where a written table's data sits, for conditional formats.
@@ -227,6 +239,15 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
     let id = unit.id.as_str();
     let f = Formats::new();
     let mut wb = Workbook::new();
+    // Sheets are written in constant memory through temporary files: keep them beside the
+    // workbook, on the disk the run writes to, rather than in the system's temp folder
+    // (the writer can only fail cleanly on a folder it has checked here).
+    if let Some(dir) = path.parent() {
+        wb.set_tempdir(dir).map_err(|e| match xlsx_io_cause(&e) {
+            Some(cause) => Error::writing(dir, cause),
+            None => xlsx_error(e),
+        })?;
+    }
     let title = |what: &str| format!("{what} – {} ({id}) – {}", unit.name, week.label_da());
     let empty_note = if unit.cases == 0 {
         format!("Ingen sager: {} har ingen sager pr. {}.", unit.name, da::date(as_of))
@@ -653,8 +674,25 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
     }
     write_list(&mut wb, ctx, unit, &data.projection, &f, &title)?;
 
-    wb.save(path).map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
-    Ok(())
+    // Assembled in memory and written here: the writer unwraps the errors of its
+    // temporary files and of its output (a full disk panics inside it), so its work runs
+    // contained and the OS's reason is read back from the panic.
+    let bytes = match crate::contained::run(|| wb.save_to_buffer()) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            return Err(match xlsx_io_cause(&e) {
+                Some(cause) => Error::writing(path, cause),
+                None => Error::Internal(format!("cannot write {}: {e}", path.display())),
+            });
+        }
+        Err(panic) => {
+            return Err(match crate::contained::os_error(panic.as_ref()) {
+                Some(io) => Error::io_path("write", &path.to_path_buf(), io),
+                None => Error::Internal(format!("cannot write {}: the Excel writer failed", path.display())),
+            });
+        }
+    };
+    std::fs::write(path, bytes).map_err(|e| Error::io_path("write", &path.to_path_buf(), e))
 }
 
 /// A list of the audit sections as a sheet: every row of the unit's list.

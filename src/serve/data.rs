@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use tokio::sync::OnceCell;
@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 use crate::catalog::{Catalog, CheckedExport, EngineOptions, Lifetime};
 use crate::error::{Error, Result};
 use crate::rules::Rules;
+use crate::snapshot::Snapshot;
 use crate::scope::Grant;
 
 /// Where the data comes from and how it is computed.
@@ -29,26 +30,19 @@ pub struct Source {
     pub as_of: Option<NaiveDate>,
 }
 
-/// The files a generation was read from: path, size and modification time of each, below
-/// the export folder as it resolves (a `latest` link re-pointed is a change), and the rules.
+/// The files a generation was read from (see `Snapshot`), below the export folder as it
+/// resolves (a `latest` link re-pointed is a change), and the rules.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Fingerprint(Vec<(PathBuf, u64, Option<SystemTime>)>);
+pub struct Fingerprint(Snapshot);
 
 impl Fingerprint {
     pub fn of(source: &Source) -> Result<Fingerprint> {
-        let stat = |path: PathBuf| -> Result<(PathBuf, u64, Option<SystemTime>)> {
-            let meta = std::fs::metadata(&path).map_err(|e| Error::io_path("read", &path, e))?;
-            Ok((path, meta.len(), meta.modified().ok()))
-        };
         let root = std::fs::canonicalize(&source.exports).map_err(|e| Error::io_path("read", &source.exports, e))?;
-        let mut entries = vec![(root.clone(), 0, None)];
-        for relative in crate::nightly::export_files(&root)? {
-            entries.push(stat(root.join(relative))?);
-        }
+        let mut snapshot = Snapshot::of(&root)?.with(root)?;
         if let Some(rules) = &source.rules {
-            entries.push(stat(rules.clone())?);
+            snapshot = snapshot.with(rules.clone())?;
         }
-        Ok(Fingerprint(entries))
+        Ok(Fingerprint(snapshot))
     }
 }
 
