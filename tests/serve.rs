@@ -19,6 +19,8 @@ use cwkpi::serve::users::ScramVerifier;
 
 #[path = "serve/security.rs"]
 mod security;
+#[path = "serve/tools.rs"]
+mod tools;
 
 const AS_OF: &str = "2026-11-22";
 

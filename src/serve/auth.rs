@@ -182,7 +182,7 @@ pub struct ScramLogin {
 impl ScramLogin {
     pub fn new(shared: Arc<LoginShared>, watch: Arc<ConnectionWatch>) -> ScramLogin {
         let mut params = DefaultServerParameterProvider::default();
-        params.server_version = format!("16.0 (cwkpi {})", env!("CARGO_PKG_VERSION"));
+        params.server_version = format!("{} (cwkpi {})", super::pg_functions::PG_VERSION, env!("CARGO_PKG_VERSION"));
         params.is_superuser = false;
         params.default_transaction_read_only = true;
         ScramLogin { shared, watch, params, state: Mutex::new(State::Initial) }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{Expr, Query, Set, SetExpr, Statement, Value};
+use datafusion::sql::sqlparser::ast::{Expr, Query, Reset, Set, SetExpr, Statement, Value};
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire;
@@ -20,6 +20,7 @@ use pgwire::api::ClientInfo;
 use pgwire::api::Type;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::PgWireResult;
+use pgwire::messages::response::TransactionStatus;
 
 use super::data::Served;
 use super::settings::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
@@ -45,6 +46,32 @@ impl Guard {
                     _ => return None,
                 };
                 Some(show(&name, &value).map(Response::Query))
+            }
+            Statement::Savepoint { .. } => Some(in_transaction(client, "SAVEPOINT", "SAVEPOINT")),
+            Statement::ReleaseSavepoint { .. } => Some(in_transaction(client, "RELEASE SAVEPOINT", "RELEASE")),
+            // Back to a savepoint: an error in the block is forgotten (the way ODBC drivers
+            // recover from a failed statement). The wire library sets the block's state from
+            // the answer alone, and an aborted block can only be left, not resumed: the
+            // block ends there, which loses nothing, as nothing is written here.
+            Statement::Rollback { savepoint: Some(_), .. } => match client.transaction_status() {
+                TransactionStatus::Idle => Some(Err(error("25P01", "ROLLBACK TO SAVEPOINT can only be used in transaction blocks"))),
+                TransactionStatus::Transaction => Some(Ok(Response::Execution(Tag::new("ROLLBACK")))),
+                TransactionStatus::Error => Some(Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))),
+            },
+            // A pool's reset between borrowers (Npgsql, pgbouncer): the session's dates go
+            // back to the server's.
+            Statement::Discard { .. } => {
+                forget_dates(client);
+                Some(Ok(Response::Execution(Tag::new("DISCARD ALL"))))
+            }
+            Statement::Reset(reset) => {
+                match &reset.reset {
+                    Reset::ALL => forget_dates(client),
+                    Reset::ConfigurationParameter(name) => {
+                        client.metadata_mut().remove(&name.to_string().to_lowercase());
+                    }
+                }
+                Some(Ok(Response::Execution(Tag::new("RESET"))))
             }
             _ => refusal(statement).map(Err),
         }
@@ -96,6 +123,32 @@ impl Guard {
     }
 }
 
+/// A statement that only makes sense inside a transaction block. Nothing is written here,
+/// so a savepoint holds nothing; it is answered as PostgreSQL would.
+fn in_transaction(client: &(dyn ClientInfo + Send + Sync), what: &str, tag: &str) -> PgWireResult<Response> {
+    match client.transaction_status() {
+        TransactionStatus::Transaction => Ok(Response::Execution(Tag::new(tag))),
+        TransactionStatus::Idle => Err(error("25P01", format!("{what} can only be used in transaction blocks"))),
+        TransactionStatus::Error => {
+            Err(error("25P02", "current transaction is aborted, commands ignored until end of transaction block"))
+        }
+    }
+}
+
+fn forget_dates(client: &mut (dyn ClientInfo + Send + Sync)) {
+    client.metadata_mut().remove(AS_OF);
+    client.metadata_mut().remove(WEEKS);
+}
+
+/// A statement the guard answers itself without a plan (the extended protocol still
+/// asks for one at Parse).
+fn answered_without_plan(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } | Statement::Discard { .. } | Statement::Reset(_)
+    ) || matches!(statement, Statement::Rollback { savepoint: Some(_), .. })
+}
+
 /// The text of a SET value: a quoted string unquoted, anything else as written.
 fn setting_value(value: &Expr) -> String {
     match value {
@@ -126,6 +179,10 @@ pub fn refusal(statement: &Statement) -> Option<pgwire::error::PgWireError> {
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
         | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
+        | Statement::Discard { .. }
+        | Statement::Reset(_)
         | Statement::Execute { .. }
         | Statement::Deallocate { .. }
         | Statement::Fetch { .. }
@@ -179,6 +236,10 @@ impl QueryHook for Guard {
         _: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         // Refused already at Parse; SET and SHOW get their placeholder plan from SetShowHook.
+        if answered_without_plan(statement) {
+            let empty = datafusion::logical_expr::EmptyRelation { produce_one_row: false, schema: Arc::new(datafusion::common::DFSchema::empty()) };
+            return Some(Ok(LogicalPlan::EmptyRelation(empty)));
+        }
         refusal(statement).map(Err)
     }
 
@@ -236,6 +297,11 @@ mod tests {
             "EXPLAIN ANALYZE SELECT count(*) FROM cases",
             "PREPARE p AS SELECT * FROM units WHERE unit_id = $1",
             "VALUES (1), (2)",
+            "SAVEPOINT a",
+            "RELEASE SAVEPOINT a",
+            "ROLLBACK TO SAVEPOINT a",
+            "DISCARD ALL",
+            "RESET ALL",
         ] {
             assert!(!refused(sql), "{sql} passes");
         }

@@ -18,11 +18,13 @@
 
 pub mod auth;
 pub mod bounded_functions;
+pub mod compat;
 pub mod data;
 pub mod guard;
 pub mod join_limit;
 pub mod memory;
 pub mod pg_catalog;
+pub mod pg_functions;
 pub mod read_only;
 pub mod session;
 pub mod settings;

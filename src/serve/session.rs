@@ -190,7 +190,8 @@ impl Router {
         let catalog = generation.catalog(&grant, &dates).await.map_err(|e| error("XX000", e.to_string()))?;
         let providers: HashMap<String, Arc<dyn TableProvider>> =
             catalog.providers().await.map_err(internal)?.into_iter().map(|(name, p)| (name.clone(), ReadOnlyTable::wrap(&name, p))).collect();
-        let ctx = self.session_context(&catalog, &providers)?;
+        let user = client.session_extensions().get::<LoggedIn>().map(|l| l.user.clone()).unwrap_or_default();
+        let ctx = self.session_context(&catalog, &providers, &user)?;
         let service = Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), self.hooks.clone()));
         let session = Arc::new(ConnectionSession { generation: generation.number, grant, dates, service, providers });
         client.session_extensions().insert(Arc::clone(&session));
@@ -203,6 +204,7 @@ impl Router {
         &self,
         catalog: &crate::catalog::Catalog,
         providers: &HashMap<String, Arc<dyn TableProvider>>,
+        user: &str,
     ) -> PgWireResult<SessionContext> {
         let config = session_config().map_err(internal)?;
         let runtime = RuntimeEnvBuilder::new()
@@ -220,6 +222,7 @@ impl Router {
         super::bounded_functions::bound_functions(&ctx, self.limits.query_memory);
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| internal(*e))?;
         super::pg_catalog::amend_pg_catalog(&ctx).map_err(internal)?;
+        super::pg_functions::register(&ctx, user);
         Ok(seal(&ctx))
     }
 
@@ -283,7 +286,7 @@ impl QueryParser for RouterParser {
     {
         let router = self.router.upgrade().ok_or_else(|| internal("the server is stopping"))?;
         let service = router.service(client).await?;
-        service.query_parser().parse_sql(client, sql, types).await
+        service.query_parser().parse_sql(client, &super::compat::rewrite(sql), types).await
     }
 
     fn get_parameter_types(&self, statement: &DfStatement) -> PgWireResult<Vec<Type>> {
@@ -306,7 +309,7 @@ impl SimpleQueryHandler for Router {
     {
         let (deadline, ticket) = self.start(client)?;
         let service = bounded(deadline, &ticket, self.service(client)).await?;
-        let responses = bounded(deadline, &ticket, <DfSessionService as SimpleQueryHandler>::do_query(&service, client, query)).await?;
+        let responses = bounded(deadline, &ticket, <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &super::compat::rewrite(query))).await?;
         Ok(responses.into_iter().map(|r| bounded_rows(r, deadline, Arc::clone(&ticket))).collect())
     }
 }

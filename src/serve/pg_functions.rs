@@ -1,0 +1,164 @@
+//! The functions clients call to learn where they are, answered as PostgreSQL would:
+//! `version()` in PostgreSQL's form (SQLAlchemy, pgAdmin, Metabase and Grafana parse it),
+//! the logged-in user as `current_user`, `session_user` and `user`, and the sizes psql's
+//! `\dt+` and `\d+` show (`pg_size_pretty`; a relation's size is 0, since nothing is
+//! stored on disk here), `to_regtype` and the visibility tests of `\df` and `\dT`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+
+/// What `version()` answers: PostgreSQL's form first, then what actually answers.
+pub fn version_text() -> String {
+    format!(
+        "PostgreSQL {PG_VERSION} on x86_64-pc-linux-gnu, compiled by rustc (cwkpi {}, Apache DataFusion {}), 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        datafusion::DATAFUSION_VERSION
+    )
+}
+
+/// The PostgreSQL version the endpoint speaks as (also its `server_version`).
+pub const PG_VERSION: &str = "16.0";
+
+/// Registers the functions on a session of `user`. Call after datafusion-postgres's own.
+pub fn register(ctx: &SessionContext, user: &str) {
+    ctx.register_udf(constant("version", version_text()));
+    for name in ["current_user", "session_user", "user", "current_role"] {
+        ctx.register_udf(constant(name, user.to_string()));
+    }
+    for name in ["pg_table_size", "pg_relation_size", "pg_total_relation_size", "pg_indexes_size"] {
+        ctx.register_udf(zero_size(name));
+    }
+    ctx.register_udf(size_pretty());
+    ctx.register_udf(no_such_type());
+    for name in ["pg_function_is_visible", "pg_type_is_visible"] {
+        ctx.register_udf(visible(name));
+    }
+    // Column comments, view definitions (`cwkpi views` and queries/ hold them) and
+    // function signatures: not kept in the catalog.
+    ctx.register_udf(null_text("col_description", vec![DataType::Int32, DataType::Int32]));
+    ctx.register_udf(null_text("pg_get_viewdef", vec![DataType::Int32, DataType::Boolean]));
+    for name in ["pg_get_function_result", "pg_get_function_arguments", "pg_get_function_identity_arguments"] {
+        ctx.register_udf(null_text(name, vec![DataType::Int32]));
+    }
+}
+
+fn null_text(name: &str, args: Vec<DataType>) -> ScalarUDF {
+    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        Ok(match args.iter().find_map(|a| if let ColumnarValue::Array(a) = a { Some(a.len()) } else { None }) {
+            Some(rows) => ColumnarValue::Array(datafusion::arrow::array::new_null_array(&DataType::Utf8, rows)),
+            None => ColumnarValue::Scalar(ScalarValue::Utf8(None)),
+        })
+    };
+    create_udf(name, args, DataType::Utf8, Volatility::Stable, Arc::new(udf))
+}
+
+/// Whether an object is on the search path: everything here is.
+fn visible(name: &str) -> ScalarUDF {
+    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        Ok(match args.first() {
+            Some(ColumnarValue::Array(a)) => ColumnarValue::Array(Arc::new(datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]))),
+            _ => ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
+        })
+    };
+    create_udf(name, vec![DataType::Int32], DataType::Boolean, Volatility::Stable, Arc::new(udf))
+}
+
+/// `to_regtype(name)`: the oid of an installed extension's type. Drivers ask for types
+/// such as `hstore` to decide how to read them; none is installed here, so the answer is
+/// null, as PostgreSQL gives for a type it does not have.
+fn no_such_type() -> ScalarUDF {
+    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        Ok(match args.first() {
+            Some(ColumnarValue::Array(a)) => ColumnarValue::Array(datafusion::arrow::array::new_null_array(&DataType::Int32, a.len())),
+            _ => ColumnarValue::Scalar(ScalarValue::Int32(None)),
+        })
+    };
+    create_udf("to_regtype", vec![DataType::Utf8], DataType::Int32, Volatility::Stable, Arc::new(udf))
+}
+
+fn constant(name: &str, value: String) -> ScalarUDF {
+    let value = ScalarValue::Utf8(Some(value));
+    create_udf(name, vec![], DataType::Utf8, Volatility::Stable, Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))))
+}
+
+/// A relation's size in bytes, by oid (or name): 0, as nothing here lives on disk.
+fn zero_size(name: &str) -> ScalarUDF {
+    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        Ok(match args.first() {
+            Some(ColumnarValue::Array(a)) => ColumnarValue::Array(Arc::new(Int64Array::from(vec![0; a.len()])) as ArrayRef),
+            _ => ColumnarValue::Scalar(ScalarValue::Int64(Some(0))),
+        })
+    };
+    create_udf(name, vec![DataType::Int64], DataType::Int64, Volatility::Stable, Arc::new(udf))
+}
+
+fn size_pretty() -> ScalarUDF {
+    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let Some(arg) = args.first() else { return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))) };
+        let array = arg.to_array(1)?;
+        let array = datafusion::arrow::compute::cast(&array, &DataType::Int64)?;
+        let text: StringArray = array.as_primitive::<Int64Type>().iter().map(|v| v.map(pretty_size)).collect();
+        Ok(match arg {
+            ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::try_from_array(&text, 0)?),
+            ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(text)),
+        })
+    };
+    create_udf("pg_size_pretty", vec![DataType::Int64], DataType::Utf8, Volatility::Immutable, Arc::new(udf))
+}
+
+/// PostgreSQL's `pg_size_pretty`: bytes below 10 kB, then the largest unit that keeps the
+/// number under 20,480, rounded half away from zero.
+pub fn pretty_size(bytes: i64) -> String {
+    // (unit, below this it is used, rounded, bits from bytes)
+    const UNITS: [(&str, u64, bool, u32); 6] =
+        [("bytes", 10 * 1024, false, 0), ("kB", 20 * 1024 - 1, true, 10), ("MB", 20 * 1024 - 1, true, 20), ("GB", 20 * 1024 - 1, true, 30), ("TB", 20 * 1024 - 1, true, 40), ("PB", 20 * 1024 - 1, true, 50)];
+    let mut size = bytes;
+    for (i, (name, limit, round, bits)) in UNITS.iter().enumerate() {
+        let Some(next) = UNITS.get(i + 1) else {
+            return format!("{} {name}", if *round { half_rounded(size) } else { size });
+        };
+        if size.unsigned_abs() < *limit {
+            return format!("{} {name}", if *round { half_rounded(size) } else { size });
+        }
+        // One bit more is kept when the next unit rounds.
+        let shift = next.3 - bits - u32::from(next.2) + u32::from(*round);
+        size /= 1i64 << shift;
+    }
+    unreachable!("the last unit returns")
+}
+
+fn half_rounded(x: i64) -> i64 {
+    (x + if x < 0 { -1 } else { 1 }) / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_postgresql_prints_them() {
+        // Worked from PostgreSQL's rule: 10,240 bytes is 20 half-kB, rounded to 10 kB;
+        // 1,000,000 bytes is 976.56 kB; 5 GiB is 5,120 MB, under 20,480.
+        for (bytes, text) in [
+            (0, "0 bytes"),
+            (10_239, "10239 bytes"),
+            (10_240, "10 kB"),
+            (1_000_000, "977 kB"),
+            (5 << 30, "5120 MB"),
+            (20 << 30, "20 GB"),
+            (-10_240, "-10 kB"),
+        ] {
+            assert_eq!(pretty_size(bytes), text, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn version_reads_as_postgresql_first() {
+        assert!(version_text().starts_with("PostgreSQL 16.0 on x86_64-pc-linux-gnu, compiled by "), "{}", version_text());
+    }
+}
