@@ -5,16 +5,24 @@
 //! - The storage options psql's `\d+` lists (`array_to_string(c.reloptions || ARRAY(…))`)
 //!   read as none (`NULL`): nothing here has any, and `pg_class` has no `reloptions`.
 //! - Any other `ARRAY(subquery)` constructor reads as `NULL`.
+//! - A scalar subquery over catalog tables kept empty here (`pg_attrdef`, `pg_sequence`,
+//!   `pg_collation`: no column defaults, sequences or collations) is `NULL`, which is what
+//!   it would give; SQLAlchemy's column reflection asks three such.
+//! - A scalar subquery over other `pg_catalog` tables that picks one value without an
+//!   aggregate (a lookup by oid, which PostgreSQL requires to give at most one row) takes
+//!   `max()` of it, the form the engine plans when the subquery refers to the outer
+//!   query: the same value wherever PostgreSQL gives one.
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Expr, FunctionArguments, Value, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{Expr, FunctionArguments, Query, SelectItem, SetExpr, TableFactor, Value, VisitMut, VisitorMut};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 /// The statement text to plan: `sql` rewritten if a rule applies, else `sql` itself.
 pub fn rewrite(sql: &str) -> std::borrow::Cow<'_, str> {
-    if !sql.to_ascii_lowercase().contains("array(") {
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("array(") && !(lower.contains("pg_") && lower.contains("(select")) {
         return sql.into();
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else { return sql.into() };
@@ -34,6 +42,17 @@ impl VisitorMut for Rules {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Subquery(query) = expr {
+            match catalog_subquery(query) {
+                Some(CatalogSubquery::OverEmptyTables) => {
+                    *expr = null_keeping_parameters(query);
+                    self.changed = true;
+                }
+                Some(CatalogSubquery::Lookup) => self.changed |= take_max(query),
+                None => {}
+            }
+            return ControlFlow::Continue(());
+        }
         if let Expr::Function(f) = expr {
             let name = f.name.to_string().to_ascii_lowercase();
             let array_subquery = name == "array" && matches!(f.args, FunctionArguments::Subquery(_));
@@ -47,6 +66,78 @@ impl VisitorMut for Rules {
     }
 }
 
+/// Catalog tables that hold no rows here.
+const EMPTY_CATALOG_TABLES: [&str; 3] = ["pg_attrdef", "pg_sequence", "pg_collation"];
+
+enum CatalogSubquery {
+    OverEmptyTables,
+    Lookup,
+}
+
+/// What a scalar subquery reading only `pg_catalog` tables is, if it is one.
+fn catalog_subquery(query: &Query) -> Option<CatalogSubquery> {
+    let SetExpr::Select(select) = query.body.as_ref() else { return None };
+    let mut tables = Vec::new();
+    for from in &select.from {
+        for factor in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation)) {
+            let TableFactor::Table { name, .. } = factor else { return None };
+            let name = name.to_string().to_ascii_lowercase();
+            tables.push(name.rsplit('.').next().unwrap_or_default().to_string());
+        }
+    }
+    if tables.is_empty() || !tables.iter().all(|t| t.starts_with("pg_")) {
+        return None;
+    }
+    if tables.iter().any(|t| EMPTY_CATALOG_TABLES.contains(&t.as_str())) {
+        return Some(CatalogSubquery::OverEmptyTables);
+    }
+    let one_value = select.projection.len() == 1 && select.group_by == datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(vec![], vec![]);
+    one_value.then_some(CatalogSubquery::Lookup)
+}
+
+/// `NULL`, still naming the parameters the subquery bound (with their casts), so the
+/// statement keeps every `$n` the client sends a value for.
+fn null_keeping_parameters(query: &Query) -> Expr {
+    let mut typed = Vec::new();
+    let mut bare = Vec::new();
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(query, |e| {
+        match e {
+            Expr::Cast { expr, .. } if is_placeholder(expr) => typed.push(e.to_string()),
+            e if is_placeholder(e) => bare.push(e.to_string()),
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    bare.retain(|p| !typed.iter().any(|t| t.split("::").next() == Some(p.as_str())));
+    let named: Vec<String> = bare.into_iter().chain(typed).collect();
+    if named.is_empty() {
+        return Expr::value(Value::Null);
+    }
+    let test = named.iter().map(|p| format!("({p}) IS NULL")).collect::<Vec<_>>().join(" OR ");
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("CASE WHEN {test} THEN NULL ELSE NULL END"))
+        .and_then(|mut p| p.parse_expr())
+        .unwrap_or_else(|_| Expr::value(Value::Null))
+}
+
+fn is_placeholder(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
+}
+
+/// Wraps a lookup's one value in `max()`, unless it is an aggregate already.
+fn take_max(query: &mut Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_mut() else { return false };
+    let (SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }) = &mut select.projection[0] else { return false };
+    if matches!(value, Expr::Function(_)) {
+        return false;
+    }
+    let Ok(wrapped) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&format!("max({value})")).and_then(|mut p| p.parse_expr()) else {
+        return false;
+    };
+    *value = wrapped;
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +148,20 @@ mod tests {
         assert_eq!(rewrite(psql), "SELECT NULL FROM pg_catalog.pg_class c");
         let other = "SELECT array(SELECT 1) AS a";
         assert_eq!(rewrite(other), "SELECT NULL AS a");
+        let reflection = "SELECT CASE WHEN a.atthasdef THEN (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid) ELSE NULL END, \
+                          (SELECT t.typcollation FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid) AS c FROM pg_catalog.pg_attribute a";
+        assert_eq!(
+            rewrite(reflection),
+            "SELECT CASE WHEN a.atthasdef THEN NULL ELSE NULL END, (SELECT max(t.typcollation) FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid) AS c FROM pg_catalog.pg_attribute a"
+        );
+        let bound = "SELECT (SELECT json_build_object($2::VARCHAR, s.seqstart) FROM pg_catalog.pg_sequence s WHERE a.attidentity != $3) FROM pg_catalog.pg_attribute a WHERE a.attnum > $1::SMALLINT";
+        assert_eq!(
+            rewrite(bound),
+            "SELECT CASE WHEN ($3) IS NULL OR ($2::VARCHAR) IS NULL THEN NULL ELSE NULL END FROM pg_catalog.pg_attribute a WHERE a.attnum > $1::SMALLINT",
+            "the parameters stay named"
+        );
+        let own = "SELECT (SELECT name FROM units u WHERE u.unit_id = k.unit_id) FROM kpi k";
+        assert_eq!(rewrite(own), own, "subqueries over the views are the analyst's own");
         let plain = "SELECT make_array(1, 2), 'array(' FROM kpi";
         assert_eq!(rewrite(plain), plain);
     }
