@@ -28,4 +28,16 @@ if [ "${1:-}" = tools ]; then
     fi
     python3 -c 'import sqlalchemy, pandas, pyodbc'
     odbcinst -q -d -n 'PostgreSQL Unicode' >/dev/null
+    if ! command -v java >/dev/null; then
+        apt_install default-jdk-headless
+    fi
+    if [ ! -f /usr/share/java/postgresql.jar ]; then
+        apt_install libpostgresql-jdbc-java
+    fi
+    if ! command -v node >/dev/null; then
+        apt_install nodejs npm
+    fi
+    if [ ! -d "$HOME/.cache/cwkpi-node/node_modules/pg" ]; then
+        npm install --silent --prefix "$HOME/.cache/cwkpi-node" 'pg@8' >/dev/null
+    fi
 fi

@@ -231,8 +231,19 @@ fn kpi_summary(ctx: &PageContext, unit: &str, kpis: &[&str]) -> String {
     if parts.is_empty() { String::new() } else { format!("Denne uge: {}.", parts.join("; ")) }
 }
 
-/// Writes `<unit>.xlsx` for one unit.
+/// Writes `<unit>.xlsx` for one unit. The workbook writer unwraps the errors of the
+/// temporary files its sheets are written through (a full disk panics inside it), so its
+/// work runs contained and the OS's reason is read back from the panic.
 pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()> {
+    crate::contained::run(|| build_workbook(ctx, unit, path)).unwrap_or_else(|panic| {
+        Err(match crate::contained::os_error(panic.as_ref()) {
+            Some(io) => Error::io_path("write", &path.to_path_buf(), io),
+            None => Error::Internal(format!("cannot write {}: the Excel writer failed", path.display())),
+        })
+    })
+}
+
+fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()> {
     let data = ctx.data;
     let week = data.week;
     let as_of = week.sunday();
@@ -674,24 +685,11 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
     }
     write_list(&mut wb, ctx, unit, &data.projection, &f, &title)?;
 
-    // Assembled in memory and written here: the writer unwraps the errors of its
-    // temporary files and of its output (a full disk panics inside it), so its work runs
-    // contained and the OS's reason is read back from the panic.
-    let bytes = match crate::contained::run(|| wb.save_to_buffer()) {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => {
-            return Err(match xlsx_io_cause(&e) {
-                Some(cause) => Error::writing(path, cause),
-                None => Error::Internal(format!("cannot write {}: {e}", path.display())),
-            });
-        }
-        Err(panic) => {
-            return Err(match crate::contained::os_error(panic.as_ref()) {
-                Some(io) => Error::io_path("write", &path.to_path_buf(), io),
-                None => Error::Internal(format!("cannot write {}: the Excel writer failed", path.display())),
-            });
-        }
-    };
+    // Assembled in memory and written here, so the file itself fails cleanly.
+    let bytes = wb.save_to_buffer().map_err(|e| match xlsx_io_cause(&e) {
+        Some(cause) => Error::writing(path, cause),
+        None => Error::Internal(format!("cannot write {}: {e}", path.display())),
+    })?;
     std::fs::write(path, bytes).map_err(|e| Error::io_path("write", &path.to_path_buf(), e))
 }
 

@@ -5,6 +5,10 @@
 //! - The storage options psql's `\d+` lists (`array_to_string(c.reloptions || ARRAY(…))`)
 //!   read as none (`NULL`): nothing here has any, and `pg_class` has no `reloptions`.
 //! - Any other `ARRAY(subquery)` constructor reads as `NULL`.
+//! - `'pg_class'::regclass` (or `'pg_catalog.pg_class'`) is the catalog table's fixed oid
+//!   in PostgreSQL, 1259, as for the other system catalogs: the rows of `pg_description`
+//!   carry those oids, and DBeaver's comment query filters on `classoid =
+//!   'pg_class'::regclass`.
 //! - A scalar subquery over catalog tables kept empty here (`pg_attrdef`, `pg_sequence`,
 //!   `pg_collation`: no column defaults, sequences or collations) is `NULL`, which is what
 //!   it would give; SQLAlchemy's column reflection asks three such.
@@ -22,7 +26,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 /// The statement text to plan: `sql` rewritten if a rule applies, else `sql` itself.
 pub fn rewrite(sql: &str) -> std::borrow::Cow<'_, str> {
     let lower = sql.to_ascii_lowercase();
-    if !lower.contains("array(") && !(lower.contains("pg_") && lower.contains("(select")) {
+    if !lower.contains("array(") && !lower.contains("regclass") && !(lower.contains("pg_") && lower.contains("(select")) {
         return sql.into();
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else { return sql.into() };
@@ -42,6 +46,16 @@ impl VisitorMut for Rules {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Cast { data_type, expr: operand, .. } = expr
+            && data_type.to_string().to_ascii_lowercase().ends_with("regclass")
+            && let Expr::Value(v) = operand.as_ref()
+            && let Value::SingleQuotedString(name) = &v.value
+            && let Some(oid) = system_catalog_oid(name)
+        {
+            *expr = Expr::value(Value::Number(oid.to_string(), false));
+            self.changed = true;
+            return ControlFlow::Continue(());
+        }
         if let Expr::Subquery(query) = expr {
             match catalog_subquery(query) {
                 Some(CatalogSubquery::OverEmptyTables) => {
@@ -64,6 +78,31 @@ impl VisitorMut for Rules {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// PostgreSQL's fixed oid of a system catalog named as `regclass` reads it.
+fn system_catalog_oid(name: &str) -> Option<u32> {
+    const OIDS: [(&str, u32); 16] = [
+        ("pg_type", 1247),
+        ("pg_attribute", 1249),
+        ("pg_proc", 1255),
+        ("pg_class", 1259),
+        ("pg_database", 1262),
+        ("pg_am", 2601),
+        ("pg_constraint", 2606),
+        ("pg_description", 2609),
+        ("pg_index", 2610),
+        ("pg_language", 2612),
+        ("pg_namespace", 2615),
+        ("pg_operator", 2617),
+        ("pg_rewrite", 2618),
+        ("pg_trigger", 2620),
+        ("pg_extension", 3079),
+        ("pg_collation", 3456),
+    ];
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    OIDS.iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid)
 }
 
 /// Catalog tables that hold no rows here.
@@ -162,6 +201,11 @@ mod tests {
         );
         let own = "SELECT (SELECT name FROM units u WHERE u.unit_id = k.unit_id) FROM kpi k";
         assert_eq!(rewrite(own), own, "subqueries over the views are the analyst's own");
+        let dbeaver = "SELECT d.description FROM pg_catalog.pg_description d WHERE d.classoid = 'pg_class'::regclass AND d.objoid = 'kpi'::regclass";
+        assert_eq!(
+            rewrite(dbeaver),
+            "SELECT d.description FROM pg_catalog.pg_description d WHERE d.classoid = 1259 AND d.objoid = 'kpi'::REGCLASS"
+        );
         let plain = "SELECT make_array(1, 2), 'array(' FROM kpi";
         assert_eq!(rewrite(plain), plain);
     }

@@ -1,5 +1,6 @@
 //! The tools analysts already use, each installed by `scripts/test-clients.sh tools`:
-//! SQLAlchemy 2 with pandas, psqlODBC through pyodbc, and psql's describing commands. Each
+//! SQLAlchemy 2 with pandas, psqlODBC through pyodbc, PostgreSQL's JDBC driver,
+//! node-postgres, and psql's describing commands. Each
 //! browses the catalog its own way and reads `kpi` with and without bound parameters; the
 //! rows must equal `cwkpi kpi`, and a user granted one subtree sees only it.
 
@@ -17,7 +18,7 @@ fn tools_installed() {
         if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
     });
     if let Err(e) = result {
-        panic!("SQLAlchemy, pandas, pyodbc and psqlODBC are needed and could not be installed by scripts/test-clients.sh tools: {e}");
+        panic!("SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver and node-postgres are needed and could not be installed by scripts/test-clients.sh tools: {e}");
     }
 }
 
@@ -71,6 +72,29 @@ fn sqlalchemy_pandas_and_odbc_browse_and_read_the_same_figures() {
 }
 
 #[test]
+fn jdbc_and_node_postgres_read_the_same_figures_with_bound_parameters() {
+    tools_installed();
+    let server = Server::start(&sample(), &[ANALYST], &[]);
+    let expected = kpi_lines(&sample(), AS_OF);
+    let expected_unit: Vec<String> = expected.iter().filter(|l| l.starts_with("U0007|")).cloned().collect();
+    let port = server.port.to_string();
+    let args = [port.as_str(), ANALYST.0, ANALYST.1, "U0007", AS_OF];
+
+    let jdbc = Command::new("java").arg("-cp").arg("/usr/share/java/postgresql.jar").arg(script("Jdbc.java")).args(args).output().unwrap();
+    let found = summary(&jdbc);
+    assert!(strings(&found["views"]).contains(&"kpi".to_string()), "DatabaseMetaData lists the views: {found}");
+    assert_eq!(strings(&found["kpi_columns"])[..3], ["as_of", "unit_id", "kpi_id"], "{found}");
+    assert_eq!(strings(&found["all"]), expected, "JDBC reads every KPI row");
+    assert_eq!(strings(&found["bound"]), expected_unit, "JDBC binds text, date and integer");
+
+    let node_modules = std::env::var("HOME").map(|h| format!("{h}/.cache/cwkpi-node/node_modules")).unwrap_or_default();
+    let node = Command::new("node").arg(script("node_pg.js")).args(args).env("NODE_PATH", node_modules).output().unwrap();
+    let found = summary(&node);
+    assert_eq!(strings(&found["all"]), expected, "node-postgres reads every KPI row");
+    assert_eq!(strings(&found["bound"]), expected_unit, "node-postgres binds $1..$3");
+}
+
+#[test]
 fn psql_describes_with_sizes_and_transactions_are_honoured_as_no_ops() {
     super::clients_installed();
     let server = Server::start(&sample(), &[ANALYST], &[]);
@@ -82,6 +106,14 @@ fn psql_describes_with_sizes_and_transactions_are_honoured_as_no_ops() {
     let views = server.rows(&ANALYST, &["\\dv+"]);
     let kpi = views.iter().find(|l| l.split('|').nth(1) == Some("kpi")).unwrap_or_else(|| panic!("{views:?}"));
     assert!(kpi.contains("|0 bytes|"), "a size as PostgreSQL prints it: {kpi}");
+
+    // DBeaver's comment query: the catalog table named by regclass, as PostgreSQL's
+    // search path finds it.
+    let comment = server.rows(
+        &ANALYST,
+        &["SELECT d.description FROM pg_catalog.pg_description d WHERE d.classoid = 'pg_class'::regclass AND d.objoid = 'kpi'::regclass"],
+    );
+    assert!(comment.len() == 1 && comment[0].starts_with("The KPI table"), "{comment:?}");
 
     // What ODBC and JDBC drivers and connection pools send around their statements.
     let rows = server.rows(
