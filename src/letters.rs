@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::report::da;
-use crate::report::data::Frame;
+use crate::report::frame::Frame;
 use crate::report::publish::Staging;
 use crate::rules::{Period, PeriodKinds};
 

@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use super::chart::{Milestone, burndown_svg};
 use super::da;
-use super::html::PageContext;
-use super::lists::{List, ListView, Value, page_view};
+use super::page::PageContext;
+use super::frame::Value;
+use super::lists::{List, ListView, page_view};
 use super::week::IsoWeek;
 use crate::error::Result;
 

@@ -2,18 +2,14 @@
 //! `queries/statements/report_*.sql` into plain rows, once for all units.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Int64Type, Schema, SchemaRef};
-use datafusion::scalar::ScalarValue;
 
+use super::frame::{Frame, TableOut, null_error, statement};
 use super::lists::List;
 use super::week::IsoWeek;
-use crate::catalog::{Catalog, days_since_epoch};
-use crate::error::{Error, Result};
+use crate::catalog::Catalog;
+use crate::error::Result;
 
 /// A unit of the organisation as the report lists it.
 #[derive(Debug, Clone)]
@@ -134,12 +130,6 @@ pub struct SourceTable {
     pub rows: i64,
 }
 
-/// One report table as written to `tables/<name>.csv|parquet`: all units in one file.
-pub struct TableOut {
-    pub name: &'static str,
-    pub batch: RecordBatch,
-}
-
 /// Everything the report shows, for all units.
 pub struct ReportData {
     pub week: IsoWeek,
@@ -228,151 +218,13 @@ impl ReportData {
     }
 }
 
-/// Runs a report statement, with the report date as `$1` where it takes one. The schema
-/// comes along, since an empty result has no batches to carry it.
-pub(crate) async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let sql = crate::queries::statement(name)
-        .ok_or_else(|| Error::Internal(format!("no statement queries/statements/{name}.sql")))?;
-    let mut df = catalog.ctx.sql(sql).await.map_err(|e| Error::Internal(format!("statement {name}: {e}")))?;
-    if let Some(date) = as_of {
-        df = df.with_param_values(vec![ScalarValue::Date32(Some(days_since_epoch(date)))])?;
-    }
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let started = std::time::Instant::now();
-    let batches = df.collect().await?;
-    tracing::debug!(statement = name, seconds = started.elapsed().as_secs_f64(), "report statement done");
-    Ok((schema, batches))
-}
-
-/// One result set as a single batch with its strings as plain `Utf8`, read by column name.
-/// Also how `letters` reads its statement.
-pub(crate) struct Frame {
-    pub(crate) batch: RecordBatch,
-}
-
-impl Frame {
-    pub(crate) fn new((schema, batches): (SchemaRef, Vec<RecordBatch>)) -> Result<Frame> {
-        // The batches' own schema may differ from the plan's in nullability only.
-        let schema = batches.first().map_or(schema, |b| b.schema());
-        let batch = concat_batches(&schema, &batches).map_err(arrow)?;
-        // Views may yield Utf8View; files and readers get plain Utf8.
-        let mut fields = Vec::new();
-        let mut columns: Vec<ArrayRef> = Vec::new();
-        for (field, column) in schema.fields().iter().zip(batch.columns()) {
-            let (data_type, column) = match field.data_type() {
-                DataType::Utf8View | DataType::LargeUtf8 => (DataType::Utf8, cast(column, &DataType::Utf8).map_err(arrow)?),
-                DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::UInt64 | DataType::UInt32 => {
-                    (DataType::Int64, cast(column, &DataType::Int64).map_err(arrow)?)
-                }
-                other => (other.clone(), column.clone()),
-            };
-            fields.push(Field::new(field.name(), data_type, true));
-            columns.push(column);
-        }
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow)?;
-        Ok(Frame { batch })
-    }
-
-    pub(crate) fn rows(&self) -> usize {
-        self.batch.num_rows()
-    }
-
-    fn filter(&self, keep: impl Fn(&Frame, usize) -> Result<bool>) -> Result<Frame> {
-        let mask: Vec<bool> = (0..self.rows()).map(|i| keep(self, i)).collect::<Result<_>>()?;
-        let batch = filter_record_batch(&self.batch, &mask.into()).map_err(arrow)?;
-        Ok(Frame { batch })
-    }
-
-    fn column(&self, name: &str) -> Result<&ArrayRef> {
-        self.batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("report statement lacks column {name}")))
-    }
-
-    pub(crate) fn opt_str(&self, name: &str, i: usize) -> Result<Option<String>> {
-        let c = self.column(name)?;
-        let s = c.as_string_opt::<i32>().ok_or_else(|| type_error(name))?;
-        Ok(s.is_valid(i).then(|| s.value(i).to_string()))
-    }
-
-    pub(crate) fn str(&self, name: &str, i: usize) -> Result<String> {
-        self.opt_str(name, i)?.ok_or_else(|| null_error(name))
-    }
-
-    fn opt_i64(&self, name: &str, i: usize) -> Result<Option<i64>> {
-        let c = self.column(name)?;
-        let a = c.as_primitive_opt::<Int64Type>().ok_or_else(|| type_error(name))?;
-        Ok(a.is_valid(i).then(|| a.value(i)))
-    }
-
-    pub(crate) fn i64(&self, name: &str, i: usize) -> Result<i64> {
-        self.opt_i64(name, i)?.ok_or_else(|| null_error(name))
-    }
-
-    fn opt_f64(&self, name: &str, i: usize) -> Result<Option<f64>> {
-        let c = self.column(name)?;
-        let a = c.as_primitive_opt::<Float64Type>().ok_or_else(|| type_error(name))?;
-        Ok(a.is_valid(i).then(|| a.value(i)))
-    }
-
-    fn opt_bool(&self, name: &str, i: usize) -> Result<Option<bool>> {
-        let c = self.column(name)?;
-        let a = c.as_boolean_opt().ok_or_else(|| type_error(name))?;
-        Ok(a.is_valid(i).then(|| a.value(i)))
-    }
-
-    fn opt_date(&self, name: &str, i: usize) -> Result<Option<NaiveDate>> {
-        let c = self.column(name)?;
-        let a = c.as_primitive_opt::<Date32Type>().ok_or_else(|| type_error(name))?;
-        if a.is_null(i) {
-            return Ok(None);
-        }
-        a.value_as_date(i).map(Some).ok_or_else(|| type_error(name))
-    }
-
-    pub(crate) fn date(&self, name: &str, i: usize) -> Result<NaiveDate> {
-        let c = self.column(name)?;
-        let a = c.as_primitive_opt::<Date32Type>().ok_or_else(|| type_error(name))?;
-        if a.is_null(i) {
-            return Err(null_error(name));
-        }
-        a.value_as_date(i).ok_or_else(|| type_error(name))
-    }
-
-    /// A cell by its column's type, for the report's lists.
-    pub(crate) fn value(&self, name: &str, i: usize) -> Result<super::lists::Value> {
-        use super::lists::Value;
-        let c = self.column(name)?;
-        if c.is_null(i) {
-            return Ok(Value::Null);
-        }
-        Ok(match c.data_type() {
-            DataType::Utf8 => Value::Text(self.str(name, i)?),
-            DataType::Int64 => Value::Int(self.i64(name, i)?),
-            DataType::Float64 => Value::Float(self.opt_f64(name, i)?.ok_or_else(|| null_error(name))?),
-            DataType::Boolean => Value::Bool(self.opt_bool(name, i)?.ok_or_else(|| null_error(name))?),
-            DataType::Date32 => Value::Date(self.date(name, i)?),
-            _ => return Err(type_error(name)),
-        })
-    }
-
-    fn share(&self, kpi: &str, i: usize) -> Result<Share> {
-        Ok(Share {
-            numerator: self.i64(&format!("{kpi}_numerator"), i)?,
-            denominator: self.i64(&format!("{kpi}_denominator"), i)?,
-            share: self.opt_f64(&format!("{kpi}_share"), i)?,
-        })
-    }
-}
-
-fn arrow(e: datafusion::arrow::error::ArrowError) -> Error {
-    Error::Internal(format!("report tables: {e}"))
-}
-
-fn type_error(column: &str) -> Error {
-    Error::Internal(format!("report statement: unexpected type of column {column}"))
-}
-
-fn null_error(column: &str) -> Error {
-    Error::Internal(format!("report statement: null in column {column}"))
+/// A KPI's numerator, denominator and share from the columns `<kpi>_numerator`, ….
+fn share(f: &Frame, kpi: &str, i: usize) -> Result<Share> {
+    Ok(Share {
+        numerator: f.i64(&format!("{kpi}_numerator"), i)?,
+        denominator: f.i64(&format!("{kpi}_denominator"), i)?,
+        share: f.opt_f64(&format!("{kpi}_share"), i)?,
+    })
 }
 
 fn read_units(f: &Frame) -> Result<Vec<UnitInfo>> {
@@ -502,9 +354,9 @@ fn read_caseworkers(f: &Frame) -> Result<Vec<CaseworkerFigures>> {
                 active_cases: f.i64("active_cases", i)?,
                 open_investigations: f.i64("open_investigations", i)?,
                 overdue_items: f.i64("overdue_items", i)?,
-                plan_coverage: f.share("plan_coverage", i)?,
-                follow_up_on_time: f.share("follow_up_on_time", i)?,
-                investigation_within_limit: f.share("investigation_within_limit", i)?,
+                plan_coverage: share(f, "plan_coverage", i)?,
+                follow_up_on_time: share(f, "follow_up_on_time", i)?,
+                investigation_within_limit: share(f, "investigation_within_limit", i)?,
             })
         })
         .collect()

@@ -10,7 +10,7 @@ use std::ops::Range;
 use chrono::NaiveDate;
 
 use super::da;
-use super::data::{Frame, TableOut, statement};
+use super::frame::{Frame, TableOut, Value, statement};
 use crate::catalog::Catalog;
 use crate::error::Result;
 
@@ -227,17 +227,6 @@ pub static PROJECTION: ListSpec = ListSpec {
     key_column: "kpi_id",
     page_limit: 0,
 };
-
-/// One cell's value as the statement gave it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Text(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Date(NaiveDate),
-}
 
 /// A list read for all units: its rows, and where each unit's rows are.
 pub struct List {

@@ -9,8 +9,10 @@ pub mod audit;
 pub mod chart;
 pub mod da;
 pub mod data;
+pub mod frame;
 pub mod html;
 pub mod lists;
+pub mod page;
 pub mod publish;
 pub mod tables;
 pub mod week;
@@ -68,7 +70,7 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
     let data = data::ReportData::load(catalog, week).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
     let rules = &catalog.rules;
-    let ctx = html::PageContext::new(&data, rules);
+    let ctx = page::PageContext::new(&data, rules);
     let env = html::environment()?;
 
     let mut files = 0;

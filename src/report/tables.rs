@@ -6,7 +6,7 @@ use std::path::Path;
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 
-use super::data::TableOut;
+use super::frame::TableOut;
 use crate::error::{Error, Result};
 use crate::output_file::OutputFile;
 

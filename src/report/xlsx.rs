@@ -12,8 +12,10 @@ use rust_xlsxwriter::{
 use super::da;
 use super::data::{KpiFigure, Share, UnitInfo};
 use super::audit;
-use super::lists::{self, Kind, List, Value};
-use super::html::{PageContext, complaint_periods};
+use super::frame::Value;
+use super::lists::{self, Kind, List};
+use super::html::complaint_periods;
+use super::page::PageContext;
 use crate::error::{Error, Result};
 
 /// Sheet names, in workbook order (SPEC §5 items 1–5, then the trend, then plan item 12,
