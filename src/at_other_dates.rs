@@ -18,9 +18,20 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::prelude::SessionContext;
+
 use crate::cached_view::{ComputeOnce, Memoized};
-use crate::catalog::{Catalog, CatalogParts};
 use crate::rules::Rules;
+
+/// What a sibling catalog is built from: the catalog hands in its own tables and
+/// settings (`CatalogParts`), so this module needs nothing of the catalog.
+#[async_trait]
+pub trait SiblingSource: Send + Sync {
+    /// A session over the same tables with `dates` as its as-of dates, within `runtime`
+    /// (the memory of the query that reads the view).
+    async fn session_at(&self, dates: &[NaiveDate], runtime: Arc<RuntimeEnv>) -> crate::error::Result<SessionContext>;
+}
 
 /// The (as-of date, date to compute at) pairs of a view.
 pub fn other_dates(view: &str, as_of: &[NaiveDate], rules: &Rules) -> Vec<(NaiveDate, NaiveDate)> {
@@ -35,7 +46,7 @@ pub fn other_dates(view: &str, as_of: &[NaiveDate], rules: &Rules) -> Vec<(Naive
 pub struct SiblingQuery {
     name: String,
     sql: &'static str,
-    parts: Arc<CatalogParts>,
+    source: Arc<dyn SiblingSource>,
     /// The parent's `other_dates`: the view reads it beside the sibling's views.
     mapping: (String, Arc<dyn TableProvider>),
     /// The sibling catalog's as-of dates.
@@ -55,11 +66,11 @@ pub fn at_other_dates(
     name: &str,
     sql: &'static str,
     schema: SchemaRef,
-    parts: Arc<CatalogParts>,
+    source: Arc<dyn SiblingSource>,
     mapping: (String, Arc<dyn TableProvider>),
     at_dates: Vec<NaiveDate>,
 ) -> AtOtherDates {
-    Memoized::new(schema, SiblingQuery { name: name.to_string(), sql, parts, mapping, at_dates })
+    Memoized::new(schema, SiblingQuery { name: name.to_string(), sql, source, mapping, at_dates })
 }
 
 #[async_trait]
@@ -69,11 +80,13 @@ impl ComputeOnce for SiblingQuery {
             return Ok(vec![vec![]]);
         }
         // Computed within the memory of the query that first reads the view.
-        let sibling = Catalog::from_parts(Arc::clone(&self.parts), &self.at_dates, Arc::clone(state.runtime_env()))
+        let sibling = self
+            .source
+            .session_at(&self.at_dates, Arc::clone(state.runtime_env()))
             .await
             .map_err(|e| DataFusionError::Execution(format!("{} at other dates: {e}", self.name)))?;
-        sibling.ctx.deregister_table(self.mapping.0.as_str())?;
-        sibling.ctx.register_table(self.mapping.0.as_str(), Arc::clone(&self.mapping.1))?;
-        Ok(vec![sibling.ctx.sql(self.sql).await?.collect().await?])
+        sibling.deregister_table(self.mapping.0.as_str())?;
+        sibling.register_table(self.mapping.0.as_str(), Arc::clone(&self.mapping.1))?;
+        Ok(vec![sibling.sql(self.sql).await?.collect().await?])
     }
 }

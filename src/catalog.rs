@@ -150,6 +150,16 @@ pub struct CatalogParts {
     cached_views: Vec<(String, Lifetime)>,
 }
 
+/// Sibling catalogs at other dates, built from a catalog's parts (see `at_other_dates`).
+struct Siblings(Arc<CatalogParts>);
+
+#[async_trait::async_trait]
+impl crate::at_other_dates::SiblingSource for Siblings {
+    async fn session_at(&self, dates: &[NaiveDate], runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>) -> Result<SessionContext> {
+        Ok(Catalog::from_parts(Arc::clone(&self.0), dates, runtime).await?.ctx)
+    }
+}
+
 impl CatalogParts {
     fn lifetime(&self, view: &str) -> Option<Lifetime> {
         cached_lifetime(view).or_else(|| self.cached_views.iter().find(|(name, _)| name == view).map(|(_, lifetime)| *lifetime))
@@ -302,6 +312,7 @@ impl Catalog {
             ],
         )?;
         let mapping_table = register(&self.ctx, "other_dates", mapping)?;
+        let siblings: Arc<dyn crate::at_other_dates::SiblingSource> = Arc::new(Siblings(Arc::clone(&self.parts)));
         for view in views {
             // Planned here only for its columns; computed by the sibling when read.
             let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
@@ -311,7 +322,7 @@ impl Catalog {
                 &view.name,
                 view.sql,
                 schema,
-                Arc::clone(&self.parts),
+                Arc::clone(&siblings),
                 mapping_table.clone(),
                 at_dates.into_iter().collect(),
             );

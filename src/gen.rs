@@ -67,10 +67,13 @@ use rand_chacha::ChaCha8Rng;
 use crate::contract;
 use crate::error::{Error, Result};
 
+mod base;
 mod ids;
 mod layout;
 
 use ids::{Entity, Ids};
+pub use base::TABLE_NAMES;
+use base::{Day, date, day, write_error};
 pub use ids::IdStyle;
 pub use layout::Order;
 
@@ -105,22 +108,6 @@ pub struct GenSummary {
     pub rows: Vec<(&'static str, usize)>,
 }
 
-/// The tables written, in contract order: the eight core tables, then the five further.
-pub const TABLE_NAMES: [&str; 13] = [
-    "units",
-    "caseworkers",
-    "children",
-    "cases",
-    "measures",
-    "investigations",
-    "action_plans",
-    "follow_ups",
-    "notifications",
-    "decisions",
-    "complaints",
-    "case_events",
-    "postings",
-];
 
 const CASES_PER_SCALE: f64 = 10_000.0;
 const CASEWORKERS_PER_SCALE: f64 = 150.0;
@@ -139,18 +126,6 @@ pub const CHUNK_CASES: u64 = 50_000;
 const FURTHER_BATCH_CASES: usize = 10_000;
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 const GENERATOR: &str = "cwkpi gen";
-
-/// Dates are handled as days since 1970-01-01, the Date32 representation.
-type Day = i32;
-const DAYS_FROM_CE_TO_EPOCH: i32 = 719_163;
-
-fn day(d: NaiveDate) -> Day {
-    d.num_days_from_ce() - DAYS_FROM_CE_TO_EPOCH
-}
-
-fn date(d: Day) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(d.checked_add(DAYS_FROM_CE_TO_EPOCH)?)
-}
 
 /// Calendar month arithmetic with end-of-month clamping, as SPEC §3 counts deadlines.
 fn add_months(d: Day, months: u32) -> Day {
@@ -1802,10 +1777,6 @@ fn file_type(kind: contract::ColumnKind) -> DataType {
         contract::ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         other => other.data_type(),
     }
-}
-
-fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::io(format!("cannot write {}", path.display()), std::io::Error::other(e.to_string()))
 }
 
 impl TableWriter {

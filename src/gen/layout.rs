@@ -28,7 +28,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{TABLE_NAMES, date, write_error};
+use super::base::{TABLE_NAMES, date, write_error};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

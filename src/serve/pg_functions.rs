@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, StringArray};
+use datafusion::arrow::array::{AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
@@ -26,75 +26,43 @@ pub const PG_VERSION: &str = "16.0";
 
 /// Registers the functions on a session of `user`. Call after datafusion-postgres's own.
 pub fn register(ctx: &SessionContext, user: &str) {
-    ctx.register_udf(constant("version", version_text()));
+    let text = |t: &str| ScalarValue::Utf8(Some(t.to_string()));
+    ctx.register_udf(answering("version", vec![], text(&version_text())));
     for name in ["current_user", "session_user", "user", "current_role"] {
-        ctx.register_udf(constant(name, user.to_string()));
+        ctx.register_udf(answering(name, vec![], text(user)));
     }
+    // A relation's size in bytes, by oid: nothing here lives on disk.
     for name in ["pg_table_size", "pg_relation_size", "pg_total_relation_size", "pg_indexes_size"] {
-        ctx.register_udf(zero_size(name));
+        ctx.register_udf(answering(name, vec![DataType::Int64], ScalarValue::Int64(Some(0))));
     }
     ctx.register_udf(size_pretty());
-    ctx.register_udf(no_such_type());
+    // `to_regtype(name)`: drivers ask for extension types such as `hstore` to decide how
+    // to read them; none is installed, so null, as PostgreSQL answers for a missing type.
+    ctx.register_udf(answering("to_regtype", vec![DataType::Utf8], ScalarValue::Int32(None)));
+    // Whether an object is on the search path: everything here is.
     for name in ["pg_function_is_visible", "pg_type_is_visible"] {
-        ctx.register_udf(visible(name));
+        ctx.register_udf(answering(name, vec![DataType::Int32], ScalarValue::Boolean(Some(true))));
     }
     // Column comments, view definitions (`cwkpi views` and queries/ hold them) and
     // function signatures: not kept in the catalog.
-    ctx.register_udf(null_text("col_description", vec![DataType::Int32, DataType::Int32]));
-    ctx.register_udf(null_text("pg_get_viewdef", vec![DataType::Int32, DataType::Boolean]));
+    ctx.register_udf(answering("col_description", vec![DataType::Int32, DataType::Int32], ScalarValue::Utf8(None)));
+    ctx.register_udf(answering("pg_get_viewdef", vec![DataType::Int32, DataType::Boolean], ScalarValue::Utf8(None)));
     for name in ["pg_get_function_result", "pg_get_function_arguments", "pg_get_function_identity_arguments"] {
-        ctx.register_udf(null_text(name, vec![DataType::Int32]));
+        ctx.register_udf(answering(name, vec![DataType::Int32], ScalarValue::Utf8(None)));
     }
 }
 
-fn null_text(name: &str, args: Vec<DataType>) -> ScalarUDF {
-    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
-        Ok(match args.iter().find_map(|a| if let ColumnarValue::Array(a) = a { Some(a.len()) } else { None }) {
-            Some(rows) => ColumnarValue::Array(datafusion::arrow::array::new_null_array(&DataType::Utf8, rows)),
-            None => ColumnarValue::Scalar(ScalarValue::Utf8(None)),
+/// `name(args…)` answering `value` for every row.
+fn answering(name: &str, args: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
+    let data_type = value.data_type();
+    let udf = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let rows = args.iter().find_map(|a| if let ColumnarValue::Array(a) = a { Some(a.len()) } else { None });
+        Ok(match rows {
+            Some(rows) => ColumnarValue::Array(value.to_array_of_size(rows)?),
+            None => ColumnarValue::Scalar(value.clone()),
         })
     };
-    create_udf(name, args, DataType::Utf8, Volatility::Stable, Arc::new(udf))
-}
-
-/// Whether an object is on the search path: everything here is.
-fn visible(name: &str) -> ScalarUDF {
-    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
-        Ok(match args.first() {
-            Some(ColumnarValue::Array(a)) => ColumnarValue::Array(Arc::new(datafusion::arrow::array::BooleanArray::from(vec![true; a.len()]))),
-            _ => ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))),
-        })
-    };
-    create_udf(name, vec![DataType::Int32], DataType::Boolean, Volatility::Stable, Arc::new(udf))
-}
-
-/// `to_regtype(name)`: the oid of an installed extension's type. Drivers ask for types
-/// such as `hstore` to decide how to read them; none is installed here, so the answer is
-/// null, as PostgreSQL gives for a type it does not have.
-fn no_such_type() -> ScalarUDF {
-    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
-        Ok(match args.first() {
-            Some(ColumnarValue::Array(a)) => ColumnarValue::Array(datafusion::arrow::array::new_null_array(&DataType::Int32, a.len())),
-            _ => ColumnarValue::Scalar(ScalarValue::Int32(None)),
-        })
-    };
-    create_udf("to_regtype", vec![DataType::Utf8], DataType::Int32, Volatility::Stable, Arc::new(udf))
-}
-
-fn constant(name: &str, value: String) -> ScalarUDF {
-    let value = ScalarValue::Utf8(Some(value));
-    create_udf(name, vec![], DataType::Utf8, Volatility::Stable, Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))))
-}
-
-/// A relation's size in bytes, by oid (or name): 0, as nothing here lives on disk.
-fn zero_size(name: &str) -> ScalarUDF {
-    let udf = |args: &[ColumnarValue]| -> Result<ColumnarValue> {
-        Ok(match args.first() {
-            Some(ColumnarValue::Array(a)) => ColumnarValue::Array(Arc::new(Int64Array::from(vec![0; a.len()])) as ArrayRef),
-            _ => ColumnarValue::Scalar(ScalarValue::Int64(Some(0))),
-        })
-    };
-    create_udf(name, vec![DataType::Int64], DataType::Int64, Volatility::Stable, Arc::new(udf))
+    create_udf(name, args, data_type, Volatility::Stable, Arc::new(udf))
 }
 
 fn size_pretty() -> ScalarUDF {
