@@ -136,7 +136,9 @@ pub fn table_files(export: &Path, spec: &TableSpec) -> Result<Option<Vec<PathBuf
 fn collect_parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.is_dir() {
+        if crate::snapshot::is_hidden(&path) {
+            continue;
+        } else if path.is_dir() {
             collect_parquet_files(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "parquet") {
             out.push(path);

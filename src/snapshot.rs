@@ -39,14 +39,15 @@ impl Snapshot {
         Ok(self)
     }
 
-    /// The first file that differs between the two moments: changed, added or removed.
+    /// The first file, by path, that differs between the two moments: changed, added or
+    /// removed. Paths are matched by name, so a file that appears does not shift the
+    /// comparison onto files that stood still.
     pub fn first_change<'a>(&'a self, later: &'a Snapshot) -> Option<&'a Path> {
-        let changed = self.0.iter().zip(&later.0).find(|(a, b)| a != b).map(|(a, _)| a.path.as_path());
-        changed.or_else(|| match self.0.len().cmp(&later.0.len()) {
-            std::cmp::Ordering::Less => later.0.get(self.0.len()).map(|f| f.path.as_path()),
-            std::cmp::Ordering::Greater => self.0.get(later.0.len()).map(|f| f.path.as_path()),
-            std::cmp::Ordering::Equal => None,
-        })
+        let earlier: std::collections::BTreeMap<&Path, &FileStamp> = self.0.iter().map(|f| (f.path.as_path(), f)).collect();
+        let now: std::collections::BTreeMap<&Path, &FileStamp> = later.0.iter().map(|f| (f.path.as_path(), f)).collect();
+        let changed = earlier.iter().filter(|(path, stamp)| now.get(*path) != Some(*stamp)).map(|(path, _)| *path);
+        let added = now.keys().filter(|path| !earlier.contains_key(*path)).copied();
+        changed.chain(added).min()
     }
 }
 
@@ -90,6 +91,8 @@ pub fn read_unchanged<T>(dir: &Path, mut read: impl FnMut() -> Result<T>) -> Res
 }
 
 /// Every file below the export folder, as sorted paths relative to it (`/`-separated).
+/// Names beginning with a dot are skipped at every level: that is where writers keep a
+/// file they are still writing before renaming it into place, and the readers skip them too.
 pub fn export_files(exports: &Path) -> Result<Vec<String>> {
     let mut files = Vec::new();
     collect_files(exports, exports, &mut files)?;
@@ -102,13 +105,20 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io_path("list", &dir.to_path_buf(), e))?;
         let path = entry.path();
-        if path.is_dir() {
+        if is_hidden(&path) {
+            continue;
+        } else if path.is_dir() {
             collect_files(root, &path, out)?;
         } else if path.is_file() {
             out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/"));
         }
     }
     Ok(())
+}
+
+/// A name beginning with a dot: a writer's file in progress, or the system's own.
+pub fn is_hidden(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'))
 }
 
 #[cfg(test)]
@@ -150,5 +160,43 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("measures.parquet: the file changed while it was read"), "{err}");
+    }
+
+    #[test]
+    fn a_writer_file_in_progress_does_not_shift_the_blame_onto_files_that_stood_still() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("action_plans")).unwrap();
+        fs::write(dir.path().join("action_plans/2020.parquet"), b"plans").unwrap();
+        let file = dir.path().join("units.parquet");
+        fs::write(&file, b"u0").unwrap();
+        let mut version = 0;
+        let err = read_unchanged(dir.path(), || {
+            version += 1;
+            // The writer's next copy is left half-written beside the file it replaces.
+            fs::write(dir.path().join(".units.next"), format!("u{version}")).unwrap();
+            fs::write(dir.path().join(".units.tmp"), format!("u{version}")).unwrap();
+            fs::rename(dir.path().join(".units.tmp"), &file).unwrap();
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("units.parquet: the file changed while it was read"), "{err}");
+        assert!(!err.to_string().contains("action_plans"), "{err}");
+    }
+
+    #[test]
+    fn a_file_added_during_the_read_is_named() {
+        let (earlier, later) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for dir in [&earlier, &later] {
+            fs::write(dir.path().join("cases.parquet"), b"c").unwrap();
+        }
+        fs::write(later.path().join("measures.parquet"), b"m").unwrap();
+        let rebase = |s: Snapshot, from: &Path| {
+            Snapshot(s.0.into_iter().map(|f| FileStamp { path: f.path.strip_prefix(from).unwrap().to_path_buf(), inode: 0, modified: None, ..f }).collect())
+        };
+        let a = rebase(Snapshot::of(earlier.path()).unwrap(), earlier.path());
+        let b = rebase(Snapshot::of(later.path()).unwrap(), later.path());
+        assert_eq!(a.first_change(&b), Some(Path::new("measures.parquet")));
+        assert_eq!(b.first_change(&a), Some(Path::new("measures.parquet")));
+        assert_eq!(a.first_change(&a), None);
     }
 }
