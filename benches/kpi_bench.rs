@@ -44,7 +44,9 @@ fn usage() -> String {
 fn parse_options() -> Result<Options, String> {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let mut options = Options {
-        data: std::env::var_os("CWKPI_BENCH_DATA").map(PathBuf::from).unwrap_or_else(|| home.join(".cache/cwkpi-bench")),
+        data: std::env::var_os("CWKPI_BENCH_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".cache/cwkpi-bench")),
         scales: vec![1, 10, 100],
         orders: vec!["by-year".into(), "sorted".into(), "random".into()],
         runs: 5,
@@ -73,7 +75,9 @@ fn parse_options() -> Result<Options, String> {
             }
             "--orders" => {
                 options.orders = value()?.split(',').map(|s| s.trim().to_string()).collect();
-                if let Some(bad) = options.orders.iter().find(|o| !["by-year", "sorted", "random"].contains(&o.as_str())) {
+                if let Some(bad) =
+                    options.orders.iter().find(|o| !["by-year", "sorted", "random"].contains(&o.as_str()))
+                {
                     return Err(format!("--orders: \"{bad}\" is not by-year, sorted or random"));
                 }
             }
@@ -125,7 +129,8 @@ fn run_once(cwkpi: &Path, args: &[String], scratch: &Path) -> Result<Measurement
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-        let code = if libc::WIFEXITED(status) { format!("exit {}", libc::WEXITSTATUS(status)) } else { "killed".into() };
+        let code =
+            if libc::WIFEXITED(status) { format!("exit {}", libc::WEXITSTATUS(status)) } else { "killed".into() };
         return Err(format!("{code}: {last}"));
     }
     let seconds = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
@@ -166,7 +171,18 @@ fn export_for(options: &Options, scale: u32, order: &str) -> Result<PathBuf, Str
     eprintln!("generating {} …", dir.display());
     std::fs::create_dir_all(&options.data).map_err(|e| format!("cannot create {}: {e}", options.data.display()))?;
     let status = Command::new(&options.cwkpi)
-        .args(["gen", "--scale", &scale.to_string(), "--seed", &SEED.to_string(), "--as-of", AS_OF, "--order", order, "--out"])
+        .args([
+            "gen",
+            "--scale",
+            &scale.to_string(),
+            "--seed",
+            &SEED.to_string(),
+            "--as-of",
+            AS_OF,
+            "--order",
+            order,
+            "--out",
+        ])
         .arg(&dir)
         .status()
         .map_err(|e| format!("cannot start {}: {e}", options.cwkpi.display()))?;
@@ -210,7 +226,8 @@ fn cases(options: &Options, scale: u32, order: &str, dir: &Path) -> Vec<Case> {
     let exports = dir.display().to_string();
     let order = order.to_string();
     let kpi = |extra: &[&str]| {
-        let mut args: Vec<String> = ["kpi", "--exports", &exports, "--as-of", AS_OF, "--format", "csv"].map(String::from).to_vec();
+        let mut args: Vec<String> =
+            ["kpi", "--exports", &exports, "--as-of", AS_OF, "--format", "csv"].map(String::from).to_vec();
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
@@ -225,20 +242,32 @@ fn cases(options: &Options, scale: u32, order: &str, dir: &Path) -> Vec<Case> {
         cases.push(Case { name: "KPIs, one as-of date", scale, order: order.clone(), args: kpi(&[]), target });
     }
     if wanted("kpi-core") && scale == 100 && first_order {
-        // The same export without the further tables (SPEC §2): what the core KPIs cost
+        // The same export without the further tables (docs/export.md): what the core KPIs cost
         // alone, the yardstick of the further tables' cost.
         match core_only(dir) {
             Ok(core) => {
                 let core = core.display().to_string();
                 let args = ["kpi", "--exports", &core, "--as-of", AS_OF, "--format", "csv"].map(String::from).to_vec();
-                cases.push(Case { name: "KPIs, one as-of date, core tables only", scale, order: order.clone(), args, target: None });
+                cases.push(Case {
+                    name: "KPIs, one as-of date, core tables only",
+                    scale,
+                    order: order.clone(),
+                    args,
+                    target: None,
+                });
             }
             Err(e) => eprintln!("kpi-core skipped: {e}"),
         }
     }
     if wanted("trend") {
         let target = (scale == 100).then_some(Target { wall_seconds: 5.0, peak_rss_gb: None });
-        cases.push(Case { name: "12-week trend (13 as-of dates)", scale, order: order.clone(), args: kpi(&["--weeks", "13"]), target });
+        cases.push(Case {
+            name: "12-week trend (13 as-of dates)",
+            scale,
+            order: order.clone(),
+            args: kpi(&["--weeks", "13"]),
+            target,
+        });
     }
     if wanted("nightly") && scale >= 10 {
         let target = (scale == 100).then_some(Target { wall_seconds: 15.0, peak_rss_gb: Some(2.0) });
@@ -268,7 +297,8 @@ fn core_only(dir: &Path) -> Result<PathBuf, String> {
         for name in [format!("{}.parquet", spec.name), spec.name.to_string()] {
             let link = core.join(&name);
             if dir.join(&name).exists() && !link.exists() {
-                std::os::unix::fs::symlink(dir.join(&name), &link).map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+                std::os::unix::fs::symlink(dir.join(&name), &link)
+                    .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
             }
         }
     }
@@ -320,7 +350,8 @@ fn table(rows: &[Row], runs: usize) -> String {
             Ok(ms) => {
                 let walls: Vec<f64> = ms.iter().map(|m| m.wall.as_secs_f64()).collect();
                 let wall = median(walls.clone());
-                let (lo, hi) = (walls.iter().copied().fold(f64::MAX, f64::min), walls.iter().copied().fold(0.0, f64::max));
+                let (lo, hi) =
+                    (walls.iter().copied().fold(f64::MAX, f64::min), walls.iter().copied().fold(0.0, f64::max));
                 let cpu = median(ms.iter().map(|m| m.cpu.as_secs_f64()).collect());
                 let rss = ms.iter().map(|m| m.peak_rss_bytes).max().unwrap_or(0);
                 let verdict = case.target.map(|t| {
@@ -376,7 +407,9 @@ fn table(rows: &[Row], runs: usize) -> String {
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn write_readme(path: &Path, results: &str) -> Result<(), String> {
@@ -418,7 +451,11 @@ fn main() -> std::process::ExitCode {
                     eprintln!("  failed: {e}");
                 }
                 // Rows of the folder the case reads (the core-only case reads fewer).
-                let case_rows = case.args.iter().position(|a| a == "--exports").and_then(|i| export_rows(Path::new(&case.args[i + 1])).ok());
+                let case_rows = case
+                    .args
+                    .iter()
+                    .position(|a| a == "--exports")
+                    .and_then(|i| export_rows(Path::new(&case.args[i + 1])).ok());
                 rows.push(Row { case, rows: case_rows.unwrap_or(input_rows), result });
             }
         }
@@ -432,11 +469,11 @@ fn main() -> std::process::ExitCode {
         command_line
     ));
     print!("{results}");
-    if let Some(path) = &options.write_readme {
-        if let Err(e) = write_readme(path, &results) {
-            eprintln!("{e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    if let Some(path) = &options.write_readme
+        && let Err(e) = write_readme(path, &results)
+    {
+        eprintln!("{e}");
+        return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
 }

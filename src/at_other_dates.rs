@@ -36,8 +36,12 @@ pub trait SiblingSource: Send + Sync {
 /// The (as-of date, date to compute at) pairs of a view.
 pub fn other_dates(view: &str, as_of: &[NaiveDate], rules: &Rules) -> Vec<(NaiveDate, NaiveDate)> {
     match view {
-        "kpi_projection" => as_of.iter().flat_map(|&t| (1..=4).map(move |w| (t, t + chrono::Duration::days(7 * w)))).collect(),
-        "recovery_milestones" => as_of.iter().flat_map(|&t| rules.recovery_milestones.iter().map(move |m| (t, m.on))).collect(),
+        "kpi_projection" => {
+            as_of.iter().flat_map(|&t| (1..=4).map(move |w| (t, t + chrono::Duration::days(7 * w)))).collect()
+        }
+        "recovery_milestones" => {
+            as_of.iter().flat_map(|&t| rules.recovery_milestones.iter().map(move |m| (t, m.on))).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -69,7 +69,9 @@ impl<C: ComputeOnce> Memoized<C> {
 
     async fn result(&self, state: &dyn Session) -> Result<&Arc<MemTable>> {
         self.result
-            .get_or_try_init(|| async { Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), self.compute.compute(state).await?)?)) })
+            .get_or_try_init(|| async {
+                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), self.compute.compute(state).await?)?))
+            })
             .await
     }
 }

@@ -1,4 +1,4 @@
-//! The Danish working-day calendar of public offices (SPEC §3): Monday–Friday, except the
+//! The Danish working-day calendar of public offices (docs/rules.md): Monday–Friday, except the
 //! closed days. Case-processing deadlines and receipt confirmations counted in working
 //! days use it; everything else counts calendar days.
 //!
@@ -54,9 +54,15 @@ pub fn builtin_closed_days(year: i32) -> Vec<(NaiveDate, &'static str)> {
     days.push(from_easter(39, "Kristi himmelfartsdag"));
     days.push(from_easter(50, "2. pinsedag"));
     days.extend(
-        [on(6, 5, "Grundlovsdag"), on(12, 24, "Juleaftensdag"), on(12, 25, "Juledag"), on(12, 26, "2. juledag"), on(12, 31, "Nytårsaftensdag")]
-            .into_iter()
-            .flatten(),
+        [
+            on(6, 5, "Grundlovsdag"),
+            on(12, 24, "Juleaftensdag"),
+            on(12, 25, "Juledag"),
+            on(12, 26, "2. juledag"),
+            on(12, 31, "Nytårsaftensdag"),
+        ]
+        .into_iter()
+        .flatten(),
     );
     days.sort();
     days
@@ -80,7 +86,9 @@ fn is_builtin_closed(d: NaiveDate) -> bool {
 
 impl Calendar {
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
-        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !is_builtin_closed(d) && !self.extra_closed_days.contains(&d)
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+            && !is_builtin_closed(d)
+            && !self.extra_closed_days.contains(&d)
     }
 
     /// The n-th working day strictly after `d` (`d` itself when n is 0).
@@ -139,7 +147,16 @@ mod tests {
             assert!(!c.is_working_day(d), "{d}");
         }
         // Ascension 9 May 2024, Whit Monday 20 May 2024, 5 June, Christmas, New Year's Eve.
-        for d in [date(2024, 5, 9), date(2024, 5, 20), date(2024, 6, 5), date(2024, 12, 24), date(2024, 12, 25), date(2024, 12, 26), date(2024, 12, 31), date(2025, 1, 1)] {
+        for d in [
+            date(2024, 5, 9),
+            date(2024, 5, 20),
+            date(2024, 6, 5),
+            date(2024, 12, 24),
+            date(2024, 12, 25),
+            date(2024, 12, 26),
+            date(2024, 12, 31),
+            date(2025, 1, 1),
+        ] {
             assert!(!c.is_working_day(d), "{d}");
         }
         assert!(c.is_working_day(date(2024, 12, 27)));

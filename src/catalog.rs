@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array,
-    ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, IntervalMonthDayNanoArray,
-    RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array,
+    IntervalMonthDayNanoArray, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
@@ -20,8 +19,8 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cached_view::{cached_lifetime, cached_view};
 pub use crate::cached_view::Lifetime;
+use crate::cached_view::{cached_lifetime, cached_view};
 use crate::checks::{CheckedTable, Rejection, check_all};
 use crate::contract::{TABLES, TableSpec};
 use crate::error::{Error, Result};
@@ -58,7 +57,11 @@ impl CheckedExport {
     /// As `load_with`, with the files as they stood while read: a file that changed
     /// during the read is read again once, and a second change stops with the file named
     /// (see `snapshot::read_unchanged`), so no figure mixes two exports.
-    pub fn load_snapshot(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>) -> Result<(CheckedExport, Snapshot)> {
+    pub fn load_snapshot(
+        dir: &Path,
+        skip: &[&str],
+        open_end_sentinel: Option<NaiveDate>,
+    ) -> Result<(CheckedExport, Snapshot)> {
         if !dir.is_dir() {
             return Err(Error::Usage(format!("export folder {} does not exist", dir.display())));
         }
@@ -80,12 +83,18 @@ impl CheckedExport {
                 .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a reader thread failed".into()))))
                 .collect()
         });
-        let raw = raw.into_iter().map(|t| t.and_then(|t| t.with_open_ends(open_end_sentinel))).collect::<Result<Vec<_>>>()?;
+        let raw =
+            raw.into_iter().map(|t| t.and_then(|t| t.with_open_ends(open_end_sentinel))).collect::<Result<Vec<_>>>()?;
         let read = started.elapsed().as_secs_f64();
         let keyed: Vec<&str> = ROW_KEYS.iter().map(|(table, _, _)| *table).collect();
         let tables = check_all(&raw, &keyed)?;
         let export = CheckedExport { tables };
-        tracing::debug!(read_seconds = read, check_seconds = started.elapsed().as_secs_f64() - read, bytes = export.memory_size(), "export loaded");
+        tracing::debug!(
+            read_seconds = read,
+            check_seconds = started.elapsed().as_secs_f64() - read,
+            bytes = export.memory_size(),
+            "export loaded"
+        );
         Ok(export)
     }
 
@@ -96,7 +105,13 @@ impl CheckedExport {
 
     /// The bytes the checked tables hold in memory.
     pub fn memory_size(&self) -> usize {
-        self.tables.iter().map(|t| t.kept.get_array_memory_size() + t.parent_rows.iter().map(|p| p.rows.get_array_memory_size()).sum::<usize>()).sum()
+        self.tables
+            .iter()
+            .map(|t| {
+                t.kept.get_array_memory_size()
+                    + t.parent_rows.iter().map(|p| p.rows.get_array_memory_size()).sum::<usize>()
+            })
+            .sum()
     }
 
     pub fn table(&self, name: &str) -> Option<&CheckedTable> {
@@ -111,7 +126,9 @@ impl CheckedExport {
 /// A table named in `skip` stays unread when no check needs its rows: a further table
 /// no other table refers to.
 fn skippable(spec: &TableSpec, skip: &[&str]) -> bool {
-    skip.contains(&spec.name) && !spec.core && !TABLES.iter().any(|t| t.references.iter().any(|r| r.parent == spec.name))
+    skip.contains(&spec.name)
+        && !spec.core
+        && !TABLES.iter().any(|t| t.references.iter().any(|r| r.parent == spec.name))
 }
 
 /// The name of the catalog the tables and views sit in (the SQL endpoint's database),
@@ -155,19 +172,29 @@ struct Siblings(Arc<CatalogParts>);
 
 #[async_trait::async_trait]
 impl crate::at_other_dates::SiblingSource for Siblings {
-    async fn session_at(&self, dates: &[NaiveDate], runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>) -> Result<SessionContext> {
+    async fn session_at(
+        &self,
+        dates: &[NaiveDate],
+        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    ) -> Result<SessionContext> {
         Ok(Catalog::from_parts(Arc::clone(&self.0), dates, runtime).await?.ctx)
     }
 }
 
 impl CatalogParts {
     fn lifetime(&self, view: &str) -> Option<Lifetime> {
-        cached_lifetime(view).or_else(|| self.cached_views.iter().find(|(name, _)| name == view).map(|(_, lifetime)| *lifetime))
+        cached_lifetime(view)
+            .or_else(|| self.cached_views.iter().find(|(name, _)| name == view).map(|(_, lifetime)| *lifetime))
     }
 }
 
 impl Catalog {
-    pub async fn new(export: &CheckedExport, rules: Rules, as_of: &[NaiveDate], options: &EngineOptions) -> Result<Catalog> {
+    pub async fn new(
+        export: &CheckedExport,
+        rules: Rules,
+        as_of: &[NaiveDate],
+        options: &EngineOptions,
+    ) -> Result<Catalog> {
         let ctx = session(options)?;
         let keyed = with_row_keys(export)?;
         let mut tables = Vec::new();
@@ -217,7 +244,8 @@ impl Catalog {
                 kept.push((view.name, provider));
             }
         }
-        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates, Arc::clone(&self.parts.runtime)).await
+        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates, Arc::clone(&self.parts.runtime))
+            .await
     }
 
     /// A catalog of `parts`' tables and the `kept` views, as of `dates`.
@@ -278,12 +306,13 @@ impl Catalog {
             if lifetime == Some(Lifetime::Export) && self.ctx.table_exist(view.name.as_str())? {
                 continue;
             }
-            let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
-            let provider: Arc<dyn TableProvider> = if lifetime.is_some() {
-                Arc::new(cached_view(df.into_unoptimized_plan()))
-            } else {
-                df.into_view()
-            };
+            let df = self
+                .ctx
+                .sql(view.sql)
+                .await
+                .map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
+            let provider: Arc<dyn TableProvider> =
+                if lifetime.is_some() { Arc::new(cached_view(df.into_unoptimized_plan())) } else { df.into_view() };
             self.ctx.deregister_table(view.name.as_str())?;
             self.ctx.register_table(view.name.as_str(), provider)?;
         }
@@ -301,10 +330,18 @@ impl Catalog {
         let views = other_date_views();
         let pairs: Vec<(String, NaiveDate, NaiveDate)> = views
             .iter()
-            .flat_map(|v| crate::at_other_dates::other_dates(&v.name, dates, &self.rules).into_iter().map(|(t, at)| (v.name.clone(), t, at)))
+            .flat_map(|v| {
+                crate::at_other_dates::other_dates(&v.name, dates, &self.rules)
+                    .into_iter()
+                    .map(|(t, at)| (v.name.clone(), t, at))
+            })
             .collect();
         let mapping = batch(
-            vec![strings("view_name", false), Field::new("as_of", DataType::Date32, false), Field::new("at_date", DataType::Date32, false)],
+            vec![
+                strings("view_name", false),
+                Field::new("as_of", DataType::Date32, false),
+                Field::new("at_date", DataType::Date32, false),
+            ],
             vec![
                 Arc::new(StringArray::from_iter_values(pairs.iter().map(|(v, _, _)| v.as_str()))),
                 Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, t, _)| days_since_epoch(*t)))),
@@ -315,9 +352,14 @@ impl Catalog {
         let siblings: Arc<dyn crate::at_other_dates::SiblingSource> = Arc::new(Siblings(Arc::clone(&self.parts)));
         for view in views {
             // Planned here only for its columns; computed by the sibling when read.
-            let df = self.ctx.sql(view.sql).await.map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
+            let df = self
+                .ctx
+                .sql(view.sql)
+                .await
+                .map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
             let schema = Arc::new(df.schema().as_arrow().clone());
-            let at_dates: BTreeSet<NaiveDate> = pairs.iter().filter(|(v, _, _)| *v == view.name).map(|(_, _, at)| *at).collect();
+            let at_dates: BTreeSet<NaiveDate> =
+                pairs.iter().filter(|(v, _, _)| *v == view.name).map(|(_, _, at)| *at).collect();
             let provider = crate::at_other_dates::at_other_dates(
                 &view.name,
                 view.sql,
@@ -357,7 +399,8 @@ impl Catalog {
 
     /// Runs a named statement of `queries/statements/`.
     pub async fn statement(&self, name: &str) -> Result<Vec<RecordBatch>> {
-        let sql = crate::queries::statement(name).ok_or_else(|| internal(format!("no statement queries/statements/{name}.sql")))?;
+        let sql = crate::queries::statement(name)
+            .ok_or_else(|| internal(format!("no statement queries/statements/{name}.sql")))?;
         self.query(sql).await
     }
 
@@ -431,7 +474,8 @@ fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
     for (keyed_table, id_column, key_column) in ROW_KEYS {
         for (table, batch) in export.tables.iter().zip(batches.iter_mut()) {
             let keys: Int32Array = if table.spec.name == *keyed_table {
-                let rows = i32::try_from(batch.num_rows()).map_err(|_| Error::Usage(format!("more than {} rows in {keyed_table}", i32::MAX)))?;
+                let rows = i32::try_from(batch.num_rows())
+                    .map_err(|_| Error::Usage(format!("more than {} rows in {keyed_table}", i32::MAX)))?;
                 Int32Array::from_iter_values(0..rows)
             } else if let Some(rows) = table.parent_rows(id_column, keyed_table) {
                 rows.clone()
@@ -439,7 +483,11 @@ fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
                 continue;
             };
             let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.push(Field::new(*key_column, DataType::Int32, keys.null_count() > 0 || table.spec.name != *keyed_table));
+            fields.push(Field::new(
+                *key_column,
+                DataType::Int32,
+                keys.null_count() > 0 || table.spec.name != *keyed_table,
+            ));
             let mut columns = batch.columns().to_vec();
             columns.push(Arc::new(keys));
             *batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)?;
@@ -453,8 +501,9 @@ fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(Str
     let parts = ctx.state().config().target_partitions().max(1);
     let rows = batch.num_rows();
     let chunk = rows.div_ceil(parts).max(1);
-    let partitions: Vec<Vec<RecordBatch>> =
-        (0..rows.div_ceil(chunk).max(1)).map(|p| vec![batch.slice((p * chunk).min(rows), chunk.min(rows.saturating_sub(p * chunk)))]).collect();
+    let partitions: Vec<Vec<RecordBatch>> = (0..rows.div_ceil(chunk).max(1))
+        .map(|p| vec![batch.slice((p * chunk).min(rows), chunk.min(rows.saturating_sub(p * chunk)))])
+        .collect();
     let table: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(batch.schema(), partitions)?);
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::clone(&table))?;
@@ -487,7 +536,8 @@ fn unit_tree(export: &CheckedExport) -> Result<RecordBatch> {
     let units = &table_of(export, "units")?.kept;
     let ids = units.column_by_name("unit_id").ok_or_else(|| internal("units.unit_id"))?.as_string::<i32>();
     let parents = units.column_by_name("parent_id").ok_or_else(|| internal("units.parent_id"))?.as_string::<i32>();
-    let parent_of: HashMap<&str, Option<&str>> = ids.iter().zip(parents.iter()).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
+    let parent_of: HashMap<&str, Option<&str>> =
+        ids.iter().zip(parents.iter()).filter_map(|(id, p)| id.map(|id| (id, p))).collect();
     let (mut anc, mut unit, mut depth) = (Vec::new(), Vec::new(), Vec::new());
     for id in ids.iter().flatten() {
         let mut current = Some(id);
@@ -517,9 +567,15 @@ fn table_of<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTabl
 /// governs it (matched once here, so the views stay plain joins).
 fn paragraph_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
     let measures = &table_of(export, "measures")?.kept;
-    let codes = distinct_sorted(measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>());
-    let mut cols: (Vec<&str>, Vec<Option<String>>, Vec<bool>, Vec<bool>) = Default::default();
-    let mut due: [(Vec<Option<&str>>, Vec<Option<IntervalMonthDayNano>>); 2] = Default::default();
+    let codes = distinct_sorted(
+        measures.column_by_name("paragraph").ok_or_else(|| internal("measures.paragraph"))?.as_string::<i32>(),
+    );
+    // Columns: code, matched prefix, needs a plan, needs follow-up; then per plan kind
+    // (ordinary, acute) the due date's base and span.
+    type RuleColumns<'a> = (Vec<&'a str>, Vec<Option<String>>, Vec<bool>, Vec<bool>);
+    type DueColumns<'a> = (Vec<Option<&'a str>>, Vec<Option<IntervalMonthDayNano>>);
+    let mut cols: RuleColumns = Default::default();
+    let mut due: [DueColumns; 2] = Default::default();
     for &code in &codes {
         let rule = rules.rule_for(code);
         cols.0.push(code);
@@ -574,10 +630,18 @@ fn distinct_sorted(values: &StringArray) -> Vec<&str> {
 
 fn case_deadline_rules(export: &CheckedExport, rules: &Rules) -> Result<RecordBatch> {
     let decisions = &table_of(export, "decisions")?.kept;
-    let codes = distinct_sorted(decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>());
-    let matched: Vec<(&str, &crate::rules::CaseDeadline)> = codes.into_iter().filter_map(|c| Some((c, rules.case_deadline_for(c)?))).collect();
+    let codes = distinct_sorted(
+        decisions.column_by_name("paragraph").ok_or_else(|| internal("decisions.paragraph"))?.as_string::<i32>(),
+    );
+    let matched: Vec<(&str, &crate::rules::CaseDeadline)> =
+        codes.into_iter().filter_map(|c| Some((c, rules.case_deadline_for(c)?))).collect();
     batch(
-        vec![strings("paragraph", false), strings("rule_prefix", false), strings("within", false), strings("area", false)],
+        vec![
+            strings("paragraph", false),
+            strings("rule_prefix", false),
+            strings("within", false),
+            strings("area", false),
+        ],
         vec![
             Arc::new(StringArray::from_iter_values(matched.iter().map(|(c, _)| *c))),
             Arc::new(StringArray::from_iter_values(matched.iter().map(|(_, r)| r.prefix.as_str()))),
@@ -602,10 +666,16 @@ fn rule_params(rules: &Rules) -> Result<RecordBatch> {
         other => return Err(internal(format!("notification assessment limit {other} is not in hours"))),
     };
     let mut fields: Vec<Field> = spans.iter().map(|(n, _)| Field::new(*n, interval_type(), false)).collect();
-    let mut columns: Vec<ArrayRef> =
-        spans.iter().map(|(_, s)| Arc::new(IntervalMonthDayNanoArray::from(vec![interval(Some(*s))])) as ArrayRef).collect();
+    let mut columns: Vec<ArrayRef> = spans
+        .iter()
+        .map(|(_, s)| Arc::new(IntervalMonthDayNanoArray::from(vec![interval(Some(*s))])) as ArrayRef)
+        .collect();
     fields.push(Field::new("notification_assess_within", interval_type(), false));
-    columns.push(Arc::new(IntervalMonthDayNanoArray::from(vec![IntervalMonthDayNano::new(0, 0, hours * 3_600_000_000_000)])));
+    columns.push(Arc::new(IntervalMonthDayNanoArray::from(vec![IntervalMonthDayNano::new(
+        0,
+        0,
+        hours * 3_600_000_000_000,
+    )])));
     fields.push(strings("notification_confirm_within", false));
     columns.push(Arc::new(StringArray::from(vec![rules.notification_confirm_within.to_string()])));
     fields.push(Field::new("baseline_year", DataType::Int32, true));
@@ -617,7 +687,11 @@ fn rule_params(rules: &Rules) -> Result<RecordBatch> {
 fn recovery_milestone_rules(rules: &Rules) -> Result<RecordBatch> {
     let m = &rules.recovery_milestones;
     batch(
-        vec![strings("unit_id", false), Field::new("on_date", DataType::Date32, false), Field::new("max_remaining", DataType::Int64, false)],
+        vec![
+            strings("unit_id", false),
+            Field::new("on_date", DataType::Date32, false),
+            Field::new("max_remaining", DataType::Int64, false),
+        ],
         vec![
             Arc::new(StringArray::from_iter_values(m.iter().map(|m| m.unit_id.as_str()))),
             Arc::new(Date32Array::from_iter_values(m.iter().map(|m| days_since_epoch(m.on)))),
@@ -662,7 +736,7 @@ fn export_tables(export: &CheckedExport) -> Result<RecordBatch> {
 }
 
 /// `kpi_definitions(kpi_id, position, plan_item, target, lower_is_better, core, description)`;
-/// `core`: one of SPEC §4's five.
+/// `core`: one of the five core KPIs.
 fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
     let defs = crate::kpi::DEFINITIONS;
     batch(
@@ -681,7 +755,9 @@ fn kpi_definitions(rules: &Rules) -> Result<RecordBatch> {
             Arc::new(Int32Array::from(defs.iter().map(|d| d.plan_item).collect::<Vec<_>>())),
             Arc::new(Float64Array::from_iter_values(defs.iter().map(|d| rules.target(d.id)))),
             Arc::new(BooleanArray::from(defs.iter().map(|d| d.lower_is_better).collect::<Vec<_>>())),
-            Arc::new(BooleanArray::from(defs.iter().map(|d| crate::rules::CORE_KPI_IDS.contains(&d.id)).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(
+                defs.iter().map(|d| crate::rules::CORE_KPI_IDS.contains(&d.id)).collect::<Vec<_>>(),
+            )),
             Arc::new(StringArray::from_iter_values(defs.iter().map(|d| d.description))),
         ],
     )

@@ -1,4 +1,4 @@
-//! Row checks (SPEC §6 "rejected row"): a row that breaks the contract is left out of
+//! Row checks (a "rejected row", docs/export.md): a row that breaks the contract is left out of
 //! every figure and listed with its reason. The rules come from the contract (required
 //! columns, ids, references, date order), so one mechanism checks every table.
 //!
@@ -146,10 +146,8 @@ impl KeptRows {
         for &row in reasons.0.keys() {
             numbers[row as usize] = NO_ROW;
         }
-        let mut next = 0;
-        for number in numbers.iter_mut().filter(|n| **n != NO_ROW) {
-            *number = next;
-            next += 1;
+        for (next, number) in numbers.iter_mut().filter(|n| **n != NO_ROW).enumerate() {
+            *number = next as u32;
         }
         KeptRows(Some(numbers))
     }
@@ -192,7 +190,9 @@ fn string_columns<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'
     columns_of(batch, columns)?
         .into_iter()
         .zip(columns)
-        .map(|(a, c)| a.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("column {c} is not a string column"))))
+        .map(|(a, c)| {
+            a.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("column {c} is not a string column")))
+        })
         .collect()
 }
 
@@ -215,7 +215,8 @@ fn prepare<'a>(
     }
     for col in spec.read_columns().filter(|c| matches!(c.kind, ColumnKind::Date | ColumnKind::Timestamp)) {
         let array = columns_of(batch, &[col.name])?[0];
-        let rule = if spec.end_columns().any(|end| end == col.name) { Rule::EndDateOutOfRange } else { Rule::DateOutOfRange };
+        let rule =
+            if spec.end_columns().any(|end| end == col.name) { Rule::EndDateOutOfRange } else { Rule::DateOutOfRange };
         for i in out_of_range(array).map_err(|e| Error::Internal(format!("{}.{}: {e}", spec.name, col.name)))? {
             before_references.add(i, rule, col.name);
         }
@@ -295,7 +296,10 @@ fn lookups(raw: &[RawTable], table: usize) -> Result<Vec<Lookup>> {
     for r in spec.references.iter().filter(|r| r.parent != spec.name) {
         let parent = position(raw, r.parent)?;
         if r.parent_columns.first() != Some(&raw[parent].spec.id_column) || r.parent_columns.len() != r.columns.len() {
-            return Err(Error::Internal(format!("reference {}.{:?} must name {}'s id column first", spec.name, r.columns, r.parent)));
+            return Err(Error::Internal(format!(
+                "reference {}.{:?} must name {}'s id column first",
+                spec.name, r.columns, r.parent
+            )));
         }
         if !lookups.iter().any(|l| l.column == r.columns[0] && l.parent == parent) {
             lookups.push(Lookup { column: r.columns[0], parent });
@@ -360,16 +364,20 @@ fn dangling_rows(
     rows: std::ops::Range<usize>,
 ) -> Result<Vec<u32>> {
     let referring = string_columns(child.table.batch, r.columns)?;
-    let parent_rows = child.found(r.columns[0], parent_position).ok_or_else(|| Error::Internal(format!("{} not looked up", r.columns[0])))?;
+    let parent_rows = child
+        .found(r.columns[0], parent_position)
+        .ok_or_else(|| Error::Internal(format!("{} not looked up", r.columns[0])))?;
     // Columns after the id must match the values of the parent row with that id.
     let further: Vec<Further<'_>> = referring[1..]
         .iter()
         .zip(string_columns(parent.table.batch, &r.parent_columns[1..])?)
         .zip(r.columns[1..].iter().zip(&r.parent_columns[1..]))
         .map(|((child_values, parent_values), (column, parent_column))| {
-            let rows = child.lookups.iter().filter(|l| l.column == *column).find_map(|l| {
-                Some((child.found(column, l.parent)?, parent.found(parent_column, l.parent)?))
-            });
+            let rows = child
+                .lookups
+                .iter()
+                .filter(|l| l.column == *column)
+                .find_map(|l| Some((child.found(column, l.parent)?, parent.found(parent_column, l.parent)?)));
             Further { child: child_values, parent: parent_values, rows }
         })
         .collect();
@@ -399,7 +407,10 @@ fn slice_rows(rows: usize) -> usize {
 }
 
 fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>) -> Vec<Result<T>> {
-    handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a check thread failed".into())))).collect()
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a check thread failed".into()))))
+        .collect()
 }
 
 /// A table's checks done: why rows are rejected, which are kept, and the parent rows its
@@ -465,8 +476,10 @@ pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> 
 /// row). Every (table, lookup, slice of rows) is one task, so a single large table still
 /// uses every core.
 fn look_up_all(ready: &[usize], prepared: &[Prepared<'_>], lookups: &[Vec<Lookup>]) -> Result<Vec<Vec<Vec<u32>>>> {
-    let mut found: Vec<Vec<Vec<u32>>> =
-        ready.iter().map(|&t| lookups[t].iter().map(|_| vec![NO_ROW; prepared[t].batch.num_rows()]).collect()).collect();
+    let mut found: Vec<Vec<Vec<u32>>> = ready
+        .iter()
+        .map(|&t| lookups[t].iter().map(|_| vec![NO_ROW; prepared[t].batch.num_rows()]).collect())
+        .collect();
     std::thread::scope(|s| {
         let mut handles = Vec::new();
         for (&t, table_found) in ready.iter().zip(found.iter_mut()) {
@@ -474,7 +487,10 @@ fn look_up_all(ready: &[usize], prepared: &[Prepared<'_>], lookups: &[Vec<Lookup
             for (lookup, rows) in lookups[t].iter().zip(table_found.iter_mut()) {
                 let keys = string_columns(prepared[t].batch, &[lookup.column])?[0];
                 let parent = &prepared[lookup.parent];
-                let index = parent.ids.as_ref().ok_or_else(|| Error::Internal(format!("{} has no id index", parent.spec.name)))?;
+                let index = parent
+                    .ids
+                    .as_ref()
+                    .ok_or_else(|| Error::Internal(format!("{} has no id index", parent.spec.name)))?;
                 for (n, chunk) in rows.chunks_mut(slice).enumerate() {
                     handles.push(s.spawn(move || {
                         index.find_rows(keys, n * slice, chunk);
@@ -488,6 +504,9 @@ fn look_up_all(ready: &[usize], prepared: &[Prepared<'_>], lookups: &[Vec<Lookup
     Ok(found)
 }
 
+/// A table's dangling rows: per reference (its index), the rows whose parent is missing.
+type Dangling = Vec<(usize, Vec<u32>)>;
+
 /// The dangling rows of each reference to another table, per table of `ready` (in
 /// contract order, each in row order).
 fn dangling_all(
@@ -497,7 +516,7 @@ fn dangling_all(
     lookups: &[Vec<Lookup>],
     found: &[Vec<Vec<u32>>],
     outcomes: &[Option<Outcome>],
-) -> Result<Vec<Vec<(usize, Vec<u32>)>>> {
+) -> Result<Vec<Dangling>> {
     let mut tasks: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
     for (at, &t) in ready.iter().enumerate() {
         let spec = raw[t].spec;
@@ -516,7 +535,8 @@ fn dangling_all(
                     let t = ready[*at];
                     let r = &raw[t].spec.references[*k];
                     let p = position(raw, r.parent)?;
-                    let parent = outcomes[p].as_ref().ok_or_else(|| Error::Internal(format!("{} not checked", r.parent)))?;
+                    let parent =
+                        outcomes[p].as_ref().ok_or_else(|| Error::Internal(format!("{} not checked", r.parent)))?;
                     let child = LookedUp { table: &prepared[t], lookups: &lookups[t], found: &found[*at] };
                     let parent_looked_up = LookedUp { table: &prepared[p], lookups: &lookups[p], found: &parent.found };
                     dangling_rows(child, r, parent_looked_up, p, &parent.kept, rows.clone())
@@ -526,7 +546,7 @@ fn dangling_all(
         join_all(handles).into_iter().collect::<Result<Vec<_>>>()
     })?;
     // Tasks are in contract order per table, and in row order per reference.
-    let mut per_table: Vec<Vec<(usize, Vec<u32>)>> = ready.iter().map(|_| Vec::new()).collect();
+    let mut per_table: Vec<Dangling> = ready.iter().map(|_| Vec::new()).collect();
     for ((at, k, _), rows) in tasks.into_iter().zip(dangling) {
         per_table[at].push((k, rows));
     }
@@ -664,7 +684,9 @@ fn rejections(raw: &RawTable, batch: &RecordBatch, reasons: &Reasons) -> Result<
     rows.sort_unstable_by_key(|(row, _)| **row);
     rows.into_iter()
         .map(|(&i, &(rule, column))| {
-            let (file, row) = raw.source_of(i as usize).ok_or_else(|| Error::Internal(format!("{}: row {i} has no source", spec.name)))?;
+            let (file, row) = raw
+                .source_of(i as usize)
+                .ok_or_else(|| Error::Internal(format!("{}: row {i} has no source", spec.name)))?;
             Ok(Rejection {
                 table: spec.name,
                 file: file.to_string(),
@@ -686,7 +708,9 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
         }
         let value = match a.data_type() {
             DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
-            DataType::Date32 => a.as_primitive::<Date32Type>().value_as_date(i).map(|d| d.to_string()).unwrap_or_default(),
+            DataType::Date32 => {
+                a.as_primitive::<Date32Type>().value_as_date(i).map(|d| d.to_string()).unwrap_or_default()
+            }
             // An instant too far out for a calendar is shown as the number it is.
             DataType::Timestamp(TimeUnit::Microsecond, _) => {
                 let micros = a.as_primitive::<TimestampMicrosecondType>().value(i);
@@ -703,137 +727,4 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use datafusion::arrow::array::{ArrayRef, Date32Array, StringArray, new_null_array};
-
-    use super::*;
-    use crate::contract::TABLES;
-    use crate::export::FileRows;
-
-    fn ids(prefix: &str, numbers: impl Iterator<Item = usize>) -> Vec<String> {
-        numbers.map(|n| format!("{prefix}{n}")).collect()
-    }
-
-    /// A table of the contract with the given string columns, every other column null.
-    fn table(name: &str, columns: &[(&str, Vec<Option<String>>)], rows: usize) -> RawTable {
-        let spec = TABLES.iter().find(|t| t.name == name).expect("table in contract");
-        let schema = spec.raw_schema();
-        let arrays: Vec<ArrayRef> = schema
-            .fields()
-            .iter()
-            .map(|f| match columns.iter().find(|(c, _)| *c == f.name()) {
-                Some((_, values)) => Arc::new(StringArray::from(values.clone())) as ArrayRef,
-                None if f.data_type() == &DataType::Date32 => Arc::new(Date32Array::from(vec![Some(19_000); rows])) as ArrayRef,
-                None if f.data_type() == &DataType::Boolean => Arc::new(BooleanArray::from(vec![false; rows])) as ArrayRef,
-                None => new_null_array(f.data_type(), rows),
-            })
-            .collect();
-        let batch = RecordBatch::try_new(schema, arrays).expect("batch");
-        RawTable {
-            spec,
-            present: true,
-            files: Vec::new(),
-            sources: vec![FileRows { file: Arc::from(format!("{name}.parquet")), rows }],
-            batch,
-            nonexistent_times: Vec::new(),
-        }
-    }
-
-    fn some(values: Vec<String>) -> Vec<Option<String>> {
-        values.into_iter().map(Some).collect()
-    }
-
-    /// Duplicates and dangling references are found in tables of many rows.
-    #[test]
-    fn large_tables_find_duplicates_and_dangling_references() {
-        let n = 70_000;
-        let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
-        let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
-        let case_ids = ids("C", 1..=n);
-        let cases = table(
-            "cases",
-            &[
-                ("case_id", some(case_ids.clone())),
-                ("child_id", some(ids("B", 1..=n))),
-                ("unit_id", some(vec!["U1".to_string(); n])),
-            ],
-            n,
-        );
-        let caseworkers = table("caseworkers", &[], 0);
-        // Measures in case order, two per case; case C7 is missing from the references
-        // (it points at C0), and measure M100 appears twice.
-        let mut measure_ids = ids("M", 1..=2 * n);
-        measure_ids[100] = "M100".into();
-        let mut measure_cases: Vec<String> = (0..2 * n).map(|i| case_ids[i / 2].clone()).collect();
-        measure_cases[12] = "C0".into();
-        let measures = table(
-            "measures",
-            &[
-                ("measure_id", some(measure_ids)),
-                ("case_id", some(measure_cases)),
-                ("paragraph", some(vec!["SEL:52".to_string(); 2 * n])),
-            ],
-            2 * n,
-        );
-        let raw = [units, children, caseworkers, cases, measures];
-        let checked = check_all(&raw, &[]).expect("checks run");
-        let rejected = |name: &str| -> Vec<(i64, Rule)> {
-            let t = checked.iter().find(|t| t.spec.name == name).expect("table checked");
-            t.rejected.iter().map(|r| (r.row, r.rule)).collect()
-        };
-        assert_eq!(rejected("cases"), vec![]);
-        // Rows are 1-based: index 12 is row 13; the two copies of M100 are indexes 99 and 100.
-        assert_eq!(rejected("measures"), vec![(13, Rule::Dangling), (100, Rule::DuplicateId), (101, Rule::DuplicateId)]);
-    }
-
-    /// Rows listed in no order: each kept row's parent row is kept for a keyed parent,
-    /// numbered among the parent's kept rows when some of them are rejected.
-    #[test]
-    fn kept_rows_know_their_parent_rows() {
-        let n = 5000;
-        let scattered = |count: usize| (0..count).map(move |i| i * 7919 % count);
-        let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
-        let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
-        // Cases in reverse order; every 100th names a child that does not exist.
-        let cases = table(
-            "cases",
-            &[
-                ("case_id", some(ids("C", (1..=n).rev()))),
-                ("child_id", some((1..=n).rev().map(|i| if i % 100 == 0 { "B0".to_string() } else { format!("B{i}") }).collect())),
-                ("unit_id", some(vec!["U1".to_string(); n])),
-            ],
-            n,
-        );
-        let caseworkers = table("caseworkers", &[], 0);
-        // Two measures per case, scattered.
-        let measure_cases: Vec<String> = scattered(2 * n).map(|m| format!("C{}", m / 2 + 1)).collect();
-        let measures = table(
-            "measures",
-            &[
-                ("measure_id", some(scattered(2 * n).map(|m| format!("M{m}")).collect())),
-                ("case_id", some(measure_cases)),
-                ("paragraph", some(vec!["SEL:52".to_string(); 2 * n])),
-            ],
-            2 * n,
-        );
-        let raw = [units, children, caseworkers, cases, measures];
-        let checked = check_all(&raw, &["cases"]).expect("checks run");
-        let table_of = |name: &str| checked.iter().find(|t| t.spec.name == name).expect("table checked");
-        let (cases, measures) = (table_of("cases"), table_of("measures"));
-        assert_eq!(cases.rejected.len(), n / 100);
-        // A rejected case's measures dangle.
-        assert_eq!(measures.rejected.len(), 2 * n / 100);
-        assert!(measures.rejected.iter().all(|r| r.rule == Rule::Dangling && r.column == "case_id"));
-        let parent_rows = measures.parent_rows("case_id", "cases").expect("kept for a keyed parent");
-        assert_eq!(parent_rows.len(), measures.kept.num_rows());
-        let case_ids = cases.kept.column_by_name("case_id").unwrap().as_string::<i32>();
-        let measure_case_ids = measures.kept.column_by_name("case_id").unwrap().as_string::<i32>();
-        for i in 0..parent_rows.len() {
-            assert_eq!(case_ids.value(parent_rows.value(i) as usize), measure_case_ids.value(i), "measure row {i}");
-        }
-        // Only references to keyed tables keep their parent rows.
-        assert!(cases.parent_rows("child_id", "children").is_none());
-    }
-}
+mod tests;

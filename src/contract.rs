@@ -1,4 +1,4 @@
-//! The export contract (SPEC §2): which tables an export holds, their columns, and the
+//! The export contract (docs/export.md): which tables an export holds, their columns, and the
 //! type each column has once read. Everything that reads or checks an export starts here.
 
 use std::sync::Arc;
@@ -16,7 +16,10 @@ pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("a
 /// The instant (µs since the epoch) `day` begins in Copenhagen.
 pub fn copenhagen_midnight(day: NaiveDate) -> Option<i64> {
     use chrono::TimeZone;
-    chrono_tz::Europe::Copenhagen.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).earliest().map(|t| t.timestamp_micros())
+    chrono_tz::Europe::Copenhagen
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.timestamp_micros())
 }
 
 /// What a column holds, and so which source types can be converted into it.
@@ -112,7 +115,11 @@ pub struct Reference {
     pub parent_columns: &'static [&'static str],
 }
 
-const fn refers(column: &'static [&'static str], parent: &'static str, parent_columns: &'static [&'static str]) -> Reference {
+const fn refers(
+    column: &'static [&'static str],
+    parent: &'static str,
+    parent_columns: &'static [&'static str],
+) -> Reference {
     Reference { columns: column, parent, parent_columns }
 }
 
@@ -152,7 +159,11 @@ pub static TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "cases",
-        references: &[refers(&["child_id"], "children", &["child_id"]), refers(&["unit_id"], "units", &["unit_id"]), refers(&["caseworker_id"], "caseworkers", &["caseworker_id"])],
+        references: &[
+            refers(&["child_id"], "children", &["child_id"]),
+            refers(&["unit_id"], "units", &["unit_id"]),
+            refers(&["caseworker_id"], "caseworkers", &["caseworker_id"]),
+        ],
         ordered: &[("opened_on", "closed_on")],
         locator: &["case_id", "unit_id", "opened_on", "closed_on"],
         id_column: "case_id",
@@ -212,7 +223,10 @@ pub static TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "follow_ups",
-        references: &[refers(&["case_id"], "cases", &["case_id"]), refers(&["measure_id", "case_id"], "measures", &["measure_id", "case_id"])],
+        references: &[
+            refers(&["case_id"], "cases", &["case_id"]),
+            refers(&["measure_id", "case_id"], "measures", &["measure_id", "case_id"]),
+        ],
         ordered: &[],
         locator: &["follow_up_id", "case_id", "measure_id", "performed_on"],
         id_column: "follow_up_id",
@@ -225,7 +239,7 @@ pub static TABLES: &[TableSpec] = &[
             opt("next_due_on", Date),
         ],
     },
-    // Further tables (SPEC §2): each optional as a whole; absent, its figures are empty.
+    // Further tables (docs/export.md): each optional as a whole; absent, its figures are empty.
     TableSpec {
         name: "notifications",
         references: &[refers(&["unit_id"], "units", &["unit_id"]), refers(&["case_id"], "cases", &["case_id"])],
@@ -268,7 +282,13 @@ pub static TABLES: &[TableSpec] = &[
         locator: &["complaint_id", "unit_id", "case_id", "received_on", "kind"],
         id_column: "complaint_id",
         core: false,
-        columns: &[req("complaint_id", Id), req("unit_id", Id), req("received_on", Date), req("kind", Text), opt("case_id", Id)],
+        columns: &[
+            req("complaint_id", Id),
+            req("unit_id", Id),
+            req("received_on", Date),
+            req("kind", Text),
+            opt("case_id", Id),
+        ],
     },
     TableSpec {
         name: "case_events",
@@ -329,10 +349,7 @@ impl TableSpec {
     /// Schema of the table as read, before row checks: every column nullable (nulls in
     /// required columns are rejected rows, not read errors).
     pub fn raw_schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = self
-            .read_columns()
-            .map(|c| Field::new(c.name, c.kind.data_type(), true))
-            .collect();
+        let fields: Vec<Field> = self.read_columns().map(|c| Field::new(c.name, c.kind.data_type(), true)).collect();
         Arc::new(Schema::new(fields))
     }
 }

@@ -2,7 +2,7 @@
 //! message says where the problem is (file, table, column, row) and never holds data
 //! values from the export, so no personal data can leak through an error.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use datafusion::error::DataFusionError;
 
@@ -10,7 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The export cannot be read as the contract says (SPEC §6 "fatal").
+    /// The export cannot be read as the contract says (a "fatal error", docs/export.md).
     #[error("export error: {0}")]
     Export(String),
 
@@ -55,7 +55,7 @@ impl Error {
         Error::Io { context: context.into(), source }
     }
 
-    pub fn io_path(action: &str, path: &PathBuf, source: std::io::Error) -> Self {
+    pub fn io_path(action: &str, path: &Path, source: std::io::Error) -> Self {
         Error::io(format!("cannot {action} {}", path.display()), source)
     }
 

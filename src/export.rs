@@ -1,4 +1,4 @@
-//! Reading an export folder (SPEC §2) into typed Arrow batches, one raw table each.
+//! Reading an export folder (docs/export.md) into typed Arrow batches, one raw table each.
 //!
 //! Every source column is converted to the contract type here, so the SQL never sees
 //! the export's type drift: integer ids become strings, timestamps become Copenhagen
@@ -19,8 +19,8 @@ use datafusion::arrow::compute::{cast, concat, concat_batches, is_null};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatchReader;
 use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::basic::Type as PhysicalType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::Type as PhysicalType;
 
 use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec, copenhagen_midnight};
 use crate::error::{Error, Result};
@@ -67,10 +67,16 @@ impl RawTable {
             let open: BooleanArray = match array.data_type() {
                 DataType::Date32 => {
                     let day = datafusion::arrow::datatypes::Date32Type::from_naive_date(sentinel);
-                    array.as_primitive::<datafusion::arrow::datatypes::Date32Type>().iter().map(|d| Some(d == Some(day))).collect()
+                    array
+                        .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                        .iter()
+                        .map(|d| Some(d == Some(day)))
+                        .collect()
                 }
                 DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                    let (Some(from), Some(until)) = (copenhagen_midnight(sentinel), copenhagen_midnight(sentinel + chrono::Days::new(1))) else {
+                    let (Some(from), Some(until)) =
+                        (copenhagen_midnight(sentinel), copenhagen_midnight(sentinel + chrono::Days::new(1)))
+                    else {
                         continue;
                     };
                     array
@@ -86,7 +92,8 @@ impl RawTable {
                     .map_err(|e| Error::Internal(format!("{}.{end}: {e}", self.spec.name)))?;
             }
         }
-        self.batch = RecordBatch::try_new(schema, columns).map_err(|e| Error::Internal(format!("{}: {e}", self.spec.name)))?;
+        self.batch =
+            RecordBatch::try_new(schema, columns).map_err(|e| Error::Internal(format!("{}: {e}", self.spec.name)))?;
         Ok(self)
     }
 
@@ -182,8 +189,9 @@ pub fn read_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
 /// panic on a damaged file, which becomes a fatal data error naming the file and table
 /// (see `contained`).
 fn untrusted<T>(file: &Path, spec: &TableSpec, decode: impl FnOnce() -> Result<T>) -> Result<T> {
-    crate::contained::run(decode)
-        .unwrap_or_else(|_| Err(Error::export(file, spec.name, None, "the file is damaged: the Parquet decoder could not read it")))
+    crate::contained::run(decode).unwrap_or_else(|_| {
+        Err(Error::export(file, spec.name, None, "the file is damaged: the Parquet decoder could not read it"))
+    })
 }
 
 /// About how many bytes the table takes in memory once read, from its files' footers alone
@@ -259,8 +267,9 @@ fn one_batch(spec: &TableSpec, mut pieces: Vec<RecordBatch>) -> Result<RecordBat
 /// Reads one file of a table: its rows in the raw schema, and the rows (numbered in the
 /// file) whose timestamp does not exist in Copenhagen, with the column.
 fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<(usize, &'static str)>)> {
-    let unreadable = |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));
-    let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+    let unreadable =
+        |e: &dyn std::fmt::Display| Error::export(path, spec.name, None, format!("not a readable Parquet file: {e}"));
+    let file = File::open(path).map_err(|e| Error::io_path("open", path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
     let file_schema = builder.schema().clone();
 
@@ -293,9 +302,11 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
     let batch_size = file_rows.max(1);
     // A large file is decoded in column groups on several threads (each with its own
     // reader): the largest file of the largest table otherwise bounds the whole load.
-    let threads = if file_rows >= PARALLEL_DECODE_ROWS { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    let threads =
+        if file_rows >= PARALLEL_DECODE_ROWS { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
     let threads = threads.min(roots.len()).max(1);
-    let groups: Vec<Vec<usize>> = (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();
+    let groups: Vec<Vec<usize>> =
+        (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();
     let read_group = |builder: ParquetRecordBatchReaderBuilder<File>, group: &[usize]| -> Result<RecordBatch> {
         let mask = ProjectionMask::roots(builder.parquet_schema(), group.iter().copied());
         let reader = builder.with_projection(mask).with_batch_size(batch_size).build().map_err(|e| unreadable(&e))?;
@@ -314,7 +325,7 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
             .map(|g| {
                 s.spawn(move || {
                     untrusted(path, spec, || {
-                        let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+                        let file = File::open(path).map_err(|e| Error::io_path("open", path, e))?;
                         read_group(ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?, g)
                     })
                 })
@@ -322,7 +333,11 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
             .collect();
         let first = read_group(builder, &groups[0]);
         std::iter::once(first)
-            .chain(others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a decoding thread failed".into())))))
+            .chain(
+                others
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a decoding thread failed".into())))),
+            )
             .collect::<Result<Vec<_>>>()
     })?;
     let n = parts[0].num_rows();
@@ -339,7 +354,8 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
             Some(idx) => {
                 let name = file_schema.field(*idx).name();
                 let source_array = column_of(name).ok_or_else(|| unreadable(&"projected column absent"))?;
-                let (array, nonexistent) = convert(source_array, col).map_err(|what| Error::export(path, spec.name, Some(col.name), what))?;
+                let (array, nonexistent) =
+                    convert(source_array, col).map_err(|what| Error::export(path, spec.name, Some(col.name), what))?;
                 nonexistent_times.extend(nonexistent.into_iter().map(|row| (row, col.name)));
                 array
             }
@@ -348,8 +364,9 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
         };
         columns.push(array);
     }
-    let batch = RecordBatch::try_new_with_options(raw_schema, columns, &RecordBatchOptions::new().with_row_count(Some(n)))
-        .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;
+    let batch =
+        RecordBatch::try_new_with_options(raw_schema, columns, &RecordBatchOptions::new().with_row_count(Some(n)))
+            .map_err(|e| Error::Internal(format!("{}: table {}: {e}", path.display(), spec.name)))?;
     Ok((batch, nonexistent_times))
 }
 
@@ -471,7 +488,6 @@ fn zoned_to_date(array: &ArrayRef, unit: TimeUnit) -> std::result::Result<ArrayR
         .collect::<std::result::Result<Date32Array, String>>()?;
     Ok(Arc::new(days))
 }
-
 
 /// Rows whose required columns hold a null (used by the row checks).
 pub fn null_mask(array: &ArrayRef) -> BooleanArray {

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
@@ -26,7 +28,7 @@ use crate::validate::write_file;
 /// The table name analysts query.
 pub const TABLE: &str = "kpi_history";
 
-/// The SPEC §4 columns, as `kpi.csv` has them.
+/// The KPI table's columns, as `kpi.csv` has them.
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("as_of", DataType::Date32, false),
@@ -72,7 +74,7 @@ pub fn file_for(history: &Path, as_of: NaiveDate) -> PathBuf {
 pub fn write(history: &Path, as_of: NaiveDate, parquet: &[u8]) -> Result<PathBuf> {
     let path = file_for(history, as_of);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io_path("create", &dir.to_path_buf(), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }
     write_file(&path, parquet)?;
     Ok(path)
@@ -83,20 +85,25 @@ pub fn resolve(dir: &Path) -> Result<PathBuf> {
     let nested = dir.join("history");
     let history = if nested.is_dir() { nested } else { dir.to_path_buf() };
     if !history.is_dir() {
-        return Err(Error::Usage(format!("history folder {} does not exist (give the nightly's --out folder)", dir.display())));
+        return Err(Error::Usage(format!(
+            "history folder {} does not exist (give the nightly's --out folder)",
+            dir.display()
+        )));
     }
     Ok(history)
 }
 
 /// Every history file, oldest as-of first.
 pub fn files(history: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(history).map_err(|e| Error::io_path("list", &history.to_path_buf(), e))?;
+    let entries = std::fs::read_dir(history).map_err(|e| Error::io_path("list", history, e))?;
     let mut found = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io_path("list", &history.to_path_buf(), e))?;
+        let entry = entry.map_err(|e| Error::io_path("list", history, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let file = entry.path().join("kpi.parquet");
-        if name.strip_prefix("as_of=").is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()) && file.is_file() {
+        if name.strip_prefix("as_of=").is_some_and(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+            && file.is_file()
+        {
             found.push(file);
         }
     }
@@ -122,7 +129,7 @@ pub fn register(catalog: &Catalog, dir: &Path) -> Result<usize> {
 
 fn read(file: &Path, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
     let bad = |what: String| Error::Export(format!("{}: table {TABLE}: {what}", file.display()));
-    let handle = std::fs::File::open(file).map_err(|e| Error::io_path("open", &file.to_path_buf(), e))?;
+    let handle = std::fs::File::open(file).map_err(|e| Error::io_path("open", file, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
         .and_then(|b| b.build())
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
@@ -131,7 +138,8 @@ fn read(file: &Path, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
         let batch = batch.map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
         let mut columns = Vec::with_capacity(schema.fields().len());
         for field in schema.fields() {
-            let column = batch.column_by_name(field.name()).ok_or_else(|| bad(format!("column {} is missing", field.name())))?;
+            let column =
+                batch.column_by_name(field.name()).ok_or_else(|| bad(format!("column {} is missing", field.name())))?;
             let column = cast(column, field.data_type()).map_err(|e| bad(format!("column {}: {e}", field.name())))?;
             columns.push(column);
         }

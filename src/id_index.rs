@@ -110,7 +110,8 @@ impl<'a> IdIndex<'a> {
         let rows = first..first + found.len();
         let mut find = |(batch, probes): Probes| {
             for (row, probe) in batch.zip(probes) {
-                found[row - first] = if keys.is_valid(row) { self.find_probed(keys.value(row), &probe) } else { NO_ROW };
+                found[row - first] =
+                    if keys.is_valid(row) { self.find_probed(keys.value(row), &probe) } else { NO_ROW };
             }
         };
         // As in `build`: probed one batch ahead.
@@ -346,7 +347,8 @@ mod tests {
         let array = StringArray::from(present.clone());
         let (index, repeats) = IdIndex::build(&array);
         assert!(repeats.is_empty());
-        let map: std::collections::HashMap<&str, u32> = present.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
+        let map: std::collections::HashMap<&str, u32> =
+            present.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
         // Every id, and keys that differ from one only in length, hash or first bytes.
         let mut keys = ids("C", 0..=50_030);
         keys.extend(ids("KOMMUNE-2025-", 0..300));
@@ -372,8 +374,17 @@ mod tests {
     #[test]
     fn repeated_ids_name_their_first_row_and_nulls_are_left_out() {
         let long = "0123456789-0123456789";
-        let array =
-            StringArray::from(vec![Some("a"), Some(long), None, Some("a"), None, Some("c"), Some("a"), Some(long), Some("")]);
+        let array = StringArray::from(vec![
+            Some("a"),
+            Some(long),
+            None,
+            Some("a"),
+            None,
+            Some("c"),
+            Some("a"),
+            Some(long),
+            Some(""),
+        ]);
         let expected = vec![Repeat { row: 3, first: 0 }, Repeat { row: 6, first: 0 }, Repeat { row: 7, first: 1 }];
         assert_eq!(expected_repeats(&array), expected);
         assert_eq!(repeated_ids(&array), expected);

@@ -1,4 +1,4 @@
-//! The KPI table (SPEC §4): definitions, and the row type read back from the `kpi` view.
+//! The KPI table (docs/kpis.md): definitions, and the row type read back from the `kpi` view.
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -127,7 +127,7 @@ pub struct KpiRow {
 pub const CSV_HEADER: &str = "as_of,unit_id,kpi_id,numerator,denominator,share,target,met";
 
 impl KpiRow {
-    /// The SPEC §4 csv line: fractions, true/false, empty for null.
+    /// The `cwkpi kpi --format csv` line: fractions, true/false, empty for null.
     pub fn csv_line(&self) -> String {
         let share = self.share.map(|s| format!("{s:?}")).unwrap_or_default();
         let met = self.met.map(|m| m.to_string()).unwrap_or_default();
@@ -147,11 +147,7 @@ impl KpiRow {
 
 /// Quotes a field that holds a comma, quote or line break (RFC 4180).
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// Reads rows of the `kpi` view (its column order) out of Arrow batches.

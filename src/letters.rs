@@ -47,7 +47,10 @@ pub struct LettersSummary {
 /// The drafts of the catalog's as-of dates, worst first.
 pub async fn drafts(catalog: &Catalog) -> Result<Vec<DraftLetter>> {
     let batches = catalog.statement("delay_letters").await?;
-    let schema = batches.first().map(|b| b.schema()).ok_or_else(|| Error::Internal("delay_letters returned no schema".into()))?;
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .ok_or_else(|| Error::Internal("delay_letters returned no schema".into()))?;
     let f = Frame::new((schema, batches))?;
     (0..f.rows())
         .map(|i| {
@@ -73,7 +76,9 @@ pub async fn drafts(catalog: &Catalog) -> Result<Vec<DraftLetter>> {
 pub fn span_da(span: &str) -> String {
     match Period::parse(span, PeriodKinds::CaseDeadline) {
         Ok(Period::WorkingDays(n)) => format!("{n} arbejdsdag{}", if n == 1 { "" } else { "e" }),
-        Ok(Period::Calendar(s)) if s.months > 0 && s.days == 0 => format!("{} måned{}", s.months, if s.months == 1 { "" } else { "er" }),
+        Ok(Period::Calendar(s)) if s.months > 0 && s.days == 0 => {
+            format!("{} måned{}", s.months, if s.months == 1 { "" } else { "er" })
+        }
         Ok(Period::Calendar(s)) if s.months == 0 && s.days % 7 == 0 && s.days > 0 => {
             format!("{} uge{}", s.days / 7, if s.days == 7 { "" } else { "r" })
         }
@@ -131,8 +136,11 @@ fn file_name(position: usize, letter: &DraftLetter) -> String {
 /// folder only once everything is written.
 pub fn write_letters(letters: &[DraftLetter], template: &Template<'_>, out: &Path) -> Result<LettersSummary> {
     // Render everything first: a template error leaves nothing behind.
-    let pages: Vec<(String, String)> =
-        letters.iter().enumerate().map(|(i, l)| Ok((file_name(i + 1, l), render(template, l)?))).collect::<Result<_>>()?;
+    let pages: Vec<(String, String)> = letters
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Ok((file_name(i + 1, l), render(template, l)?)))
+        .collect::<Result<_>>()?;
     let staging = Staging::prepare_for(out, MANIFEST, GENERATOR)?;
     let write = |name: &str, text: &str| {
         let path = staging.path().join(name);
@@ -170,7 +178,9 @@ fn index_page(letters: &[DraftLetter], pages: &[(String, String)]) -> String {
     let source = include_str!("../templates/letters/index.html");
     env.add_template("index", source)
         .and_then(|_| env.get_template("index"))
-        .and_then(|t| t.render(minijinja::context! { rows => rows, as_of => letters.first().map(|l| da::long_date(l.as_of)) }))
+        .and_then(|t| {
+            t.render(minijinja::context! { rows => rows, as_of => letters.first().map(|l| da::long_date(l.as_of)) })
+        })
         .unwrap_or_else(|e| format!("<!DOCTYPE html><p>index: {e}</p>"))
 }
 
@@ -199,7 +209,16 @@ mod tests {
     #[test]
     fn the_default_letter_names_case_dates_and_area_escaped() {
         let html = render(&Template { source: DEFAULT_TEMPLATE, name: "built-in" }, &letter()).unwrap();
-        for part in ["C&lt;1&gt;", "D&#x2f;7", "1. september 2026", "27. oktober 2026", "17. januar 2027", "8 uger", "merudgifter", "@page { size: A4"] {
+        for part in [
+            "C&lt;1&gt;",
+            "D&#x2f;7",
+            "1. september 2026",
+            "27. oktober 2026",
+            "17. januar 2027",
+            "8 uger",
+            "merudgifter",
+            "@page { size: A4",
+        ] {
             assert!(html.contains(part), "{part} missing in\n{html}");
         }
     }

@@ -15,7 +15,11 @@ use cwkpi::rules::DEFAULT_RULES;
 use cwkpi::{Catalog, CheckedExport, EngineOptions, Error, Result, Rules};
 
 #[derive(Parser)]
-#[command(name = "cwkpi", version, about = "Compliance metrics for child-welfare casework over case-system Parquet exports")]
+#[command(
+    name = "cwkpi",
+    version,
+    about = "Compliance metrics for child-welfare casework over case-system Parquet exports"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compute the KPI table (SPEC §4) as of a date, for every unit.
+    /// Compute the KPI table (docs/kpis.md) as of a date, for every unit.
     Kpi {
         #[command(flatten)]
         common: Common,
@@ -116,7 +120,7 @@ enum Command {
     /// Print the SCRAM-SHA-256 verifier of the password on the first line of stdin, for the
     /// users file of `cwkpi serve` (PostgreSQL's format; the password itself is not kept).
     Passwd,
-    /// Validate an export (SPEC §6): rejected rows and queries, counted and listed.
+    /// Validate an export (docs/export.md): rejected rows and queries, counted and listed.
     /// Without --as-of: the export's manifest date, else yesterday. Exits 3 when a
     /// table's rejected rows pass --max-rejected-share.
     Validate {
@@ -153,11 +157,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: cwkpi::nightly::LogFormat,
         /// The memory the whole run may use, e.g. 2G (default: the cgroup's memory.max): an
-    /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
+        /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
     },
-    /// Write the weekly report (SPEC §5) for every unit: an HTML page and an Excel workbook
+    /// Write the weekly report (docs/report.md) for every unit: an HTML page and an Excel workbook
     /// per unit, index.html, and the report tables as CSV and Parquet under tables/.
     Report {
         /// The export folder (one Parquet file or folder per table).
@@ -174,7 +178,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
         /// The memory the whole run may use, e.g. 2G (default: the cgroup's memory.max): an
-    /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
+        /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
     },
@@ -213,7 +217,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Write a deterministic synthetic export (SPEC §2) for demos, tests and benchmarks.
+    /// Write a deterministic synthetic export (docs/export.md) for demos, tests and benchmarks.
     /// The same options give byte-identical files; the same scale, seed and date give the
     /// same rows in every --order.
     Gen {
@@ -302,8 +306,13 @@ fn today() -> NaiveDate {
 impl Common {
     /// The export read within the memory budget, and the engine's settings for the rest.
     fn load(&self, skip: &[&str], rules: &Rules) -> Result<(CheckedExport, EngineOptions)> {
-        let loaded = cwkpi::memory_budget::load_export(&self.exports, skip, rules.open_end_sentinel, self.memory_limit)?;
-        let options = EngineOptions { memory_limit: loaded.query_memory, spill_dir: self.spill_dir.clone(), ..Default::default() };
+        let loaded =
+            cwkpi::memory_budget::load_export(&self.exports, skip, rules.open_end_sentinel, self.memory_limit)?;
+        let options = EngineOptions {
+            memory_limit: loaded.query_memory,
+            spill_dir: self.spill_dir.clone(),
+            ..Default::default()
+        };
         Ok((loaded.export, options))
     }
 
@@ -423,15 +432,13 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Shell { common } => {
             let (_, catalog, _) = common.catalog_at_export_date().await?;
-            if cwkpi::shell::run(catalog).await? {
-                Ok(())
-            } else {
-                Err(Error::Usage("a statement failed".into()))
-            }
+            if cwkpi::shell::run(catalog).await? { Ok(()) } else { Err(Error::Usage("a statement failed".into())) }
         }
         Command::Validate { common, out, max_rejected_share } => {
             if !(0.0..=1.0).contains(&max_rejected_share) {
-                return Err(Error::Usage(format!("--max-rejected-share {max_rejected_share} must be a fraction between 0 and 1 (0.05, not 5)")));
+                return Err(Error::Usage(format!(
+                    "--max-rejected-share {max_rejected_share} must be a fraction between 0 and 1 (0.05, not 5)"
+                )));
             }
             let (export, catalog, as_of) = common.catalog_at_export_date().await?;
             let report = cwkpi::validate::ValidationReport::build(&export, &catalog, as_of, max_rejected_share).await?;
@@ -441,12 +448,20 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let mut text = String::new();
             for t in report.tables.iter().filter(|t| !t.present) {
-                text.push_str(&format!("{:<16} absent from the export (its figures have zero denominators)\n", t.table));
+                text.push_str(&format!(
+                    "{:<16} absent from the export (its figures have zero denominators)\n",
+                    t.table
+                ));
             }
             for t in report.tables.iter().filter(|t| t.present) {
                 text.push_str(&format!(
                     "{:<16} read {:>9}  kept {:>9}  rejected {:>7} ({:>5.1} %)  queries {:>7}\n",
-                    t.table, t.rows_read, t.rows_kept, t.rows_rejected, t.rejected_share * 100.0, t.queries
+                    t.table,
+                    t.rows_read,
+                    t.rows_kept,
+                    t.rows_rejected,
+                    t.rejected_share * 100.0,
+                    t.queries
                 ));
             }
             for c in &report.counts {
@@ -478,7 +493,8 @@ async fn run(cli: Cli) -> Result<()> {
             let loaded = cwkpi::memory_budget::load_export(&exports, &[], rules.open_end_sentinel, memory_limit)?;
             let export = loaded.export;
             let options = EngineOptions { memory_limit: loaded.query_memory, ..Default::default() };
-            let mut catalog = Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
+            let mut catalog =
+                Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
             staging.commit()?;
             print(&format!(
@@ -503,7 +519,8 @@ async fn run(cli: Cli) -> Result<()> {
                 return Err(Error::Usage("give --exports DIR and --out DIR".into()));
             };
             let template_text = match &template {
-                Some(path) => std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read letter template {}: {e}", path.display())))?,
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| Error::Usage(format!("cannot read letter template {}: {e}", path.display())))?,
                 None => cwkpi::letters::DEFAULT_TEMPLATE.to_string(),
             };
             let template_name = template.as_ref().map_or_else(|| "built-in".to_string(), |p| p.display().to_string());
@@ -574,7 +591,12 @@ async fn run(cli: Cli) -> Result<()> {
             let options = cwkpi::r#gen::GenOptions { scale, seed, as_of, order, ids, future_share, skew };
             let summary = cwkpi::r#gen::generate(&options, &out)?;
             let rows: Vec<String> = summary.rows.iter().map(|(table, n)| format!("{table} {n}")).collect();
-            print(&format!("wrote {}: {} rows in {:.1} s\n", out.display(), rows.join(", "), started.elapsed().as_secs_f64()))
+            print(&format!(
+                "wrote {}: {} rows in {:.1} s\n",
+                out.display(),
+                rows.join(", "),
+                started.elapsed().as_secs_f64()
+            ))
         }
     }
 }

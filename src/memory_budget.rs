@@ -33,7 +33,12 @@ pub struct Loaded {
 
 /// Reads and checks the export (see `CheckedExport::load_snapshot`) within the budget of
 /// `--memory-limit` (`flag`), else of the cgroup.
-pub fn load_export(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>, flag: Option<usize>) -> Result<Loaded> {
+pub fn load_export(
+    dir: &Path,
+    skip: &[&str],
+    open_end_sentinel: Option<NaiveDate>,
+    flag: Option<usize>,
+) -> Result<Loaded> {
     let budget = Budget::resolve(flag);
     if let Some(budget) = &budget {
         budget.check_export(dir, skip)?;
@@ -122,7 +127,9 @@ fn cgroup_limit() -> Option<(usize, PathBuf)> {
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
         let (root, file) = match controllers {
             "" => (PathBuf::from("/sys/fs/cgroup"), "memory.max"),
-            c if c.split(',').any(|c| c == "memory") => (PathBuf::from("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"),
+            c if c.split(',').any(|c| c == "memory") => {
+                (PathBuf::from("/sys/fs/cgroup/memory"), "memory.limit_in_bytes")
+            }
             _ => continue,
         };
         let mut dir = root.join(path.trim_start_matches('/'));

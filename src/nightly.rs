@@ -141,7 +141,8 @@ fn yesterday() -> NaiveDate {
 
 /// Routes log lines to stderr, on `RUST_LOG`'s level (default info).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| BarAwareStderr);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
@@ -204,7 +205,11 @@ impl Steps {
         result
     }
 
-    async fn run_async<T>(&mut self, step: &'static str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    async fn run_async<T>(
+        &mut self,
+        step: &'static str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         self.bar.set_message(step);
         let started = Instant::now();
         let result = work.await;
@@ -336,11 +341,15 @@ async fn produce(
         std::thread::scope(|s| {
             let fingerprint = s.spawn(|| export_fingerprint(&opts.exports));
             let loaded = load_export(&opts.exports, &[], rules.open_end_sentinel, opts.memory_limit);
-            let fingerprint = fingerprint.join().unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread failed".into())));
+            let fingerprint =
+                fingerprint.join().unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread failed".into())));
             let loaded = loaded?;
             // The digest may have read on past the load: it must have seen the same files.
             if let Some(file) = loaded.snapshot.first_change(&Snapshot::of(&opts.exports)?) {
-                return Err(Error::Export(format!("{}: the file changed while it was read; run again when the export is complete", file.display())));
+                return Err(Error::Export(format!(
+                    "{}: the file changed while it was read; run again when the export is complete",
+                    file.display()
+                )));
             }
             Ok((loaded, fingerprint?))
         })
@@ -351,51 +360,57 @@ async fn produce(
         }
     }
 
-    let engine = EngineOptions { memory_limit: query_memory, spill_dir: query_memory.map(|_| spill_dir(tmp)), ..Default::default() };
+    let engine = EngineOptions {
+        memory_limit: query_memory,
+        spill_dir: query_memory.map(|_| spill_dir(tmp)),
+        ..Default::default()
+    };
     if let Some(dir) = &engine.spill_dir {
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }
     let mut catalog = steps.run_async("catalog", Catalog::new(&export, rules.clone(), &[as_of], &engine)).await?;
-    let report = steps
-        .run_async("validate", ValidationReport::build(&export, &catalog, as_of, opts.max_rejected_share))
-        .await?;
+    let report =
+        steps.run_async("validate", ValidationReport::build(&export, &catalog, as_of, opts.max_rejected_share)).await?;
     info!(rejected = report.rejected(), queries = report.queries(), "validation done");
 
     fs::create_dir(tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
-    let summary = |steps: &[StepTime], status: &'static str, error: Option<&Error>, kpi_rows: usize, reports: Option<String>| {
-        let s = RunSummary {
-            status,
-            exit_code: error.map_or(0, |e| e.exit_code()),
-            message: error.map(|e| e.to_string()),
-            as_of,
-            as_of_source,
-            exports: opts.exports.display().to_string(),
-            export_fingerprint: &fingerprint,
-            rules_source: &rules.source,
-            rules_fingerprint: &rules.fingerprint,
-            max_rejected_share: opts.max_rejected_share,
-            tables: &report.tables,
-            rows_rejected: report.rejected(),
-            queries: report.queries(),
-            kpi_rows,
-            reports,
-            started_at: started_at.to_string(),
-            steps,
-            cwkpi_version: env!("CARGO_PKG_VERSION"),
+    let summary =
+        |steps: &[StepTime], status: &'static str, error: Option<&Error>, kpi_rows: usize, reports: Option<String>| {
+            let s = RunSummary {
+                status,
+                exit_code: error.map_or(0, |e| e.exit_code()),
+                message: error.map(|e| e.to_string()),
+                as_of,
+                as_of_source,
+                exports: opts.exports.display().to_string(),
+                export_fingerprint: &fingerprint,
+                rules_source: &rules.source,
+                rules_fingerprint: &rules.fingerprint,
+                max_rejected_share: opts.max_rejected_share,
+                tables: &report.tables,
+                rows_rejected: report.rejected(),
+                queries: report.queries(),
+                kpi_rows,
+                reports,
+                started_at: started_at.to_string(),
+                steps,
+                cwkpi_version: env!("CARGO_PKG_VERSION"),
+            };
+            serde_json::to_vec_pretty(&s).map(|mut v| {
+                v.push(b'\n');
+                v
+            })
         };
-        serde_json::to_vec_pretty(&s).map(|mut v| {
-            v.push(b'\n');
-            v
-        })
-    };
 
     let failed_dir = opts.out.join("failed").join(as_of.to_string());
     if let Err(e) = report.check_threshold(Some(&failed_dir.join("validation.html"))) {
         // Keep the evidence where the operator is told to look, away from the published runs.
         report.write(tmp)?;
-        let json = summary(&steps.done, "rejected-threshold", Some(&e), 0, None).map_err(|e| Error::Internal(e.to_string()))?;
+        let json = summary(&steps.done, "rejected-threshold", Some(&e), 0, None)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         write_file(&tmp.join("summary.json"), &json)?;
-        fs::create_dir_all(opts.out.join("failed")).map_err(|e| Error::io_path("create", &opts.out.join("failed"), e))?;
+        fs::create_dir_all(opts.out.join("failed"))
+            .map_err(|e| Error::io_path("create", &opts.out.join("failed"), e))?;
         replace_dir(tmp, &failed_dir)?;
         return Err(e);
     }
@@ -427,10 +442,18 @@ async fn produce(
         report.write(tmp)?;
         Ok(parquet)
     })?;
-    let json = summary(&steps.done, "ok", None, rows.len(), reports.clone()).map_err(|e| Error::Internal(e.to_string()))?;
+    let json =
+        summary(&steps.done, "ok", None, rows.len(), reports.clone()).map_err(|e| Error::Internal(e.to_string()))?;
     write_file(&tmp.join("summary.json"), &json)?;
     sync_dir(tmp);
-    Ok(Produced { kpi_parquet, kpi_rows: rows.len(), units, rejected: report.rejected(), queries: report.queries(), reports })
+    Ok(Produced {
+        kpi_parquet,
+        kpi_rows: rows.len(),
+        units,
+        rejected: report.rejected(),
+        queries: report.queries(),
+        reports,
+    })
 }
 
 /// Moves the finished run into place: `runs/<as_of>`, then the history file, then `latest`.
@@ -653,4 +676,3 @@ pub fn export_fingerprint(exports: &Path) -> Result<String> {
     }
     Ok(format!("{:x}", total.finalize()))
 }
-

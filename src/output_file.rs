@@ -27,8 +27,11 @@ pub struct Failure {
 
 impl OutputFile {
     pub fn create(path: &Path) -> Result<OutputFile> {
-        let file = File::create(path).map_err(|e| Error::io_path("create", &path.to_path_buf(), e))?;
-        Ok(OutputFile { inner: BufWriter::new(file), failure: Failure { path: path.to_path_buf(), first: Slot::default() } })
+        let file = File::create(path).map_err(|e| Error::io_path("create", path, e))?;
+        Ok(OutputFile {
+            inner: BufWriter::new(file),
+            failure: Failure { path: path.to_path_buf(), first: Slot::default() },
+        })
     }
 
     /// A handle to ask, after the library failed, what the OS said.
@@ -39,7 +42,9 @@ impl OutputFile {
     /// Flushes what the library wrote and syncs it to disk.
     pub fn finish(mut self) -> Result<()> {
         let flushed = self.flush();
-        flushed.and_then(|_| self.inner.get_ref().sync_all()).map_err(|e| Error::io_path("write", &self.failure.path, e))
+        flushed
+            .and_then(|_| self.inner.get_ref().sync_all())
+            .map_err(|e| Error::io_path("write", &self.failure.path, e))
     }
 
     fn keep<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {

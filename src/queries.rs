@@ -28,7 +28,10 @@ pub fn views(folder: &str) -> Vec<ViewSql> {
             let sql = f.contents_utf8()?;
             let stem = f.path().file_stem()?.to_str()?;
             // "03_active_measures" → "active_measures"
-            let name = stem.split_once('_').filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())).map_or(stem, |(_, rest)| rest);
+            let name = stem
+                .split_once('_')
+                .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+                .map_or(stem, |(_, rest)| rest);
             let description = sql.lines().next().and_then(|l| l.strip_prefix("--")).unwrap_or("").trim().to_string();
             Some(ViewSql { name: name.to_string(), description, sql, path: format!("queries/{}", f.path().display()) })
         })

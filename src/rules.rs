@@ -1,4 +1,4 @@
-//! The rules file (SPEC §3): targets, deadlines and per-paragraph requirements, with a
+//! The rules file (docs/rules.md): targets, deadlines and per-paragraph requirements, with a
 //! built-in default. Rules reach the SQL as small tables (see `catalog`), never as
 //! generated SQL, so a change of law is a change of this file only.
 
@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
-/// The KPIs of SPEC §4 and §4b, in report order.
+/// Every KPI (docs/kpis.md), in report order.
 pub const KPI_IDS: [&str; 12] = [
     "plan_coverage",
     "plan_on_time",
@@ -30,11 +30,11 @@ pub const KPI_IDS: [&str; 12] = [
     "lawful_case",
 ];
 
-/// The KPIs of SPEC §4: a rules file must give each a target.
+/// The five core KPIs: a rules file must give each a target.
 pub const CORE_KPI_IDS: &[&str] = &KPI_IDS_CORE;
 const KPI_IDS_CORE: [&str; 5] = [KPI_IDS[0], KPI_IDS[1], KPI_IDS[2], KPI_IDS[3], KPI_IDS[4]];
 
-/// Targets of the further KPIs (SPEC §4b) when a rules file predates them.
+/// Targets of the wider plan's KPIs when a rules file predates them.
 fn default_target(kpi: &str) -> Option<f64> {
     match kpi {
         "complaints_formalitet" => Some(0.90),
@@ -82,7 +82,7 @@ impl fmt::Display for Span {
     }
 }
 
-/// A deadline of any kind SPEC §3 allows: calendar time, working days (the n-th working
+/// A deadline of any kind the rules allow (docs/rules.md): calendar time, working days (the n-th working
 /// day strictly after the start), or elapsed hours (for instants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -115,7 +115,9 @@ impl Period {
             (PeriodKinds::CaseDeadline, Period::Calendar(_) | Period::WorkingDays(_)) => true,
             (PeriodKinds::Hours, Period::Hours(_)) => true,
             (PeriodKinds::Days, Period::WorkingDays(_)) => true,
-            (PeriodKinds::Days, Period::Calendar(_)) => words.get(1).is_some_and(|unit| unit.trim_end_matches('s') == "day"),
+            (PeriodKinds::Days, Period::Calendar(_)) => {
+                words.get(1).is_some_and(|unit| unit.trim_end_matches('s') == "day")
+            }
             _ => false,
         };
         if !allowed {
@@ -291,7 +293,7 @@ struct NotificationsFile {
 }
 
 impl Default for NotificationsFile {
-    /// The law's limits (SPEC §3), for a rules file that predates them.
+    /// The law's limits (docs/rules.md), for a rules file that predates them.
     fn default() -> Self {
         NotificationsFile { assess_within: "24 hours".into(), confirm_receipt_within: "6 working days".into() }
     }
@@ -359,7 +361,8 @@ impl Rules {
         let line_of = |needle: &str| {
             text.lines().position(|l| l.contains(needle)).map(|i| format!("line {}: ", i + 1)).unwrap_or_default()
         };
-        let span = |value: &str, key: &str| Span::parse(value).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))));
+        let span =
+            |value: &str, key: &str| Span::parse(value).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))));
 
         for kpi in CORE_KPI_IDS {
             if !file.targets.contains_key(*kpi) {
@@ -367,13 +370,20 @@ impl Rules {
             }
         }
         if let Some(unknown) = file.targets.keys().find(|k| !KPI_IDS.contains(&k.as_str())) {
-            return Err(fail(format!("{}[targets] names an unknown KPI \"{unknown}\" (known: {})", line_of(unknown), KPI_IDS.join(", "))));
+            return Err(fail(format!(
+                "{}[targets] names an unknown KPI \"{unknown}\" (known: {})",
+                line_of(unknown),
+                KPI_IDS.join(", ")
+            )));
         }
         let mut targets = file.targets.clone();
         for kpi in KPI_IDS {
             match targets.get(kpi) {
                 Some(t) if !(0.0..=1.0).contains(t) => {
-                    return Err(fail(format!("{}[targets] {kpi} = {t} must be a fraction between 0 and 1 (0.95, not 95)", line_of(kpi))));
+                    return Err(fail(format!(
+                        "{}[targets] {kpi} = {t} must be a fraction between 0 and 1 (0.95, not 95)",
+                        line_of(kpi)
+                    )));
                 }
                 Some(_) => {}
                 None => {
@@ -386,11 +396,17 @@ impl Rules {
             let plan = |value: &Option<String>, key: &str| {
                 value
                     .as_deref()
-                    .map(|v| PlanDue::parse(v).map_err(|m| fail(format!("{}{key} for prefix {}: {m}", line_of(v), p.prefix))))
+                    .map(|v| {
+                        PlanDue::parse(v).map_err(|m| fail(format!("{}{key} for prefix {}: {m}", line_of(v), p.prefix)))
+                    })
                     .transpose()
             };
             if p.prefix.is_empty() || p.prefix.ends_with('.') {
-                return Err(fail(format!("{}prefix \"{}\" must be a paragraph code like SEL:52.3", line_of(&p.prefix), p.prefix)));
+                return Err(fail(format!(
+                    "{}prefix \"{}\" must be a paragraph code like SEL:52.3",
+                    line_of(&p.prefix),
+                    p.prefix
+                )));
             }
             if paragraphs.iter().any(|q| q.prefix == p.prefix) {
                 return Err(fail(format!("{}prefix \"{}\" is listed twice", line_of(&p.prefix), p.prefix)));
@@ -406,23 +422,38 @@ impl Rules {
             }
             paragraphs.push(rule);
         }
-        let period = |value: &str, key: &str, kinds| Period::parse(value, kinds).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))));
+        let period = |value: &str, key: &str, kinds| {
+            Period::parse(value, kinds).map_err(|m| fail(format!("{}{key}: {m}", line_of(value))))
+        };
         let mut case_deadlines: Vec<CaseDeadline> = Vec::new();
         for d in &file.case_deadline {
             if d.prefix.is_empty() || d.prefix.ends_with('.') {
-                return Err(fail(format!("{}case_deadline prefix \"{}\" must be a paragraph code like SEL:41", line_of(&d.prefix), d.prefix)));
+                return Err(fail(format!(
+                    "{}case_deadline prefix \"{}\" must be a paragraph code like SEL:41",
+                    line_of(&d.prefix),
+                    d.prefix
+                )));
             }
             if case_deadlines.iter().any(|q| q.prefix == d.prefix) {
-                return Err(fail(format!("{}case_deadline prefix \"{}\" is listed twice", line_of(&d.prefix), d.prefix)));
+                return Err(fail(format!(
+                    "{}case_deadline prefix \"{}\" is listed twice",
+                    line_of(&d.prefix),
+                    d.prefix
+                )));
             }
-            let within = period(&d.within, &format!("case_deadline within for prefix {}", d.prefix), PeriodKinds::CaseDeadline)?;
+            let within =
+                period(&d.within, &format!("case_deadline within for prefix {}", d.prefix), PeriodKinds::CaseDeadline)?;
             let area = if d.area.trim().is_empty() { d.prefix.clone() } else { d.area.trim().to_string() };
             case_deadlines.push(CaseDeadline { prefix: d.prefix.clone(), within, area });
         }
         let mut calendar = Calendar::default();
         for day in &file.calendar.extra_closed_days {
-            let parsed = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-                .map_err(|_| fail(format!("{}[calendar] extra_closed_days: \"{day}\" is not a date like \"2026-12-23\"", line_of(day))))?;
+            let parsed = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| {
+                fail(format!(
+                    "{}[calendar] extra_closed_days: \"{day}\" is not a date like \"2026-12-23\"",
+                    line_of(day)
+                ))
+            })?;
             calendar.extra_closed_days.insert(parsed);
         }
         if let Some(year) = file.complaints.baseline_year
@@ -438,18 +469,34 @@ impl Rules {
         };
         let mut recovery_milestones = Vec::new();
         for m in &file.recovery_milestone {
-            let on = chrono::NaiveDate::parse_from_str(m.on.trim(), "%Y-%m-%d")
-                .map_err(|_| fail(format!("{}[[recovery_milestone]] on: \"{}\" is not a date like \"2027-06-30\"", line_of(&m.on), m.on)))?;
+            let on = chrono::NaiveDate::parse_from_str(m.on.trim(), "%Y-%m-%d").map_err(|_| {
+                fail(format!(
+                    "{}[[recovery_milestone]] on: \"{}\" is not a date like \"2027-06-30\"",
+                    line_of(&m.on),
+                    m.on
+                ))
+            })?;
             if m.max_remaining < 0 {
-                return Err(fail(format!("[[recovery_milestone]] for {} on {on}: max_remaining must not be negative", m.unit_id)));
+                return Err(fail(format!(
+                    "[[recovery_milestone]] for {} on {on}: max_remaining must not be negative",
+                    m.unit_id
+                )));
             }
-            recovery_milestones.push(RecoveryMilestone { unit_id: m.unit_id.clone(), on, max_remaining: m.max_remaining });
+            recovery_milestones.push(RecoveryMilestone {
+                unit_id: m.unit_id.clone(),
+                on,
+                max_remaining: m.max_remaining,
+            });
         }
         Ok(Rules {
             targets,
             recovery_milestones,
             case_deadlines,
-            notification_assess_within: period(&file.notifications.assess_within, "[notifications] assess_within", PeriodKinds::Hours)?,
+            notification_assess_within: period(
+                &file.notifications.assess_within,
+                "[notifications] assess_within",
+                PeriodKinds::Hours,
+            )?,
             notification_confirm_within: period(
                 &file.notifications.confirm_receipt_within,
                 "[notifications] confirm_receipt_within",
@@ -470,10 +517,7 @@ impl Rules {
     /// The rule that governs a paragraph code: the longest prefix that equals the code or
     /// is followed in it by a dot. Case-sensitive.
     pub fn rule_for(&self, code: &str) -> Option<&ParagraphRule> {
-        self.paragraphs
-            .iter()
-            .filter(|r| prefix_matches(&r.prefix, code))
-            .max_by_key(|r| r.prefix.len())
+        self.paragraphs.iter().filter(|r| prefix_matches(&r.prefix, code)).max_by_key(|r| r.prefix.len())
     }
 
     /// The case-processing deadline of an application's paragraph code (longest prefix).
@@ -519,17 +563,27 @@ mod tests {
         ];
         assert_eq!(r.paragraphs.len(), expect.len());
         for (rule, (prefix, plan, acute)) in r.paragraphs.iter().zip(expect) {
-            assert_eq!((rule.prefix.as_str(), rule.action_plan, rule.acute_action_plan, rule.follow_up), (prefix, plan, acute, true));
+            assert_eq!(
+                (rule.prefix.as_str(), rule.action_plan, rule.acute_action_plan, rule.follow_up),
+                (prefix, plan, acute, true)
+            );
         }
         assert_eq!(r.investigation_limit, Span { months: 4, days: 0 });
         assert_eq!((r.follow_up_first.months, r.follow_up_every.months), (3, 6));
         assert!(KPI_IDS.iter().filter(|k| !k.starts_with("complaints_")).all(|k| r.target(k) == 0.95));
         assert_eq!((r.target("complaints_formalitet"), r.target("complaints_realitet")), (0.90, 0.97));
-        let deadlines: Vec<(&str, String)> = r.case_deadlines.iter().map(|d| (d.prefix.as_str(), d.within.to_string())).collect();
+        let deadlines: Vec<(&str, String)> =
+            r.case_deadlines.iter().map(|d| (d.prefix.as_str(), d.within.to_string())).collect();
         assert_eq!(
             deadlines,
-            [("SEL:41", "8 weeks"), ("BL:86", "40 working days"), ("SEL:42", "8 weeks"), ("BL:87", "8 weeks"), ("BL:32", "3 months")]
-                .map(|(p, w)| (p, w.to_string()))
+            [
+                ("SEL:41", "8 weeks"),
+                ("BL:86", "40 working days"),
+                ("SEL:42", "8 weeks"),
+                ("BL:87", "8 weeks"),
+                ("BL:32", "3 months")
+            ]
+            .map(|(p, w)| (p, w.to_string()))
         );
         assert_eq!(r.notification_assess_within, Period::Hours(24));
         assert_eq!(r.notification_confirm_within, Period::WorkingDays(6));
@@ -570,7 +624,16 @@ mod tests {
         assert!(!r.calendar.is_working_day(chrono::NaiveDate::from_ymd_opt(2026, 12, 23).unwrap()));
         // A rules file written before the further tables: their targets, limits and no deadlines.
         let cut = DEFAULT_RULES.find("# Case-processing deadlines").unwrap();
-        let old = DEFAULT_RULES[..cut].lines().filter(|l| !l.starts_with("decision_") && !l.starts_with("delay_") && !l.starts_with("notification_") && !l.starts_with("complaints_")).collect::<Vec<_>>().join("\n");
+        let old = DEFAULT_RULES[..cut]
+            .lines()
+            .filter(|l| {
+                !l.starts_with("decision_")
+                    && !l.starts_with("delay_")
+                    && !l.starts_with("notification_")
+                    && !l.starts_with("complaints_")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         let r = Rules::parse(&old, "old.toml").unwrap();
         assert!(r.case_deadlines.is_empty());
         assert_eq!((r.target("delay_letter_sent"), r.target("complaints_realitet")), (0.95, 0.97));

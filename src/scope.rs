@@ -82,15 +82,24 @@ impl CheckedExport {
 
         let measures = table(self, "measures")?;
         let (measure_ids, measure_cases) = (strings(measures, "measure_id")?, strings(measures, "case_id")?);
-        let visible_measures: HashSet<&str> =
-            (0..measure_ids.len()).filter(|&i| visible_cases.contains(measure_cases.value(i))).map(|i| measure_ids.value(i)).collect();
+        let visible_measures: HashSet<&str> = (0..measure_ids.len())
+            .filter(|&i| visible_cases.contains(measure_cases.value(i)))
+            .map(|i| measure_ids.value(i))
+            .collect();
         let caseworkers = table(self, "caseworkers")?;
-        let (caseworker_ids, caseworker_units) = (strings(caseworkers, "caseworker_id")?, strings(caseworkers, "unit_id")?);
-        let visible_caseworkers: HashSet<&str> =
-            (0..caseworker_ids.len()).filter(|&i| units.contains(caseworker_units.value(i))).map(|i| caseworker_ids.value(i)).collect();
+        let (caseworker_ids, caseworker_units) =
+            (strings(caseworkers, "caseworker_id")?, strings(caseworkers, "unit_id")?);
+        let visible_caseworkers: HashSet<&str> = (0..caseworker_ids.len())
+            .filter(|&i| units.contains(caseworker_units.value(i)))
+            .map(|i| caseworker_ids.value(i))
+            .collect();
         // The id columns a kept row may hold for another unit, and what is visible of each.
-        let foreign_ids: [(&str, &HashSet<&str>); 4] =
-            [("case_id", &visible_cases), ("child_id", &visible_children), ("measure_id", &visible_measures), ("caseworker_id", &visible_caseworkers)];
+        let foreign_ids: [(&str, &HashSet<&str>); 4] = [
+            ("case_id", &visible_cases),
+            ("child_id", &visible_children),
+            ("measure_id", &visible_measures),
+            ("caseworker_id", &visible_caseworkers),
+        ];
 
         let masks = self
             .tables
@@ -131,7 +140,11 @@ impl CheckedExport {
     /// A copy with the rows each mask keeps (table by table), and each kept row's parent
     /// rows renumbered to the parent's kept rows; counts follow the rows, and no rows are
     /// rejected. `finish` may change a table's kept rows in place (not their number).
-    fn keep_rows(&self, masks: &[BooleanArray], finish: impl Fn(&str, RecordBatch) -> Result<RecordBatch>) -> Result<CheckedExport> {
+    fn keep_rows(
+        &self,
+        masks: &[BooleanArray],
+        finish: impl Fn(&str, RecordBatch) -> Result<RecordBatch>,
+    ) -> Result<CheckedExport> {
         // For each table, each old row's new number, or -1 where the row is left out.
         let renumbered: Vec<Vec<i32>> = masks
             .iter()
@@ -155,13 +168,16 @@ impl CheckedExport {
             .iter()
             .zip(masks)
             .map(|(t, mask)| {
-                let internal = |e: datafusion::arrow::error::ArrowError| Error::Internal(format!("scoping {}: {e}", t.spec.name));
+                let internal =
+                    |e: datafusion::arrow::error::ArrowError| Error::Internal(format!("scoping {}: {e}", t.spec.name));
                 let kept = finish(t.spec.name, filter_record_batch(&t.kept, mask).map_err(internal)?)?;
                 let parent_rows = t
                     .parent_rows
                     .iter()
                     .map(|p| {
-                        let new_numbers = position(p.parent).map(|i| &renumbered[i]).ok_or_else(|| Error::Internal(format!("no table {}", p.parent)))?;
+                        let new_numbers = position(p.parent)
+                            .map(|i| &renumbered[i])
+                            .ok_or_else(|| Error::Internal(format!("no table {}", p.parent)))?;
                         let rows = filter(&p.rows, mask).map_err(internal)?;
                         let rows = rows.as_primitive::<Int32Type>();
                         // A parent the grant leaves out leaves its child without a key.
@@ -172,7 +188,14 @@ impl CheckedExport {
                         Ok(ParentRows { column: p.column, parent: p.parent, rows })
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(CheckedTable { spec: t.spec, present: t.present, rows_read: kept.num_rows(), kept, rejected: Vec::new(), parent_rows })
+                Ok(CheckedTable {
+                    spec: t.spec,
+                    present: t.present,
+                    rows_read: kept.num_rows(),
+                    kept,
+                    rejected: Vec::new(),
+                    parent_rows,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(CheckedExport { tables })
@@ -200,16 +223,25 @@ fn without_hidden_ids(batch: RecordBatch, table: &str, column: &str, visible: &H
     replace_column(batch, table, column, Arc::new(cleared))
 }
 
-fn replace_column(batch: RecordBatch, table: &str, column: &str, values: datafusion::arrow::array::ArrayRef) -> Result<RecordBatch> {
+fn replace_column(
+    batch: RecordBatch,
+    table: &str,
+    column: &str,
+    values: datafusion::arrow::array::ArrayRef,
+) -> Result<RecordBatch> {
     let internal = |e: &dyn std::fmt::Display| Error::Internal(format!("scoping {table}.{column}: {e}"));
     let schema = batch.schema();
     let index = schema.index_of(column).map_err(|e| internal(&e))?;
-    let mut fields: Vec<datafusion::arrow::datatypes::Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<datafusion::arrow::datatypes::Field> =
+        schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields[index] = fields[index].clone().with_nullable(true);
     let mut columns = batch.columns().to_vec();
     columns[index] = values;
-    RecordBatch::try_new(Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(fields, schema.metadata().clone())), columns)
-        .map_err(|e| internal(&e))
+    RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(fields, schema.metadata().clone())),
+        columns,
+    )
+    .map_err(|e| internal(&e))
 }
 
 /// A granted unit whose parent is not granted is a top of the tree its user sees: its

@@ -80,7 +80,11 @@ impl Shell {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             out.push_str(&format_batches(&batches, Format::Table)?);
             if self.timing {
-                out.push_str(&format!("{rows} row{} in {:.3} s.\n", if rows == 1 { "" } else { "s" }, started.elapsed().as_secs_f64()));
+                out.push_str(&format!(
+                    "{rows} row{} in {:.3} s.\n",
+                    if rows == 1 { "" } else { "s" },
+                    started.elapsed().as_secs_f64()
+                ));
             }
         }
         Ok(out)
@@ -101,7 +105,8 @@ impl Shell {
 
     /// The columns of one table or view.
     async fn describe(&self, name: &str) -> Result<String> {
-        let table = self.catalog.ctx.table(name).await.map_err(|_| Error::Usage(format!("no table or view named {name}")))?;
+        let table =
+            self.catalog.ctx.table(name).await.map_err(|_| Error::Usage(format!("no table or view named {name}")))?;
         let mut out = String::new();
         if let Some(v) = all_views().into_iter().chain(other_date_views()).find(|v| v.name == name) {
             out.push_str(&format!("View {name}: {}\n", v.description));
@@ -109,7 +114,12 @@ impl Shell {
             out.push_str(&format!("Table {name}\n"));
         }
         for field in table.schema().fields() {
-            out.push_str(&format!("  {:<32} {}{}\n", field.name(), field.data_type(), if field.is_nullable() { "" } else { " not null" }));
+            out.push_str(&format!(
+                "  {:<32} {}{}\n",
+                field.name(),
+                field.data_type(),
+                if field.is_nullable() { "" } else { " not null" }
+            ));
         }
         Ok(out)
     }
@@ -121,12 +131,20 @@ impl Shell {
             .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .ok_or_else(|| Error::Usage(format!("give a date: .as_of 2026-03-01 (got {argument:?})")))?;
         let weeks: u32 = match parts.next() {
-            Some(n) => n.parse().ok().filter(|n| (1..=520).contains(n)).ok_or_else(|| Error::Usage(format!("weeks must be 1 to 520, not {n}")))?,
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=520).contains(n))
+                .ok_or_else(|| Error::Usage(format!("weeks must be 1 to 520, not {n}")))?,
             None => 1,
         };
         let dates = crate::catalog::weekly_dates(date, weeks);
         self.catalog.set_as_of(&dates).await?;
-        Ok(if weeks == 1 { format!("As of {date}.\n") } else { format!("As of {} dates, {} … {date}.\n", weeks, dates[0]) })
+        Ok(if weeks == 1 {
+            format!("As of {date}.\n")
+        } else {
+            format!("As of {} dates, {} … {date}.\n", weeks, dates[0])
+        })
     }
 
     /// Every table and view name, sorted.
@@ -161,16 +179,19 @@ impl Shell {
 }
 
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "JOIN", "LEFT", "INNER", "ON", "AS", "AND", "OR",
-    "NOT", "IN", "IS", "NULL", "DISTINCT", "COUNT", "SUM", "AVG", "MIN", "MAX", "CASE", "WHEN", "THEN", "ELSE", "END",
-    "WITH", "UNION", "ALL", "DESC", "ASC", "BETWEEN", "LIKE", "DATE", "EXPLAIN", "ANALYZE",
+    "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "JOIN", "LEFT", "INNER", "ON", "AS", "AND",
+    "OR", "NOT", "IN", "IS", "NULL", "DISTINCT", "COUNT", "SUM", "AVG", "MIN", "MAX", "CASE", "WHEN", "THEN", "ELSE",
+    "END", "WITH", "UNION", "ALL", "DESC", "ASC", "BETWEEN", "LIKE", "DATE", "EXPLAIN", "ANALYZE",
 ];
 
 /// Whether the text gathered so far is a whole command or statement: a command is one
 /// line; a statement ends with `;`.
 pub fn is_complete(buffer: &str) -> bool {
     let text = buffer.trim();
-    text.is_empty() || text.starts_with('\\') || (text.starts_with('.') && !text.contains('\n')) || text.ends_with(';')
+    text.is_empty()
+        || text.starts_with('\\')
+        || (text.starts_with('.') && !text.contains('\n'))
+        || text.ends_with(';')
         || matches!(text, "quit" | "exit" | "help")
 }
 
@@ -188,7 +209,8 @@ pub fn complete(words: &[String], line: &str, pos: usize) -> (usize, Vec<String>
         return (start, Vec::new());
     }
     let lower = prefix.to_lowercase();
-    let found = words.iter().filter(|w| w.to_lowercase().starts_with(&lower) && w.as_str() != prefix).cloned().collect();
+    let found =
+        words.iter().filter(|w| w.to_lowercase().starts_with(&lower) && w.as_str() != prefix).cloned().collect();
     (start, found)
 }
 
@@ -208,7 +230,9 @@ impl Helper for ShellHelper {}
 
 /// Where the history is kept: `$XDG_STATE_HOME/cwkpi/shell_history`, else under `~/.local/state`.
 fn history_path() -> Option<PathBuf> {
-    let state = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
     Some(state.join("cwkpi").join("shell_history"))
 }
 
@@ -220,7 +244,11 @@ pub async fn run(catalog: Catalog) -> Result<bool> {
     if std::io::stdin().is_terminal() {
         interactive(&mut shell).await
     } else {
-        let lines: Vec<String> = std::io::stdin().lock().lines().collect::<std::io::Result<_>>().map_err(|e| Error::io("cannot read standard input", e))?;
+        let lines: Vec<String> = std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("cannot read standard input", e))?;
         script(&mut shell, lines.iter().map(String::as_str), &mut std::io::stdout()).await
     }
 }
@@ -264,7 +292,10 @@ async fn interactive(shell: &mut Shell) -> Result<bool> {
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    println!("cwkpi shell: as of {}. \\? for help, \\q to quit.", shell.catalog.as_of.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "cwkpi shell: as of {}. \\? for help, \\q to quit.",
+        shell.catalog.as_of.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+    );
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() { "cwkpi> " } else { "   ..> " };

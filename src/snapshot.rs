@@ -43,8 +43,10 @@ impl Snapshot {
     /// removed. Paths are matched by name, so a file that appears does not shift the
     /// comparison onto files that stood still.
     pub fn first_change<'a>(&'a self, later: &'a Snapshot) -> Option<&'a Path> {
-        let earlier: std::collections::BTreeMap<&Path, &FileStamp> = self.0.iter().map(|f| (f.path.as_path(), f)).collect();
-        let now: std::collections::BTreeMap<&Path, &FileStamp> = later.0.iter().map(|f| (f.path.as_path(), f)).collect();
+        let earlier: std::collections::BTreeMap<&Path, &FileStamp> =
+            self.0.iter().map(|f| (f.path.as_path(), f)).collect();
+        let now: std::collections::BTreeMap<&Path, &FileStamp> =
+            later.0.iter().map(|f| (f.path.as_path(), f)).collect();
         let changed = earlier.iter().filter(|(path, stamp)| now.get(*path) != Some(*stamp)).map(|(path, _)| *path);
         let added = now.keys().filter(|path| !earlier.contains_key(*path)).copied();
         changed.chain(added).min()
@@ -83,7 +85,9 @@ pub fn read_unchanged<T>(dir: &Path, mut read: impl FnMut() -> Result<T>) -> Res
                     file.display()
                 )));
             }
-            Some(file) => tracing::warn!(file = %file.display(), "a file of the export changed while it was read; reading the export again"),
+            Some(file) => {
+                tracing::warn!(file = %file.display(), "a file of the export changed while it was read; reading the export again")
+            }
         }
         before = after;
     }
@@ -101,9 +105,9 @@ pub fn export_files(exports: &Path) -> Result<Vec<String>> {
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io_path("list", &dir.to_path_buf(), e))?;
+    let entries = fs::read_dir(dir).map_err(|e| Error::io_path("list", dir, e))?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io_path("list", &dir.to_path_buf(), e))?;
+        let entry = entry.map_err(|e| Error::io_path("list", dir, e))?;
         let path = entry.path();
         if is_hidden(&path) {
             continue;
@@ -191,7 +195,16 @@ mod tests {
         }
         fs::write(later.path().join("measures.parquet"), b"m").unwrap();
         let rebase = |s: Snapshot, from: &Path| {
-            Snapshot(s.0.into_iter().map(|f| FileStamp { path: f.path.strip_prefix(from).unwrap().to_path_buf(), inode: 0, modified: None, ..f }).collect())
+            Snapshot(
+                s.0.into_iter()
+                    .map(|f| FileStamp {
+                        path: f.path.strip_prefix(from).unwrap().to_path_buf(),
+                        inode: 0,
+                        modified: None,
+                        ..f
+                    })
+                    .collect(),
+            )
         };
         let a = rebase(Snapshot::of(earlier.path()).unwrap(), earlier.path());
         let b = rebase(Snapshot::of(later.path()).unwrap(), later.path());

@@ -74,7 +74,8 @@ pub fn functions(calendar: &Calendar) -> Vec<ScalarUDF> {
                     let period = match parsed.iter().find(|(t, _)| *t == text) {
                         Some((_, p)) => *p,
                         None => {
-                            let p = Period::parse(text, PeriodKinds::CaseDeadline).map_err(|m| exec_err(format!("add_span: {m}")))?;
+                            let p = Period::parse(text, PeriodKinds::CaseDeadline)
+                                .map_err(|m| exec_err(format!("add_span: {m}")))?;
                             parsed.push((text, p));
                             p
                         }
@@ -95,7 +96,8 @@ pub fn functions(calendar: &Calendar) -> Vec<ScalarUDF> {
             Arc::new(move |args: &[ColumnarValue]| {
                 let arrays = ColumnarValue::values_to_arrays(args)?;
                 let dates = arrays[0].as_primitive::<Date32Type>();
-                let out: BooleanArray = dates.iter().map(|d| d.and_then(to_date).map(|d| cal.is_working_day(d))).collect();
+                let out: BooleanArray =
+                    dates.iter().map(|d| d.and_then(to_date).map(|d| cal.is_working_day(d))).collect();
                 Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
             }),
         )
@@ -136,7 +138,10 @@ mod tests {
         let months = |m| Period::Calendar(Span { months: m, days: 0 });
         assert_eq!(add_period(date(2026, 1, 31), months(1), &cal), Some(date(2026, 2, 28)));
         assert_eq!(add_period(date(2024, 1, 31), months(1), &cal), Some(date(2024, 2, 29)));
-        assert_eq!(add_period(date(2026, 3, 2), Period::Calendar(Span { months: 0, days: 56 }), &cal), Some(date(2026, 4, 27)));
+        assert_eq!(
+            add_period(date(2026, 3, 2), Period::Calendar(Span { months: 0, days: 56 }), &cal),
+            Some(date(2026, 4, 27))
+        );
         assert_eq!(add_period(date(2024, 3, 27), Period::WorkingDays(6), &cal), Some(date(2024, 4, 9)));
         assert_eq!(add_period(date(2024, 3, 27), Period::Hours(24), &cal), None);
     }

@@ -1,4 +1,4 @@
-//! The validation report (SPEC §6): rejected rows (from the row checks) and queries (the
+//! The validation report (docs/export.md): rejected rows (from the row checks) and queries (the
 //! `validation_queries` view), counted per table and rule and listed with locators, and
 //! the rejected-share threshold that stops a run whose figures would not be trustworthy.
 //!
@@ -98,7 +98,12 @@ pub struct ValidationReport {
 
 impl ValidationReport {
     /// Builds the report for one as-of date of `catalog` (which must include it).
-    pub async fn build(export: &CheckedExport, catalog: &Catalog, as_of: NaiveDate, max_rejected_share: f64) -> Result<ValidationReport> {
+    pub async fn build(
+        export: &CheckedExport,
+        catalog: &Catalog,
+        as_of: NaiveDate,
+        max_rejected_share: f64,
+    ) -> Result<ValidationReport> {
         let mut findings: Vec<Finding> = export
             .rejections()
             .map(|r| Finding {
@@ -159,7 +164,8 @@ impl ValidationReport {
 
     /// Tables whose rejected share passes the threshold, worst first.
     pub fn over_threshold(&self) -> Vec<&TableCounts> {
-        let mut over: Vec<&TableCounts> = self.tables.iter().filter(|t| t.rejected_share > self.max_rejected_share).collect();
+        let mut over: Vec<&TableCounts> =
+            self.tables.iter().filter(|t| t.rejected_share > self.max_rejected_share).collect();
         over.sort_by(|a, b| b.rejected_share.total_cmp(&a.rejected_share));
         over
     }
@@ -173,7 +179,15 @@ impl ValidationReport {
         }
         let tables: Vec<String> = over
             .iter()
-            .map(|t| format!("table {}: {} of {} rows rejected ({})", t.table, t.rows_rejected, t.rows_read, percent(t.rejected_share)))
+            .map(|t| {
+                format!(
+                    "table {}: {} of {} rows rejected ({})",
+                    t.table,
+                    t.rows_rejected,
+                    t.rows_read,
+                    percent(t.rejected_share)
+                )
+            })
             .collect();
         let hint = match listed_in {
             Some(path) => format!("; the rejected rows are listed in {}", path.display()),
@@ -236,7 +250,8 @@ impl ValidationReport {
             let _ = writeln!(out, "{},{},read,,{}", self.as_of, t.table, t.rows_read);
             let _ = writeln!(out, "{},{},kept,,{}", self.as_of, t.table, t.rows_kept);
             for c in self.counts.iter().filter(|c| c.table == t.table) {
-                let _ = writeln!(out, "{},{},{},{},{}", self.as_of, t.table, c.level.as_str(), csv_field(&c.rule), c.rows);
+                let _ =
+                    writeln!(out, "{},{},{},{},{}", self.as_of, t.table, c.level.as_str(), csv_field(&c.rule), c.rows);
             }
         }
         out
@@ -377,7 +392,8 @@ fn esc(s: &str) -> String {
 
 fn query_findings(batch: &RecordBatch) -> Result<Vec<Finding>> {
     let column = |i: usize| -> Result<_> {
-        let a = cast(batch.column(i), &DataType::Utf8).map_err(|e| Error::Internal(format!("validation_queries column {i}: {e}")))?;
+        let a = cast(batch.column(i), &DataType::Utf8)
+            .map_err(|e| Error::Internal(format!("validation_queries column {i}: {e}")))?;
         Ok(a)
     };
     let (table, rule, col, locator) = (column(0)?, column(1)?, column(2)?, column(3)?);

@@ -1,5 +1,5 @@
 -- Every measure with its paragraph rule, its case's unit and its action-plan due date.
--- Independent of the as-of date; plan_due_on is null where no plan is needed (SPEC §3-4).
+-- Independent of the as-of date; plan_due_on is null where no plan is needed (docs/rules.md, docs/kpis.md).
 SELECT
     m.measure_id,
     m.measure_key,

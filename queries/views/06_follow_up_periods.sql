@@ -6,7 +6,7 @@
 -- before the first): in a long history most measures ended years ago.
 -- Follow-ups count for a measure when they are of its case, for it or for the whole case,
 -- and not before it started. Several follow-ups on one date: the latest next_due_on among
--- them counts (SPEC §4); the others get empty periods (from_on = until_on), as does the
+-- them counts (docs/kpis.md); the others get empty periods (from_on = until_on), as does the
 -- start period when a follow-up falls on the start date.
 WITH relevant_measures AS (
     SELECT m.*

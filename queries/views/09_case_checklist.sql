@@ -1,4 +1,4 @@
--- One row per active case and as-of date: case_compliance with the lawful-case checklist (SPEC §4b) beside it; case_lawfulness lists the cases it applies to.
+-- One row per active case and as-of date: case_compliance with the lawful-case checklist (docs/kpis.md) beside it; case_lawfulness lists the cases it applies to.
 -- The elements of Frederiksberg's 2019 audit: investigated (an investigation completed by
 -- the date, or a maalgruppeafklaring event by it, as handicap cases have), child_heard (a
 -- boernesamtale in the window, as-of − 364 … as-of), parties_consulted (a partshoering by

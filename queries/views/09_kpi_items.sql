@@ -1,6 +1,6 @@
 -- One row per item a KPI counts, with ok = counted in the numerator and in_denominator = counted in the denominator.
 -- Items sit at the unit of their case (notifications and complaints: their own unit_id).
--- The window W is as-of − 364 … as-of (SPEC §4). For every KPI but the complaints an item
+-- The window W is as-of − 364 … as-of (docs/kpis.md). For every KPI but the complaints an item
 -- is in the denominator and ok says whether it meets the deadline. Complaints are counts:
 -- a complaint received in W is in the numerator, one received in the baseline B in the
 -- denominator (B: the 365 days before W, or the rules' baseline_year).

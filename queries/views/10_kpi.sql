@@ -1,4 +1,4 @@
--- The KPI table of SPEC §4 and §4b: per as-of date, unit and KPI, rolled up over the unit tree.
+-- The KPI table of docs/kpis.md: per as-of date, unit and KPI, rolled up over the unit tree.
 -- Share and met are null when nothing is counted. Met is share >= target, or share <= target for
 -- the lower-is-better KPIs (complaints, whose share may exceed 1).
 WITH per_unit AS (

@@ -1,4 +1,4 @@
--- Legal but suspicious rows worth a look (SPEC §6 "query"), without their locators:
+-- Legal but suspicious rows worth a look (a "query", docs/export.md), without their locators:
 -- one row per (as-of date, finding), naming the table and id of the row concerned.
 -- `detail` holds the dates that explain the finding beyond the row's own (e.g. the case's
 -- opening date); validation_queries adds each row's locator. Kept apart so locators are
@@ -76,7 +76,7 @@ SELECT o.as_of, 'investigations', 'investigation open over a year', 'completed_o
 FROM open_investigations o
 WHERE o.started_on + INTERVAL '1 year' < o.as_of
 UNION ALL
--- SPEC §4: an investigation never completed stays open after its case closed.
+-- docs/kpis.md: an investigation never completed stays open after its case closed.
 SELECT o.as_of, 'investigations', 'investigation open on a closed case', 'completed_on', o.investigation_id, o.case_id,
        'case_closed_on=' || CAST(k.closed_on AS VARCHAR)
 FROM open_investigations o

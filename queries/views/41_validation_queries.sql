@@ -1,4 +1,4 @@
--- Legal but suspicious rows worth a look (SPEC §6 "query"): they still count in every figure.
+-- Legal but suspicious rows worth a look (a "query", docs/export.md): they still count in every figure.
 -- One row per (as-of date, finding): validation_findings with each row's locator, which
 -- holds ids and dates only, as the rejected rows' locators do; birth dates are never
 -- shown. `column_name` is the column concerned.

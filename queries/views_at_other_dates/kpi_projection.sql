@@ -1,4 +1,4 @@
--- Each KPI of SPEC §4 one to four weeks ahead (as-of + 7, 14, 21, 28 days) on the export as it is: what the figures become if nothing more is done.
+-- Each KPI of docs/kpis.md one to four weeks ahead (as-of + 7, 14, 21, 28 days) on the export as it is: what the figures become if nothing more is done.
 -- Computed exactly as §4 at projected_as_of: records dated after the as-of date count once
 -- their date is reached. A projection, not a figure: nothing here has happened yet.
 SELECT o.as_of, o.at_date - o.as_of AS days_ahead, o.at_date AS projected_as_of,

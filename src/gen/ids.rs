@@ -178,8 +178,14 @@ mod tests {
         let prefixed = Ids::new(IdStyle::Prefixed, 7);
         let second = (1..=1000).filter(|&n| prefixed.string(Entity::Case, n).starts_with("NY-")).count();
         assert!((400..600).contains(&second), "{second} of 1000 from the second system");
-        assert_ne!(Ids::new(IdStyle::Uuid, 1).string(Entity::Case, 1), Ids::new(IdStyle::Uuid, 2).string(Entity::Case, 1));
-        assert_ne!(Ids::new(IdStyle::Uuid, 1).string(Entity::Case, 1), Ids::new(IdStyle::Uuid, 1).string(Entity::Measure, 1));
+        assert_ne!(
+            Ids::new(IdStyle::Uuid, 1).string(Entity::Case, 1),
+            Ids::new(IdStyle::Uuid, 2).string(Entity::Case, 1)
+        );
+        assert_ne!(
+            Ids::new(IdStyle::Uuid, 1).string(Entity::Case, 1),
+            Ids::new(IdStyle::Uuid, 1).string(Entity::Measure, 1)
+        );
     }
 
     #[test]

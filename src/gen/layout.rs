@@ -28,7 +28,8 @@ use datafusion::parquet::file::properties::WriterProperties;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::base::{TABLE_NAMES, date, write_error};
+use super::base::{TABLE_NAMES, write_error};
+use super::days::date;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -110,7 +111,7 @@ fn set_aside(dir: &Path, table: &str) -> Result<Option<(PathBuf, u64)>> {
 }
 
 fn read(path: &Path) -> Result<ParquetRecordBatchReader> {
-    let file = File::open(path).map_err(|e| Error::io_path("open", &path.to_path_buf(), e))?;
+    let file = File::open(path).map_err(|e| Error::io_path("open", path, e))?;
     ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(READ_BATCH_ROWS).build())
         .map_err(|e| write_error(path, e))
@@ -118,16 +119,16 @@ fn read(path: &Path) -> Result<ParquetRecordBatchReader> {
 
 fn create(path: &Path, schema: SchemaRef, props: &WriterProperties) -> Result<ArrowWriter<BufWriter<File>>> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io_path("create", &parent.to_path_buf(), e))?;
+        fs::create_dir_all(parent).map_err(|e| Error::io_path("create", parent, e))?;
     }
-    let file = File::create(path).map_err(|e| Error::io_path("create", &path.to_path_buf(), e))?;
+    let file = File::create(path).map_err(|e| Error::io_path("create", path, e))?;
     ArrowWriter::try_new(BufWriter::new(file), schema, Some(props.clone())).map_err(|e| write_error(path, e))
 }
 
 fn close(writer: ArrowWriter<BufWriter<File>>, path: &Path) -> Result<()> {
     let inner = writer.into_inner().map_err(|e| write_error(path, e))?;
     let file = inner.into_inner().map_err(|e| write_error(path, e.error()))?;
-    file.sync_all().map_err(|e| Error::io_path("write", &path.to_path_buf(), e))
+    file.sync_all().map_err(|e| Error::io_path("write", path, e))
 }
 
 /// Maps a read or write failure of `path` to an error naming it.

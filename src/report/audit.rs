@@ -1,4 +1,4 @@
-//! The audit sections of a unit's page (SPEC §4b): the lawful-case checklist and recovery,
+//! The audit sections of a unit's page (docs/kpis.md): the lawful-case checklist and recovery,
 //! the transition to adulthood, finance, and the projection beside the KPI table. Their
 //! lists come from `lists`; this module puts them together with the figures they are
 //! stated with.
@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::chart::{Milestone, burndown_svg};
 use super::da;
-use super::page::PageContext;
 use super::frame::Value;
 use super::lists::{List, ListView, page_view};
+use super::page::PageContext;
 use super::week::IsoWeek;
 use crate::error::Result;
 
@@ -60,7 +60,7 @@ pub struct AuditView {
 }
 
 impl PageContext<'_> {
-    /// A list of the report by its key (`lists::SPECS`, `FIGURES`).
+    /// A list of the report by its key (`lists::AUDIT_LISTS`, `FIGURES`).
     fn list(&self, key: &str) -> &List {
         let data = self.data;
         data.lists.iter().chain(&data.figures).find(|l| l.spec.key == key).unwrap_or(&data.projection)
@@ -148,7 +148,8 @@ fn recovery(ctx: &PageContext, unit: &str) -> Result<RecoveryView> {
     let milestones_list = ctx.list("recovery_milestones");
     let mut milestones = Vec::new();
     for row in milestones_list.rows(unit) {
-        let (Value::Date(on), Value::Int(max)) = (milestones_list.value("on_date", row)?, milestones_list.value("max_remaining", row)?)
+        let (Value::Date(on), Value::Int(max)) =
+            (milestones_list.value("on_date", row)?, milestones_list.value("max_remaining", row)?)
         else {
             continue;
         };
@@ -161,13 +162,19 @@ fn recovery(ctx: &PageContext, unit: &str) -> Result<RecoveryView> {
         };
         milestones.push(Milestone {
             at_week: (on - first).num_days() as f64 / 7.0,
-            label: format!("Delmål {}: højst {} sager, {}", da::date(on), da::integer(max), da::milestone_status(met).to_lowercase()),
+            label: format!(
+                "Delmål {}: højst {} sager, {}",
+                da::date(on),
+                da::integer(max),
+                da::milestone_status(met).to_lowercase()
+            ),
             max_remaining: max,
             met,
         });
     }
     let last_week = milestones.iter().map(|m| m.at_week.ceil() as u32).max().unwrap_or(0).max(super::TREND_WEEKS - 1);
-    let weeks: Vec<String> = (0..=last_week).map(|i| IsoWeek::of(first + chrono::Duration::weeks(i as i64)).week().to_string()).collect();
+    let weeks: Vec<String> =
+        (0..=last_week).map(|i| IsoWeek::of(first + chrono::Duration::weeks(i as i64)).week().to_string()).collect();
     let burndown = burndown_svg("Sager til genopretning", &weeks, &counts, &milestones);
 
     Ok(RecoveryView {
@@ -188,7 +195,11 @@ fn adulthood(ctx: &PageContext, unit: &str) -> Result<AdulthoodView> {
         active_cases: int_text(&figure("active_cases")?),
         aged_18_or_older: int_text(&figure("aged_18_or_older")?),
         share: da::percent(share(&figure("share")?)),
-        list: ctx.view("turning_18", unit, "Ingen børn eller unge med aktiv foranstaltning fylder 18 det næste halve år.")?,
+        list: ctx.view(
+            "turning_18",
+            unit,
+            "Ingen børn eller unge med aktiv foranstaltning fylder 18 det næste halve år.",
+        )?,
     })
 }
 

@@ -34,7 +34,8 @@ pub fn trend_svg(title: &str, points: &[Point], target: f64, lower_is_better: bo
     let y_min = ((lowest * 10.0).floor() / 10.0 - 0.1).max(0.0).min(y_max - 0.1);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let x = |i: usize| LEFT + if points.len() > 1 { plot_w * i as f64 / (points.len() - 1) as f64 } else { plot_w / 2.0 };
+    let x =
+        |i: usize| LEFT + if points.len() > 1 { plot_w * i as f64 / (points.len() - 1) as f64 } else { plot_w / 2.0 };
     let y = |v: f64| TOP + plot_h * (y_max - v.clamp(y_min, y_max)) / (y_max - y_min);
 
     let latest = points.iter().rev().find_map(|p| p.share);
@@ -103,7 +104,8 @@ pub fn trend_svg(title: &str, points: &[Point], target: f64, lower_is_better: bo
     let flush = |run: &mut Vec<(f64, f64)>, s: &mut String| {
         if run.len() > 1 {
             let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
-            let _ = write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, pts.join(" "));
+            let _ =
+                write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, pts.join(" "));
         }
         run.clear();
     };
@@ -163,10 +165,12 @@ pub struct Milestone {
 /// `max_remaining`, green when met and red when not. The x-axis runs over `weeks` labels,
 /// which may reach past the last count to show milestones ahead.
 pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], milestones: &[Milestone]) -> String {
-    let highest = counts.iter().flatten().copied().chain(milestones.iter().map(|m| m.max_remaining)).max().unwrap_or(0).max(1);
+    let highest =
+        counts.iter().flatten().copied().chain(milestones.iter().map(|m| m.max_remaining)).max().unwrap_or(0).max(1);
     // A round top: 1, 2 or 5 times a power of ten at or above the highest value.
     let magnitude = 10f64.powi((highest as f64).log10().floor() as i32);
-    let y_max = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest as f64).unwrap_or(highest as f64);
+    let y_max =
+        [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest as f64).unwrap_or(highest as f64);
     let plot_w = WIDTH * 2.0 - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let width = WIDTH * 2.0;
@@ -215,10 +219,14 @@ pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], miles
             );
         }
     }
-    let points: Vec<String> =
-        counts.iter().enumerate().filter_map(|(i, c)| c.map(|c| format!("{:.1},{:.1}", x(i as f64), y(c as f64)))).collect();
+    let points: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| format!("{:.1},{:.1}", x(i as f64), y(c as f64))))
+        .collect();
     if points.len() > 1 {
-        let _ = write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, points.join(" "));
+        let _ =
+            write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, points.join(" "));
     }
     for (i, c) in counts.iter().enumerate() {
         if let Some(c) = c {

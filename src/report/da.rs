@@ -20,7 +20,7 @@ pub struct Section {
     /// "punkt 12", or "" for notifications, which the law sets rather than a plan item.
     pub item: &'static str,
     pub kpis: &'static [&'static str],
-    /// The further table of the export the KPIs count (SPEC §2).
+    /// The further table of the export the KPIs count (docs/export.md).
     pub table: &'static str,
     /// "Ingen data: udtrækket har ingen …" when the export lacks that table.
     pub no_data: &'static str,
@@ -77,6 +77,71 @@ pub fn section_of(kpi_id: &str) -> Option<&'static Section> {
 /// Whether a KPI is met at or below its target (complaints) rather than at or above it.
 pub fn lower_is_better(kpi_id: &str) -> bool {
     crate::kpi::DEFINITIONS.iter().any(|d| d.id == kpi_id && d.lower_is_better)
+}
+
+/// How a KPI is counted, in a head's words: the page's "Sådan beregnes tallet" (the
+/// definitions in full are in docs/kpis.md).
+pub fn how_counted(kpi_id: &str) -> &'static str {
+    match kpi_id {
+        "plan_coverage" => {
+            "Nævner: aktive sager med mindst én aktiv foranstaltning, der kræver handleplan, og hvor handleplanen \
+             skulle foreligge senest på opgørelsesdagen. Tæller: de sager, hvor der er oprettet en handleplan senest \
+             den dag. Handleplanen skal foreligge før foranstaltningen starter (4 måneder efter start ved akutte \
+             foranstaltninger efter serviceloven), eller 3 måneder efter afgørelsen (barnets lov § 32 og § 46)."
+        }
+        "plan_on_time" => {
+            "Nævner: foranstaltninger, der kræver handleplan, og hvis frist for handleplanen faldt inden for de \
+             seneste 365 dage. Tæller: dem, hvor sagen havde en handleplan senest på fristen. En plan, der kom for \
+             sent, tæller som for sent, også når den foreligger nu."
+        }
+        "follow_up_on_time" => {
+            "Nævner: aktive sager med mindst én aktiv foranstaltning, der skal følges op. Tæller: de sager, hvor \
+             ingen af dem er over fristen. Første opfølgning senest 3 måneder efter start, derefter senest 6 \
+             måneder efter seneste opfølgning, medmindre sagsbehandleren satte en anden frist ved opfølgningen."
+        }
+        "investigation_within_limit" => {
+            "Nævner: børnefaglige undersøgelser, der er åbne på opgørelsesdagen. Tæller: dem, der stadig er inden \
+             for fristen på 4 måneder, regnet fra den dag kommunen blev opmærksom på behovet (ellers fra \
+             undersøgelsens start)."
+        }
+        "investigation_completed_within_limit" => {
+            "Nævner: undersøgelser afsluttet inden for de seneste 365 dage. Tæller: dem, der blev afsluttet inden \
+             for fristen på 4 måneder."
+        }
+        "decision_within_deadline" => {
+            "Nævner: ansøgninger, hvis sagsbehandlingsfrist (kommunens offentliggjorte frist for paragraffen, regnet \
+             fra ansøgningsdatoen) faldt inden for de seneste 365 dage. Tæller: dem, der blev afgjort senest på \
+             fristen."
+        }
+        "delay_letter_sent" => {
+            "Nævner: ansøgninger, der ikke var afgjort ved fristen. Tæller: dem, hvor ansøgeren senest på fristen \
+             fik skriftlig besked om, hvornår afgørelsen kan forventes."
+        }
+        "notification_assessed_in_time" => {
+            "Nævner: underretninger, hvis frist (24 timer efter modtagelsen) faldt inden for de seneste 365 dage. \
+             Tæller: dem, der blev vurderet inden for de 24 timer."
+        }
+        "notification_receipt_confirmed" => {
+            "Nævner: underretninger fra fagpersoner, hvis frist for kvittering (6 hverdage efter modtagelsen) faldt \
+             inden for de seneste 365 dage. Tæller: dem, hvor der blev kvitteret senest på fristen."
+        }
+        "complaints_formalitet" => {
+            "Tæller: klager over formalitet (sagens behandling) modtaget de seneste 365 dage. Nævner: klager over \
+             formalitet i basisperioden (de 365 dage før, eller basisåret). Færre er bedre: målet er nået, når \
+             andelen er højst målet, og andelen kan komme over 100 %."
+        }
+        "complaints_realitet" => {
+            "Tæller: klager over realitet (afgørelsens indhold) modtaget de seneste 365 dage. Nævner: klager over \
+             realitet i basisperioden (de 365 dage før, eller basisåret). Færre er bedre: målet er nået, når \
+             andelen er højst målet, og andelen kan komme over 100 %."
+        }
+        "lawful_case" => {
+            "Nævner: aktive sager med mindst én aktiv foranstaltning. Tæller: de sager, hvor hele tjeklisten er \
+             opfyldt: børnefaglig undersøgelse (eller målgruppeafklaring), børnesamtale inden for de seneste 365 \
+             dage, partshøring, afgørelse med klagevejledning, handleplan og rettidig opfølgning."
+        }
+        _ => "",
+    }
 }
 
 /// A short Danish label for narrow columns (the index), under a heading naming the item.
@@ -161,7 +226,11 @@ pub fn percent(share: Option<f64>) -> String {
 /// A target as a percentage without needless decimals: 0.95 → "95 %".
 pub fn target(t: f64) -> String {
     let pct = t * 100.0;
-    if (pct - pct.round()).abs() < 1e-9 { format!("{} %", pct.round() as i64) } else { format!("{} %", decimal(pct, 1)) }
+    if (pct - pct.round()).abs() < 1e-9 {
+        format!("{} %", pct.round() as i64)
+    } else {
+        format!("{} %", decimal(pct, 1))
+    }
 }
 
 /// A target with its direction where it is not the usual one: "95 %", and "≤ 90 %" for a
@@ -206,7 +275,7 @@ pub fn integer(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -219,8 +288,20 @@ pub fn date(d: NaiveDate) -> String {
     d.format("%d.%m.%Y").to_string()
 }
 
-const MONTHS: [&str; 12] =
-    ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober", "november", "december"];
+const MONTHS: [&str; 12] = [
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
 
 /// 2026-11-22 → "22. november 2026".
 pub fn long_date(d: NaiveDate) -> String {
@@ -246,7 +327,7 @@ pub fn status(met: Option<bool>) -> (&'static str, &'static str) {
     }
 }
 
-/// The lawful-case checklist's elements (SPEC §4b) in checklist order, with the Danish
+/// The lawful-case checklist's elements (docs/kpis.md) in checklist order, with the Danish
 /// words the report uses for what is missing.
 pub const CHECKLIST: [(&str, &str); 6] = [
     ("investigated", "Børnefaglig undersøgelse eller målgruppeafklaring"),

@@ -122,7 +122,7 @@ pub struct Breach {
     pub delay_letter_sent: bool,
 }
 
-/// Whether the export holds one of the further tables (SPEC §2), and how many rows were kept.
+/// Whether the export holds one of the further tables (docs/export.md), and how many rows were kept.
 #[derive(Debug, Clone)]
 pub struct SourceTable {
     pub name: String,
@@ -146,7 +146,7 @@ pub struct ReportData {
     pub breaches: Vec<Breach>,
     /// The further tables of the export (decisions, notifications, complaints …).
     pub sources: Vec<SourceTable>,
-    /// The lists of the audit sections (`lists::SPECS`, in that order).
+    /// The lists of the audit sections (`lists::AUDIT_LISTS`, in that order).
     pub lists: Vec<List>,
     /// Per-unit figures of the audit sections (`lists::FIGURES`, in that order).
     pub figures: Vec<List>,
@@ -173,7 +173,7 @@ impl ReportData {
         let breaches = Frame::new(statement(catalog, "report_breaches", Some(as_of)).await?)?;
         let sources = Frame::new(statement(catalog, "report_sources", None).await?)?;
         let mut lists = Vec::new();
-        for spec in &super::lists::SPECS {
+        for spec in &super::lists::AUDIT_LISTS {
             lists.push(List::load(catalog, spec, as_of).await?);
         }
         let mut figures = Vec::new();

@@ -33,7 +33,11 @@ pub struct TableOut {
 
 /// Runs a report statement, with the report date as `$1` where it takes one. The schema
 /// comes along, since an empty result has no batches to carry it.
-pub(crate) async fn statement(catalog: &Catalog, name: &str, as_of: Option<NaiveDate>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+pub(crate) async fn statement(
+    catalog: &Catalog,
+    name: &str,
+    as_of: Option<NaiveDate>,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let sql = crate::queries::statement(name)
         .ok_or_else(|| Error::Internal(format!("no statement queries/statements/{name}.sql")))?;
     let mut df = catalog.ctx.sql(sql).await.map_err(|e| Error::Internal(format!("statement {name}: {e}")))?;
@@ -63,7 +67,9 @@ impl Frame {
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             let (data_type, column) = match field.data_type() {
-                DataType::Utf8View | DataType::LargeUtf8 => (DataType::Utf8, cast(column, &DataType::Utf8).map_err(arrow)?),
+                DataType::Utf8View | DataType::LargeUtf8 => {
+                    (DataType::Utf8, cast(column, &DataType::Utf8).map_err(arrow)?)
+                }
                 DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::UInt64 | DataType::UInt32 => {
                     (DataType::Int64, cast(column, &DataType::Int64).map_err(arrow)?)
                 }

@@ -1,15 +1,21 @@
 //! The HTML pages: one self-contained page per unit and an index, from the minijinja
 //! templates in `templates/report/` (built into the binary, autoescaped).
 
-use minijinja::{AutoEscape, Environment, Value};
+use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
-use super::chart::{Point, trend_svg};
 use super::da;
 use super::data::{CaseworkerFigures, KpiFigure, Share, UnitInfo};
 use super::file_stem;
 use super::page::PageContext;
 use crate::error::{Error, Result};
+
+mod views;
+use views::{
+    BreachView, CaseworkerView, GoalView, IndexCell, ItemView, KpiView, Link, ProductionView, SectionView, ShareCell,
+    SubUnitView, TrendView, UnitView, WeekGroup, age, common_target, goal_met, icon, kpi_view, same_plan_item,
+    section_status, section_view, trend_view,
+};
 
 /// The template environment, with every template built in and HTML escaping always on.
 pub fn environment() -> Result<Environment<'static>> {
@@ -39,311 +45,6 @@ fn template_error(e: minijinja::Error) -> Error {
 pub const LIST_LIMIT: usize = 100;
 /// Rows of the caseworker table on a page.
 pub const CASEWORKER_LIMIT: usize = 200;
-
-#[derive(Serialize)]
-struct Link {
-    name: String,
-    href: String,
-}
-
-#[derive(Serialize)]
-struct UnitView {
-    id: String,
-    name: String,
-    has_children: bool,
-    active_cases: String,
-}
-
-#[derive(Serialize)]
-struct GoalView {
-    kpi_id: &'static str,
-    name: &'static str,
-    description: &'static str,
-    class: &'static str,
-    verdict: String,
-    sentence: &'static str,
-    icon: &'static str,
-    share: String,
-    target: String,
-    count: String,
-    change: String,
-    /// The plan item's other KPIs, each as "label: share (mål target) – verdict".
-    also: Vec<String>,
-}
-
-/// The other KPIs of the plan item that `kpi_id` belongs to.
-fn same_plan_item(kpi_id: &str) -> impl Iterator<Item = &'static str> + '_ {
-    let item = crate::kpi::DEFINITIONS.iter().find(|d| d.id == kpi_id).map(|d| d.plan_item);
-    crate::kpi::DEFINITIONS.iter().filter(move |d| Some(d.plan_item) == item && d.id != kpi_id).map(|d| d.id)
-}
-
-/// A goal is met when no KPI of its plan item misses its target and at least one was
-/// measured; with nothing to measure it has no verdict.
-fn goal_met(headline: Option<bool>, others: impl Iterator<Item = Option<bool>>) -> Option<bool> {
-    let all: Vec<Option<bool>> = std::iter::once(headline).chain(others).collect();
-    if all.contains(&Some(false)) {
-        Some(false)
-    } else if all.contains(&Some(true)) {
-        Some(true)
-    } else {
-        None
-    }
-}
-
-#[derive(Serialize)]
-struct KpiView {
-    id: String,
-    label: String,
-    /// The label under a heading that names the item ("Formalitet").
-    short: String,
-    numerator: i64,
-    denominator: i64,
-    share: String,
-    /// The exact share for machines and tests ("" when null).
-    share_value: String,
-    target: String,
-    class: &'static str,
-    status: &'static str,
-    icon: &'static str,
-    change: String,
-    /// "better" / "worse" / "": the change's direction, lower being better for complaints.
-    change_class: &'static str,
-    change_word: &'static str,
-    /// The core KPIs' projected shares one to four weeks ahead: (text, status class).
-    projection: Vec<(String, &'static str)>,
-}
-
-fn kpi_view(k: &KpiFigure) -> KpiView {
-    let (class, status) = da::status(k.met);
-    let lower = da::lower_is_better(&k.kpi_id);
-    let (change_class, change_word) = da::change_direction(k.change_pp, lower);
-    KpiView {
-        id: k.kpi_id.clone(),
-        label: da::kpi_label(&k.kpi_id).to_string(),
-        short: da::short_label(&k.kpi_id).to_string(),
-        numerator: k.numerator,
-        denominator: k.denominator,
-        share: da::percent(k.share),
-        share_value: k.share.map(|s| format!("{s:?}")).unwrap_or_default(),
-        target: da::target_rule(k.target, lower),
-        class,
-        status,
-        icon: icon(k.met),
-        change: da::change_pp(k.change_pp),
-        change_class,
-        change_word,
-        projection: Vec::new(),
-    }
-}
-
-/// An open deadline breach as the page lists it.
-#[derive(Serialize)]
-struct BreachView {
-    case_id: String,
-    unit: String,
-    caseworker: String,
-    decision_id: String,
-    paragraph: String,
-    area: String,
-    applied: String,
-    deadline: String,
-    days: i64,
-    days_text: String,
-    letter_sent: bool,
-    letter: String,
-}
-
-/// A section of plan item 12, 13 or notifications: its tile near the top of the page and
-/// its figures further down.
-#[derive(Serialize)]
-struct SectionView {
-    key: &'static str,
-    name: &'static str,
-    item: &'static str,
-    /// "Ingen data: udtrækket har ingen …" when the export lacks the table; else empty.
-    no_data: String,
-    /// "Intet at måle: …" when the unit has nothing to count this week; else empty.
-    nothing: String,
-    kpis: Vec<KpiView>,
-    trends: Vec<TrendView>,
-    class: &'static str,
-    verdict: String,
-    sentence: &'static str,
-    icon: &'static str,
-    /// One line per KPI for the tile: "Afgjort i frist: 80,0 % (mål 95 %)".
-    lines: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct ItemView {
-    case_id: String,
-    unit: String,
-    age: String,
-    caseworker: String,
-    what: String,
-    item: String,
-    item_id: String,
-    due: String,
-    days: i64,
-    days_text: String,
-    days_left: String,
-}
-
-#[derive(Serialize)]
-struct WeekGroup {
-    label: String,
-    range: String,
-    items: Vec<ItemView>,
-}
-
-#[derive(Serialize)]
-struct ShareCell {
-    text: String,
-    class: &'static str,
-    icon: &'static str,
-    status: &'static str,
-    title: String,
-}
-
-#[derive(Serialize)]
-struct CaseworkerView {
-    name: String,
-    active_cases: i64,
-    open_investigations: i64,
-    overdue_items: i64,
-    shares: Vec<ShareCell>,
-}
-
-#[derive(Serialize)]
-struct SubUnitView {
-    name: String,
-    href: String,
-    active_cases: String,
-    overdue: usize,
-    deadlines: usize,
-    cells: Vec<IndexCell>,
-    /// Plan items 12, 13 and notifications: ✓ / ✗ / – with the shares as a tooltip.
-    items: Vec<IndexCell>,
-}
-
-#[derive(Serialize)]
-struct TrendView {
-    label: String,
-    svg: Value,
-}
-
-#[derive(Serialize)]
-struct ProductionView {
-    week: String,
-    monday: String,
-    investigations_started: i64,
-    investigations_completed: i64,
-    action_plans_created: i64,
-    follow_ups_performed: i64,
-    measures_started: i64,
-}
-
-fn icon(met: Option<bool>) -> &'static str {
-    match met {
-        Some(true) => "✓",
-        Some(false) => "✗",
-        None => "–",
-    }
-}
-
-fn age(age: Option<i64>) -> String {
-    age.map_or_else(|| "–".to_string(), |a| format!("{a} år"))
-}
-
-/// The goal target as the page states it: "95 %" when all goals share one, else a pointer
-/// to the KPI table.
-fn common_target(ctx: &PageContext, unit: &str) -> String {
-    let targets: Vec<f64> = da::GOALS.iter().filter_map(|(id, ..)| ctx.this_week(unit, id).map(|k| k.target)).collect();
-    match targets.first() {
-        Some(t) if targets.iter().all(|x| x == t) => da::target(*t),
-        Some(_) => "se nøgletal".into(),
-        None => "–".into(),
-    }
-}
-
-/// A KPI's chart over the report's 13 weeks, against its target.
-fn trend_view(ctx: &PageContext, unit_kpi: &[&KpiFigure], kpi_id: &str) -> TrendView {
-    let points: Vec<Point> = ctx
-        .data
-        .week
-        .sundays_back(super::TREND_WEEKS)
-        .iter()
-        .map(|date| Point {
-            label: super::week::IsoWeek::of(*date).week().to_string(),
-            share: unit_kpi.iter().find(|k| k.kpi_id == kpi_id && k.as_of == *date).and_then(|k| k.share),
-        })
-        .collect();
-    let label = da::kpi_label(kpi_id);
-    TrendView {
-        label: label.to_string(),
-        svg: Value::from_safe_string(trend_svg(label, &points, ctx.target(kpi_id), da::lower_is_better(kpi_id))),
-    }
-}
-
-/// The verdict of a section for a unit: not met when any of its KPIs misses its target;
-/// "Ingen data" when the export lacks the table.
-fn section_status(ctx: &PageContext, unit: &str, section: &da::Section) -> (Option<bool>, &'static str, String, &'static str) {
-    if !ctx.has_data(section.table) {
-        return (None, "none", "Ingen data".into(), "Ingen data");
-    }
-    let mut figures = section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).map(|k| k.met);
-    let first = figures.next().flatten();
-    let met = goal_met(first, figures);
-    let (class, verdict) = da::status(met);
-    let sentence = match met {
-        Some(true) => "Målet er opfyldt",
-        Some(false) => "Målet er ikke opfyldt",
-        None => "Intet at måle",
-    };
-    (met, class, verdict.to_string(), sentence)
-}
-
-fn section_view(ctx: &PageContext, unit: &str, section: &'static da::Section) -> SectionView {
-    let figures: Vec<&KpiFigure> = section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).collect();
-    let unit_kpi = ctx.kpi.get(unit).cloned().unwrap_or_default();
-    let no_data = ctx.no_data(section).unwrap_or_default();
-    // Complaints count in two periods: nothing in either is nothing to measure.
-    let nothing = if no_data.is_empty() && figures.iter().all(|k| k.denominator == 0 && k.numerator == 0) {
-        format!("{}.", section.nothing)
-    } else {
-        String::new()
-    };
-    let (met, class, verdict, sentence) = section_status(ctx, unit, section);
-    let lines = if no_data.is_empty() {
-        figures
-            .iter()
-            .map(|k| {
-                format!(
-                    "{}: {} (mål {})",
-                    da::short_label(&k.kpi_id),
-                    da::percent(k.share),
-                    da::target_rule(k.target, da::lower_is_better(&k.kpi_id))
-                )
-            })
-            .collect()
-    } else {
-        vec![no_data.trim_start_matches("Ingen data: ").trim_end_matches('.').to_string()]
-    };
-    SectionView {
-        key: section.key,
-        name: section.name,
-        item: section.item,
-        no_data,
-        nothing,
-        kpis: figures.iter().map(|k| kpi_view(k)).collect(),
-        trends: section.kpis.iter().map(|k| trend_view(ctx, &unit_kpi, k)).collect(),
-        class,
-        verdict,
-        sentence,
-        icon: if ctx.has_data(section.table) { icon(met) } else { "–" },
-        lines,
-    }
-}
 
 /// Renders one unit's page.
 pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Result<String> {
@@ -400,14 +101,21 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                     .iter()
                     .map(|o| {
                         let (_, verdict) = da::status(o.met);
-                        format!("{}: {} (mål {}) – {}", da::kpi_label(&o.kpi_id), da::percent(o.share), da::target(o.target), verdict.to_lowercase())
+                        format!(
+                            "{}: {} (mål {}) – {}",
+                            da::kpi_label(&o.kpi_id),
+                            da::percent(o.share),
+                            da::target(o.target),
+                            verdict.to_lowercase()
+                        )
                     })
                     .collect(),
             }
         })
         .collect();
 
-    let mut kpis: Vec<KpiView> = crate::kpi::DEFINITIONS.iter().filter_map(|d| ctx.this_week(id, d.id)).map(kpi_view).collect();
+    let mut kpis: Vec<KpiView> =
+        crate::kpi::DEFINITIONS.iter().filter_map(|d| ctx.this_week(id, d.id)).map(kpi_view).collect();
     for k in &mut kpis {
         k.projection = super::audit::projection(ctx, id, &k.id)?;
     }
@@ -492,8 +200,10 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         .collect();
 
     let caseworker_rows = ctx.caseworkers.get(id).cloned().unwrap_or_default();
-    let working: Vec<&&CaseworkerFigures> =
-        caseworker_rows.iter().filter(|c| c.active_cases > 0 || c.open_investigations > 0 || c.overdue_items > 0).collect();
+    let working: Vec<&&CaseworkerFigures> = caseworker_rows
+        .iter()
+        .filter(|c| c.active_cases > 0 || c.open_investigations > 0 || c.overdue_items > 0)
+        .collect();
     let caseworkers_total = working.len();
     let caseworkers: Vec<CaseworkerView> = working
         .into_iter()
@@ -527,8 +237,11 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
 
     // The trend of the three goals' KPIs; the other items draw theirs in their sections.
     let unit_kpi = ctx.kpi.get(id).cloned().unwrap_or_default();
-    let trends: Vec<TrendView> =
-        crate::kpi::DEFINITIONS.iter().filter(|d| da::section_of(d.id).is_none()).map(|d| trend_view(ctx, &unit_kpi, d.id)).collect();
+    let trends: Vec<TrendView> = crate::kpi::DEFINITIONS
+        .iter()
+        .filter(|d| da::section_of(d.id).is_none())
+        .map(|d| trend_view(ctx, &unit_kpi, d.id))
+        .collect();
 
     let production: Vec<ProductionView> = ctx
         .production
@@ -659,18 +372,13 @@ pub fn complaint_periods(ctx: &PageContext) -> (String, String) {
     let window = format!("{}–{}", da::date(as_of - chrono::Duration::days(364)), da::date(as_of));
     let baseline = match ctx.rules.baseline_year {
         Some(year) => format!("året {year}"),
-        None => format!("{}–{}", da::date(as_of - chrono::Duration::days(729)), da::date(as_of - chrono::Duration::days(365))),
+        None => format!(
+            "{}–{}",
+            da::date(as_of - chrono::Duration::days(729)),
+            da::date(as_of - chrono::Duration::days(365))
+        ),
     };
     (window, baseline)
-}
-
-#[derive(Serialize)]
-struct IndexCell {
-    text: String,
-    class: &'static str,
-    icon: &'static str,
-    status: &'static str,
-    title: String,
 }
 
 #[derive(Serialize)]
@@ -743,8 +451,11 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
             _ => groups.push(HeaderGroup { heading, columns: vec![column] }),
         }
     }
-    let missing: Vec<&str> =
-        da::SECTIONS.iter().filter(|s| !ctx.has_data(s.table)).map(|s| s.no_data.trim_start_matches("Ingen data: ")).collect();
+    let missing: Vec<&str> = da::SECTIONS
+        .iter()
+        .filter(|s| !ctx.has_data(s.table))
+        .map(|s| s.no_data.trim_start_matches("Ingen data: "))
+        .collect();
     let context = minijinja::context! {
         week_label => data.week.label_da(),
         as_of_long => da::long_date(as_of),
@@ -777,7 +488,8 @@ mod tests {
     fn every_kpi_is_under_a_goal_tile_or_in_one_section() {
         let defs = crate::kpi::DEFINITIONS;
         for d in defs {
-            let under_goal = da::GOALS.iter().any(|(g, ..)| defs.iter().any(|x| x.id == *g && x.plan_item == d.plan_item));
+            let under_goal =
+                da::GOALS.iter().any(|(g, ..)| defs.iter().any(|x| x.id == *g && x.plan_item == d.plan_item));
             assert!(under_goal != da::section_of(d.id).is_some(), "{}", d.id);
         }
         for s in &da::SECTIONS {
@@ -794,6 +506,9 @@ mod tests {
     fn plan_items_group_the_kpis_as_the_action_plan_does() {
         assert_eq!(same_plan_item("plan_coverage").collect::<Vec<_>>(), ["plan_on_time"]);
         assert_eq!(same_plan_item("follow_up_on_time").count(), 0);
-        assert_eq!(same_plan_item("investigation_within_limit").collect::<Vec<_>>(), ["investigation_completed_within_limit"]);
+        assert_eq!(
+            same_plan_item("investigation_within_limit").collect::<Vec<_>>(),
+            ["investigation_completed_within_limit"]
+        );
     }
 }

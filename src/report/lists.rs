@@ -66,7 +66,7 @@ pub struct ListSpec {
 }
 
 /// The lists, in workbook order.
-pub static SPECS: [ListSpec; 7] = [
+pub static AUDIT_LISTS: [ListSpec; 7] = [
     ListSpec {
         key: "checklist",
         statement: "report_checklist",
@@ -332,7 +332,13 @@ pub struct ListView {
 
 /// The first `page_limit` rows of a unit's list, formatted for the page.
 /// A unit without sub-units leaves out the columns that name a unit: they would all name it.
-pub fn page_view(list: &List, unit: &str, unit_name: &dyn Fn(&str) -> String, show_units: bool, empty: &str) -> Result<ListView> {
+pub fn page_view(
+    list: &List,
+    unit: &str,
+    unit_name: &dyn Fn(&str) -> String,
+    show_units: bool,
+    empty: &str,
+) -> Result<ListView> {
     let spec = list.spec;
     let columns: Vec<&Column> = spec.columns.iter().filter(|c| show_units || c.kind != Kind::Unit).collect();
     let all = list.rows(unit);

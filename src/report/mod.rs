@@ -1,4 +1,4 @@
-//! The weekly report ("ugerapport", SPEC §5): for every unit an HTML page and an Excel
+//! The weekly report ("ugerapport", docs/report.md): for every unit an HTML page and an Excel
 //! workbook, an index of all units, and the report's tables as CSV and Parquet.
 //!
 //! One catalog computes the 13 Sundays W-12 … W at once, so this week's figures, last
@@ -26,8 +26,8 @@ use serde::Serialize;
 
 pub use week::IsoWeek;
 
-use crate::error::{Error, Result};
 use crate::Catalog;
+use crate::error::{Error, Result};
 
 /// Weeks in the trend: the report week and the 12 before it.
 pub const TREND_WEEKS: u32 = 13;
@@ -98,12 +98,20 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
                         xlsx_time += html_done.elapsed();
                         written += 2;
                     }
-                    tracing::debug!(worker = w, html_seconds = html_time.as_secs_f64(), xlsx_seconds = xlsx_time.as_secs_f64(), "report pages written");
+                    tracing::debug!(
+                        worker = w,
+                        html_seconds = html_time.as_secs_f64(),
+                        xlsx_seconds = xlsx_time.as_secs_f64(),
+                        "report pages written"
+                    );
                     Ok(written)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a report writer thread failed".into())))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a report writer thread failed".into()))))
+            .collect()
     });
     for r in results {
         files += r?;
@@ -141,7 +149,9 @@ pub fn file_stem(unit_id: &str) -> String {
     }
     const RESERVED: [&str; 5] = ["index", "con", "prn", "aux", "nul"];
     let lower = out.to_ascii_lowercase();
-    let device = (lower.starts_with("com") || lower.starts_with("lpt")) && lower.len() == 4 && lower.as_bytes()[3].is_ascii_digit();
+    let device = (lower.starts_with("com") || lower.starts_with("lpt"))
+        && lower.len() == 4
+        && lower.as_bytes()[3].is_ascii_digit();
     if out.is_empty() {
         return "~".into();
     }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use super::da;
-use super::data::{Breach, CaseworkerFigures, Deadline, KpiFigure, OverdueItem, ProductionWeek, ReportData, SourceTable, UnitInfo};
+use super::data::{
+    Breach, CaseworkerFigures, Deadline, KpiFigure, OverdueItem, ProductionWeek, ReportData, SourceTable, UnitInfo,
+};
 
 /// What every page of one report shares.
 pub struct PageContext<'a> {

@@ -37,7 +37,8 @@ impl Staging {
         let temporary = parent.join(format!(".{}.report-{}.tmp", name.to_string_lossy(), std::process::id()));
         if temporary.exists() {
             // Left by a killed run with the same process id: nothing of value.
-            std::fs::remove_dir_all(&temporary).map_err(|e| Error::io(format!("cannot remove {}", temporary.display()), e))?;
+            std::fs::remove_dir_all(&temporary)
+                .map_err(|e| Error::io(format!("cannot remove {}", temporary.display()), e))?;
         }
         std::fs::create_dir(&temporary).map_err(|e| Error::io(format!("cannot create {}", temporary.display()), e))?;
         Ok(Staging { temporary, out, committed: false })

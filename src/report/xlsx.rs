@@ -3,23 +3,25 @@
 
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate};
-use rust_xlsxwriter::utility::row_col_to_cell;
-use rust_xlsxwriter::{
-    Color, ConditionalFormatFormula, ExcelDateTime, Format, Table, TableColumn, TableStyle, Workbook, Worksheet, XlsxError,
-};
+use chrono::NaiveDate;
+use rust_xlsxwriter::Workbook;
 
+use super::audit;
 use super::da;
 use super::data::{KpiFigure, Share, UnitInfo};
-use super::audit;
 use super::frame::Value;
-use super::lists::{self, Kind, List};
 use super::html::complaint_periods;
+use super::lists::{self, Kind, List};
 use super::page::PageContext;
 use crate::error::{Error, Result};
 
-/// Sheet names, in workbook order (SPEC §5 items 1–5, then the trend, then plan item 12,
-/// notifications and plan item 13). The audit lists' sheets follow (`lists::SPECS`, then
+mod sheet;
+use sheet::{
+    Cell, Formats, colour, colour_share, colour_share_towards, column_cell, write_table, xlsx_error, xlsx_io_cause,
+};
+
+/// Sheet names, in workbook order (the report's items 1–5, then the trend, then plan item 12,
+/// notifications and plan item 13). The audit lists' sheets follow (`lists::AUDIT_LISTS`, then
 /// the projection).
 pub const SHEETS: [&str; 9] = [
     "KPI-oversigt",
@@ -41,164 +43,6 @@ const EXCEL_ROWS: u32 = 1_048_576;
 
 /// Row of the first table header on each sheet (rows 0–1 hold the title and a note).
 pub const TABLE_HEADER_ROW: u32 = 3;
-
-enum Cell {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-    OptInt(Option<i64>),
-    /// A fraction shown as a percentage.
-    Pct(Option<f64>),
-    /// Percentage points.
-    Points(Option<f64>),
-    /// Kroner with øre.
-    Money(Option<f64>),
-    Date(NaiveDate),
-}
-
-struct Formats {
-    title: Format,
-    date: Format,
-    pct: Format,
-    points: Format,
-    money: Format,
-    green: Format,
-    red: Format,
-}
-
-impl Formats {
-    fn new() -> Formats {
-        Formats {
-            title: Format::new().set_bold().set_font_size(14),
-            date: Format::new().set_num_format("dd-mm-yyyy"),
-            pct: Format::new().set_num_format("0.0%"),
-            points: Format::new().set_num_format("+0.0;-0.0;0.0"),
-            money: Format::new().set_num_format("#,##0.00"),
-            green: Format::new().set_background_color(Color::RGB(0xC6EFCE)).set_font_color(Color::RGB(0x006100)),
-            red: Format::new().set_background_color(Color::RGB(0xFFC7CE)).set_font_color(Color::RGB(0x9C0006)),
-        }
-    }
-}
-
-fn xlsx_error(e: XlsxError) -> Error {
-    match xlsx_io_cause(&e) {
-        Some(io) => Error::writing(Path::new("an Excel workbook's sheet"), io),
-        None => Error::Internal(format!("Excel workbook: {e}")),
-    }
-}
-
-/// The OS error inside a workbook error (its error type names no source of its own).
-fn xlsx_io_cause(e: &XlsxError) -> Option<&(dyn std::error::Error + 'static)> {
-    match e {
-        XlsxError::IoError(io) => Some(io),
-        XlsxError::ZipError(zip) => Some(zip),
-        _ => None,
-    }
-}
-
-/// Where a written table's data sits, for conditional formats.
-struct Placed {
-    first: u32,
-    last: u32,
-}
-
-/// Writes a title, a note and an Excel table with a header row. An empty table gets one
-/// blank row, since Excel tables need a data row.
-fn write_table(
-    ws: &mut Worksheet,
-    f: &Formats,
-    name: &str,
-    title: &str,
-    note: &str,
-    columns: &[(&str, f64)],
-    rows: &[Vec<Cell>],
-) -> Result<Placed> {
-    let header = TABLE_HEADER_ROW;
-    // A sheet holds 1,048,576 rows; a longer list is cut there and says so (the CSV table
-    // under tables/ has every row).
-    let room = (EXCEL_ROWS - header - 1) as usize;
-    let note = if rows.len() > room {
-        format!("{note} Listen har {} rækker; arket viser de første {}, og hele listen står i tables/.", da::integer(rows.len() as i64), da::integer(room as i64))
-    } else {
-        note.to_string()
-    };
-    let rows = &rows[..rows.len().min(room)];
-    ws.write_string_with_format(0, 0, title, &f.title).map_err(xlsx_error)?;
-    ws.write_string(1, 0, &note).map_err(xlsx_error)?;
-    // The table first: its header row is written when it is added, and a sheet written in
-    // constant memory takes its rows in order.
-    let last = header + rows.len().max(1) as u32;
-    let table_columns: Vec<TableColumn> = columns.iter().map(|(h, _)| TableColumn::new().set_header(*h)).collect();
-    let table = Table::new().set_name(name).set_columns(&table_columns).set_style(TableStyle::Medium2).set_autofilter(true);
-    ws.add_table(header, 0, last, columns.len() as u16 - 1, &table).map_err(xlsx_error)?;
-    for (r, row) in rows.iter().enumerate() {
-        let r = header + 1 + r as u32;
-        for (c, cell) in row.iter().enumerate() {
-            let c = c as u16;
-            match cell {
-                Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
-                Cell::OptText(Some(s)) => ws.write_string(r, c, s).map(|_| ()),
-                Cell::Int(n) | Cell::OptInt(Some(n)) => ws.write_number(r, c, *n as f64).map(|_| ()),
-                Cell::Pct(Some(x)) => ws.write_number_with_format(r, c, *x, &f.pct).map(|_| ()),
-                Cell::Points(Some(x)) => ws.write_number_with_format(r, c, *x, &f.points).map(|_| ()),
-                Cell::Money(Some(x)) => ws.write_number_with_format(r, c, *x, &f.money).map(|_| ()),
-                Cell::Date(d) => {
-                    let date = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(xlsx_error)?;
-                    ws.write_date_with_format(r, c, &date, &f.date).map(|_| ())
-                }
-                Cell::OptText(None) | Cell::OptInt(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Money(None) => Ok(()),
-            }
-            .map_err(xlsx_error)?;
-        }
-    }
-    for (c, (_, width)) in columns.iter().enumerate() {
-        ws.set_column_width(c as u16, *width).map_err(xlsx_error)?;
-    }
-    ws.set_freeze_panes(header + 1, 0).map_err(xlsx_error)?;
-    ws.set_paper_size(9); // A4
-    ws.set_landscape();
-    ws.set_print_fit_to_pages(1, 0);
-    Ok(Placed { first: header + 1, last })
-}
-
-/// Colours column `col` green where `met` holds and red where `not_met` does; both are
-/// formulas over the first data row (Excel shifts them down the column).
-fn colour(ws: &mut Worksheet, f: &Formats, at: &Placed, col: u16, met: Option<&str>, not_met: &str) -> Result<()> {
-    for (rule, format) in [(met, &f.green), (Some(not_met), &f.red)] {
-        let Some(rule) = rule else { continue };
-        let cf = ConditionalFormatFormula::new().set_rule(rule).set_format(format);
-        ws.add_conditional_format(at.first, col, at.last, col, &cf).map_err(xlsx_error)?;
-    }
-    Ok(())
-}
-
-/// Green when a share in `share_col` reaches the target (a cell or a number), red below.
-fn colour_share(ws: &mut Worksheet, f: &Formats, at: &Placed, share_col: u16, target: &str) -> Result<()> {
-    colour_share_towards(ws, f, at, share_col, target, false)
-}
-
-/// As `colour_share`; when `lower_is_better` (complaints) green at or below the target and
-/// red above it.
-fn colour_share_towards(ws: &mut Worksheet, f: &Formats, at: &Placed, share_col: u16, target: &str, lower_is_better: bool) -> Result<()> {
-    let cell = column_cell(at, share_col);
-    let (good, bad) = if lower_is_better { ("<=", ">") } else { (">=", "<") };
-    colour(
-        ws,
-        f,
-        at,
-        share_col,
-        Some(&format!("=AND(ISNUMBER({cell}),{cell}{good}{target})")),
-        &format!("=AND(ISNUMBER({cell}),{cell}{bad}{target})"),
-    )
-}
-
-/// The first data cell of a column with the column fixed and the row relative ("$E5"),
-/// so a rule over the column compares each row with its own cells.
-fn column_cell(at: &Placed, col: u16) -> String {
-    let cell = row_col_to_cell(at.first, col);
-    let split = cell.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
-    format!("${}{}", &cell[..split], &cell[split..])
-}
 
 fn caseworker(id: Option<&str>, name: Option<&str>) -> Cell {
     Cell::Text(da::caseworker(id, name))
@@ -239,7 +83,7 @@ fn kpi_summary(ctx: &PageContext, unit: &str, kpis: &[&str]) -> String {
 pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()> {
     crate::contained::run(|| build_workbook(ctx, unit, path)).unwrap_or_else(|panic| {
         Err(match crate::contained::os_error(panic.as_ref()) {
-            Some(io) => Error::io_path("write", &path.to_path_buf(), io),
+            Some(io) => Error::io_path("write", path, io),
             None => Error::Internal(format!("cannot write {}: the Excel writer failed", path.display())),
         })
     })
@@ -355,7 +199,15 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             ("Opfølgninger udført", 14.0),
             ("Foranstaltninger startet", 14.0),
         ];
-        write_table(ws, &f, "Produktion", &title("Produktion pr. uge"), &note("De seneste 12 ISO-uger.".into()), &columns, &rows)?;
+        write_table(
+            ws,
+            &f,
+            "Produktion",
+            &title("Produktion pr. uge"),
+            &note("De seneste 12 ISO-uger.".into()),
+            &columns,
+            &rows,
+        )?;
     }
 
     // 3. Overdue cases, worst first.
@@ -456,7 +308,13 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             &f,
             "Frister",
             &title("Kommende frister"),
-            &note(format!("Uge {}–{} ({}–{}).", from.week(), to.week(), da::date(from.monday()), da::date(to.sunday()))),
+            &note(format!(
+                "Uge {}–{} ({}–{}).",
+                from.week(),
+                to.week(),
+                da::date(from.monday()),
+                da::date(to.sunday())
+            )),
             &columns,
             &rows,
         )?;
@@ -530,7 +388,9 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             .map(|date| {
                 let mut row = vec![Cell::Text(super::week::IsoWeek::of(date).to_string()), Cell::Date(date)];
                 for d in crate::kpi::DEFINITIONS {
-                    row.push(Cell::Pct(figures.iter().find(|k| k.as_of == date && k.kpi_id == d.id).and_then(|k| k.share)));
+                    row.push(Cell::Pct(
+                        figures.iter().find(|k| k.as_of == date && k.kpi_id == d.id).and_then(|k| k.share),
+                    ));
                 }
                 row
             })
@@ -599,10 +459,18 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             None => format!(
                 "Åbne ansøgninger over sagsbehandlingsfristen pr. {}, ældste frist først. {}",
                 da::date(as_of),
-                kpi_summary(ctx, id, &section.kpis)
+                kpi_summary(ctx, id, section.kpis)
             ),
         };
-        let at = write_table(ws, &f, "Fristoverskridelser", &title("Sagsbehandlingsfrister (punkt 12)"), &note(text), &columns, &rows)?;
+        let at = write_table(
+            ws,
+            &f,
+            "Fristoverskridelser",
+            &title("Sagsbehandlingsfrister (punkt 12)"),
+            &note(text),
+            &columns,
+            &rows,
+        )?;
         if !rows.is_empty() {
             let days = column_cell(&at, 10);
             colour(ws, &f, &at, 10, None, &format!("=ISNUMBER({days})"))?;
@@ -612,7 +480,9 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     }
 
     // 8. Notifications and 9. complaints: their two KPIs week by week over the trend.
-    for (sheet, table, section) in [(SHEETS[7], "Underretninger", &da::SECTIONS[1]), (SHEETS[8], "Klager", &da::SECTIONS[2])] {
+    for (sheet, table, section) in
+        [(SHEETS[7], "Underretninger", &da::SECTIONS[1]), (SHEETS[8], "Klager", &da::SECTIONS[2])]
+    {
         let ws = wb.add_worksheet_with_constant_memory().set_name(sheet).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let no_data = ctx.no_data(section);
@@ -639,8 +509,14 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             .iter()
             .flat_map(|kpi_id| {
                 let short = da::short_label(kpi_id);
-                let (num, den) = if section.key == "klager" { ("i perioden", "i basisperioden") } else { ("tæller", "nævner") };
-                [format!("{short} {num}"), format!("{short} {den}"), format!("{short} andel"), format!("{short} status")]
+                let (num, den) =
+                    if section.key == "klager" { ("i perioden", "i basisperioden") } else { ("tæller", "nævner") };
+                [
+                    format!("{short} {num}"),
+                    format!("{short} {den}"),
+                    format!("{short} andel"),
+                    format!("{short} status"),
+                ]
             })
             .collect();
         let mut columns: Vec<(&str, f64)> = vec![("Uge", 10.0), ("Søndag", 12.0)];
@@ -652,22 +528,33 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
                 format!(
                     "Klager i perioden ({window} pr. {}) mod basisperioden ({baseline}) uge for uge; færre er bedre: opfyldt når andelen er højst målet. {}",
                     da::date(as_of),
-                    kpi_summary(ctx, id, &section.kpis)
+                    kpi_summary(ctx, id, section.kpis)
                 )
             }
-            None => format!("Frister i de seneste 365 dage, uge for uge. {}", kpi_summary(ctx, id, &section.kpis)),
+            None => format!("Frister i de seneste 365 dage, uge for uge. {}", kpi_summary(ctx, id, section.kpis)),
         };
-        let sub = if section.item.is_empty() { section.name.to_string() } else { format!("{} ({})", section.name, section.item) };
+        let sub = if section.item.is_empty() {
+            section.name.to_string()
+        } else {
+            format!("{} ({})", section.name, section.item)
+        };
         let at = write_table(ws, &f, table, &title(&sub), &note(text), &columns, &rows)?;
         if !rows.is_empty() {
             for (i, kpi_id) in section.kpis.iter().enumerate() {
                 let share_col = 2 + 4 * i as u16 + 2;
-                colour_share_towards(ws, &f, &at, share_col, &format!("{:?}", ctx.target(kpi_id)), da::lower_is_better(kpi_id))?;
+                colour_share_towards(
+                    ws,
+                    &f,
+                    &at,
+                    share_col,
+                    &format!("{:?}", ctx.target(kpi_id)),
+                    da::lower_is_better(kpi_id),
+                )?;
             }
         }
     }
 
-    // 10 … : the audit lists (SPEC §4b) and the projection, a sheet each; after the
+    // 10 … : the audit lists (docs/kpis.md) and the projection, a sheet each; after the
     // recovery lists, the burn-down's weekly counts.
     for list in &data.lists {
         write_list(&mut wb, ctx, unit, list, &f, &title)?;
@@ -675,14 +562,27 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             let ws = wb.add_worksheet_with_constant_memory().set_name(RECOVERY_TREND_SHEET).map_err(xlsx_error)?;
             let rows: Vec<Vec<Cell>> = audit::recovery_counts(ctx, id)
                 .into_iter()
-                .map(|(date, n)| vec![Cell::Text(super::week::IsoWeek::of(date).to_string()), Cell::Date(date), Cell::OptInt(n)])
+                .map(|(date, n)| {
+                    vec![Cell::Text(super::week::IsoWeek::of(date).to_string()), Cell::Date(date), Cell::OptInt(n)]
+                })
                 .collect();
             let text = match ctx.no_data(&da::SECTIONS[3]) {
                 Some(no_data) => no_data,
-                None => format!("Sager, der mangler mindst ét element i tjeklisten, hver søndag de seneste {} uger.", super::TREND_WEEKS),
+                None => format!(
+                    "Sager, der mangler mindst ét element i tjeklisten, hver søndag de seneste {} uger.",
+                    super::TREND_WEEKS
+                ),
             };
             let columns = [("Uge", 10.0), ("Søndag", 12.0), ("Sager tilbage", 14.0)];
-            write_table(ws, &f, "RecoveryTrend", &title("Sager til genopretning uge for uge"), &note(text), &columns, &rows)?;
+            write_table(
+                ws,
+                &f,
+                "RecoveryTrend",
+                &title("Sager til genopretning uge for uge"),
+                &note(text),
+                &columns,
+                &rows,
+            )?;
         }
     }
     write_list(&mut wb, ctx, unit, &data.projection, &f, &title)?;
@@ -692,11 +592,18 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
         Some(cause) => Error::writing(path, cause),
         None => Error::Internal(format!("cannot write {}: {e}", path.display())),
     })?;
-    std::fs::write(path, bytes).map_err(|e| Error::io_path("write", &path.to_path_buf(), e))
+    std::fs::write(path, bytes).map_err(|e| Error::io_path("write", path, e))
 }
 
 /// A list of the audit sections as a sheet: every row of the unit's list.
-fn write_list(wb: &mut Workbook, ctx: &PageContext, unit: &UnitInfo, list: &List, f: &Formats, title: &dyn Fn(&str) -> String) -> Result<()> {
+fn write_list(
+    wb: &mut Workbook,
+    ctx: &PageContext,
+    unit: &UnitInfo,
+    list: &List,
+    f: &Formats,
+    title: &dyn Fn(&str) -> String,
+) -> Result<()> {
     let spec = list.spec;
     let ws = wb.add_worksheet_with_constant_memory().set_name(spec.sheet).map_err(xlsx_error)?;
     let mut rows = Vec::new();
@@ -721,7 +628,15 @@ fn write_list(wb: &mut Workbook, ctx: &PageContext, unit: &UnitInfo, list: &List
         rows.push(cells);
     }
     let columns: Vec<(&str, f64)> = spec.columns.iter().map(|c| (c.header, c.width)).collect();
-    let at = write_table(ws, f, &excel_table_name(spec.key), &title(spec.title), &list_note(ctx, unit, spec.key), &columns, &rows)?;
+    let at = write_table(
+        ws,
+        f,
+        &excel_table_name(spec.key),
+        &title(spec.title),
+        &list_note(ctx, unit, spec.key),
+        &columns,
+        &rows,
+    )?;
     if let Some(met) = spec.columns.iter().position(|c| c.kind == Kind::Met) {
         let cell = column_cell(&at, met as u16);
         let (yes, no) = (da::milestone_status(Some(true)), da::milestone_status(Some(false)));
@@ -739,7 +654,8 @@ fn excel_table_name(key: &str) -> String {
 fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
     let as_of = da::date(ctx.data.week.sunday());
     let no_events = (!ctx.has_data("case_events")).then(|| ctx.no_data(&da::SECTIONS[3]).unwrap_or_default());
-    let no_postings = (!ctx.has_data("postings")).then_some("Ingen data: udtrækket har ingen posteringer (tabellen postings).".to_string());
+    let no_postings = (!ctx.has_data("postings"))
+        .then_some("Ingen data: udtrækket har ingen posteringer (tabellen postings).".to_string());
     let text = match key {
         "checklist" => format!("Pr. {as_of}: de aktive sager med aktiv foranstaltning, der mangler hvert element, oftest manglende først. {}", kpi_summary(ctx, &unit.id, &["lawful_case"])),
         "recovery" => format!("Pr. {as_of}: sager, der mangler mindst ét element, i rækkefølgen for genopretning (akutte først, derefter højeste månedlige udgift, derefter sagsnummer). Nr. er pladsen i hele kommunens rækkefølge."),

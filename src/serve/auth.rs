@@ -24,7 +24,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use datafusion_postgres::pgwire;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
-    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
 };
 use pgwire::api::{ClientInfo, ConnectionManager, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -84,7 +85,9 @@ impl Drop for UserPlace {
 impl LoginShared {
     /// A place for a connection of `user`, or PostgreSQL's refusal.
     fn take_place(&self, user: &str) -> PgWireResult<UserPlace> {
-        let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| fatal("53300", "sorry, too many clients already"))?;
+        let place = Arc::clone(&self.places)
+            .try_acquire_owned()
+            .map_err(|_| fatal("53300", "sorry, too many clients already"))?;
         let mut counts = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
         let count = counts.entry(user.to_string()).or_default();
         if *count >= self.places_per_user {
@@ -138,8 +141,12 @@ impl Backoff {
 pub fn login_secret(path: &std::path::Path) -> crate::error::Result<[u8; 32]> {
     use crate::error::Error;
     if let Ok(bytes) = std::fs::read(path) {
-        return <[u8; 32]>::try_from(bytes.as_slice())
-            .map_err(|_| Error::Usage(format!("{}: the login secret must be 32 bytes; delete the file to make a new one", path.display())));
+        return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+            Error::Usage(format!(
+                "{}: the login secret must be 32 bytes; delete the file to make a new one",
+                path.display()
+            ))
+        });
     }
     let secret = random_bytes::<32>()?;
     use std::io::Write;
@@ -149,14 +156,15 @@ pub fn login_secret(path: &std::path::Path) -> crate::error::Result<[u8; 32]> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| Error::io_path("create", &path.to_path_buf(), e))?;
-    file.write_all(&secret).map_err(|e| Error::io_path("write", &path.to_path_buf(), e))?;
+        .map_err(|e| Error::io_path("create", path, e))?;
+    file.write_all(&secret).map_err(|e| Error::io_path("write", path, e))?;
     Ok(secret)
 }
 
 enum State {
     Initial,
-    ServerFirstSent(Exchange),
+    /// Boxed: an exchange is large, and most states are not one.
+    ServerFirstSent(Box<Exchange>),
     Done,
 }
 
@@ -289,7 +297,9 @@ impl ScramLogin {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
-                client.send(PgWireBackendMessage::Authentication(Authentication::SASL(vec!["SCRAM-SHA-256".to_owned()]))).await?;
+                client
+                    .send(PgWireBackendMessage::Authentication(Authentication::SASL(vec!["SCRAM-SHA-256".to_owned()])))
+                    .await?;
             }
             PgWireFrontendMessage::PasswordMessageFamily(message) => {
                 let user = client.metadata().get(METADATA_USER).cloned().ok_or(PgWireError::UserNameRequired)?;
@@ -306,13 +316,19 @@ impl ScramLogin {
                             // "p=…" asks for channel binding, which is never offered.
                             return Err(login_failed(&user));
                         };
-                        let client_nonce = bare.split(',').find_map(|p| p.strip_prefix("r=")).ok_or_else(|| login_failed(&user))?;
+                        let client_nonce =
+                            bare.split(',').find_map(|p| p.strip_prefix("r=")).ok_or_else(|| login_failed(&user))?;
                         let (verifier, known) = self.verifier_for(&user)?;
                         let server_nonce = random_bytes::<18>().map_err(|e| fatal("XX000", &e.to_string()))?;
                         let nonce = format!("{client_nonce}{}", B64.encode(server_nonce));
-                        let server_first = format!("r={nonce},s={},i={}", B64.encode(&verifier.salt), verifier.iterations);
-                        client.send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(server_first.clone().into()))).await?;
-                        *state = State::ServerFirstSent(Exchange {
+                        let server_first =
+                            format!("r={nonce},s={},i={}", B64.encode(&verifier.salt), verifier.iterations);
+                        client
+                            .send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(
+                                server_first.clone().into(),
+                            )))
+                            .await?;
+                        *state = State::ServerFirstSent(Box::new(Exchange {
                             user,
                             known,
                             verifier,
@@ -320,20 +336,24 @@ impl ScramLogin {
                             client_first_bare: bare.to_owned(),
                             server_first,
                             nonce,
-                        });
+                        }));
                     }
                     State::ServerFirstSent(exchange) => {
                         let response = sasl_response(&message);
                         let client_final = std::str::from_utf8(&response).map_err(|_| login_failed(&exchange.user))?;
-                        let (without_proof, proof) = client_final.rsplit_once(",p=").ok_or_else(|| login_failed(&exchange.user))?;
+                        let (without_proof, proof) =
+                            client_final.rsplit_once(",p=").ok_or_else(|| login_failed(&exchange.user))?;
                         let mut parts = without_proof.split(',');
                         let binding = parts.next().and_then(|p| p.strip_prefix("c="));
                         let nonce = parts.next().and_then(|p| p.strip_prefix("r="));
-                        if binding != Some(B64.encode(&exchange.gs2_header).as_str()) || nonce != Some(exchange.nonce.as_str()) {
+                        if binding != Some(B64.encode(&exchange.gs2_header).as_str())
+                            || nonce != Some(exchange.nonce.as_str())
+                        {
                             return Err(login_failed(&exchange.user));
                         }
                         let proof = B64.decode(proof).map_err(|_| login_failed(&exchange.user))?;
-                        let auth_message = format!("{},{},{without_proof}", exchange.client_first_bare, exchange.server_first);
+                        let auth_message =
+                            format!("{},{},{without_proof}", exchange.client_first_bare, exchange.server_first);
                         let signature = exchange.verifier.verify(auth_message.as_bytes(), &proof);
                         let (Some(signature), Some((_, grant))) = (signature, exchange.known) else {
                             return Err(login_failed(&exchange.user));

@@ -13,11 +13,11 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{cast, kernels::length::length};
 use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
-use datafusion::execution::FunctionRegistry;
 use datafusion::prelude::SessionContext;
 
 /// How the size of a function's result grows with its arguments, per row.
@@ -95,7 +95,9 @@ fn counts(value: &ColumnarValue) -> Numbers {
 fn byte_lengths(value: &ColumnarValue) -> Numbers {
     match value {
         ColumnarValue::Scalar(scalar) => Numbers::Each(match scalar {
-            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s.len() as i64,
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+                s.len() as i64
+            }
             _ => 0,
         }),
         ColumnarValue::Array(array) => {
@@ -136,7 +138,9 @@ impl Bounded {
                 _ => return 0,
             },
             Growth::Series => match args {
-                [start, stop] | [start, stop, _] if !matches!(start.data_type(), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)) => {
+                [start, stop] | [start, stop, _]
+                    if !matches!(start.data_type(), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)) =>
+                {
                     let (start, stop) = (counts(start), counts(stop));
                     let step = args.get(2).map(counts).unwrap_or(Numbers::Each(1));
                     Box::new(move |r| {

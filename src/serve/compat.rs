@@ -19,14 +19,17 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Expr, FunctionArguments, Query, SelectItem, SetExpr, TableFactor, Value, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArguments, Query, SelectItem, SetExpr, TableFactor, Value, VisitMut, VisitorMut,
+};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 /// The statement text to plan: `sql` rewritten if a rule applies, else `sql` itself.
 pub fn rewrite(sql: &str) -> std::borrow::Cow<'_, str> {
     let lower = sql.to_ascii_lowercase();
-    if !lower.contains("array(") && !lower.contains("regclass") && !(lower.contains("pg_") && lower.contains("(select")) {
+    let catalog_subquery = lower.contains("pg_") && lower.contains("(select");
+    if !(lower.contains("array(") || lower.contains("regclass") || catalog_subquery) {
         return sql.into();
     }
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else { return sql.into() };
@@ -130,7 +133,8 @@ fn catalog_subquery(query: &Query) -> Option<CatalogSubquery> {
     if tables.iter().any(|t| EMPTY_CATALOG_TABLES.contains(&t.as_str())) {
         return Some(CatalogSubquery::OverEmptyTables);
     }
-    let one_value = select.projection.len() == 1 && select.group_by == datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(vec![], vec![]);
+    let one_value = select.projection.len() == 1
+        && select.group_by == datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(vec![], vec![]);
     one_value.then_some(CatalogSubquery::Lookup)
 }
 
@@ -166,11 +170,16 @@ fn is_placeholder(e: &Expr) -> bool {
 /// Wraps a lookup's one value in `max()`, unless it is an aggregate already.
 fn take_max(query: &mut Query) -> bool {
     let SetExpr::Select(select) = query.body.as_mut() else { return false };
-    let (SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }) = &mut select.projection[0] else { return false };
+    let (SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }) = &mut select.projection[0]
+    else {
+        return false;
+    };
     if matches!(value, Expr::Function(_)) {
         return false;
     }
-    let Ok(wrapped) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&format!("max({value})")).and_then(|mut p| p.parse_expr()) else {
+    let Ok(wrapped) =
+        Parser::new(&PostgreSqlDialect {}).try_with_sql(&format!("max({value})")).and_then(|mut p| p.parse_expr())
+    else {
         return false;
     };
     *value = wrapped;

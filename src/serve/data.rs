@@ -18,8 +18,8 @@ use tokio::sync::OnceCell;
 use crate::catalog::{Catalog, CheckedExport, EngineOptions, Lifetime};
 use crate::error::{Error, Result};
 use crate::rules::Rules;
-use crate::snapshot::Snapshot;
 use crate::scope::Grant;
+use crate::snapshot::Snapshot;
 
 /// Where the data comes from and how it is computed.
 #[derive(Debug, Clone)]
@@ -123,7 +123,8 @@ type Catalogs = HashMap<CatalogKey, (Arc<OnceCell<Arc<Catalog>>>, Instant)>;
 
 /// Removes the catalog used longest ago among those `counted`, if there are `limit` of them.
 fn evict_oldest(catalogs: &mut Catalogs, limit: usize, counted: impl Fn(&CatalogKey) -> bool) {
-    let counted: Vec<(&CatalogKey, &Instant)> = catalogs.iter().filter(|(k, _)| counted(k)).map(|(k, (_, used))| (k, used)).collect();
+    let counted: Vec<(&CatalogKey, &Instant)> =
+        catalogs.iter().filter(|(k, _)| counted(k)).map(|(k, (_, used))| (k, used)).collect();
     if counted.len() >= limit
         && let Some(oldest) = counted.iter().min_by_key(|(_, used)| **used).map(|(k, _)| (*k).clone())
     {
@@ -159,12 +160,16 @@ impl Served {
         // `kpi`, the view analysts query most, is kept computed per catalog.
         // The catalog's own work (the warm-up) is the server's, not a query's: the memory
         // limit applies to the sessions that run queries.
-        let options = EngineOptions {
-            cached_views: vec![("kpi".to_string(), Lifetime::AsOfDates)],
-            ..Default::default()
-        };
+        let options =
+            EngineOptions { cached_views: vec![("kpi".to_string(), Lifetime::AsOfDates)], ..Default::default() };
         let first = load(&source, &options, 1).await?;
-        Ok(Served { source, options, current: RwLock::new(Arc::new(first)), numbers: AtomicU64::new(1), failed: Mutex::new(None) })
+        Ok(Served {
+            source,
+            options,
+            current: RwLock::new(Arc::new(first)),
+            numbers: AtomicU64::new(1),
+            failed: Mutex::new(None),
+        })
     }
 
     pub fn current(&self) -> Arc<Generation> {
@@ -192,7 +197,10 @@ impl Served {
         };
         let after = Fingerprint::of(&self.source)?;
         if after != next.fingerprint {
-            return Err(Error::Export(format!("{} changed while it was read; it will be read again", self.source.exports.display())));
+            return Err(Error::Export(format!(
+                "{} changed while it was read; it will be read again",
+                self.source.exports.display()
+            )));
         }
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
         *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -216,7 +224,15 @@ async fn load(source: &Source, options: &EngineOptions, number: u64) -> Result<G
         .await
         .map_err(|e| Error::Internal(format!("the loader stopped: {e}")))??
     };
-    let generation = Generation { number, fingerprint, default_as_of, export, rules, options: options.clone(), catalogs: Mutex::default() };
+    let generation = Generation {
+        number,
+        fingerprint,
+        default_as_of,
+        export,
+        rules,
+        options: options.clone(),
+        catalogs: Mutex::default(),
+    };
     generation.warm().await?;
     tracing::info!(generation = number, as_of = %default_as_of, seconds = started.elapsed().as_secs_f64(), "export loaded");
     Ok(generation)

@@ -30,18 +30,33 @@ pub struct Guard {
 }
 
 /// Client settings passed to datafusion-postgres, which keeps them per connection.
-const CLIENT_SETTINGS: &[&str] =
-    &["statement_timeout", "datestyle", "bytea_output", "intervalstyle", "application_name", "extra_float_digits", "search_path"];
+const CLIENT_SETTINGS: &[&str] = &[
+    "statement_timeout",
+    "datestyle",
+    "bytea_output",
+    "intervalstyle",
+    "application_name",
+    "extra_float_digits",
+    "search_path",
+];
 
 impl Guard {
     /// `Some(answer)` for a statement the guard answers or refuses; `None` to go on.
-    fn check(&self, statement: &Statement, client: &mut (dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<Response>> {
+    fn check(
+        &self,
+        statement: &Statement,
+        client: &mut (dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<Response>> {
         match statement {
             Statement::Set(set) => self.set(set, client),
             Statement::ShowVariable { variable } => {
                 let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(".");
                 let value = match name.as_str() {
-                    AS_OF => client.metadata().get(AS_OF).cloned().unwrap_or_else(|| self.served.current().default_as_of.to_string()),
+                    AS_OF => client
+                        .metadata()
+                        .get(AS_OF)
+                        .cloned()
+                        .unwrap_or_else(|| self.served.current().default_as_of.to_string()),
                     WEEKS => client.metadata().get(WEEKS).cloned().unwrap_or_else(|| "1".into()),
                     _ => return None,
                 };
@@ -54,7 +69,9 @@ impl Guard {
             // the answer alone, and an aborted block can only be left, not resumed: the
             // block ends there, which loses nothing, as nothing is written here.
             Statement::Rollback { savepoint: Some(_), .. } => match client.transaction_status() {
-                TransactionStatus::Idle => Some(Err(error("25P01", "ROLLBACK TO SAVEPOINT can only be used in transaction blocks"))),
+                TransactionStatus::Idle => {
+                    Some(Err(error("25P01", "ROLLBACK TO SAVEPOINT can only be used in transaction blocks")))
+                }
                 TransactionStatus::Transaction => Some(Ok(Response::Execution(Tag::new("ROLLBACK")))),
                 TransactionStatus::Error => Some(Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))),
             },
@@ -90,10 +107,17 @@ impl Guard {
                         // cannot be as of. A reset removes the setting.
                         let setting = (!reset).then_some(value);
                         let current = |key: &str| client.metadata().get(key).cloned();
-                        let (as_of, weeks) = if name == AS_OF { (setting.clone(), current(WEEKS)) } else { (current(AS_OF), setting.clone()) };
+                        let (as_of, weeks) = if name == AS_OF {
+                            (setting.clone(), current(WEEKS))
+                        } else {
+                            (current(AS_OF), setting.clone())
+                        };
                         let date = as_of.as_deref().map_or(Ok(self.served.current().default_as_of), parse_as_of);
                         let weeks = weeks.as_deref().map_or(Ok(1), parse_weeks);
-                        let (date, weeks) = match date.and_then(|d| Ok((d, weeks?))).and_then(|(d, w)| check_dates(d, w).map(|_| (d, w))) {
+                        let (date, weeks) = match date
+                            .and_then(|d| Ok((d, weeks?)))
+                            .and_then(|(d, w)| check_dates(d, w).map(|_| (d, w)))
+                        {
                             Ok(pair) => pair,
                             Err(e) => return Some(Err(e)),
                         };
@@ -105,9 +129,16 @@ impl Guard {
                             client.metadata_mut().remove(&name);
                         }
                     }
-                    n if n.starts_with("cwkpi.") => return Some(Err(error("42704", format!("unrecognized configuration parameter \"{n}\"")))),
+                    n if n.starts_with("cwkpi.") => {
+                        return Some(Err(error("42704", format!("unrecognized configuration parameter \"{n}\""))));
+                    }
                     n if n.starts_with("datafusion.") => {
-                        return Some(Err(error("42501", format!("permission denied to set parameter \"{n}\": the engine's settings are the server's"))));
+                        return Some(Err(error(
+                            "42501",
+                            format!(
+                                "permission denied to set parameter \"{n}\": the engine's settings are the server's"
+                            ),
+                        )));
                     }
                     n if CLIENT_SETTINGS.contains(&n) => return None,
                     // Other client settings (client_encoding, lc_*, …) are accepted and
@@ -145,7 +176,10 @@ fn forget_dates(client: &mut (dyn ClientInfo + Send + Sync)) {
 fn answered_without_plan(statement: &Statement) -> bool {
     matches!(
         statement,
-        Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } | Statement::Discard { .. } | Statement::Reset(_)
+        Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+            | Statement::Discard { .. }
+            | Statement::Reset(_)
     ) || matches!(statement, Statement::Rollback { savepoint: Some(_), .. })
 }
 
@@ -168,7 +202,9 @@ pub fn refusal(statement: &Statement) -> Option<pgwire::error::PgWireError> {
         // EXPLAIN ANALYZE runs its statement, PREPARE keeps it for EXECUTE, a cursor runs
         // its query: each is as much a read as the statement inside.
         Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => refusal(statement),
-        Statement::Declare { stmts } => stmts.iter().filter_map(|d| d.for_query.as_deref()).find_map(query_writes).and_then(read_only),
+        Statement::Declare { stmts } => {
+            stmts.iter().filter_map(|d| d.for_query.as_deref()).find_map(query_writes).and_then(read_only)
+        }
         Statement::Set(_)
         | Statement::ShowVariable { .. }
         | Statement::ShowTables { .. }
@@ -225,7 +261,12 @@ fn show(name: &str, value: &str) -> PgWireResult<QueryResponse> {
 
 #[async_trait]
 impl QueryHook for Guard {
-    async fn handle_simple_query(&self, statement: &Statement, _: &SessionContext, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
         self.check(statement, client)
     }
 
@@ -237,7 +278,10 @@ impl QueryHook for Guard {
     ) -> Option<PgWireResult<LogicalPlan>> {
         // Refused already at Parse; SET and SHOW get their placeholder plan from SetShowHook.
         if answered_without_plan(statement) {
-            let empty = datafusion::logical_expr::EmptyRelation { produce_one_row: false, schema: Arc::new(datafusion::common::DFSchema::empty()) };
+            let empty = datafusion::logical_expr::EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(datafusion::common::DFSchema::empty()),
+            };
             return Some(Ok(LogicalPlan::EmptyRelation(empty)));
         }
         refusal(statement).map(Err)

@@ -63,7 +63,10 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     async fn plan(sql: &str) -> Result<()> {
-        let state = SessionStateBuilder::new().with_default_features().with_physical_optimizer_rule(Arc::new(JoinLimit)).build();
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(JoinLimit))
+            .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.sql("CREATE TABLE t AS SELECT value AS v FROM generate_series(1, 2000)").await?.collect().await?;
         ctx.sql(sql).await?.create_physical_plan().await.map(|_| ())

@@ -189,9 +189,10 @@ impl LoginsInProgress {
     fn admit(&self, address: IpAddr) -> Option<Admission> {
         let mut by_address = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let all: usize = by_address.values().map(|a| a.admitted).sum();
-        let logins = by_address
-            .entry(address)
-            .or_insert_with(|| AddressLogins { places: Arc::new(tokio::sync::Semaphore::new(LOGINS_PER_ADDRESS)), admitted: 0 });
+        let logins = by_address.entry(address).or_insert_with(|| AddressLogins {
+            places: Arc::new(tokio::sync::Semaphore::new(LOGINS_PER_ADDRESS)),
+            admitted: 0,
+        });
         if logins.admitted >= LOGINS_PER_ADDRESS + WAITING_PER_ADDRESS || all >= NOT_LOGGED_IN {
             return None;
         }

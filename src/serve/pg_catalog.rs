@@ -36,7 +36,8 @@ pub fn amend_pg_catalog(ctx: &SessionContext) -> Result<()> {
     let descriptions: HashMap<String, String> =
         all_views().into_iter().chain(other_date_views()).map(|v| (v.name, v.description)).collect();
     let by_oid = OidDescriptions::default();
-    let described = Described { inner, descriptions: Arc::new(descriptions), by_oid: Arc::clone(&by_oid), reading: Arc::default() };
+    let described =
+        Described { inner, descriptions: Arc::new(descriptions), by_oid: Arc::clone(&by_oid), reading: Arc::default() };
     catalog.register_schema("pg_catalog", Arc::new(described))?;
     for udf in obj_description(by_oid) {
         ctx.register_udf(udf);
@@ -68,7 +69,8 @@ impl SchemaProvider for Described {
             _ => return self.inner.table(name).await,
         };
         let Some(inner_table) = self.inner.table(name).await? else { return Ok(None) };
-        let schema = if kind == Kind::Type { with_regproc_receive(&inner_table.schema())? } else { inner_table.schema() };
+        let schema =
+            if kind == Kind::Type { with_regproc_receive(&inner_table.schema())? } else { inner_table.schema() };
         Ok(Some(Arc::new(Wrapped {
             kind,
             schema,
@@ -166,7 +168,9 @@ impl Wrapped {
             .map(|batch| {
                 let names = cast(batch.column(at), &DataType::Utf8)?;
                 let names = names.as_string::<i32>();
-                let oids: Int32Array = (0..names.len()).map(|i| Some(if names.is_null(i) { 0 } else { oid_of.get(names.value(i)).copied().unwrap_or(0) })).collect();
+                let oids: Int32Array = (0..names.len())
+                    .map(|i| Some(if names.is_null(i) { 0 } else { oid_of.get(names.value(i)).copied().unwrap_or(0) }))
+                    .collect();
                 let mut columns = batch.columns().to_vec();
                 columns[at] = Arc::new(oids);
                 Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
@@ -180,12 +184,18 @@ impl Wrapped {
 fn oids_and_names(batches: &[RecordBatch], name_column: &str) -> Result<Vec<(i32, String)>> {
     let mut pairs = Vec::new();
     for batch in batches {
-        let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name(name_column)) else { continue };
+        let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name(name_column)) else {
+            continue;
+        };
         let oids = cast(oids, &DataType::Int32)?;
         let oids = oids.as_primitive::<Int32Type>();
         let names = cast(names, &DataType::Utf8)?;
         let names = names.as_string::<i32>();
-        pairs.extend((0..batch.num_rows()).filter(|&i| oids.is_valid(i) && names.is_valid(i)).map(|i| (oids.value(i), names.value(i).to_string())));
+        pairs.extend(
+            (0..batch.num_rows())
+                .filter(|&i| oids.is_valid(i) && names.is_valid(i))
+                .map(|i| (oids.value(i), names.value(i).to_string())),
+        );
     }
     Ok(pairs)
 }
@@ -214,7 +224,13 @@ impl TableProvider for Wrapped {
         TableType::View
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let (schema, batches) = match self.kind {
             Kind::Class => self.class(state).await?,
             Kind::Description => self.description(state).await?,
@@ -234,12 +250,16 @@ fn obj_description(by_oid: OidDescriptions) -> Vec<ScalarUDF> {
             DataType::Utf8,
             Volatility::Stable,
             Arc::new(move |args: &[ColumnarValue]| {
-                let rows = args.iter().find_map(|a| if let ColumnarValue::Array(a) = a { Some(a.len()) } else { None }).unwrap_or(1);
+                let rows = args
+                    .iter()
+                    .find_map(|a| if let ColumnarValue::Array(a) = a { Some(a.len()) } else { None })
+                    .unwrap_or(1);
                 let oids = cast(&args[0].to_array(rows)?, &DataType::Int32)?;
                 let oids = oids.as_primitive::<Int32Type>();
                 let by_oid = by_oid.read().unwrap_or_else(|e| e.into_inner());
-                let out: StringArray =
-                    (0..oids.len()).map(|i| if oids.is_null(i) { None } else { by_oid.get(&oids.value(i)).cloned() }).collect();
+                let out: StringArray = (0..oids.len())
+                    .map(|i| if oids.is_null(i) { None } else { by_oid.get(&oids.value(i)).cloned() })
+                    .collect();
                 Ok(ColumnarValue::Array(Arc::new(out)))
             }),
         )

@@ -83,8 +83,14 @@ fn size_pretty() -> ScalarUDF {
 /// number under 20,480, rounded half away from zero.
 pub fn pretty_size(bytes: i64) -> String {
     // (unit, below this it is used, rounded, bits from bytes)
-    const UNITS: [(&str, u64, bool, u32); 6] =
-        [("bytes", 10 * 1024, false, 0), ("kB", 20 * 1024 - 1, true, 10), ("MB", 20 * 1024 - 1, true, 20), ("GB", 20 * 1024 - 1, true, 30), ("TB", 20 * 1024 - 1, true, 40), ("PB", 20 * 1024 - 1, true, 50)];
+    const UNITS: [(&str, u64, bool, u32); 6] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+        ("PB", 20 * 1024 - 1, true, 50),
+    ];
     let mut size = bytes;
     for (i, (name, limit, round, bits)) in UNITS.iter().enumerate() {
         let Some(next) = UNITS.get(i + 1) else {
@@ -127,6 +133,10 @@ mod tests {
 
     #[test]
     fn version_reads_as_postgresql_first() {
-        assert!(version_text().starts_with("PostgreSQL 16.0 on x86_64-pc-linux-gnu, compiled by "), "{}", version_text());
+        assert!(
+            version_text().starts_with("PostgreSQL 16.0 on x86_64-pc-linux-gnu, compiled by "),
+            "{}",
+            version_text()
+        );
     }
 }

@@ -20,9 +20,9 @@ use datafusion::datasource::TableType;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
+use datafusion::object_store::ObjectStore;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::object_store::ObjectStore;
 use url::Url;
 
 fn refused(what: &str) -> DataFusionError {
@@ -73,7 +73,13 @@ impl TableProvider for ReadOnlyTable {
         self.inner.get_column_default(column)
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         self.inner.scan(state, projection, filters, limit).await
     }
 
@@ -85,7 +91,12 @@ impl TableProvider for ReadOnlyTable {
         self.inner.statistics()
     }
 
-    async fn insert_into(&self, _: &dyn Session, _: Arc<dyn ExecutionPlan>, _: InsertOp) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn insert_into(
+        &self,
+        _: &dyn Session,
+        _: Arc<dyn ExecutionPlan>,
+        _: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         Err(refused(&format!("insert into {}", self.name)))
     }
 

@@ -32,7 +32,9 @@ use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, Parser, QueryHook};
 use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_partial_query_response};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_partial_query_response,
+};
 use pgwire::api::results::{FieldInfo, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
@@ -45,9 +47,9 @@ use pgwire::messages::response::EmptyQueryResponse;
 use super::auth::LoggedIn;
 use super::data::{Generation, Served};
 use super::guard::Guard;
-use super::settings::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
 use super::memory::QueryShare;
 use super::read_only::{NoFiles, ReadOnlyTable, seal};
+use super::settings::{AS_OF, WEEKS, check_dates, error, parse_as_of, parse_weeks};
 use super::users::Users;
 use super::watch::{ConnectionWatch, QueryTicket};
 use crate::catalog::{DATABASE, session_config, weekly_dates};
@@ -141,7 +143,12 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(served: Arc<Served>, users: Arc<RwLock<Arc<Users>>>, memory: Arc<dyn MemoryPool>, limits: Limits) -> Arc<Router> {
+    pub fn new(
+        served: Arc<Served>,
+        users: Arc<RwLock<Arc<Users>>>,
+        memory: Arc<dyn MemoryPool>,
+        limits: Limits,
+    ) -> Arc<Router> {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(Guard { served: Arc::clone(&served) }),
             Arc::new(CursorStatementHook),
@@ -180,7 +187,8 @@ impl Router {
         let grant = self.grant(client)?;
         let generation = self.served.current();
         let dates = session_dates(client.metadata(), &generation)?;
-        if let Some(session) = client.session_extensions().get::<Arc<ConnectionSession>>().map(|s| Arc::clone(s.as_ref()))
+        if let Some(session) =
+            client.session_extensions().get::<Arc<ConnectionSession>>().map(|s| Arc::clone(s.as_ref()))
             && session.generation == generation.number
             && session.dates == dates
             && session.grant == grant
@@ -188,8 +196,13 @@ impl Router {
             return Ok(session);
         }
         let catalog = generation.catalog(&grant, &dates).await.map_err(|e| error("XX000", e.to_string()))?;
-        let providers: HashMap<String, Arc<dyn TableProvider>> =
-            catalog.providers().await.map_err(internal)?.into_iter().map(|(name, p)| (name.clone(), ReadOnlyTable::wrap(&name, p))).collect();
+        let providers: HashMap<String, Arc<dyn TableProvider>> = catalog
+            .providers()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(name, p)| (name.clone(), ReadOnlyTable::wrap(&name, p)))
+            .collect();
         let user = client.session_extensions().get::<LoggedIn>().map(|l| l.user.clone()).unwrap_or_default();
         let ctx = self.session_context(&catalog, &providers, &user)?;
         let service = Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), self.hooks.clone()));
@@ -230,10 +243,14 @@ impl Router {
     fn start<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<(tokio::time::Instant, Arc<QueryTicket>)> {
         // The client may ask for less time than the server allows, never more.
         // datafusion-postgres keeps `SET statement_timeout` in the metadata, in ms.
-        let asked = client.metadata().get("statement_timeout_ms").and_then(|ms| ms.parse().ok()).map(Duration::from_millis);
-        let limit = asked.filter(|a| !a.is_zero()).map_or(self.limits.statement_timeout, |a| a.min(self.limits.statement_timeout));
+        let asked =
+            client.metadata().get("statement_timeout_ms").and_then(|ms| ms.parse().ok()).map(Duration::from_millis);
+        let limit = asked
+            .filter(|a| !a.is_zero())
+            .map_or(self.limits.statement_timeout, |a| a.min(self.limits.statement_timeout));
         let deadline = tokio::time::Instant::now() + limit;
-        let watch = client.session_extensions().get::<Arc<ConnectionWatch>>().ok_or_else(|| error("28000", "not logged in"))?;
+        let watch =
+            client.session_extensions().get::<Arc<ConnectionWatch>>().ok_or_else(|| error("28000", "not logged in"))?;
         Ok((deadline, watch.start_query(deadline)))
     }
 }
@@ -309,7 +326,12 @@ impl SimpleQueryHandler for Router {
     {
         let (deadline, ticket) = self.start(client)?;
         let service = bounded(deadline, &ticket, self.service(client)).await?;
-        let responses = bounded(deadline, &ticket, <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &super::compat::rewrite(query))).await?;
+        let responses = bounded(
+            deadline,
+            &ticket,
+            <DfSessionService as SimpleQueryHandler>::do_query(&service, client, &super::compat::rewrite(query)),
+        )
+        .await?;
         Ok(responses.into_iter().map(|r| bounded_rows(r, deadline, Arc::clone(&ticket))).collect())
     }
 }
@@ -349,7 +371,10 @@ impl ExtendedQueryHandler for Router {
         client.set_state(PgWireConnectionState::QueryInProgress);
         let result = match ExtendedQueryHandler::do_query(self, client, portal.as_ref(), 0).await {
             Ok(Response::Query(mut rows)) => send_partial_query_response(client, &mut rows, 0).await.map(|_| ()),
-            Ok(Response::EmptyQuery) => client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await.map_err(Into::into),
+            Ok(Response::EmptyQuery) => client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .await
+                .map_err(Into::into),
             Ok(Response::Execution(tag)) => send_execution_response(client, tag).await,
             Ok(Response::TransactionStart(tag)) => {
                 transaction = transaction.to_in_transaction_state();
@@ -404,8 +429,12 @@ impl ExtendedQueryHandler for Router {
             _ => portal,
         };
         let service = Arc::clone(&session.service);
-        let response =
-            bounded(deadline, &ticket, <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows)).await?;
+        let response = bounded(
+            deadline,
+            &ticket,
+            <DfSessionService as ExtendedQueryHandler>::do_query(&service, client, portal, max_rows),
+        )
+        .await?;
         Ok(bounded_rows(response, deadline, ticket))
     }
 }

@@ -47,7 +47,8 @@ impl ScramVerifier {
             stored_key: B64.decode(stored_key).ok()?,
             server_key: B64.decode(server_key).ok()?,
         };
-        (verifier.stored_key.len() == 32 && verifier.server_key.len() == 32 && !verifier.salt.is_empty()).then_some(verifier)
+        (verifier.stored_key.len() == 32 && verifier.server_key.len() == 32 && !verifier.salt.is_empty())
+            .then_some(verifier)
     }
 
     /// The verifier of `password` with `salt`. The password is normalised with SASLprep, as
@@ -112,7 +113,9 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
 
 pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| Error::Internal("the system random generator failed".into()))?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Internal("the system random generator failed".into()))?;
     Ok(bytes)
 }
 
@@ -156,8 +159,11 @@ impl Users {
         // toml's message quotes the line it failed on, which may hold a verifier: keep only
         // where it is.
         let file: UsersFile = toml::from_str(&text).map_err(|e| {
-            let place = e.span().map(|s| format!(" at line {}", text[..s.start].lines().count().max(1))).unwrap_or_default();
-            bad(format!("not a valid users file{place}: each [[user]] needs name, password and units, and nothing else"))
+            let place =
+                e.span().map(|s| format!(" at line {}", text[..s.start].lines().count().max(1))).unwrap_or_default();
+            bad(format!(
+                "not a valid users file{place}: each [[user]] needs name, password and units, and nothing else"
+            ))
         })?;
         let mut users = Users::default();
         for entry in file.user {
@@ -168,7 +174,9 @@ impl Users {
             let grant = match entry.units.as_slice() {
                 [] => return Err(bad(format!("user {name} has no units: give [\"*\"] for every unit, or unit ids"))),
                 [all] if all == "*" => Grant::All,
-                units if units.iter().any(|u| u == "*") => return Err(bad(format!("user {name}: \"*\" cannot be mixed with unit ids"))),
+                units if units.iter().any(|u| u == "*") => {
+                    return Err(bad(format!("user {name}: \"*\" cannot be mixed with unit ids")));
+                }
                 units => Grant::Units(units.to_vec()),
             };
             let verifier = ScramVerifier::parse(entry.password.trim());
@@ -217,7 +225,8 @@ mod tests {
         let v = ScramVerifier::from_password("pencil", &salt, 4096);
         assert_eq!(ScramVerifier::parse(&v.to_string()), Some(v.clone()));
         let nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-        let auth_message = format!("n=user,r=rOprNGfwEbeRWgbNEkqO,r={nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r={nonce}");
+        let auth_message =
+            format!("n=user,r=rOprNGfwEbeRWgbNEkqO,r={nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r={nonce}");
         let proof = B64.decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=").unwrap();
         let signature = v.verify(auth_message.as_bytes(), &proof).expect("the RFC's proof is accepted");
         assert_eq!(B64.encode(signature), "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
@@ -230,7 +239,12 @@ mod tests {
 
     #[test]
     fn plain_passwords_and_broken_verifiers_do_not_parse() {
-        for text in ["pencil", "md5a3556571e93b0d20722ba62be61e8c2d", "SCRAM-SHA-256$4096:abc", "SCRAM-SHA-256$x:W22Z$AA==:AA=="] {
+        for text in [
+            "pencil",
+            "md5a3556571e93b0d20722ba62be61e8c2d",
+            "SCRAM-SHA-256$4096:abc",
+            "SCRAM-SHA-256$x:W22Z$AA==:AA==",
+        ] {
             assert_eq!(ScramVerifier::parse(text), None, "{text}");
         }
     }

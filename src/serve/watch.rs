@@ -59,12 +59,25 @@ pub struct ConnectionWatch {
 
 impl ConnectionWatch {
     /// The watch of a connection accepted at `accepted`, holding `login_place` until login.
-    pub fn new(peer: SocketAddr, timeouts: Timeouts, accepted: Instant, login_place: Box<dyn std::any::Any + Send>) -> Arc<ConnectionWatch> {
+    pub fn new(
+        peer: SocketAddr,
+        timeouts: Timeouts,
+        accepted: Instant,
+        login_place: Box<dyn std::any::Any + Send>,
+    ) -> Arc<ConnectionWatch> {
         let now = Instant::now();
         Arc::new(ConnectionWatch {
             peer,
             timeouts,
-            state: Mutex::new(State { user: None, login_place: Some(login_place), accepted, last_active: now, running: None, next_query: 1, ended: None }),
+            state: Mutex::new(State {
+                user: None,
+                login_place: Some(login_place),
+                accepted,
+                last_active: now,
+                running: None,
+                next_query: 1,
+                ended: None,
+            }),
             changed: Notify::new(),
             cancelled: watch::channel(0).0,
         })
@@ -122,11 +135,17 @@ impl ConnectionWatch {
                 }
                 let now = Instant::now();
                 let (wake, reason) = match (&state.user, state.running) {
-                    (None, _) => (state.accepted + self.timeouts.login, format!("login not finished within {:?}", self.timeouts.login)),
-                    (Some(_), Some((_, deadline))) => {
-                        (deadline + self.timeouts.send_grace, "the statement's rows could not be sent before its deadline".to_string())
+                    (None, _) => (
+                        state.accepted + self.timeouts.login,
+                        format!("login not finished within {:?}", self.timeouts.login),
+                    ),
+                    (Some(_), Some((_, deadline))) => (
+                        deadline + self.timeouts.send_grace,
+                        "the statement's rows could not be sent before its deadline".to_string(),
+                    ),
+                    (Some(_), None) => {
+                        (state.last_active + self.timeouts.idle, format!("idle for {:?}", self.timeouts.idle))
                     }
-                    (Some(_), None) => (state.last_active + self.timeouts.idle, format!("idle for {:?}", self.timeouts.idle)),
                 };
                 if wake <= now {
                     return reason;
@@ -167,11 +186,14 @@ impl Drop for QueryTicket {
     }
 }
 
+/// What a CancelRequest names a connection by: its process id and secret key.
+type CancelKey = (i32, Vec<u8>);
+
 /// The logged-in connections, by the (process id, secret key) their clients were given:
 /// what a CancelRequest names, and what a change of the users file looks through.
 #[derive(Default)]
 pub struct Connections {
-    by_key: Mutex<HashMap<(i32, Vec<u8>), Weak<ConnectionWatch>>>,
+    by_key: Mutex<HashMap<CancelKey, Weak<ConnectionWatch>>>,
 }
 
 impl Connections {

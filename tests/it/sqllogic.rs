@@ -69,7 +69,10 @@ fn rows_of(batch: &RecordBatch) -> Vec<Vec<String>> {
                 .iter()
                 .map(|c| match c.data_type() {
                     _ if c.is_null(i) => "NULL".to_string(),
-                    DataType::Float64 => format!("{:?}", c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().unwrap().value(i)),
+                    DataType::Float64 => format!(
+                        "{:?}",
+                        c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().unwrap().value(i)
+                    ),
                     _ => array_value_to_string(c, i).unwrap(),
                 })
                 .collect()
@@ -80,7 +83,10 @@ fn rows_of(batch: &RecordBatch) -> Vec<Vec<String>> {
 /// The dates on the `# as_of:` line of an .slt file.
 fn as_of_dates(slt: &Path) -> Vec<NaiveDate> {
     let text = std::fs::read_to_string(slt).unwrap();
-    let line = text.lines().find_map(|l| l.strip_prefix("# as_of:")).unwrap_or_else(|| panic!("{} has no '# as_of:' line", slt.display()));
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# as_of:"))
+        .unwrap_or_else(|| panic!("{} has no '# as_of:' line", slt.display()));
     line.split_whitespace().map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()).collect()
 }
 
@@ -92,7 +98,8 @@ fn expected_rejections(slt: &Path) -> Vec<(String, String)> {
         .filter_map(|l| l.strip_prefix("# rejected:"))
         .flat_map(|rest| {
             let mut words = rest.split_whitespace();
-            let table = words.next().unwrap_or_else(|| panic!("{}: '# rejected:' without a table", slt.display())).to_string();
+            let table =
+                words.next().unwrap_or_else(|| panic!("{}: '# rejected:' without a table", slt.display())).to_string();
             words.map(move |id| (table.clone(), id.to_string())).collect::<Vec<_>>()
         })
         .collect();
@@ -117,10 +124,14 @@ async fn run_slt(slt: PathBuf) -> Result<(), String> {
     rejected.sort();
     let expected = expected_rejections(&slt);
     if rejected != expected {
-        return Err(format!("{}: fixture rows rejected {rejected:?}, its '# rejected:' lines expect {expected:?}", slt.display()));
+        return Err(format!(
+            "{}: fixture rows rejected {rejected:?}, its '# rejected:' lines expect {expected:?}",
+            slt.display()
+        ));
     }
     let rules_file = csv_dir.join("rules.toml");
-    let rules = Rules::load(rules_file.is_file().then_some(rules_file.as_path())).unwrap_or_else(|e| panic!("{}: {e}", rules_file.display()));
+    let rules = Rules::load(rules_file.is_file().then_some(rules_file.as_path()))
+        .unwrap_or_else(|e| panic!("{}: {e}", rules_file.display()));
     let catalog = Catalog::new(&export, rules, &as_of_dates(&slt), &EngineOptions::default()).await.unwrap();
     let mut db = Some(CatalogDb(catalog));
     let mut runner = Runner::new(move || {
@@ -134,8 +145,11 @@ async fn run_slt(slt: PathBuf) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn slt_files_pass() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "slt")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
     files.sort();
     assert!(files.len() >= 3, "expected the slt suites in {}", dir.display());
     // Every suite runs, so one failing suite does not hide another's results.

@@ -1,4 +1,4 @@
-//! The `cwkpi` command line as a user meets it: the SPEC §4 csv contract, rules files,
+//! The `cwkpi` command line as a user meets it: the KPI csv contract, rules files,
 //! read-only SQL, and exit codes.
 
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ fn kpi_csv_is_the_spec_contract() {
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "as_of,unit_id,kpi_id,numerator,denominator,share,target,met");
-    // 6 units × 12 KPIs (SPEC §4 and §4b), units by id, KPIs in plan order.
+    // 6 units × 12 KPIs (docs/kpis.md), units by id, KPIs in plan order.
     assert_eq!(lines.len(), 1 + 6 * 12);
     // Figures from tests/slt/plans.slt: CEN plan_coverage 11/14, plan_on_time 7/15.
     assert_eq!(lines[1], "2026-04-30,CEN,plan_coverage,11,14,0.7857142857142857,0.95,false");
@@ -61,7 +61,17 @@ fn a_rules_file_changes_targets_and_paragraph_rules() {
         .replace("prefix = \"BL:47\"\naction_plan = \"before start\"\n", "prefix = \"BL:47\"\n");
     let path = tmp.path().join("rules.toml");
     std::fs::write(&path, rules).unwrap();
-    let o = cwkpi(&["kpi", "--exports", export.to_str().unwrap(), "--as-of", "2026-04-30", "--format", "csv", "--rules", path.to_str().unwrap()]);
+    let o = cwkpi(&[
+        "kpi",
+        "--exports",
+        export.to_str().unwrap(),
+        "--as-of",
+        "2026-04-30",
+        "--format",
+        "csv",
+        "--rules",
+        path.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     // T1 without M8/C8: plan_coverage 5/6 (C1 C2 C3 C6 C7 ✓, C4 ✗), plan_on_time 2/5.
@@ -76,7 +86,11 @@ fn a_malformed_rules_file_is_refused_with_its_line() {
     let tmp = tempfile::tempdir().unwrap();
     let export = plans_export(tmp.path());
     let path = tmp.path().join("rules.toml");
-    std::fs::write(&path, stdout(&cwkpi(&["rules"])).replace("first_within = \"3 months\"", "first_within = \"three months\"")).unwrap();
+    std::fs::write(
+        &path,
+        stdout(&cwkpi(&["rules"])).replace("first_within = \"3 months\"", "first_within = \"three months\""),
+    )
+    .unwrap();
     let o = cwkpi(&["kpi", "--exports", export.to_str().unwrap(), "--rules", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let msg = stderr(&o);
@@ -88,10 +102,24 @@ fn sql_is_read_only_and_reads_statements_from_files() {
     let tmp = tempfile::tempdir().unwrap();
     let export = plans_export(tmp.path());
     let e = export.to_str().unwrap();
-    let o = cwkpi(&["sql", "--exports", e, "--as-of", "2026-04-30", "--format", "csv", "SELECT count(*) AS n FROM kpi_items WHERE kpi_id = 'plan_on_time'"]);
+    let o = cwkpi(&[
+        "sql",
+        "--exports",
+        e,
+        "--as-of",
+        "2026-04-30",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM kpi_items WHERE kpi_id = 'plan_on_time'",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "n\n15\n");
-    for statement in ["CREATE TABLE x AS SELECT 1", "DROP VIEW kpi", "INSERT INTO units VALUES ('X', 'x', NULL)", "SET datafusion.execution.batch_size = 1"] {
+    for statement in [
+        "CREATE TABLE x AS SELECT 1",
+        "DROP VIEW kpi",
+        "INSERT INTO units VALUES ('X', 'x', NULL)",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
         let o = cwkpi(&["sql", "--exports", e, statement]);
         assert_eq!(o.status.code(), Some(64), "{statement} should be refused");
     }
@@ -102,7 +130,18 @@ fn sql_is_read_only_and_reads_statements_from_files() {
     assert_eq!(stdout(&o), "unit_id\nORG\n");
 
     // --weeks N computes the views as of N dates a week apart, ending at --as-of.
-    let o = cwkpi(&["sql", "--exports", e, "--as-of", "2026-04-30", "--weeks", "3", "--format", "csv", "SELECT DISTINCT as_of FROM kpi ORDER BY as_of"]);
+    let o = cwkpi(&[
+        "sql",
+        "--exports",
+        e,
+        "--as-of",
+        "2026-04-30",
+        "--weeks",
+        "3",
+        "--format",
+        "csv",
+        "SELECT DISTINCT as_of FROM kpi ORDER BY as_of",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "as_of\n2026-04-16\n2026-04-23\n2026-04-30\n");
 }
@@ -110,8 +149,20 @@ fn sql_is_read_only_and_reads_statements_from_files() {
 #[test]
 fn views_lists_every_view_with_a_description() {
     let text = stdout(&cwkpi(&["views"]));
-    for view in ["measure_rules", "active_cases", "active_measures", "investigation_deadlines", "follow_up_due", "case_compliance", "kpi_items", "kpi"] {
-        let line = text.lines().find(|l| l.split_whitespace().next() == Some(view)).unwrap_or_else(|| panic!("{view} missing:\n{text}"));
+    for view in [
+        "measure_rules",
+        "active_cases",
+        "active_measures",
+        "investigation_deadlines",
+        "follow_up_due",
+        "case_compliance",
+        "kpi_items",
+        "kpi",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(view))
+            .unwrap_or_else(|| panic!("{view} missing:\n{text}"));
         assert!(line.len() > view.len() + 20, "{view} has no description");
     }
 }
@@ -151,7 +202,8 @@ fn integer_keys_agree_with_ids() {
         (SELECT count(*) FROM action_plans p JOIN cases c ON c.case_key = p.case_key AND c.case_id = p.case_id) AS plans_on_case,
         (SELECT count(DISTINCT case_key) = count(*) FROM cases) AS case_keys_unique";
     for export in [&small, &large] {
-        let o = cwkpi(&["sql", "--exports", export.to_str().unwrap(), "--as-of", "2026-04-30", "--format", "csv", check]);
+        let o =
+            cwkpi(&["sql", "--exports", export.to_str().unwrap(), "--as-of", "2026-04-30", "--format", "csv", check]);
         assert!(o.status.success(), "{}", stderr(&o));
         let out = stdout(&o);
         let values: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
@@ -221,7 +273,8 @@ fn deadline_kpis_and_draft_delay_letters() {
     let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", letters.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("2 draft delay letters"), "{}", stdout(&o));
-    let mut files: Vec<String> = std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
     assert_eq!(files, ["0001-D6.html", "0002-D1.html", "index.html", "letters.json"]);
     let d1 = std::fs::read_to_string(letters.join("0002-D1.html")).unwrap();
@@ -235,7 +288,8 @@ fn deadline_kpis_and_draft_delay_letters() {
     let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-03-10", "--out", letters.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     // At 10 March: D4 (deadline 2 March, decided only on 1 April) and D6 (9 March) are open breaches.
-    let mut files: Vec<String> = std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(&letters).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
     assert_eq!(files, ["0001-D4.html", "0002-D6.html", "index.html", "letters.json"]);
     let foreign = tmp.path().join("foreign");
@@ -249,12 +303,32 @@ fn deadline_kpis_and_draft_delay_letters() {
     let template = tmp.path().join("brev.html");
     std::fs::write(&template, "Sag {{ case_id }}: forventet {{ new_expected_on_iso }}").unwrap();
     let own = tmp.path().join("own");
-    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", own.to_str().unwrap(), "--template", template.to_str().unwrap()]);
+    let o = cwkpi(&[
+        "letters",
+        "--exports",
+        e,
+        "--as-of",
+        "2026-04-30",
+        "--out",
+        own.to_str().unwrap(),
+        "--template",
+        template.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(own.join("0002-D1.html")).unwrap(), "Sag C1: forventet 2026-06-25");
     std::fs::write(&template, "{% if %}").unwrap();
     let broken = tmp.path().join("broken");
-    let o = cwkpi(&["letters", "--exports", e, "--as-of", "2026-04-30", "--out", broken.to_str().unwrap(), "--template", template.to_str().unwrap()]);
+    let o = cwkpi(&[
+        "letters",
+        "--exports",
+        e,
+        "--as-of",
+        "2026-04-30",
+        "--out",
+        broken.to_str().unwrap(),
+        "--template",
+        template.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(64));
     assert!(stderr(&o).contains("brev.html"), "{}", stderr(&o));
     assert!(!broken.exists());

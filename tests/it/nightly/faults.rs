@@ -22,7 +22,11 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(at: &Path, options: &str) -> std::result::Result<Tmpfs, String> {
         std::fs::create_dir_all(at).unwrap();
-        let o = Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(at).output().map_err(|e| e.to_string())?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| e.to_string())?;
         if !o.status.success() {
             return Err(text(&o.stderr));
         }
@@ -120,7 +124,8 @@ fn a_read_only_output_folder_exits_74_and_changes_nothing() {
     let fx = Fixture::new();
     let export = fx.good_export();
     let out = fx.path("ro");
-    let tmpfs = Tmpfs::mount(&out, "size=64m").unwrap_or_else(|e| panic!("a read-only folder needs a tmpfs to remount: {e}"));
+    let tmpfs =
+        Tmpfs::mount(&out, "size=64m").unwrap_or_else(|e| panic!("a read-only folder needs a tmpfs to remount: {e}"));
     assert_eq!(code(&fx.nightly(&export, &out, &[])), 0);
     let before = published(&out);
 

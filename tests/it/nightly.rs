@@ -30,7 +30,10 @@ const CPRS: [&str; 6] = ["320115-4821", "410312-1357", "350609-2468", "520718-97
 /// open for over a year (queries); SEL:11.3 is a paragraph no rule names (query).
 fn csv_fixture() -> BTreeMap<&'static str, String> {
     let tables: [(&str, &str); 8] = [
-        ("units", "unit_id,name,parent_id\nORG,Forvaltning,\nC1,Center Nord,ORG\nA1,Afdeling Øst,C1\nA2,Afdeling Vest,C1\n"),
+        (
+            "units",
+            "unit_id,name,parent_id\nORG,Forvaltning,\nC1,Center Nord,ORG\nA1,Afdeling Øst,C1\nA2,Afdeling Vest,C1\n",
+        ),
         ("caseworkers", "caseworker_id,name,unit_id\nW1,Sagsbehandler Et,A1\nW2,Sagsbehandler To,A2\n"),
         (
             "children",
@@ -57,7 +60,10 @@ fn csv_fixture() -> BTreeMap<&'static str, String> {
             "investigation_id,case_id,started_on,completed_on,aware_on\n\
              I1,S1,2025-01-12,2025-04-01,2025-01-05\nI2,S4,2025-09-05,,\nI3,S5,2026-02-03,2026-05-01,\nI4,S6,2026-05-02,,\n",
         ),
-        ("action_plans", "plan_id,case_id,created_on\nH1,S1,2025-01-25\nH2,S2,2025-06-01\nH3,S3,2024-06-20\nH4,S5,2026-02-20\n"),
+        (
+            "action_plans",
+            "plan_id,case_id,created_on\nH1,S1,2025-01-25\nH2,S2,2025-06-01\nH3,S3,2024-06-20\nH4,S5,2026-02-20\n",
+        ),
         (
             "follow_ups",
             "follow_up_id,case_id,performed_on,measure_id,next_due_on\n\
@@ -111,7 +117,8 @@ impl Fixture {
         for batch in ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap() {
             let batch = batch.unwrap();
             let column = batch.column_by_name("cpr").expect("generated children have cpr");
-            let column = datafusion::arrow::compute::cast(column, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+            let column =
+                datafusion::arrow::compute::cast(column, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
             cprs.extend(column.as_string::<i32>().iter().flatten().map(|c| c.replace('-', "")));
         }
         assert!(cprs.len() > 1000);
@@ -190,7 +197,11 @@ fn cpr_like(bytes: &[u8]) -> Vec<String> {
         if first == 10 {
             found.push(String::from_utf8_lossy(&bytes[i..i + 10]).into_owned());
         } else if first == 6 && bytes.get(i + 6) == Some(&b'-') && run(i + 7) == 4 {
-            found.push(format!("{}{}", String::from_utf8_lossy(&bytes[i..i + 6]), String::from_utf8_lossy(&bytes[i + 7..i + 11])));
+            found.push(format!(
+                "{}{}",
+                String::from_utf8_lossy(&bytes[i..i + 6]),
+                String::from_utf8_lossy(&bytes[i + 7..i + 11])
+            ));
         }
         i += first.max(1);
     }
@@ -281,7 +292,15 @@ fn a_good_run_publishes_every_output_and_one_summary_line() {
     std::fs::write(export.join("manifest.json"), format!("{{\"export_date\": \"{AS_OF}\"}}\n")).unwrap();
     let out = fx.path("out");
     // No --as-of: the manifest's export_date is used.
-    let o = fx.run(&["nightly", "--exports", export.to_str().unwrap(), "--out", out.to_str().unwrap(), "--log-format", "json"]);
+    let o = fx.run(&[
+        "nightly",
+        "--exports",
+        export.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--log-format",
+        "json",
+    ]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
     assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
@@ -293,10 +312,11 @@ fn a_good_run_publishes_every_output_and_one_summary_line() {
 
     let run = out.join("runs").join(AS_OF);
     assert_eq!(std::fs::read_link(out.join("latest")).unwrap(), PathBuf::from("runs").join(AS_OF));
-    for file in ["kpi.csv", "kpi.parquet", "validation.html", "validation.csv", "validation_counts.csv", "summary.json"] {
+    for file in ["kpi.csv", "kpi.parquet", "validation.html", "validation.csv", "validation_counts.csv", "summary.json"]
+    {
         assert!(out.join("latest").join(file).is_file(), "{file} missing");
     }
-    // kpi.csv is exactly the SPEC §4 contract, as `cwkpi kpi --format csv` prints it.
+    // kpi.csv is exactly the KPI csv contract, as `cwkpi kpi --format csv` prints it.
     let kpi = fx.run(&["kpi", "--exports", export.to_str().unwrap(), "--as-of", AS_OF, "--format", "csv"]);
     assert_eq!(read(&run.join("kpi.csv")), text(&kpi.stdout));
     assert!(read(&run.join("kpi.csv")).starts_with(cwkpi::kpi::CSV_HEADER));
@@ -319,11 +339,20 @@ fn a_good_run_publishes_every_output_and_one_summary_line() {
         assert!(steps.contains(&step), "{steps:?}");
     }
 
-    // The queries of SPEC §6 are listed with ids and dates only.
+    // The queries (docs/export.md) are listed with ids and dates only.
     let validation = read(&run.join("validation.csv"));
-    assert!(listed(&validation, "active case without caseworker").iter().any(|l| l.contains("case_id=S6")), "{validation}");
-    assert!(listed(&validation, "investigation open over a year").iter().any(|l| l.contains("investigation_id=I2")), "{validation}");
-    assert!(listed(&validation, "paragraph unknown to the rules").iter().any(|l| l.contains("paragraph=SEL:11.3")), "{validation}");
+    assert!(
+        listed(&validation, "active case without caseworker").iter().any(|l| l.contains("case_id=S6")),
+        "{validation}"
+    );
+    assert!(
+        listed(&validation, "investigation open over a year").iter().any(|l| l.contains("investigation_id=I2")),
+        "{validation}"
+    );
+    assert!(
+        listed(&validation, "paragraph unknown to the rules").iter().any(|l| l.contains("paragraph=SEL:11.3")),
+        "{validation}"
+    );
     assert!(read(&run.join("validation.html")).contains("active case without caseworker"));
     assert!(out.join("history").join(format!("as_of={AS_OF}")).join("kpi.parquet").is_file());
     fx.assert_no_cpr();
@@ -365,7 +394,11 @@ fn wrong_type_is_fatal_and_names_file_table_and_column() {
 fn corrupt_parquet_is_fatal_and_names_the_file() {
     let fx = Fixture::new();
     let export = fx.good_export();
-    std::fs::write(export.join("investigations.parquet"), b"this is not parquet at all, just text that ends oddly PAR1").unwrap();
+    std::fs::write(
+        export.join("investigations.parquet"),
+        b"this is not parquet at all, just text that ends oddly PAR1",
+    )
+    .unwrap();
     assert_fatal(&fx, &export, &["investigations.parquet", "table investigations", "Parquet"]);
 }
 
@@ -421,8 +454,14 @@ fn dangling_ids_are_rejected_listed_and_left_out() {
     let validation = read(&out.join("latest/validation.csv"));
     let dangling = listed(&validation, "dangling reference");
     assert_eq!(dangling.len(), 2, "{validation}");
-    assert!(dangling.iter().any(|l| l.contains(",case_id,measures.parquet,9,") && l.contains("measure_id=M9")), "{validation}");
-    assert!(dangling.iter().any(|l| l.contains(",measure_id,follow_ups.parquet,6,") && l.contains("follow_up_id=F6")), "{validation}");
+    assert!(
+        dangling.iter().any(|l| l.contains(",case_id,measures.parquet,9,") && l.contains("measure_id=M9")),
+        "{validation}"
+    );
+    assert!(
+        dangling.iter().any(|l| l.contains(",measure_id,follow_ups.parquet,6,") && l.contains("follow_up_id=F6")),
+        "{validation}"
+    );
     // Left out of every figure: the KPI table is the one of the clean export.
     let clean = fx.good_export_at("export-clean");
     let kpi = fx.run(&["kpi", "--exports", clean.to_str().unwrap(), "--as-of", AS_OF, "--format", "csv"]);
@@ -459,16 +498,24 @@ fn end_before_start_is_rejected_and_cascades() {
 fn implausible_dates_are_rejected_rows_and_the_run_publishes() {
     let fx = Fixture::new();
     let mut tables = csv_fixture();
-    tables.get_mut("measures").unwrap().push_str("M9,S2,SEL:52.3.7,0001-01-01,,,false\nM10,S2,SEL:11.3,2025-05-01,9999-12-31,,false\n");
+    tables
+        .get_mut("measures")
+        .unwrap()
+        .push_str("M9,S2,SEL:52.3.7,0001-01-01,,,false\nM10,S2,SEL:11.3,2025-05-01,9999-12-31,,false\n");
     tables.insert(
         "decisions",
         "decision_id,case_id,paragraph,applied_on,decided_on,outcome,delay_letter_on\nD1,S1,SEL:41,2026-01-05,2026-02-01,bevilget,\nD2,S2,SEL:41,0001-01-01,,,\n".into(),
     );
     let export = fx.export("export", &tables);
-    let received = TimestampMicrosecondArray::from(vec![Some(1_767_600_000_000_000), Some(8_863_084_094_095_045_795)]).with_timezone("UTC");
+    let received = TimestampMicrosecondArray::from(vec![Some(1_767_600_000_000_000), Some(8_863_084_094_095_045_795)])
+        .with_timezone("UTC");
     write_parquet(
         &export.join("notifications.parquet"),
-        vec![("notification_id", strings(&["N1", "N2"])), ("unit_id", strings(&["A1", "A1"])), ("received_at", Arc::new(received))],
+        vec![
+            ("notification_id", strings(&["N1", "N2"])),
+            ("unit_id", strings(&["A1", "A1"])),
+            ("received_at", Arc::new(received)),
+        ],
     );
     let out = fx.path("out");
     let o = fx.nightly(&export, &out, &["--max-rejected-share", "0.6"]);
@@ -477,20 +524,36 @@ fn implausible_dates_are_rejected_rows_and_the_run_publishes() {
     let out_of_range = |rule: &str| listed(&validation, rule).iter().map(|l| l.to_string()).collect::<Vec<_>>();
     let plain = out_of_range("date out of range (before 1900-01-01 or after 2199-12-31)");
     assert_eq!(plain.len(), 3, "{validation}");
-    assert!(plain.iter().any(|l| l.contains(",started_on,measures.parquet,9,") && l.contains("measure_id=M9")), "{validation}");
-    assert!(plain.iter().any(|l| l.contains(",applied_on,decisions.parquet,2,") && l.contains("decision_id=D2")), "{validation}");
     assert!(
-        plain.iter().any(|l| l.contains(",received_at,notifications.parquet,2,") && l.contains("received_at=8863084094095045795µs")),
+        plain.iter().any(|l| l.contains(",started_on,measures.parquet,9,") && l.contains("measure_id=M9")),
+        "{validation}"
+    );
+    assert!(
+        plain.iter().any(|l| l.contains(",applied_on,decisions.parquet,2,") && l.contains("decision_id=D2")),
+        "{validation}"
+    );
+    assert!(
+        plain
+            .iter()
+            .any(|l| l.contains(",received_at,notifications.parquet,2,")
+                && l.contains("received_at=8863084094095045795µs")),
         "{validation}"
     );
     // An end date out of range names the setting that would read it as open.
     let end = validation.lines().filter(|l| l.contains("measure_id=M10")).collect::<Vec<_>>();
-    assert!(end.len() == 1 && end[0].contains(",ended_on,") && end[0].contains("[export] open_end_sentinel"), "{validation}");
+    assert!(
+        end.len() == 1 && end[0].contains(",ended_on,") && end[0].contains("[export] open_end_sentinel"),
+        "{validation}"
+    );
 
     // With the setting, 9999-12-31 reads as open: M10 is kept, the others still rejected.
     let rules = fx.path("rules.toml");
     let builtin = fx.run(&["rules"]);
-    std::fs::write(&rules, text(&builtin.stdout).replace("# open_end_sentinel = \"9999-12-31\"", "open_end_sentinel = \"9999-12-31\"")).unwrap();
+    std::fs::write(
+        &rules,
+        text(&builtin.stdout).replace("# open_end_sentinel = \"9999-12-31\"", "open_end_sentinel = \"9999-12-31\""),
+    )
+    .unwrap();
     let out = fx.path("out-sentinel");
     let o = fx.nightly(&export, &out, &["--max-rejected-share", "0.6", "--rules", rules.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
@@ -548,7 +611,15 @@ fn too_many_rejected_rows_fail_with_exit_3_and_publish_nothing() {
     assert_eq!(code(&v), 3, "{}", text(&v.stderr));
     let val_out = fx.path("validation");
     let v = fx.run(&[
-        "validate", "--exports", bad.to_str().unwrap(), "--as-of", AS_OF, "--max-rejected-share", "0.2", "--out", val_out.to_str().unwrap(),
+        "validate",
+        "--exports",
+        bad.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--max-rejected-share",
+        "0.2",
+        "--out",
+        val_out.to_str().unwrap(),
     ]);
     assert_eq!(code(&v), 0, "{}", text(&v.stderr));
     assert!(text(&v.stdout).contains("1 rows rejected"), "{}", text(&v.stdout));
@@ -562,7 +633,11 @@ fn a_csv_with_a_broken_line_is_refused_by_import_with_file_and_line() {
     let csv = fx.path("csv-broken");
     std::fs::create_dir_all(&csv).unwrap();
     for (table, text) in csv_fixture() {
-        let text = if table == "cases" { text.replace("S4,K4,A2,W2,2025-09-01,,handicap", "S4,K4,A2,W2,2025-09-01,,handicap,extra,fields") } else { text };
+        let text = if table == "cases" {
+            text.replace("S4,K4,A2,W2,2025-09-01,,handicap", "S4,K4,A2,W2,2025-09-01,,handicap,extra,fields")
+        } else {
+            text
+        };
         std::fs::write(csv.join(format!("{table}.csv")), text).unwrap();
     }
     let target = fx.path("imported");
@@ -592,19 +667,41 @@ fn two_runs_for_the_same_date_give_identical_history() {
     assert_eq!(std::fs::read(out.join("latest/kpi.parquet")).unwrap(), first);
     // One file per date, one copy of the rows; an earlier date does not move latest.
     assert_eq!(code(&fx.nightly(&export, &out, &["--as-of", "2026-10-01"])), 0);
-    let dates: Vec<String> =
-        std::fs::read_dir(out.join("history")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let dates: Vec<String> = std::fs::read_dir(out.join("history"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(dates.len(), 2, "{dates:?}");
     assert_eq!(std::fs::read_link(out.join("latest")).unwrap(), PathBuf::from("runs").join(AS_OF));
 
     // kpi_history in `cwkpi sql`: as reported then, against kpi as recomputed now.
     let sql = "SELECT count(*) AS n, sum(CASE WHEN h.numerator = k.numerator AND h.denominator = k.denominator THEN 1 ELSE 0 END) AS same \
                FROM kpi_history h JOIN kpi k ON k.as_of = h.as_of AND k.unit_id = h.unit_id AND k.kpi_id = h.kpi_id";
-    let o = fx.run(&["sql", "--exports", export.to_str().unwrap(), "--as-of", AS_OF, "--history", out.to_str().unwrap(), "--format", "csv", sql]);
+    let o = fx.run(&[
+        "sql",
+        "--exports",
+        export.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--history",
+        out.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "n,same\n48,48\n", "4 units × 12 KPIs");
-    let o = fx.run(&["sql", "--exports", export.to_str().unwrap(), "--history", out.to_str().unwrap(), "--format", "csv",
-        "SELECT as_of, count(*) AS n FROM kpi_history GROUP BY as_of ORDER BY as_of"]);
+    let o = fx.run(&[
+        "sql",
+        "--exports",
+        export.to_str().unwrap(),
+        "--history",
+        out.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT as_of, count(*) AS n FROM kpi_history GROUP BY as_of ORDER BY as_of",
+    ]);
     assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,48\n2026-11-22,48\n", "{}", text(&o.stderr));
     fx.assert_no_cpr();
 }
@@ -646,7 +743,10 @@ fn a_run_killed_midway_leaves_the_previous_outputs_and_the_next_run_succeeds() {
             for key in before.keys().chain(after.keys()).filter(|k| !k.starts_with(&run)) {
                 assert_eq!(before.get(key), after.get(key), "killed after {delay} ms: {key} changed");
             }
-            assert!(after.contains_key(&format!("{run}summary.json")), "killed after {delay} ms: incomplete run folder");
+            assert!(
+                after.contains_key(&format!("{run}summary.json")),
+                "killed after {delay} ms: incomplete run folder"
+            );
         }
         assert_eq!(read(&out.join("latest/kpi.csv")).as_bytes(), &before[&format!("runs/{AS_OF}/kpi.csv")][..]);
     }
@@ -654,9 +754,16 @@ fn a_run_killed_midway_leaves_the_previous_outputs_and_the_next_run_succeeds() {
     let o = fx.nightly(&export, &out, &[]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let after = snapshot(&out);
-    assert!(after.keys().all(|k| !k.starts_with(".tmp-") && !k.contains(".tmp-")), "stale temporary files remain: {:?}", after.keys());
+    assert!(
+        after.keys().all(|k| !k.starts_with(".tmp-") && !k.contains(".tmp-")),
+        "stale temporary files remain: {:?}",
+        after.keys()
+    );
     assert_eq!(after[&format!("runs/{AS_OF}/kpi.csv")], before[&format!("runs/{AS_OF}/kpi.csv")]);
-    assert_eq!(after[&format!("history/as_of={AS_OF}/kpi.parquet")], before[&format!("history/as_of={AS_OF}/kpi.parquet")]);
+    assert_eq!(
+        after[&format!("history/as_of={AS_OF}/kpi.parquet")],
+        before[&format!("history/as_of={AS_OF}/kpi.parquet")]
+    );
     fx.assert_no_cpr();
 }
 

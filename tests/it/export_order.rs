@@ -1,7 +1,7 @@
 //! The same rows give the same figures however the export lays them out: `cwkpi gen`
 //! writes one export in every order (one sorted file per table, one file per year, a
 //! random order over several files), and every output that lists figures or rows (the
-//! SPEC §4 csv, the analysts' views, the nightly run's tables, validation and report
+//! KPI csv, the analysts' views, the nightly run's tables, validation and report
 //! pages) must agree byte for byte. A difference means a result depends on row order.
 
 use std::path::{Path, PathBuf};
@@ -57,7 +57,19 @@ fn text(bytes: Vec<u8>) -> String {
 
 fn generate(dir: &Path, order: &str, shape: &[&str]) -> PathBuf {
     let out = dir.join(format!("export-{order}"));
-    let mut args = vec!["gen", "--scale", "0.05", "--seed", "5", "--as-of", AS_OF, "--order", order, "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "gen",
+        "--scale",
+        "0.05",
+        "--seed",
+        "5",
+        "--as-of",
+        AS_OF,
+        "--order",
+        order,
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend(shape);
     cwkpi(&args);
     out
@@ -66,10 +78,18 @@ fn generate(dir: &Path, order: &str, shape: &[&str]) -> PathBuf {
 /// Every output compared, as (name, content).
 fn outputs(dir: &Path, export: &Path, order: &str) -> Vec<(String, String)> {
     let e = export.to_str().unwrap();
-    let mut all = vec![("kpi --format csv".to_string(), text(cwkpi(&["kpi", "--exports", e, "--as-of", AS_OF, "--format", "csv"]).stdout))];
+    let mut all = vec![(
+        "kpi --format csv".to_string(),
+        text(cwkpi(&["kpi", "--exports", e, "--as-of", AS_OF, "--format", "csv"]).stdout),
+    )];
     let views = dir.join("views.sql");
     std::fs::write(&views, VIEWS_SQL).unwrap();
-    all.push(("sql views".into(), text(cwkpi(&["sql", "--exports", e, "--as-of", AS_OF, "--format", "csv", "-f", views.to_str().unwrap()]).stdout)));
+    all.push((
+        "sql views".into(),
+        text(
+            cwkpi(&["sql", "--exports", e, "--as-of", AS_OF, "--format", "csv", "-f", views.to_str().unwrap()]).stdout,
+        ),
+    ));
 
     let night = dir.join(format!("nightly-{order}"));
     cwkpi(&["nightly", "--exports", e, "--out", night.to_str().unwrap(), "--as-of", AS_OF]);
@@ -81,7 +101,12 @@ fn outputs(dir: &Path, export: &Path, order: &str) -> Vec<(String, String)> {
         .collect();
     pages.sort();
     assert!(pages.len() > 5, "report pages: {pages:?}");
-    for file in NIGHTLY_FILES.iter().map(|f| f.to_string()).chain(pages.into_iter().map(|p| format!("report/{p}"))).chain(["validation.html".to_string()]) {
+    for file in NIGHTLY_FILES
+        .iter()
+        .map(|f| f.to_string())
+        .chain(pages.into_iter().map(|p| format!("report/{p}")))
+        .chain(["validation.html".to_string()])
+    {
         let content = std::fs::read_to_string(run.join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         all.push((format!("nightly {file}"), content));
     }

@@ -1,5 +1,5 @@
-//! A second implementation of the KPIs of SPEC §4 and §4b in plain Rust, written from
-//! the SPEC text alone, so the SQL views can be checked against it. It favours being
+//! A second implementation of the KPIs of docs/kpis.md in plain Rust, written from
+//! the definitions in docs/kpis.md alone, so the SQL views can be checked against it. It favours being
 //! obviously right over being fast: every figure is a loop over the checked rows. The
 //! working-day calendar (Easter, closed days) and the elapsed-hours deadlines are computed
 //! here too, independently of the engine's calendar and SQL functions.
@@ -136,7 +136,7 @@ fn required_dates(b: &RecordBatch, col: &str) -> Vec<NaiveDate> {
     dates(b, col).into_iter().map(|d| d.unwrap_or_else(|| panic!("null in kept {col}"))).collect()
 }
 
-/// A missing or null flag is false (SPEC §2).
+/// A missing or null flag is false (docs/export.md).
 fn flags(b: &RecordBatch, col: &str) -> Vec<bool> {
     let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_boolean();
     (0..a.len()).map(|i| a.is_valid(i) && a.value(i)).collect()
@@ -228,24 +228,22 @@ impl Data {
         }
         let mut notifications = Vec::new();
         if let Some(n) = kept_further(export, "notifications") {
-            let (assessed, professional, confirmed) = (instants(n, "assessed_at"), flags(n, "professional"), dates(n, "receipt_confirmed_on"));
-            let received = instants(n, "received_at").into_iter().map(|x| x.expect("null in kept received_at")).collect();
-            notifications = itertools4(
-                required_strings(n, "notification_id"),
-                required_strings(n, "unit_id"),
-                received,
-                assessed,
-            )
-            .enumerate()
-            .map(|(i, (id, unit, received_at, assessed_at))| Notification {
-                id,
-                unit,
-                received_at,
-                assessed_at,
-                professional: professional[i],
-                receipt_confirmed: confirmed[i],
-            })
-            .collect();
+            let (assessed, professional, confirmed) =
+                (instants(n, "assessed_at"), flags(n, "professional"), dates(n, "receipt_confirmed_on"));
+            let received =
+                instants(n, "received_at").into_iter().map(|x| x.expect("null in kept received_at")).collect();
+            notifications =
+                itertools4(required_strings(n, "notification_id"), required_strings(n, "unit_id"), received, assessed)
+                    .enumerate()
+                    .map(|(i, (id, unit, received_at, assessed_at))| Notification {
+                        id,
+                        unit,
+                        received_at,
+                        assessed_at,
+                        professional: professional[i],
+                        receipt_confirmed: confirmed[i],
+                    })
+                    .collect();
         }
         let mut complaints = Vec::new();
         if let Some(c) = kept_further(export, "complaints") {
@@ -313,7 +311,7 @@ pub fn easter(year: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("Easter is a date")
 }
 
-/// The Danish public offices' closed days of SPEC §3 for one year, plus the rules' own.
+/// The Danish public offices' closed days of docs/rules.md for one year, plus the rules' own.
 pub fn closed_days(year: i32) -> Vec<NaiveDate> {
     let e = easter(year);
     let after_easter = |n: i64| if n >= 0 { e + Days::new(n as u64) } else { e - Days::new((-n) as u64) };
@@ -458,7 +456,7 @@ fn needs_follow_up(m: &Measure, rules: &Rules) -> bool {
     rules.rule_for(&m.paragraph).is_some_and(|r| r.follow_up)
 }
 
-/// Follow-up due date of m at T (SPEC §4).
+/// Follow-up due date of m at T (docs/kpis.md).
 pub fn follow_up_due(m: &Measure, follow_ups: &[&FollowUp], rules: &Rules, t: NaiveDate) -> NaiveDate {
     let relevant: Vec<&&FollowUp> = follow_ups
         .iter()
@@ -555,7 +553,9 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
             // lawful_case (§4b): only with a case_events table, for a case with an active measure.
             if data.events.is_some() && measures.iter().any(|m| measure_active(m, t)) {
                 let events = events_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
-                let event_by = |kind: &str, from: NaiveDate| events.iter().any(|e| e.kind == kind && from <= e.occurred && e.occurred <= t);
+                let event_by = |kind: &str, from: NaiveDate| {
+                    events.iter().any(|e| e.kind == kind && from <= e.occurred && e.occurred <= t)
+                };
                 let investigations = investigations_of.get(c.id.as_str()).map(Vec::as_slice).unwrap_or_default();
                 let elements = [
                     (
@@ -610,7 +610,8 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
             continue;
         }
         let decided_in_time = a.decided.is_some_and(|d| d <= deadline);
-        let note = format!("applied {} deadline {deadline} decided {:?} letter {:?}", a.applied, a.decided, a.delay_letter);
+        let note =
+            format!("applied {} deadline {deadline} decided {:?} letter {:?}", a.applied, a.decided, a.delay_letter);
         push("decision_within_deadline", c, &a.id, decided_in_time, note.clone());
         if !decided_in_time {
             push("delay_letter_sent", c, &a.id, a.delay_letter.is_some_and(|l| l <= deadline), note);
@@ -618,17 +619,18 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
     }
 
     // Notifications and complaints sit at their own unit.
-    let mut own = |kpi: &'static str, unit: &str, entity: &str, in_numerator: bool, in_denominator: bool, note: String| {
-        items.push(Item {
-            kpi,
-            case_id: String::new(),
-            unit_id: unit.to_string(),
-            entity: entity.to_string(),
-            in_numerator,
-            in_denominator,
-            note,
-        })
-    };
+    let mut own =
+        |kpi: &'static str, unit: &str, entity: &str, in_numerator: bool, in_denominator: bool, note: String| {
+            items.push(Item {
+                kpi,
+                case_id: String::new(),
+                unit_id: unit.to_string(),
+                entity: entity.to_string(),
+                in_numerator,
+                in_denominator,
+                note,
+            })
+        };
     for n in &data.notifications {
         let received_on = copenhagen_date(n.received_at);
         if received_on > t {
@@ -638,13 +640,30 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
         let deadline_on = copenhagen_date(deadline_at);
         if window_start <= deadline_on && deadline_on <= t {
             let note = format!("received {} deadline {} assessed {:?}", n.received_at, deadline_at, n.assessed_at);
-            own("notification_assessed_in_time", &n.unit, &n.id, n.assessed_at.is_some_and(|a| a <= deadline_at), true, note);
+            own(
+                "notification_assessed_in_time",
+                &n.unit,
+                &n.id,
+                n.assessed_at.is_some_and(|a| a <= deadline_at),
+                true,
+                note,
+            );
         }
         if n.professional {
             let deadline = receipt_deadline(rules, &cal, n.received_at);
             if window_start <= deadline && deadline <= t {
-                let note = format!("received on {received_on} receipt deadline {deadline} confirmed {:?}", n.receipt_confirmed);
-                own("notification_receipt_confirmed", &n.unit, &n.id, n.receipt_confirmed.is_some_and(|r| r <= deadline), true, note);
+                let note = format!(
+                    "received on {received_on} receipt deadline {deadline} confirmed {:?}",
+                    n.receipt_confirmed
+                );
+                own(
+                    "notification_receipt_confirmed",
+                    &n.unit,
+                    &n.id,
+                    n.receipt_confirmed.is_some_and(|r| r <= deadline),
+                    true,
+                    note,
+                );
             }
         }
     }
@@ -667,7 +686,7 @@ pub fn reference_items(data: &Data, rules: &Rules, t: NaiveDate) -> Vec<Item> {
     items
 }
 
-/// The KPI table of SPEC §4 at T: every unit (sorted by id) × every KPI (in `KPI_IDS` order).
+/// The KPI table of docs/kpis.md at T: every unit (sorted by id) × every KPI (in `KPI_IDS` order).
 pub fn reference_kpis(export: &CheckedExport, rules: &Rules, as_of: NaiveDate) -> Vec<KpiRow> {
     let data = Data::from_export(export);
     rows_from_items(&data, rules, as_of, &reference_items(&data, rules, as_of))

@@ -28,7 +28,10 @@ fn s(v: &[&str]) -> ArrayRef {
 fn d(v: &[&str]) -> ArrayRef {
     let days: Date32Array = v
         .iter()
-        .map(|x| (!x.is_empty()).then(|| Date32Type::from_naive_date(chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap())))
+        .map(|x| {
+            (!x.is_empty())
+                .then(|| Date32Type::from_naive_date(chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap()))
+        })
         .collect();
     Arc::new(days)
 }
@@ -36,19 +39,41 @@ fn d(v: &[&str]) -> ArrayRef {
 /// A small valid export: one unit, one case, one measure, no other rows.
 fn base_export(dir: &Path) {
     write(&dir.join("units.parquet"), vec![("unit_id", s(&["U1"])), ("name", s(&["Afd"])), ("parent_id", s(&[""]))]);
-    write(&dir.join("caseworkers.parquet"), vec![("caseworker_id", s(&["W1"])), ("name", s(&["SB"])), ("unit_id", s(&["U1"]))]);
-    write(&dir.join("children.parquet"), vec![("child_id", s(&["K1"])), ("birth_date", d(&["2015-01-01"])), ("cpr", s(&["010115-1111"]))]);
+    write(
+        &dir.join("caseworkers.parquet"),
+        vec![("caseworker_id", s(&["W1"])), ("name", s(&["SB"])), ("unit_id", s(&["U1"]))],
+    );
+    write(
+        &dir.join("children.parquet"),
+        vec![("child_id", s(&["K1"])), ("birth_date", d(&["2015-01-01"])), ("cpr", s(&["010115-1111"]))],
+    );
     write(
         &dir.join("cases.parquet"),
-        vec![("case_id", s(&["C1"])), ("child_id", s(&["K1"])), ("unit_id", s(&["U1"])), ("opened_on", d(&["2025-01-01"]))],
+        vec![
+            ("case_id", s(&["C1"])),
+            ("child_id", s(&["K1"])),
+            ("unit_id", s(&["U1"])),
+            ("opened_on", d(&["2025-01-01"])),
+        ],
     );
     write(
         &dir.join("measures.parquet"),
-        vec![("measure_id", s(&["M1"])), ("case_id", s(&["C1"])), ("paragraph", s(&["SEL:52.3"])), ("started_on", d(&["2025-02-01"]))],
+        vec![
+            ("measure_id", s(&["M1"])),
+            ("case_id", s(&["C1"])),
+            ("paragraph", s(&["SEL:52.3"])),
+            ("started_on", d(&["2025-02-01"])),
+        ],
     );
-    write(&dir.join("investigations.parquet"), vec![("investigation_id", s(&[])), ("case_id", s(&[])), ("started_on", d(&[]))]);
+    write(
+        &dir.join("investigations.parquet"),
+        vec![("investigation_id", s(&[])), ("case_id", s(&[])), ("started_on", d(&[]))],
+    );
     write(&dir.join("action_plans.parquet"), vec![("plan_id", s(&[])), ("case_id", s(&[])), ("created_on", d(&[]))]);
-    write(&dir.join("follow_ups.parquet"), vec![("follow_up_id", s(&[])), ("case_id", s(&[])), ("performed_on", d(&[]))]);
+    write(
+        &dir.join("follow_ups.parquet"),
+        vec![("follow_up_id", s(&[])), ("case_id", s(&[])), ("performed_on", d(&[]))],
+    );
 }
 
 fn load_err(dir: &Path) -> String {
@@ -94,8 +119,18 @@ fn integer_ids_and_timestamps_are_converted() {
     // Integer case ids; opened_on as a naive timestamp (Copenhagen wall clock) late in
     // the evening, which must stay on its own date; closed_on as a UTC timestamp at
     // 23:30 on 2025-06-30, which is 01:30 on 2025-07-01 in Copenhagen (summer time).
-    let naive = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap().and_hms_opt(23, 59, 0).unwrap().and_utc().timestamp_micros();
-    let utc = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).unwrap().and_hms_opt(23, 30, 0).unwrap().and_utc().timestamp_micros();
+    let naive = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+        .unwrap()
+        .and_hms_opt(23, 59, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros();
+    let utc = chrono::NaiveDate::from_ymd_opt(2025, 6, 30)
+        .unwrap()
+        .and_hms_opt(23, 30, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros();
     write(
         &tmp.path().join("cases.parquet"),
         vec![
@@ -109,7 +144,12 @@ fn integer_ids_and_timestamps_are_converted() {
     );
     write(
         &tmp.path().join("measures.parquet"),
-        vec![("measure_id", s(&["M1"])), ("case_id", Arc::new(Int64Array::from(vec![17]))), ("paragraph", s(&["SEL:52.3"])), ("started_on", d(&["2025-02-01"]))],
+        vec![
+            ("measure_id", s(&["M1"])),
+            ("case_id", Arc::new(Int64Array::from(vec![17]))),
+            ("paragraph", s(&["SEL:52.3"])),
+            ("started_on", d(&["2025-02-01"])),
+        ],
     );
     let export = CheckedExport::load(tmp.path()).unwrap();
     assert_eq!(export.rejections().count(), 0, "{:?}", export.rejections().collect::<Vec<_>>());
@@ -124,7 +164,15 @@ fn a_table_may_be_a_folder_whose_files_differ_in_optional_columns() {
     base_export(tmp.path());
     std::fs::remove_file(tmp.path().join("measures.parquet")).unwrap();
     let dir = tmp.path().join("measures");
-    write(&dir.join("2024.parquet"), vec![("measure_id", s(&["M1"])), ("case_id", s(&["C1"])), ("paragraph", s(&["SEL:52.3"])), ("started_on", d(&["2024-02-01"]))]);
+    write(
+        &dir.join("2024.parquet"),
+        vec![
+            ("measure_id", s(&["M1"])),
+            ("case_id", s(&["C1"])),
+            ("paragraph", s(&["SEL:52.3"])),
+            ("started_on", d(&["2024-02-01"])),
+        ],
+    );
     write(
         &dir.join("2025.parquet"),
         vec![
@@ -150,14 +198,22 @@ fn fatal_errors_name_file_table_and_column() {
     assert!(msg.contains("follow_ups.parquet") && msg.contains("table follow_ups") && msg.contains("missing"), "{msg}");
 
     base_export(tmp.path());
-    write(&tmp.path().join("cases.parquet"), vec![("case_id", s(&["C1"])), ("child_id", s(&["K1"])), ("unit_id", s(&["U1"]))]);
+    write(
+        &tmp.path().join("cases.parquet"),
+        vec![("case_id", s(&["C1"])), ("child_id", s(&["K1"])), ("unit_id", s(&["U1"]))],
+    );
     let msg = load_err(tmp.path());
     assert!(msg.contains("cases.parquet") && msg.contains("column opened_on") && msg.contains("missing"), "{msg}");
 
     base_export(tmp.path());
     write(
         &tmp.path().join("cases.parquet"),
-        vec![("case_id", s(&["C1"])), ("child_id", s(&["K1"])), ("unit_id", s(&["U1"])), ("opened_on", s(&["2025-01-01"]))],
+        vec![
+            ("case_id", s(&["C1"])),
+            ("child_id", s(&["K1"])),
+            ("unit_id", s(&["U1"])),
+            ("opened_on", s(&["2025-01-01"])),
+        ],
     );
     let msg = load_err(tmp.path());
     assert!(msg.contains("cases.parquet") && msg.contains("column opened_on") && msg.contains("Utf8"), "{msg}");
@@ -165,7 +221,10 @@ fn fatal_errors_name_file_table_and_column() {
     base_export(tmp.path());
     std::fs::write(tmp.path().join("units.parquet"), b"PAR1 this is not parquet").unwrap();
     let msg = load_err(tmp.path());
-    assert!(msg.contains("units.parquet") && msg.contains("table units") && msg.contains("not a readable Parquet file"), "{msg}");
+    assert!(
+        msg.contains("units.parquet") && msg.contains("table units") && msg.contains("not a readable Parquet file"),
+        "{msg}"
+    );
 
     base_export(tmp.path());
     let bytes = std::fs::read(tmp.path().join("measures.parquet")).unwrap();
@@ -190,7 +249,11 @@ fn rejected_rows_are_listed_and_cascade() {
         &tmp.path().join("cases.parquet"),
         vec![
             ("case_id", s(&["C1", "C2", "C3", "C4", "C4", "C5"])),
-            ("child_id", Arc::new(StringArray::from(vec![Some("K1"), Some("K1"), Some("K1"), Some("K1"), Some("K1"), None])) as ArrayRef),
+            (
+                "child_id",
+                Arc::new(StringArray::from(vec![Some("K1"), Some("K1"), Some("K1"), Some("K1"), Some("K1"), None]))
+                    as ArrayRef,
+            ),
             ("unit_id", s(&["U1", "NOPE", "U1", "U1", "U1", "U1"])),
             ("opened_on", d(&["2025-01-01", "2025-01-01", "2025-05-01", "2025-01-01", "2025-01-01", "2025-01-01"])),
             ("closed_on", d(&["", "", "2025-04-30", "", "", ""])),

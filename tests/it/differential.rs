@@ -1,6 +1,6 @@
 //! Differential test: the engine's `kpi` view against the plain-Rust reference of
 //! `common::reference`, on many small random exports whose dates crowd around the
-//! boundaries of SPEC §4 and §4b (as-of date, window and baseline edges, month ends, leap
+//! boundaries of docs/kpis.md (as-of date, window and baseline edges, month ends, leap
 //! days, deadlines, working days around closed days, daylight-saving changes).
 //!
 //! Reproduce one case with `CWKPI_DIFF_SEED=<seed>`; `CWKPI_DIFF_KEEP=<dir>` keeps the
@@ -8,25 +8,24 @@
 //! `CWKPI_DIFF_VIEWS=<dir>` runs the engine on an edited copy of `queries/views/` (to
 //! check that a planted mistake is caught).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::reference::{
+    Data, WorkCalendar, assessment_deadline, case_deadline_rule, closed_days, copenhagen_date, decision_deadline,
+    easter, explain, receipt_deadline, reference_items, reference_kpis,
+};
 use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeZone, Timelike, Weekday};
 use chrono_tz::Europe::Copenhagen;
-use common::reference::{
-    Data, WorkCalendar, assessment_deadline, case_deadline_rule, closed_days, copenhagen_date, decision_deadline, easter, explain,
-    receipt_deadline, reference_items, reference_kpis,
-};
 use cwkpi::kpi::{KpiRow, rows_from_batches};
 use cwkpi::rules::KPI_IDS;
-use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
 use cwkpi::rules::Period;
+use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::TimestampMicrosecondType;
 use datafusion::arrow::datatypes::{Field, Schema};
@@ -143,10 +142,11 @@ fn custom_rules_variant() -> String {
 fn rules_for_seed(seed: u64) -> Rules {
     if seed % CUSTOM_EVERY != CUSTOM_EVERY - 1 {
         Rules::builtin()
-    } else if (seed / CUSTOM_EVERY) % 2 == 0 {
+    } else if (seed / CUSTOM_EVERY).is_multiple_of(2) {
         Rules::parse(CUSTOM_RULES, "differential custom rules").expect("custom rules parse")
     } else {
-        Rules::parse(&custom_rules_variant(), "differential custom rules (variant)").expect("custom rules variant parses")
+        Rules::parse(&custom_rules_variant(), "differential custom rules (variant)")
+            .expect("custom rules variant parses")
     }
 }
 /// As-of dates per export, checked one catalog each.
@@ -328,7 +328,9 @@ fn days(v: Vec<Option<NaiveDate>>) -> ArrayRef {
 
 fn write_table(dir: &Path, table: &Table, split: bool, omit: &[&str], empty: bool) {
     let columns: Vec<&(&str, ArrayRef)> = table.columns.iter().filter(|(n, _)| !omit.contains(n)).collect();
-    let schema = Arc::new(Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>()));
+    let schema = Arc::new(Schema::new(
+        columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+    ));
     let batch = RecordBatch::try_new(schema.clone(), columns.iter().map(|(_, a)| a.clone()).collect()).expect("batch");
     let batch = if empty { batch.slice(0, 0) } else { batch };
     let write = |path: &Path, batch: &RecordBatch| {
@@ -387,7 +389,8 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
     let case_units: Vec<usize> = (0..n_units).filter(|_| g.chance(0.7)).collect();
     let case_units = if case_units.is_empty() { vec![n_units - 1] } else { case_units };
 
-    let caseworkers: Vec<(String, String)> = (0..n_units * 2).map(|i| (format!("cw{i}"), unit_ids[i % n_units].clone())).collect();
+    let caseworkers: Vec<(String, String)> =
+        (0..n_units * 2).map(|i| (format!("cw{i}"), unit_ids[i % n_units].clone())).collect();
 
     let n_cases = g.rng.random_range(20..=80);
     let mut cases: Vec<[Option<String>; 5]> = Vec::new(); // id, child, unit, caseworker, target group
@@ -431,7 +434,13 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
             plans.push((format!("p{c}_0"), case_id.clone(), shift(started, -g.rng.random_range(0..30))));
             let performed = shift(t0, -g.rng.random_range(0..=20));
             let next_due = g.maybe(0.7, |g| shift(t0, g.rng.random_range(20..120)));
-            follow_ups.push(FollowUpRow { id: format!("f{c}_0"), case: case_id.clone(), performed: Some(performed), measure: None, next_due });
+            follow_ups.push(FollowUpRow {
+                id: format!("f{c}_0"),
+                case: case_id.clone(),
+                performed: Some(performed),
+                measure: None,
+                next_due,
+            });
             if g.chance(0.6) {
                 // Now and then completed the day before, on or after an as-of date.
                 let completed = if g.chance(0.4) {
@@ -468,7 +477,8 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
                 paragraph: Some(PARAGRAPHS.choose(&mut g.rng).expect("paragraph").to_string()),
                 started: Some(started),
                 ended,
-                decided: g.maybe(0.5, |g| if g.chance(0.5) { g.date() } else { shift(started, -g.rng.random_range(0..100)) }),
+                decided: g
+                    .maybe(0.5, |g| if g.chance(0.5) { g.date() } else { shift(started, -g.rng.random_range(0..100)) }),
                 acute: if g.chance(0.1) { None } else { Some(g.chance(0.35)) },
             };
             measures.push(row);
@@ -477,7 +487,8 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
         for k in 0..g.rng.random_range(0..=3) {
             let started = g.date();
             let completed = g.maybe(0.65, |g| g.date_from(started));
-            let aware = g.maybe(0.6, |g| if g.chance(0.5) { g.date() } else { shift(started, -g.rng.random_range(0..60)) });
+            let aware =
+                g.maybe(0.6, |g| if g.chance(0.5) { g.date() } else { shift(started, -g.rng.random_range(0..60)) });
             investigations.push(InvestigationRow {
                 id: format!("i{c}_{k}"),
                 case: case_id.clone(),
@@ -491,7 +502,11 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
         }
         for k in 0..g.rng.random_range(0..=5) {
             let performed = g.date();
-            let measure = if case_measures.is_empty() || g.chance(0.4) { None } else { case_measures.choose(&mut g.rng).cloned() };
+            let measure = if case_measures.is_empty() || g.chance(0.4) {
+                None
+            } else {
+                case_measures.choose(&mut g.rng).cloned()
+            };
             // next_due_on is used as given, even when it lies before the follow-up itself.
             let next_due = g.maybe(0.5, |g| if g.chance(0.75) { g.date_from(performed) } else { g.date() });
             follow_ups.push(FollowUpRow {
@@ -631,7 +646,10 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
                 ("ended_on", days(measures.iter().map(|m| m.ended).collect())),
                 ("decided_on", days(measures.iter().map(|m| m.decided).collect())),
                 ("acute", Arc::new(BooleanArray::from(measures.iter().map(|m| m.acute).collect::<Vec<_>>()))),
-                ("monthly_cost_dkk", Arc::new(Float64Array::from(measures.iter().map(|_| Some(12_500.0)).collect::<Vec<_>>()))),
+                (
+                    "monthly_cost_dkk",
+                    Arc::new(Float64Array::from(measures.iter().map(|_| Some(12_500.0)).collect::<Vec<_>>())),
+                ),
                 ("provider", ids(measures.iter().map(|_| None).collect())),
             ],
         },
@@ -676,14 +694,25 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
             _ => vec![],
         };
         // Now and then a table with no rows at all.
-        let empty = matches!(table.name, "measures" | "investigations" | "action_plans" | "follow_ups") && g.chance(0.04);
+        let empty =
+            matches!(table.name, "measures" | "investigations" | "action_plans" | "follow_ups") && g.chance(0.04);
         write_table(dir, table, split, &omit, empty);
     }
     let as_of: Vec<NaiveDate> = as_of.into_iter().collect();
     let all_cases: Vec<String> = cases.iter().filter_map(|c| c[0].clone()).collect();
     let case_measures: Vec<(String, String)> = measures.iter().map(|m| (m.case.clone(), m.id.clone())).collect();
-    let tree_units: Vec<String> = unit_ids.iter().filter(|u| u.starts_with("u") && !u.starts_with("u_")).cloned().collect();
-    let instants = write_further_tables(&mut g, dir, &rules_for_seed(seed), &as_of, &all_cases, &by_the_book, &case_measures, &tree_units);
+    let tree_units: Vec<String> =
+        unit_ids.iter().filter(|u| u.starts_with("u") && !u.starts_with("u_")).cloned().collect();
+    let instants = write_further_tables(
+        &mut g,
+        dir,
+        &rules_for_seed(seed),
+        &as_of,
+        &all_cases,
+        &by_the_book,
+        &case_measures,
+        &tree_units,
+    );
     (as_of, instants)
 }
 
@@ -788,13 +817,18 @@ const TIMES: &[(u32, u32, u32, u32)] = &[
 
 /// Dates whose `f` lands next to an edge (a window or baseline boundary), searched over
 /// the two years and more before the as-of dates.
-fn landing_on(edges: &BTreeSet<NaiveDate>, as_of: &[NaiveDate], f: impl Fn(NaiveDate) -> Option<NaiveDate>) -> Vec<NaiveDate> {
+fn landing_on(
+    edges: &BTreeSet<NaiveDate>,
+    as_of: &[NaiveDate],
+    f: impl Fn(NaiveDate) -> Option<NaiveDate>,
+) -> Vec<NaiveDate> {
     let first = shift(as_of[0], -800);
     let last = shift(*as_of.last().expect("as-of"), 5);
     first.iter_days().take_while(|x| *x <= last).filter(|x| f(*x).is_some_and(|y| edges.contains(&y))).collect()
 }
 
-/// Writes the further tables (SPEC §2), or leaves them out; see `write_export`.
+/// Writes the further tables (docs/export.md), or leaves them out; see `write_export`.
+#[allow(clippy::too_many_arguments)] // the core tables' facts the further rows refer to
 fn write_further_tables(
     g: &mut Gen,
     dir: &Path,
@@ -828,11 +862,15 @@ fn write_further_tables(
     for r in &rules.case_deadlines {
         applied_pool.insert(r.prefix.clone(), landing_on(&edges, as_of, |a| Some(cal.add_period(a, r.within))));
     }
-    let mut decisions: Vec<(String, String, String, NaiveDate, Option<NaiveDate>, Option<String>, Option<NaiveDate>)> = Vec::new();
+    // decision id, case, paragraph, applied, decided, outcome, delay letter
+    type DecisionRow = (String, String, String, NaiveDate, Option<NaiveDate>, Option<String>, Option<NaiveDate>);
+    let mut decisions: Vec<DecisionRow> = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         for k in 0..g.rng.random_range(0..=2) {
             let paragraph = DECISION_PARAGRAPHS.choose(&mut g.rng).expect("paragraph").to_string();
-            let pool = case_deadline_rule(rules, &paragraph).and_then(|r| applied_pool.get(&r.prefix)).filter(|p| !p.is_empty());
+            let pool = case_deadline_rule(rules, &paragraph)
+                .and_then(|r| applied_pool.get(&r.prefix))
+                .filter(|p| !p.is_empty());
             let applied = match pool {
                 Some(p) if g.chance(0.75) => *p.choose(&mut g.rng).expect("pool"),
                 _ => g.date(),
@@ -860,7 +898,15 @@ fn write_further_tables(
         decisions.push(dup);
     }
     if g.chance(0.4) {
-        decisions.push(("a_bad_order".into(), cases[0].clone(), "SEL:41".into(), shift(t0, -30), Some(shift(t0, -31)), None, None));
+        decisions.push((
+            "a_bad_order".into(),
+            cases[0].clone(),
+            "SEL:41".into(),
+            shift(t0, -30),
+            Some(shift(t0, -31)),
+            None,
+            None,
+        ));
     }
     if g.chance(0.3) {
         decisions.push(("a_bad_case".into(), "c_missing".into(), "SEL:41".into(), shift(t0, -60), None, None, None));
@@ -868,7 +914,9 @@ fn write_further_tables(
 
     // notifications: received around the edges, the daylight-saving Sundays and the
     // closed days, assessed exactly at the deadline or just after, confirmed around it.
-    let format = *[TimeFormat::Naive, TimeFormat::Naive, TimeFormat::Utc, TimeFormat::Copenhagen].choose(&mut g.rng).expect("format");
+    let format = *[TimeFormat::Naive, TimeFormat::Naive, TimeFormat::Utc, TimeFormat::Copenhagen]
+        .choose(&mut g.rng)
+        .expect("format");
     let Period::Hours(hours) = rules.notification_assess_within else { panic!("assessment limit in hours") };
     let mut received_days: BTreeSet<NaiveDate> = BTreeSet::new();
     for &t in as_of {
@@ -903,9 +951,12 @@ fn write_further_tables(
     }
     received_days.extend(landing_on(&edges, as_of, |r| Some(cal.add_period(r, rules.notification_confirm_within))));
     let received_days: Vec<NaiveDate> = received_days.into_iter().collect();
-    let readback = |micros: i64| if format == TimeFormat::Naive { copenhagen_instant(wall_clock(micros)) } else { micros };
+    let readback =
+        |micros: i64| if format == TimeFormat::Naive { copenhagen_instant(wall_clock(micros)) } else { micros };
     let hour = 3_600_000_000i64;
-    let mut notifications: Vec<(String, String, Instants, Option<bool>, Option<NaiveDate>, Option<String>)> = Vec::new();
+    // notification id, unit, received/assessed, professional, receipt, case
+    type NotificationRow = (String, String, Instants, Option<bool>, Option<NaiveDate>, Option<String>);
+    let mut notifications: Vec<NotificationRow> = Vec::new();
     for i in 0..g.rng.random_range(10..=60) {
         let received = if g.chance(0.1) {
             // Right at a change of UTC offset (01:00 UTC), as an instant.
@@ -946,16 +997,37 @@ fn write_further_tables(
         };
         let case = g.maybe(0.2, |g| cases.choose(&mut g.rng).expect("case").clone());
         let unit = units.choose(&mut g.rng).expect("unit").clone();
-        notifications.push((format!("n{i}"), unit, Instants { received_at: received, assessed_at: assessed }, professional, confirmed, case));
+        notifications.push((
+            format!("n{i}"),
+            unit,
+            Instants { received_at: received, assessed_at: assessed },
+            professional,
+            confirmed,
+            case,
+        ));
     }
     if g.chance(0.3) {
         // Assessed before it was received: rejected.
         let at = copenhagen_instant(t0.and_hms_opt(12, 0, 0).expect("noon"));
-        notifications.push(("n_bad_order".into(), units[0].clone(), Instants { received_at: at, assessed_at: Some(at - hour) }, Some(true), None, None));
+        notifications.push((
+            "n_bad_order".into(),
+            units[0].clone(),
+            Instants { received_at: at, assessed_at: Some(at - hour) },
+            Some(true),
+            None,
+            None,
+        ));
     }
     if g.chance(0.3) {
         let at = copenhagen_instant(t0.and_hms_opt(12, 0, 0).expect("noon"));
-        notifications.push(("n_bad_unit".into(), "u_missing".into(), Instants { received_at: at, assessed_at: None }, Some(true), None, None));
+        notifications.push((
+            "n_bad_unit".into(),
+            "u_missing".into(),
+            Instants { received_at: at, assessed_at: None },
+            Some(true),
+            None,
+            None,
+        ));
     }
 
     // complaints: on the edges of W and of the baseline, of both kinds (now and then another).
@@ -975,14 +1047,24 @@ fn write_further_tables(
     let complaint_days: Vec<NaiveDate> = complaint_days.into_iter().collect();
     let mut complaints: Vec<(String, String, NaiveDate, String, Option<String>)> = Vec::new();
     for i in 0..g.rng.random_range(0..=40) {
-        let day = if g.chance(0.7) { *complaint_days.choose(&mut g.rng).expect("days") } else { shift(t0, g.rng.random_range(-800..=30)) };
+        let day = if g.chance(0.7) {
+            *complaint_days.choose(&mut g.rng).expect("days")
+        } else {
+            shift(t0, g.rng.random_range(-800..=30))
+        };
         let kind = match g.rng.random_range(0..20) {
             0..=8 => "formalitet",
             9..=17 => "realitet",
             _ => *["andet", "Formalitet", "realitet "].choose(&mut g.rng).expect("kind"),
         };
         let case = g.maybe(0.3, |g| cases.choose(&mut g.rng).expect("case").clone());
-        complaints.push((format!("k{i}"), units.choose(&mut g.rng).expect("unit").clone(), day, kind.to_string(), case));
+        complaints.push((
+            format!("k{i}"),
+            units.choose(&mut g.rng).expect("unit").clone(),
+            day,
+            kind.to_string(),
+            case,
+        ));
     }
     if g.chance(0.3) {
         complaints.push(("k_bad_unit".into(), "u_missing".into(), t0, "formalitet".into(), None));
@@ -1007,7 +1089,13 @@ fn write_further_tables(
         let all_kinds = g.chance(0.2);
         for kind in EVENT_KINDS {
             let read = !IGNORED_EVENT_KINDS.contains(kind);
-            let p = if all_kinds && read { 0.9 } else if read { 0.45 } else { 0.12 };
+            let p = if all_kinds && read {
+                0.9
+            } else if read {
+                0.45
+            } else {
+                0.12
+            };
             if !g.chance(p) {
                 continue;
             }
@@ -1023,7 +1111,11 @@ fn write_further_tables(
             if *kind == "maalgruppeafklaring" && g.chance(0.5) {
                 continue;
             }
-            let day = if g.chance(0.3) { *event_days.choose(&mut g.rng).expect("days") } else { shift(t0, -g.rng.random_range(0..300)) };
+            let day = if g.chance(0.3) {
+                *event_days.choose(&mut g.rng).expect("days")
+            } else {
+                shift(t0, -g.rng.random_range(0..300))
+            };
             event(case, kind, day);
         }
     }
@@ -1037,21 +1129,30 @@ fn write_further_tables(
         events.push(("e_bad_case".into(), "c_missing".into(), "boernesamtale".into(), t0));
     }
     // postings feed no KPI yet: a few rows.
-    let postings: Vec<(String, String, NaiveDate, f64, Option<String>, Option<String>)> = (0..g.rng.random_range(0..=10))
+    // posting id, unit, posted on, amount, case, measure
+    type PostingRow = (String, String, NaiveDate, f64, Option<String>, Option<String>);
+    let postings: Vec<PostingRow> = (0..g.rng.random_range(0..=10))
         .map(|i| {
             let (case, measure) = match case_measures.choose(&mut g.rng) {
                 Some((c, m)) if g.chance(0.6) => (Some(c.clone()), g.maybe(0.5, |_| m.clone())),
                 _ => (None, None),
             };
-            (format!("b{i}"), units.choose(&mut g.rng).expect("unit").clone(), g.date(), g.rng.random_range(-5_000.0..20_000.0), case, measure)
+            (
+                format!("b{i}"),
+                units.choose(&mut g.rng).expect("unit").clone(),
+                g.date(),
+                g.rng.random_range(-5_000.0..20_000.0),
+                case,
+                measure,
+            )
         })
         .collect();
 
     let stamps = |v: Vec<Option<i64>>| -> ArrayRef {
         match format {
-            TimeFormat::Naive => {
-                Arc::new(TimestampMicrosecondArray::from(v.into_iter().map(|x| x.map(|x| wall_clock(x).and_utc().timestamp_micros())).collect::<Vec<_>>()))
-            }
+            TimeFormat::Naive => Arc::new(TimestampMicrosecondArray::from(
+                v.into_iter().map(|x| x.map(|x| wall_clock(x).and_utc().timestamp_micros())).collect::<Vec<_>>(),
+            )),
             TimeFormat::Utc => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")),
             TimeFormat::Copenhagen => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("Europe/Copenhagen")),
         }
@@ -1139,7 +1240,8 @@ fn write_further_tables(
         if table.name == "notifications" {
             let assessed_written = !omit.contains(&"assessed_at");
             for n in &notifications {
-                instants.insert(n.0.clone(), Instants { assessed_at: n.2.assessed_at.filter(|_| assessed_written), ..n.2 });
+                instants
+                    .insert(n.0.clone(), Instants { assessed_at: n.2.assessed_at.filter(|_| assessed_written), ..n.2 });
             }
         }
     }
@@ -1159,7 +1261,10 @@ fn check_instants(seed: u64, export: &CheckedExport, expected: &BTreeMap<String,
     let mut problems = Vec::new();
     for i in 0..b.num_rows() {
         let Some(want) = expected.get(ids.value(i)) else { continue };
-        let got = Instants { received_at: stamp("received_at", i).expect("received_at"), assessed_at: stamp("assessed_at", i) };
+        let got = Instants {
+            received_at: stamp("received_at", i).expect("received_at"),
+            assessed_at: stamp("assessed_at", i),
+        };
         if got != *want {
             problems.push(format!("seed {seed}: notification {} read as {got:?}, written as {want:?}", ids.value(i)));
         }
@@ -1228,7 +1333,12 @@ fn compare(seed: u64, export: &CheckedExport, rules: &Rules, engine: &[KpiRow], 
                 let items = explain(export, rules, want.as_of, &want.unit_id, &want.kpi_id);
                 let items: Vec<String> = items
                     .iter()
-                    .map(|i| format!("    case {} unit {} {} in_numerator={} {}", i.case_id, i.unit_id, i.entity, i.in_numerator, i.note))
+                    .map(|i| {
+                        format!(
+                            "    case {} unit {} {} in_numerator={} {}",
+                            i.case_id, i.unit_id, i.entity, i.in_numerator, i.note
+                        )
+                    })
                     .collect();
                 problems.push(format!(
                     "seed {seed} as_of {} unit {} kpi {}:\n  engine    {got:?}\n  reference {want:?}\n  reference items:\n{}",
@@ -1302,10 +1412,13 @@ fn report(problems: &[String]) {
     assert!(problems.is_empty(), "{} differences between engine and reference (first ones above)", problems.len());
 }
 
-/// The reference's own calendar against known dates (SPEC §3).
+/// The reference's own calendar against known dates (docs/rules.md).
 #[test]
 fn reference_calendar_knows_the_danish_closed_days() {
-    assert_eq!([2023, 2024, 2025, 2026, 2027].map(easter), [d(2023, 4, 9), d(2024, 3, 31), d(2025, 4, 20), d(2026, 4, 5), d(2027, 3, 28)]);
+    assert_eq!(
+        [2023, 2024, 2025, 2026, 2027].map(easter),
+        [d(2023, 4, 9), d(2024, 3, 31), d(2025, 4, 20), d(2026, 4, 5), d(2027, 3, 28)]
+    );
     // Great Prayer Day: closed in 2023, a working day from 2024.
     assert!(closed_days(2023).contains(&d(2023, 5, 5)));
     assert!(!closed_days(2024).contains(&d(2024, 4, 26)));
@@ -1321,16 +1434,26 @@ fn reference_calendar_knows_the_danish_closed_days() {
     assert_eq!(cal.nth_working_day_after(d(2025, 3, 1), 6), d(2025, 3, 10));
     // 24 hours from Saturday 02:30 before the spring change end at 03:30 on Sunday's wall clock.
     let received = copenhagen_instant(d(2025, 3, 29).and_hms_opt(2, 30, 0).expect("time"));
-    assert_eq!(wall_clock(assessment_deadline(&Rules::builtin(), received)), d(2025, 3, 30).and_hms_opt(3, 30, 0).expect("time"));
+    assert_eq!(
+        wall_clock(assessment_deadline(&Rules::builtin(), received)),
+        d(2025, 3, 30).and_hms_opt(3, 30, 0).expect("time")
+    );
     let received = copenhagen_instant(d(2024, 10, 26).and_hms_opt(12, 0, 0).expect("time"));
-    assert_eq!(wall_clock(assessment_deadline(&Rules::builtin(), received)), d(2024, 10, 27).and_hms_opt(11, 0, 0).expect("time"));
-    assert_eq!(copenhagen_date(d(2024, 10, 26).and_hms_opt(22, 30, 0).expect("time").and_utc().timestamp_micros()), d(2024, 10, 27));
+    assert_eq!(
+        wall_clock(assessment_deadline(&Rules::builtin(), received)),
+        d(2024, 10, 27).and_hms_opt(11, 0, 0).expect("time")
+    );
+    assert_eq!(
+        copenhagen_date(d(2024, 10, 26).and_hms_opt(22, 30, 0).expect("time").and_utc().timestamp_micros()),
+        d(2024, 10, 27)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_matches_reference_on_random_exports() {
     let keep = std::env::var_os("CWKPI_DIFF_KEEP").map(std::path::PathBuf::from);
-    let count = std::env::var("CWKPI_DIFF_SEEDS").map(|n| n.parse().expect("CWKPI_DIFF_SEEDS is a number")).unwrap_or(SEEDS);
+    let count =
+        std::env::var("CWKPI_DIFF_SEEDS").map(|n| n.parse().expect("CWKPI_DIFF_SEEDS is a number")).unwrap_or(SEEDS);
     let seeds: Vec<u64> = match std::env::var("CWKPI_DIFF_SEED") {
         Ok(s) => vec![s.parse().expect("CWKPI_DIFF_SEED is a number")],
         Err(_) => (0..count).collect(),
@@ -1396,11 +1519,14 @@ fn check_lawful_case_coverage() {
             }
         }
     }
-    let alone: Vec<(&str, usize)> = ["investigated", "child_heard", "parties_consulted", "decision_with_guidance", "plan", "followed_up"]
-        .into_iter()
-        .map(|element| (element, only.get(&format!("missing [{element:?}]")).copied().unwrap_or(0)))
-        .collect();
-    eprintln!("lawful_case over 40 seeds: {absent} without case_events, {empty} with it empty, {lawful} lawful; failing one element alone: {alone:?}");
+    let alone: Vec<(&str, usize)> =
+        ["investigated", "child_heard", "parties_consulted", "decision_with_guidance", "plan", "followed_up"]
+            .into_iter()
+            .map(|element| (element, only.get(&format!("missing [{element:?}]")).copied().unwrap_or(0)))
+            .collect();
+    eprintln!(
+        "lawful_case over 40 seeds: {absent} without case_events, {empty} with it empty, {lawful} lawful; failing one element alone: {alone:?}"
+    );
     assert!(absent > 0 && empty > 0 && lawful >= 20, "{absent} absent, {empty} empty, {lawful} lawful");
     assert!(alone.iter().all(|(_, n)| *n > 0), "some element never failed alone: {alone:?}");
 }

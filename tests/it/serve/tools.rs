@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{AS_OF, ANALYST, HEAD, Server, kpi_lines, python, sample, script, summary, u0007_subtree};
+use super::{ANALYST, AS_OF, HEAD, Server, kpi_lines, python, sample, script, summary, u0007_subtree};
 
 /// Installs the tools once per run; a tool that cannot be installed fails the test.
 fn tools_installed() {
@@ -18,12 +18,19 @@ fn tools_installed() {
         if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
     });
     if let Err(e) = result {
-        panic!("SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver and node-postgres are needed and could not be installed by scripts/test-clients.sh tools: {e}");
+        panic!(
+            "SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver and node-postgres are needed and could not be installed by scripts/test-clients.sh tools: {e}"
+        );
     }
 }
 
 fn strings(value: &serde_json::Value) -> Vec<String> {
-    value.as_array().unwrap_or_else(|| panic!("a list: {value}")).iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -38,7 +45,18 @@ fn sqlalchemy_pandas_and_odbc_browse_and_read_the_same_figures() {
     let run = |user: &super::TestUser| {
         let out = python()
             .arg(script("tools.py"))
-            .args(["--port", &server.port.to_string(), "--user", user.0, "--password", user.1, "--unit", unit, "--as-of", AS_OF])
+            .args([
+                "--port",
+                &server.port.to_string(),
+                "--user",
+                user.0,
+                "--password",
+                user.1,
+                "--unit",
+                unit,
+                "--as-of",
+                AS_OF,
+            ])
             .output()
             .unwrap();
         summary(&out)
@@ -66,7 +84,10 @@ fn sqlalchemy_pandas_and_odbc_browse_and_read_the_same_figures() {
         let found = &s[tool];
         assert!(found.get("error").is_none(), "{tool}: {found}");
         let all = strings(&found["all"]);
-        assert!(!all.is_empty() && all.iter().all(|l| subtree.contains(l.split('|').next().unwrap())), "{tool}: {all:?}");
+        assert!(
+            !all.is_empty() && all.iter().all(|l| subtree.contains(l.split('|').next().unwrap())),
+            "{tool}: {all:?}"
+        );
         assert_eq!(strings(&found["bound"]), expected_unit, "{tool}");
     }
 }
@@ -80,7 +101,13 @@ fn jdbc_and_node_postgres_read_the_same_figures_with_bound_parameters() {
     let port = server.port.to_string();
     let args = [port.as_str(), ANALYST.0, ANALYST.1, "U0007", AS_OF];
 
-    let jdbc = Command::new("java").arg("-cp").arg("/usr/share/java/postgresql.jar").arg(script("Jdbc.java")).args(args).output().unwrap();
+    let jdbc = Command::new("java")
+        .arg("-cp")
+        .arg("/usr/share/java/postgresql.jar")
+        .arg(script("Jdbc.java"))
+        .args(args)
+        .output()
+        .unwrap();
     let found = summary(&jdbc);
     assert!(strings(&found["views"]).contains(&"kpi".to_string()), "DatabaseMetaData lists the views: {found}");
     assert_eq!(strings(&found["kpi_columns"])[..3], ["as_of", "unit_id", "kpi_id"], "{found}");
@@ -88,7 +115,8 @@ fn jdbc_and_node_postgres_read_the_same_figures_with_bound_parameters() {
     assert_eq!(strings(&found["bound"]), expected_unit, "JDBC binds text, date and integer");
 
     let node_modules = std::env::var("HOME").map(|h| format!("{h}/.cache/cwkpi-node/node_modules")).unwrap_or_default();
-    let node = Command::new("node").arg(script("node_pg.js")).args(args).env("NODE_PATH", node_modules).output().unwrap();
+    let node =
+        Command::new("node").arg(script("node_pg.js")).args(args).env("NODE_PATH", node_modules).output().unwrap();
     let found = summary(&node);
     assert_eq!(strings(&found["all"]), expected, "node-postgres reads every KPI row");
     assert_eq!(strings(&found["bound"]), expected_unit, "node-postgres binds $1..$3");
@@ -143,7 +171,18 @@ fn psql_describes_with_sizes_and_transactions_are_honoured_as_no_ops() {
     // still refused inside one.
     let out = server.psql(ANALYST.0, ANALYST.1, &["SAVEPOINT a"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("can only be used in transaction blocks"));
-    let out = server.psql(ANALYST.0, ANALYST.1, &["BEGIN", "SAVEPOINT a", "DELETE FROM units", "ROLLBACK TO SAVEPOINT a", "SELECT count(*) FROM units", "COMMIT"]);
+    let out = server.psql(
+        ANALYST.0,
+        ANALYST.1,
+        &[
+            "BEGIN",
+            "SAVEPOINT a",
+            "DELETE FROM units",
+            "ROLLBACK TO SAVEPOINT a",
+            "SELECT count(*) FROM units",
+            "COMMIT",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("read-only"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10", "{stderr}");

@@ -85,8 +85,12 @@ fn statements_end_with_a_semicolon_and_commands_with_the_line() {
 
 #[test]
 fn completion_offers_names_that_begin_with_the_word() {
-    let words: Vec<String> = ["kpi", "kpi_items", "kpi_projection", "case_id", "SELECT"].iter().map(|s| s.to_string()).collect();
-    assert_eq!(complete(&words, "SELECT * FROM kpi_", 18), (14, vec!["kpi_items".to_string(), "kpi_projection".to_string()]));
+    let words: Vec<String> =
+        ["kpi", "kpi_items", "kpi_projection", "case_id", "SELECT"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        complete(&words, "SELECT * FROM kpi_", 18),
+        (14, vec!["kpi_items".to_string(), "kpi_projection".to_string()])
+    );
     // Case does not matter; the word itself is not offered again.
     assert_eq!(complete(&words, "sel", 3), (0, vec!["SELECT".to_string()]));
     assert_eq!(complete(&words, "SELECT ca", 9).1, ["case_id"]);

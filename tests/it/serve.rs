@@ -124,7 +124,12 @@ impl Server {
             .nth(1)
             .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the server did not say where it listens: {line:?}\n{}", std::fs::read_to_string(&stderr).unwrap_or_default()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "the server did not say where it listens: {line:?}\n{}",
+                    std::fs::read_to_string(&stderr).unwrap_or_default()
+                )
+            });
         Server { child, port, stderr, dir }
     }
 
@@ -157,7 +162,15 @@ impl Server {
     /// Peak resident memory of the server so far, in bytes.
     fn peak_memory(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches(" kB")
+            .trim()
+            .parse()
+            .unwrap();
         kb * 1024
     }
 }
@@ -172,7 +185,11 @@ impl Drop for Server {
 
 /// `cwkpi kpi --format csv` as `unit|kpi|numerator|denominator` lines, sorted.
 fn kpi_lines(exports: &Path, as_of: &str) -> Vec<String> {
-    let out = Command::new(bin()).args(["kpi", "--format", "csv", "--as-of", as_of, "--exports"]).arg(exports).output().unwrap();
+    let out = Command::new(bin())
+        .args(["kpi", "--format", "csv", "--as-of", as_of, "--exports"])
+        .arg(exports)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut lines: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
@@ -351,7 +368,8 @@ fn a_user_granted_units_sees_no_row_of_another_unit_by_any_path() {
         assert_ne!(mine, all, "{table}: the grant leaves rows out");
     }
     let children = server.rows(&HEAD, &["SELECT count(*) FROM children"]);
-    let through_cases = server.rows(&ANALYST, &[&format!("SELECT count(DISTINCT child_id) FROM cases WHERE case_id IN {in_grant}")]);
+    let through_cases =
+        server.rows(&ANALYST, &[&format!("SELECT count(DISTINCT child_id) FROM cases WHERE case_id IN {in_grant}")]);
     assert_eq!(children, through_cases);
 
     // The granted units' KPIs are the whole export's.
@@ -363,7 +381,10 @@ fn a_user_granted_units_sees_no_row_of_another_unit_by_any_path() {
     // Catalogs list only what the user has, and nothing reads files or holds a CPR number.
     let catalog_units = units_of("SELECT DISTINCT relname FROM pg_catalog.pg_class WHERE relname LIKE 'U00%'");
     assert!(catalog_units.is_empty());
-    assert_eq!(server.rows(&HEAD, &["SELECT count(*) FROM information_schema.columns WHERE column_name = 'cpr'"]), vec!["0"]);
+    assert_eq!(
+        server.rows(&HEAD, &["SELECT count(*) FROM information_schema.columns WHERE column_name = 'cpr'"]),
+        vec!["0"]
+    );
     let cases_file = sample().join("cases.parquet");
     for sql in [
         format!("SELECT * FROM read_parquet('{}')", cases_file.display()),
@@ -429,7 +450,11 @@ fn cwkpi_passwd_makes_a_verifier_psql_logs_in_with() {
     assert!(ScramVerifier::parse(&verifier).is_some(), "{verifier}");
     assert!(!verifier.contains("kodeord"));
 
-    let server = Server::start_with_users(&sample(), &format!("[[user]]\nname = \"x\"\npassword = \"{verifier}\"\nunits = [\"*\"]\n"), &[]);
+    let server = Server::start_with_users(
+        &sample(),
+        &format!("[[user]]\nname = \"x\"\npassword = \"{verifier}\"\nunits = [\"*\"]\n"),
+        &[],
+    );
     let out = server.psql("x", "særligt kodeord", &["SELECT count(*) FROM units"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10", "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -462,8 +487,12 @@ fn python() -> Command {
 fn summary(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the client script failed (it needs psycopg; scripts/test-clients.sh installs it):\n{stdout}\n{stderr}");
-    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|_| panic!("no summary: {stdout}\n{stderr}"))
+    assert!(
+        out.status.success(),
+        "the client script failed (it needs psycopg; scripts/test-clients.sh installs it):\n{stdout}\n{stderr}"
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .unwrap_or_else(|_| panic!("no summary: {stdout}\n{stderr}"))
 }
 
 #[test]
@@ -497,10 +526,16 @@ fn fifty_clients_get_correct_answers_without_errors_and_bounded_memory() {
 
 /// The pair every reload client asks for: the cases and one KPI's denominator, in one
 /// statement, so an answer mixing two exports would show.
-const PAIR: &str = "SELECT (SELECT count(*) FROM cases), (SELECT sum(denominator) FROM kpi WHERE kpi_id = 'follow_up_on_time')";
+const PAIR: &str =
+    "SELECT (SELECT count(*) FROM cases), (SELECT sum(denominator) FROM kpi WHERE kpi_id = 'follow_up_on_time')";
 
 fn pair_of(exports: &Path) -> String {
-    let out = Command::new(bin()).args(["sql", "--format", "csv", "--as-of", AS_OF, "--exports"]).arg(exports).arg(PAIR).output().unwrap();
+    let out = Command::new(bin())
+        .args(["sql", "--format", "csv", "--as-of", AS_OF, "--exports"])
+        .arg(exports)
+        .arg(PAIR)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().replace(',', "|")
 }
@@ -532,7 +567,20 @@ fn a_new_export_is_swapped_in_whole_and_a_corrupt_one_is_refused() {
         std::thread::spawn(move || {
             python()
                 .arg(script("pairs.py"))
-                .args(["--port", &port, "--clients", "8", "--seconds", "14", "--user", ANALYST.0, "--password", ANALYST.1, "--query", PAIR])
+                .args([
+                    "--port",
+                    &port,
+                    "--clients",
+                    "8",
+                    "--seconds",
+                    "14",
+                    "--user",
+                    ANALYST.0,
+                    "--password",
+                    ANALYST.1,
+                    "--query",
+                    PAIR,
+                ])
                 .output()
                 .unwrap()
         })
@@ -545,7 +593,11 @@ fn a_new_export_is_swapped_in_whole_and_a_corrupt_one_is_refused() {
     let s = summary(&out);
     assert_eq!(s["errors"], 0, "{s}");
     let answers: BTreeSet<String> = s["answers"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(answers, [old_pair.clone(), new_pair.clone()].into_iter().collect(), "only whole exports, both seen: {s}");
+    assert_eq!(
+        answers,
+        [old_pair.clone(), new_pair.clone()].into_iter().collect(),
+        "only whole exports, both seen: {s}"
+    );
     // The corrupt export was refused and the new one is still served.
     assert_eq!(server.rows(&ANALYST, &[PAIR]).join(""), new_pair);
     let log = server.log();
@@ -583,7 +635,10 @@ fn with_a_certificate_only_tls_connections_are_accepted() {
     let psql = |sslmode: &str| {
         Command::new("psql")
             .args(["-X", "-A", "-t", "-c", "SELECT count(*) FROM units", "-d"])
-            .arg(format!("host=127.0.0.1 port={} dbname=cwkpi user=analyst sslmode={sslmode} sslrootcert={cert}", server.port))
+            .arg(format!(
+                "host=127.0.0.1 port={} dbname=cwkpi user=analyst sslmode={sslmode} sslrootcert={cert}",
+                server.port
+            ))
             .env("PGPASSWORD", ANALYST.1)
             .output()
             .unwrap()
@@ -661,13 +716,20 @@ fn hand_worked_follow_up_figures_through_the_endpoint_whole_and_scoped() {
     // D2 1/7, CEN and ORG 6/15, the empty unit 0/0.
     let dir = tempfile::tempdir().unwrap();
     let exports = dir.path().join("follow_ups");
-    cwkpi::import::import_csv_export(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/slt/follow_ups"), &exports).unwrap();
+    cwkpi::import::import_csv_export(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/slt/follow_ups"), &exports)
+        .unwrap();
     const HEAD_D1: TestUser = TestUser("head-d1", "d1-kode", &["D1"]);
     let server = Server::start(&exports, &[ANALYST, HEAD_D1], &["--as-of", "2026-06-30"]);
     let query = "SELECT unit_id, numerator, denominator FROM kpi WHERE kpi_id = 'follow_up_on_time' ORDER BY unit_id";
-    assert_eq!(server.rows(&ANALYST, &[query]), vec!["CEN|6|15", "D1|5|8", "D2|1|7", "EMPTY|0|0", "ORG|6|15", "T1|5|8"]);
+    assert_eq!(
+        server.rows(&ANALYST, &[query]),
+        vec!["CEN|6|15", "D1|5|8", "D2|1|7", "EMPTY|0|0", "ORG|6|15", "T1|5|8"]
+    );
     // The head of D1 sees D1 and T1 only, with the same figures; D1 is their top.
     assert_eq!(server.rows(&HEAD_D1, &[query]), vec!["D1|5|8", "T1|5|8"]);
     assert_eq!(server.rows(&HEAD_D1, &["SELECT unit_id, parent_id FROM units ORDER BY unit_id"]), vec!["D1|", "T1|D1"]);
-    assert_eq!(server.rows(&HEAD_D1, &["SELECT case_id FROM cases ORDER BY case_id"]), vec!["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"]);
+    assert_eq!(
+        server.rows(&HEAD_D1, &["SELECT case_id FROM cases ORDER BY case_id"]),
+        vec!["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"]
+    );
 }

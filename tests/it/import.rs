@@ -28,7 +28,10 @@ const ISO_COMMA: &[(&str, &str)] = &[
          M1,S1,SEL:52.3.7,2023-02-01,,2023-01-25,yes,12500.50,Opholdssted A\n\
          M2,S2,SEL:52.3.1,2022-06-01,2023-06-30,,,,\n",
     ),
-    ("investigations", "investigation_id,case_id,started_on,completed_on,aware_on\nU1,S1,2023-01-12,2023-04-01,2023-01-05\n"),
+    (
+        "investigations",
+        "investigation_id,case_id,started_on,completed_on,aware_on\nU1,S1,2023-01-12,2023-04-01,2023-01-05\n",
+    ),
     ("action_plans", "plan_id,case_id,created_on\nH1,S1,2023-02-15\n"),
     ("follow_ups", "follow_up_id,case_id,performed_on,measure_id,next_due_on\nO1,S1,2023-08-01,M1,2024-02-01\n"),
 ];
@@ -225,8 +228,10 @@ fn windows_1252_semicolon_export_with_danish_dates() {
 #[test]
 fn utf8_with_byte_order_mark_and_tabs() {
     let f = folders();
-    let files: Vec<(&str, String)> =
-        ISO_COMMA.iter().map(|(t, body)| (*t, format!("\u{feff}{}", body.replace(",\"two\nlines\"", ",x").replace(',', "\t")))).collect();
+    let files: Vec<(&str, String)> = ISO_COMMA
+        .iter()
+        .map(|(t, body)| (*t, format!("\u{feff}{}", body.replace(",\"two\nlines\"", ",x").replace(',', "\t"))))
+        .collect();
     for (table, text) in &files {
         std::fs::write(f.csv.join(format!("{table}.csv")), text).unwrap();
     }
@@ -283,7 +288,8 @@ fn further_tables_with_timestamps_and_danish_amounts() {
     let export = CheckedExport::load(&f.out).unwrap();
     assert_eq!(export.rejections().count(), 0);
 
-    let utc = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_micros();
+    let utc =
+        |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_micros();
     let instants = |batch: &RecordBatch, column: &str| {
         let array = batch.column_by_name(column).unwrap();
         assert_eq!(array.data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("Europe/Copenhagen".into())));
@@ -293,7 +299,10 @@ fn further_tables_with_timestamps_and_danish_amounts() {
     assert_eq!(strings(notifications, "notification_id"), vec![s("N1"), s("N2")]);
     // 22:15 Copenhagen winter time is 21:15 UTC; 08:00 at +01:00 is 07:00 UTC (09:00 in
     // Copenhagen summer time).
-    assert_eq!(instants(notifications, "received_at"), vec![Some(utc("2025-03-14 21:15")), Some(utc("2025-07-01 07:00"))]);
+    assert_eq!(
+        instants(notifications, "received_at"),
+        vec![Some(utc("2025-03-14 21:15")), Some(utc("2025-07-01 07:00"))]
+    );
     assert_eq!(instants(notifications, "assessed_at"), vec![Some(utc("2025-03-15 08:30")), None]);
     let professional = notifications.column_by_name("professional").unwrap().as_boolean();
     assert_eq!(professional.iter().collect::<Vec<_>>(), vec![Some(true), Some(false)]);
@@ -400,7 +409,10 @@ fn reimport_replaces_a_previous_import_and_failure_keeps_it() {
     write_utf8(&f.csv, ISO_COMMA);
     import_csv_export(&f.csv, &f.out).unwrap();
 
-    write_utf8(&f.csv, &with(ISO_COMMA, "action_plans", "plan_id,case_id,created_on\nH1,S1,2023-02-15\nH2,S1,2023-03-01\n"));
+    write_utf8(
+        &f.csv,
+        &with(ISO_COMMA, "action_plans", "plan_id,case_id,created_on\nH1,S1,2023-02-15\nH2,S1,2023-03-01\n"),
+    );
     import_csv_export(&f.csv, &f.out).unwrap();
     assert_eq!(kept(&CheckedExport::load(&f.out).unwrap(), "action_plans").num_rows(), 2);
 

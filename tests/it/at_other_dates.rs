@@ -19,7 +19,11 @@ fn ints(batches: &[RecordBatch], column: &str) -> Vec<Option<i64>> {
     batches
         .iter()
         .flat_map(|b| {
-            let a = datafusion::arrow::compute::cast(b.column_by_name(column).unwrap(), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
+            let a = datafusion::arrow::compute::cast(
+                b.column_by_name(column).unwrap(),
+                &datafusion::arrow::datatypes::DataType::Int64,
+            )
+            .unwrap();
             let a = a.as_primitive::<Int64Type>().clone();
             (0..a.len()).map(move |i| a.is_valid(i).then(|| a.value(i))).collect::<Vec<_>>()
         })
@@ -86,9 +90,12 @@ async fn a_milestone_counts_the_recovery_cases_of_its_unit_at_its_date() {
         assert!(want.unwrap() > 0, "the sample has cases to recover under {unit} at {on}");
         assert_eq!(*got, want, "{unit} at {on}");
     }
-    let met: Vec<Option<bool>> = milestones.iter().flat_map(|b| {
-        let m = b.column_by_name("met").unwrap().as_boolean().clone();
-        (0..m.len()).map(move |i| m.is_valid(i).then(|| m.value(i))).collect::<Vec<_>>()
-    }).collect();
+    let met: Vec<Option<bool>> = milestones
+        .iter()
+        .flat_map(|b| {
+            let m = b.column_by_name("met").unwrap().as_boolean().clone();
+            (0..m.len()).map(move |i| m.is_valid(i).then(|| m.value(i))).collect::<Vec<_>>()
+        })
+        .collect();
     assert_eq!(met, [Some(true), Some(false)]);
 }

@@ -77,7 +77,11 @@ fn every_write_path_leaves_every_table_unchanged_for_every_connection() {
 
 #[test]
 fn a_huge_join_and_an_endless_cross_join_end_inside_the_budget_and_the_server_answers() {
-    let server = Server::start(&sample(), &[ANALYST], &["--memory-limit", "256M", "--query-memory", "64M", "--statement-timeout", "4"]);
+    let server = Server::start(
+        &sample(),
+        &[ANALYST],
+        &["--memory-limit", "256M", "--query-memory", "64M", "--statement-timeout", "4"],
+    );
     let baseline = server.peak_memory();
     // A hash join's build side cannot spill: twenty million rows need more than 64 MiB.
     let out = server.psql(
@@ -88,7 +92,11 @@ fn a_huge_join_and_an_endless_cross_join_end_inside_the_budget_and_the_server_an
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.to_lowercase().contains("resources exhausted") && stderr.contains("share"), "{stderr}");
     // A value no operator sees: refused before it is made.
-    let out = server.psql(ANALYST.0, ANALYST.1, &["SELECT length(repeat('x', 1000000000))", "SELECT cardinality(range(0, 60000000))"]);
+    let out = server.psql(
+        ANALYST.0,
+        ANALYST.1,
+        &["SELECT length(repeat('x', 1000000000))", "SELECT cardinality(range(0, 60000000))"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("more than a query's share of the server's memory").count(), 2, "{stderr}");
     // A cross join of billions of rows would hold a core without yielding: refused before
@@ -151,7 +159,8 @@ fn sockets_that_never_log_in_lock_nobody_out_and_are_closed() {
     assert_eq!(server.rows(&ANALYST, &["SELECT 1"]), vec!["1"], "a valid login from elsewhere goes through");
     assert!(started.elapsed() < Duration::from_secs(3));
     let out = idle.wait_with_output().unwrap();
-    let s: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
     // 16 log in at once and 128 wait for a place: closed at the timeout; 56 at once.
     assert_eq!(s["closed_by_server"], 200, "{s}");
     let log = server.log();
@@ -233,7 +242,12 @@ fn extreme_dates_and_weeks_are_refused_and_the_session_goes_on() {
     ] {
         let mut commands = vec!["\\set VERBOSITY verbose"];
         commands.extend(settings.iter().copied());
-        commands.extend(["SELECT count(*) FROM kpi", "SET cwkpi.as_of = DEFAULT", "SET cwkpi.weeks = DEFAULT", "SELECT count(*) FROM kpi"]);
+        commands.extend([
+            "SELECT count(*) FROM kpi",
+            "SET cwkpi.as_of = DEFAULT",
+            "SET cwkpi.weeks = DEFAULT",
+            "SELECT count(*) FROM kpi",
+        ]);
         let out = server.psql(ANALYST.0, ANALYST.1, &commands);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(code), "{settings:?}: {stderr}");
@@ -246,7 +260,8 @@ fn extreme_dates_and_weeks_are_refused_and_the_session_goes_on() {
 
 #[test]
 fn connections_are_counted_per_user_and_an_idle_one_is_closed() {
-    let server = Server::start(&sample(), &[ANALYST, HEAD], &["--max-connections-per-user", "2", "--idle-timeout", "2"]);
+    let server =
+        Server::start(&sample(), &[ANALYST, HEAD], &["--max-connections-per-user", "2", "--idle-timeout", "2"]);
     let s = hostile(&server, &ANALYST, "hold", &["--count", "3", "--hold", "0.5"]);
     assert_eq!(s["held"], 2, "{s}");
     assert!(s["refused"][0].as_str().unwrap().contains("too many connections for role \"analyst\""), "{s}");
@@ -265,7 +280,10 @@ fn cross_unit_export(dir: &Path) -> (PathBuf, PathBuf) {
     let files = [
         ("units", "unit_id,name,parent_id\nF,Forvaltning,\nC1,Center,F\nA1,Afdeling 1,C1\nA2,Afdeling 2,C1\n"),
         ("caseworkers", "caseworker_id,name,unit_id\nW1,Rådgiver 1,A1\nW2,Rådgiver 2,A2\n"),
-        ("children", "child_id,birth_date,cpr\nB1,2015-04-03,0304151234\nB2,2012-11-30,3011129876\nB3,2014-01-01,0101141234\n"),
+        (
+            "children",
+            "child_id,birth_date,cpr\nB1,2015-04-03,0304151234\nB2,2012-11-30,3011129876\nB3,2014-01-01,0101141234\n",
+        ),
         (
             "cases",
             "case_id,child_id,unit_id,caseworker_id,opened_on,closed_on,target_group\n\
@@ -276,15 +294,24 @@ fn cross_unit_export(dir: &Path) -> (PathBuf, PathBuf) {
             "measure_id,case_id,paragraph,started_on,ended_on,decided_on,acute,monthly_cost_dkk,provider\n\
              M1,S1,SEL:52.3.7,2025-02-01,,,,1000,\nM2,S2,SEL:52.3.7,2025-03-01,,,,2000,\n",
         ),
-        ("investigations", "investigation_id,case_id,started_on,completed_on,aware_on\nI1,S1,2025-01-12,,\nI2,S2,2025-02-12,,\n"),
+        (
+            "investigations",
+            "investigation_id,case_id,started_on,completed_on,aware_on\nI1,S1,2025-01-12,,\nI2,S2,2025-02-12,,\n",
+        ),
         ("action_plans", "plan_id,case_id,created_on\nH1,S1,2025-02-15\nH2,S2,2025-03-15\n"),
-        ("follow_ups", "follow_up_id,case_id,performed_on,measure_id,next_due_on\nO1,S1,2025-05-01,M1,\nO2,S2,2025-06-01,M2,\n"),
+        (
+            "follow_ups",
+            "follow_up_id,case_id,performed_on,measure_id,next_due_on\nO1,S1,2025-05-01,M1,\nO2,S2,2025-06-01,M2,\n",
+        ),
         (
             "notifications",
             "notification_id,unit_id,received_at,assessed_at,professional,receipt_confirmed_on,child_id,case_id\n\
              N1,A1,2025-03-14 10:00,2025-03-14 12:00,ja,2025-03-15,B2,S2\nN2,A2,2025-03-14 10:00,,nej,,B2,S2\n",
         ),
-        ("complaints", "complaint_id,unit_id,received_on,kind,case_id\nK1,A1,2025-04-01,realitet,S2\nK2,A2,2025-04-01,realitet,S2\n"),
+        (
+            "complaints",
+            "complaint_id,unit_id,received_on,kind,case_id\nK1,A1,2025-04-01,realitet,S2\nK2,A2,2025-04-01,realitet,S2\n",
+        ),
         (
             "postings",
             "posting_id,unit_id,account,posted_on,amount_dkk,case_id,measure_id\n\
@@ -309,7 +336,8 @@ fn a_scoped_user_sees_no_id_outside_the_grant_in_any_table_view_or_error() {
     let dir = tempfile::tempdir().unwrap();
     let (exports, rules) = cross_unit_export(dir.path());
     let head = TestUser("head-a1", "a1-kode", &["A1"]);
-    let server = Server::start(&exports, &[ANALYST, head], &["--as-of", "2026-01-15", "--rules", rules.to_str().unwrap()]);
+    let server =
+        Server::start(&exports, &[ANALYST, head], &["--as-of", "2026-01-15", "--rules", rules.to_str().unwrap()]);
     let head = TestUser("head-a1", "a1-kode", &["A1"]);
 
     // What A1's head may see, by kind of id.
@@ -334,7 +362,8 @@ fn a_scoped_user_sees_no_id_outside_the_grant_in_any_table_view_or_error() {
     assert!(columns.len() > 20, "every table and view: {columns:?}");
     for line in &columns {
         let (table, column) = line.split_once('|').unwrap();
-        let values = server.rows(&head, &[&format!("SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL")]);
+        let values =
+            server.rows(&head, &[&format!("SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL")]);
         for value in &values {
             assert!(visible[column].contains(value.as_str()), "{table}.{column} shows {value}");
         }
@@ -342,17 +371,32 @@ fn a_scoped_user_sees_no_id_outside_the_grant_in_any_table_view_or_error() {
         let out = server.psql(head.0, head.1, &[&format!("SELECT CAST({column} AS INT) FROM {table}")]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         for id in hidden {
-            assert!(!stderr.contains(&format!("'{id}'")) && !stderr.contains(&format!("\"{id}\"")), "{table}.{column}: {stderr}");
+            assert!(
+                !stderr.contains(&format!("'{id}'")) && !stderr.contains(&format!("\"{id}\"")),
+                "{table}.{column}: {stderr}"
+            );
         }
     }
     // The rows kept for A1 are there, with the other department's ids cleared.
-    assert_eq!(server.rows(&head, &["SELECT notification_id, coalesce(case_id, '-'), coalesce(child_id, '-') FROM notifications"]), vec!["N1|-|-"]);
+    assert_eq!(
+        server.rows(
+            &head,
+            &["SELECT notification_id, coalesce(case_id, '-'), coalesce(child_id, '-') FROM notifications"]
+        ),
+        vec!["N1|-|-"]
+    );
     assert_eq!(server.rows(&head, &["SELECT complaint_id, coalesce(case_id, '-') FROM complaints"]), vec!["K1|-"]);
     assert_eq!(
-        server.rows(&head, &["SELECT posting_id, coalesce(case_id, '-'), coalesce(measure_id, '-') FROM postings ORDER BY 1"]),
+        server.rows(
+            &head,
+            &["SELECT posting_id, coalesce(case_id, '-'), coalesce(measure_id, '-') FROM postings ORDER BY 1"]
+        ),
         vec!["T1|-|-", "T2|-|-"]
     );
-    assert_eq!(server.rows(&head, &["SELECT case_id, coalesce(caseworker_id, '-') FROM cases ORDER BY 1"]), vec!["S1|W1", "S3|-"]);
+    assert_eq!(
+        server.rows(&head, &["SELECT case_id, coalesce(caseworker_id, '-') FROM cases ORDER BY 1"]),
+        vec!["S1|W1", "S3|-"]
+    );
     assert_eq!(server.rows(&head, &["SELECT unit_id FROM recovery_milestone_rules"]), vec!["A1"]);
     // The analyst sees them all.
     assert_eq!(server.rows(&ANALYST, &["SELECT count(*) FROM recovery_milestone_rules"]), vec!["2"]);
@@ -368,7 +412,11 @@ fn a_removed_user_is_logged_out_and_a_narrowed_grant_applies_at_the_next_stateme
             ScramVerifier::new(HEAD.1).unwrap()
         );
         if with_analyst {
-            toml.push_str(&format!("[[user]]\nname = \"{}\"\npassword = \"{}\"\nunits = [\"*\"]\n", ANALYST.0, ScramVerifier::new(ANALYST.1).unwrap()));
+            toml.push_str(&format!(
+                "[[user]]\nname = \"{}\"\npassword = \"{}\"\nunits = [\"*\"]\n",
+                ANALYST.0,
+                ScramVerifier::new(ANALYST.1).unwrap()
+            ));
         }
         toml
     };
@@ -402,7 +450,10 @@ fn a_removed_user_is_logged_out_and_a_narrowed_grant_applies_at_the_next_stateme
     };
     let (analyst_out, analyst_err) = wait(analyst);
     assert_eq!(analyst_out.lines().next(), Some("10"), "{analyst_out} {analyst_err}");
-    assert!(!analyst_out.lines().any(|l| l == "4") && analyst_out.lines().count() == 1, "logged out: {analyst_out} {analyst_err}");
+    assert!(
+        !analyst_out.lines().any(|l| l == "4") && analyst_out.lines().count() == 1,
+        "logged out: {analyst_out} {analyst_err}"
+    );
     let (head_out, head_err) = wait(head);
     assert_eq!(head_out.lines().collect::<Vec<_>>(), vec!["10", "4"], "the narrowed grant at once: {head_err}");
     assert!(server.log().contains("its user was removed from the users file"), "{}", server.log());

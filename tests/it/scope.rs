@@ -41,7 +41,10 @@ fn a_grant_covers_its_units_and_every_unit_below_them() {
     // Center for Udsatte Børn og Unge (U0002) holds Amager (U0005) and Brønshøj-Husum
     // (U0007) with its three teams.
     let units = visible_units(&export, &["U0002".into()]).unwrap();
-    assert_eq!(units.into_iter().collect::<BTreeSet<_>>(), set(&["U0002", "U0005", "U0007", "U0008", "U0009", "U0010"]));
+    assert_eq!(
+        units.into_iter().collect::<BTreeSet<_>>(),
+        set(&["U0002", "U0005", "U0007", "U0008", "U0009", "U0010"])
+    );
     // Two grants, one inside the other, and a unit the export lacks.
     let units = visible_units(&export, &["U0007".into(), "U0009".into(), "NOPE".into()]).unwrap();
     assert_eq!(units.into_iter().collect::<BTreeSet<_>>(), set(&["U0007", "U0008", "U0009", "U0010"]));
@@ -75,42 +78,54 @@ async fn no_row_outside_the_grant_and_the_same_figures_inside_it() {
         ("turning_18_units", "unit_id"),
         ("finance_reconciliation", "unit_id"),
     ] {
-        let units: BTreeSet<String> = column(&seen, &format!("SELECT DISTINCT {unit_column} FROM {table}")).await.into_iter().collect();
+        let units: BTreeSet<String> =
+            column(&seen, &format!("SELECT DISTINCT {unit_column} FROM {table}")).await.into_iter().collect();
         assert!(units.is_subset(&visible), "{table}: {units:?}");
     }
     // The rows that belong to a unit through their case: exactly the whole export's rows
     // whose case is at a visible unit.
     for table in ["measures", "investigations", "action_plans", "follow_ups", "decisions", "case_events"] {
-        let sql = format!("SELECT t.case_id FROM {table} t JOIN cases c ON c.case_id = t.case_id WHERE c.unit_id IN ('U0007', 'U0008', 'U0009', 'U0010') ORDER BY 1");
+        let sql = format!(
+            "SELECT t.case_id FROM {table} t JOIN cases c ON c.case_id = t.case_id WHERE c.unit_id IN ('U0007', 'U0008', 'U0009', 'U0010') ORDER BY 1"
+        );
         let want = column(&whole, &sql).await;
         let got = column(&seen, &format!("SELECT case_id FROM {table} ORDER BY 1")).await;
         assert!(!want.is_empty(), "{table}: the sample has rows to scope");
         assert_eq!(got, want, "{table}");
     }
     // Children only through the granted cases.
-    let want = column(&whole, "SELECT DISTINCT c.child_id FROM cases c WHERE c.unit_id IN ('U0007', 'U0008', 'U0009', 'U0010') ORDER BY 1").await;
+    let want = column(
+        &whole,
+        "SELECT DISTINCT c.child_id FROM cases c WHERE c.unit_id IN ('U0007', 'U0008', 'U0009', 'U0010') ORDER BY 1",
+    )
+    .await;
     assert_eq!(column(&seen, "SELECT child_id FROM children ORDER BY 1").await, want);
 
     // Each visible unit's KPI rows are the whole export's, all twelve.
     let kpi = "SELECT concat_ws('|', unit_id, kpi_id, numerator, denominator, share) FROM kpi ORDER BY unit_id, kpi_id";
-    let whole_kpi: Vec<String> = column(&whole, kpi).await.into_iter().filter(|r| visible.contains(r.split('|').next().unwrap())).collect();
+    let whole_kpi: Vec<String> =
+        column(&whole, kpi).await.into_iter().filter(|r| visible.contains(r.split('|').next().unwrap())).collect();
     let seen_kpi = column(&seen, kpi).await;
     assert_eq!(seen_kpi.len(), 4 * cwkpi::kpi::DEFINITIONS.len());
     assert_eq!(seen_kpi, whole_kpi);
     // So are the report's lists and the audit's figures.
     for sql in [
         "SELECT concat_ws('|', unit_id, case_id, kind, item_id) FROM report_overdue ORDER BY 1",
-                // The recovery order: its position counts over the whole export, so compare the
+        // The recovery order: its position counts over the whole export, so compare the
         // cases in order.
         "SELECT concat_ws('|', unit_id, case_id) FROM report_recovery ORDER BY unit_id, position",
         "SELECT concat_ws('|', unit_id, spent_dkk, booked_on_case_dkk, registered_not_paid) FROM finance_reconciliation ORDER BY 1",
     ] {
-        let whole_rows: Vec<String> = column(&whole, sql).await.into_iter().filter(|r| visible.contains(r.split('|').next().unwrap())).collect();
+        let whole_rows: Vec<String> =
+            column(&whole, sql).await.into_iter().filter(|r| visible.contains(r.split('|').next().unwrap())).collect();
         assert!(!whole_rows.is_empty(), "{sql}");
         assert_eq!(column(&seen, sql).await, whole_rows, "{sql}");
     }
 
     // A grant of every unit is the whole export, rejected rows included.
     let all = export.scoped(&Grant::All).unwrap();
-    assert_eq!(all.tables.iter().map(|t| t.kept.num_rows()).sum::<usize>(), export.tables.iter().map(|t| t.kept.num_rows()).sum::<usize>());
+    assert_eq!(
+        all.tables.iter().map(|t| t.kept.num_rows()).sum::<usize>(),
+        export.tables.iter().map(|t| t.kept.num_rows()).sum::<usize>()
+    );
 }

@@ -10,7 +10,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema};
 use rand::{Rng, SeedableRng};
@@ -53,7 +55,11 @@ fn with_column(batch: &RecordBatch, index: usize, name: &str, values: ArrayRef) 
 
 /// One kind of damage to one table file of `dir`, chosen by `rng`; a line saying what.
 fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
     files.sort();
     let path = files[rng.random_range(0..files.len())].clone();
     let table = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -82,8 +88,9 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
         }
         2 | 3 => {
             // An extreme date or instant in a date or timestamp column.
-            let dated: Vec<usize> =
-                (0..batch.num_columns()).filter(|&i| matches!(batch.column(i).data_type(), DataType::Date32 | DataType::Timestamp(..))).collect();
+            let dated: Vec<usize> = (0..batch.num_columns())
+                .filter(|&i| matches!(batch.column(i).data_type(), DataType::Date32 | DataType::Timestamp(..)))
+                .collect();
             if dated.is_empty() || rows == 0 {
                 return format!("{table}: no date to damage");
             }
@@ -103,10 +110,16 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
                     Arc::new(datafusion::arrow::array::Date32Array::from(days))
                 }
                 _ => {
-                    let extreme = [8_863_084_094_095_045_795i64, i64::MIN, -62_135_596_800_000_000, 253_402_300_799_000_000][rng.random_range(0..4)];
-                    let micros = cast(array, &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None)).unwrap();
-                    let mut values: Vec<Option<i64>> =
-                        micros.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>().iter().collect();
+                    let extreme =
+                        [8_863_084_094_095_045_795i64, i64::MIN, -62_135_596_800_000_000, 253_402_300_799_000_000]
+                            [rng.random_range(0..4)];
+                    let micros =
+                        cast(array, &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None))
+                            .unwrap();
+                    let mut values: Vec<Option<i64>> = micros
+                        .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>()
+                        .iter()
+                        .collect();
                     values[row] = Some(extreme);
                     Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
                 }
@@ -121,13 +134,18 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
                 mask[row] = false;
             }
             let valid = datafusion::arrow::array::BooleanArray::from(mask);
-            let nulled = datafusion::arrow::compute::nullif(batch.column(column), &datafusion::arrow::compute::not(&valid).unwrap()).unwrap();
+            let nulled = datafusion::arrow::compute::nullif(
+                batch.column(column),
+                &datafusion::arrow::compute::not(&valid).unwrap(),
+            )
+            .unwrap();
             write_batch(&path, &with_column(&batch, column, &name, nulled));
             format!("{table}.{name} row {row}: null")
         }
         5 => {
             // Every row twice (duplicate ids).
-            let doubled = datafusion::arrow::compute::concat_batches(&batch.schema(), &[batch.clone(), batch.clone()]).unwrap();
+            let doubled =
+                datafusion::arrow::compute::concat_batches(&batch.schema(), &[batch.clone(), batch.clone()]).unwrap();
             write_batch(&path, &doubled);
             format!("{table}: rows twice")
         }
@@ -149,7 +167,10 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
         }
         8 => {
             // Dictionary-encoded values.
-            let dict = cast(batch.column(column), &DataType::Dictionary(Box::new(DataType::Int32), Box::new(batch.column(column).data_type().clone())));
+            let dict = cast(
+                batch.column(column),
+                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(batch.column(column).data_type().clone())),
+            );
             match dict {
                 Ok(values) => {
                     write_batch(&path, &with_column(&batch, column, &name, values));
@@ -175,20 +196,24 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
         }
         11 => {
             // A column of lists.
-            let lists = ListArray::from_iter_primitive::<Int32Type, _, _>((0..rows).map(|i| Some(vec![Some(i as i32), None])));
+            let lists =
+                ListArray::from_iter_primitive::<Int32Type, _, _>((0..rows).map(|i| Some(vec![Some(i as i32), None])));
             write_batch(&path, &with_column(&batch, column, &name, Arc::new(lists)));
             format!("{table}.{name}: lists")
         }
         12 => {
             // Odd and huge strings in a text column.
-            let texts: Vec<usize> = (0..batch.num_columns()).filter(|&i| batch.column(i).data_type() == &DataType::Utf8).collect();
+            let texts: Vec<usize> =
+                (0..batch.num_columns()).filter(|&i| batch.column(i).data_type() == &DataType::Utf8).collect();
             if texts.is_empty() || rows == 0 {
                 return format!("{table}: no text");
             }
             let c = texts[rng.random_range(0..texts.len())];
             let cname = batch.schema().field(c).name().clone();
-            let mut values: Vec<Option<String>> = batch.column(c).as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect();
-            values[row] = Some(["", " ", "\u{0}\u{feff}æøå\n\"';", &"x".repeat(5_000_000)][rng.random_range(0..4)].to_string());
+            let mut values: Vec<Option<String>> =
+                batch.column(c).as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect();
+            values[row] =
+                Some(["", " ", "\u{0}\u{feff}æøå\n\"';", &"x".repeat(5_000_000)][rng.random_range(0..4)].to_string());
             write_batch(&path, &with_column(&batch, c, &cname, Arc::new(StringArray::from(values))));
             format!("{table}.{cname} row {row}: odd string")
         }
@@ -196,19 +221,30 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
             // A reference to nowhere, or a unit that is its own ancestor.
             if table == "units" && rows > 2 {
                 let ids = batch.column_by_name("unit_id").unwrap().as_string::<i32>().clone();
-                let mut parents: Vec<Option<String>> = batch.column_by_name("parent_id").unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect();
+                let mut parents: Vec<Option<String>> = batch
+                    .column_by_name("parent_id")
+                    .unwrap()
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect();
                 parents[0] = Some(ids.value(rows - 1).to_string());
                 let index = batch.schema().index_of("parent_id").unwrap();
                 write_batch(&path, &with_column(&batch, index, "parent_id", Arc::new(StringArray::from(parents))));
                 return "units: a cycle".into();
             }
-            let ids: Vec<usize> = (0..batch.num_columns()).filter(|&i| batch.schema().field(i).name().ends_with("_id") && batch.column(i).data_type() == &DataType::Utf8).collect();
+            let ids: Vec<usize> = (0..batch.num_columns())
+                .filter(|&i| {
+                    batch.schema().field(i).name().ends_with("_id") && batch.column(i).data_type() == &DataType::Utf8
+                })
+                .collect();
             if ids.is_empty() || rows == 0 {
                 return format!("{table}: no id");
             }
             let c = ids[rng.random_range(0..ids.len())];
             let cname = batch.schema().field(c).name().clone();
-            let mut values: Vec<Option<String>> = batch.column(c).as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect();
+            let mut values: Vec<Option<String>> =
+                batch.column(c).as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect();
             values[row] = Some("NOWHERE".into());
             write_batch(&path, &with_column(&batch, c, &cname, Arc::new(StringArray::from(values))));
             format!("{table}.{cname} row {row}: dangling")
@@ -228,7 +264,19 @@ fn copy_export(from: &Path, to: &Path) {
 fn no_damaged_export_ends_a_run_otherwise_than_documented() {
     let fx = Fixture::new();
     let base = fx.path("base");
-    let o = fx.run(&["gen", "--scale", "0.01", "--seed", "11", "--as-of", AS_OF, "--order", "sorted", "--out", base.to_str().unwrap()]);
+    let o = fx.run(&[
+        "gen",
+        "--scale",
+        "0.01",
+        "--seed",
+        "11",
+        "--as-of",
+        AS_OF,
+        "--order",
+        "sorted",
+        "--out",
+        base.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let cprs: Vec<String> = {
         let children = read_batch(&base.join("children.parquet"));
@@ -251,14 +299,29 @@ fn no_damaged_export_ends_a_run_otherwise_than_documented() {
                     let dir = fx.path(&format!("case-{seed}"));
                     copy_export(&base, &dir);
                     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                    let what = (0..rng.random_range(1..3)).map(|_| damage(&dir, &mut rng)).collect::<Vec<_>>().join("; ");
-                    let mut runs = vec![Command::new(BIN).args(["kpi", "--exports", dir.to_str().unwrap(), "--as-of", AS_OF, "--format", "csv"]).env_remove("RUST_LOG").output().unwrap()];
+                    let what =
+                        (0..rng.random_range(1..3)).map(|_| damage(&dir, &mut rng)).collect::<Vec<_>>().join("; ");
+                    let mut runs = vec![
+                        Command::new(BIN)
+                            .args(["kpi", "--exports", dir.to_str().unwrap(), "--as-of", AS_OF, "--format", "csv"])
+                            .env_remove("RUST_LOG")
+                            .output()
+                            .unwrap(),
+                    ];
                     let out = fx.path(&format!("out-{seed}"));
                     let nightly = seed % 10 == 0;
                     if nightly {
                         runs.push(
                             Command::new(BIN)
-                                .args(["nightly", "--exports", dir.to_str().unwrap(), "--out", out.to_str().unwrap(), "--as-of", AS_OF])
+                                .args([
+                                    "nightly",
+                                    "--exports",
+                                    dir.to_str().unwrap(),
+                                    "--out",
+                                    out.to_str().unwrap(),
+                                    "--as-of",
+                                    AS_OF,
+                                ])
                                 .env_remove("RUST_LOG")
                                 .output()
                                 .unwrap(),
@@ -287,7 +350,10 @@ fn no_damaged_export_ends_a_run_otherwise_than_documented() {
                         if !wrong.is_empty() {
                             let command = if run == 0 { "kpi" } else { "nightly" };
                             let first = stderr.lines().last().unwrap_or("");
-                            failures.lock().unwrap().push(format!("seed {seed} ({what}), {command}: {}: {first}", wrong.join(", ")));
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("seed {seed} ({what}), {command}: {}: {first}", wrong.join(", ")));
                         }
                     }
                     let _ = std::fs::remove_dir_all(&dir);
@@ -301,5 +367,11 @@ fn no_damaged_export_ends_a_run_otherwise_than_documented() {
     println!("{} damaged exports, runs by exit code: {codes:?}", seeds.len());
     // The damage is real: some runs publish, and some stop on a fatal error.
     assert!(codes.get(&Some(0)).is_some_and(|n| *n > 10) && codes.get(&Some(2)).is_some_and(|n| *n > 10), "{codes:?}");
-    assert!(failures.is_empty(), "{} of {} damaged exports ended otherwise than documented:\n{}", failures.len(), seeds.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} damaged exports ended otherwise than documented:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n")
+    );
 }

@@ -1,4 +1,4 @@
-//! The weekly report (SPEC §5): figures on the page and in the workbook against the KPI
+//! The weekly report (docs/report.md): figures on the page and in the workbook against the KPI
 //! table, hand-worked overdue lists and deadlines, golden tables of the sample export,
 //! ISO-week edge cases, empty units, safe file names and no CPR anywhere.
 
@@ -53,7 +53,10 @@ async fn report(export: &CheckedExport, week: IsoWeek, tmp: &Path, name: &str) -
 async fn report_with(export: &CheckedExport, rules: Rules, week: IsoWeek, tmp: &Path, name: &str) -> PathBuf {
     let out = tmp.join(name);
     std::fs::create_dir_all(&out).unwrap();
-    let mut catalog = Catalog::new(export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default()).await.unwrap();
+    let mut catalog =
+        Catalog::new(export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default())
+            .await
+            .unwrap();
     let summary = write_reports(&mut catalog, week, &out).await.unwrap();
     assert!(summary.units > 0 && summary.files > 0);
     out
@@ -151,11 +154,24 @@ async fn assert_figures_match(export: &CheckedExport, out: &Path, week: IsoWeek)
         if html.contains("<strong>Ingen sager.</strong>") {
             // A unit without cases shows no KPI table; its case figures must all be empty.
             assert!(page.is_empty());
-            assert!(expected.iter().filter(|k| !in_section(k)).all(|k| k.denominator == 0 && k.share.is_none()), "{unit}");
+            assert!(
+                expected.iter().filter(|k| !in_section(k)).all(|k| k.denominator == 0 && k.share.is_none()),
+                "{unit}"
+            );
         } else {
             let want: Vec<(String, i64, i64, Option<f64>)> =
                 expected.iter().map(|k| (k.kpi_id.clone(), k.numerator, k.denominator, k.share)).collect();
             assert_eq!(page, want, "HTML of unit {unit}");
+            // Each KPI's label links to how it is counted, explained in Danish at the end.
+            let how = section(&html, "how-h");
+            assert!(how.contains("Sådan beregnes tallet"), "{unit}");
+            for (id, ..) in &page {
+                assert!(html.contains(&format!("href=\"#beregning-{id}\"")), "{unit}: {id} has no link");
+                let entry = how.split(&format!("<dt id=\"beregning-{id}\">")).nth(1);
+                let entry = entry.unwrap_or_else(|| panic!("{unit}: {id} is not explained"));
+                let text = entry.split("<dd>").nth(1).and_then(|d| d.split("</dd>").next()).unwrap_or_default();
+                assert!(text.starts_with("Nævner: ") || text.starts_with("Tæller: "), "{unit} {id}: {text}");
+            }
         }
         // Every page has the sections of plan items 12 and 13 and notifications: their rows
         // agree with the KPI table, or the section says there is nothing (no data, nothing
@@ -230,8 +246,19 @@ fn week_parsing_edge_cases() {
     assert_eq!(IsoWeek::last_complete_before(date("2027-01-04")).to_string(), "2026-W53");
 
     // Invalid input names what is wrong and never panics.
-    for bad in ["2025-W53", "2026-W00", "2026-W54", "2026-47", "", "W47", "abcd-W01", "2026-W4 7", "26-W47", "2026-W123", "2026-W-1"]
-    {
+    for bad in [
+        "2025-W53",
+        "2026-W00",
+        "2026-W54",
+        "2026-47",
+        "",
+        "W47",
+        "abcd-W01",
+        "2026-W4 7",
+        "26-W47",
+        "2026-W123",
+        "2026-W-1",
+    ] {
         let err = bad.parse::<IsoWeek>().expect_err(bad).to_string();
         assert!(err.contains("week") || err.contains("ISO"), "{bad}: {err}");
     }
@@ -276,7 +303,9 @@ fn danish_formats_file_names_and_chart() {
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert_eq!(svg.matches("<circle").count(), 4);
     assert!(svg.contains("stroke-dasharray") && svg.contains("mål 95 %"));
-    assert!(svg.contains("<title>Handleplan foreligger: andel pr. uge fra uge 40 til uge 44. Seneste andel 100,0 %, mål 95 %.</title>"));
+    assert!(svg.contains(
+        "<title>Handleplan foreligger: andel pr. uge fra uge 40 til uge 44. Seneste andel 100,0 %, mål 95 %.</title>"
+    ));
     // Met at or above the target: one red dot (90 %), three green.
     assert_eq!((svg.matches("#b3261e\"/>").count(), svg.matches("#1e7b34\"/>").count()), (1, 3));
 
@@ -347,11 +376,12 @@ async fn follow_ups_export_figures_and_overdue_follow_ups() {
     // M8 (next_due_on 2026-07-15, week 29). M3 (2026-08-27) is beyond the 4 weeks.
     assert!(slice(&overdue, "T1", &["kind"]).iter().all(|k| k != "follow_up_overdue"));
     let deadlines = read_csv(&out.join("tables/deadlines.csv"));
-    let coming: Vec<String> = slice(&deadlines, "T1", &["kind", "case_id", "due_on", "due_week", "weeks_ahead", "days_left"])
-        .into_iter()
-        .filter(|r| r.starts_with("follow_up_due|"))
-        .map(|r| r.trim_start_matches("follow_up_due|").to_string())
-        .collect();
+    let coming: Vec<String> =
+        slice(&deadlines, "T1", &["kind", "case_id", "due_on", "due_week", "weeks_ahead", "days_left"])
+            .into_iter()
+            .filter(|r| r.starts_with("follow_up_due|"))
+            .map(|r| r.trim_start_matches("follow_up_due|").to_string())
+            .collect();
     assert_eq!(
         coming,
         [
@@ -364,7 +394,11 @@ async fn follow_ups_export_figures_and_overdue_follow_ups() {
         ]
     );
     // The overdue follow-ups are exactly the follow_up_on_time misses: D2 has 1 of 9 on time.
-    let d2 = kpi_rows(&export, w.sunday()).await.into_iter().find(|k| k.unit_id == "D2" && k.kpi_id == "follow_up_on_time").unwrap();
+    let d2 = kpi_rows(&export, w.sunday())
+        .await
+        .into_iter()
+        .find(|k| k.unit_id == "D2" && k.kpi_id == "follow_up_on_time")
+        .unwrap();
     assert_eq!((d2.numerator, d2.denominator), (1, 9));
 }
 
@@ -471,7 +505,8 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     //   S1 follow-up: F1 set next_due_on 06-20 for M1, 8 days.
     // Ages at 06-28: K3 (born 2020-02-29) is 6; K2 turns 16 on the day; K1 turns 11 tomorrow.
     let overdue = read_csv(&out.join("tables/overdue.csv"));
-    let columns = ["case_id", "case_unit_id", "caseworker_name", "child_age", "kind", "item_id", "due_on", "days_overdue"];
+    let columns =
+        ["case_id", "case_unit_id", "caseworker_name", "child_age", "kind", "item_id", "due_on", "days_overdue"];
     let all = [
         "S3|X/2|Carl Nielsen|6|plan_missing|M3|2026-01-15|164",
         "S3|X/2|Carl Nielsen|6|follow_up_overdue|M3|2026-04-15|74",
@@ -492,7 +527,21 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     // I6 (→ 07-27) is one day beyond the 4 weeks.
     let deadlines = read_csv(&out.join("tables/deadlines.csv"));
     assert_eq!(
-        slice(&deadlines, "ORG", &["case_id", "caseworker_name", "child_age", "kind", "item_id", "due_on", "due_week", "weeks_ahead", "days_left"]),
+        slice(
+            &deadlines,
+            "ORG",
+            &[
+                "case_id",
+                "caseworker_name",
+                "child_age",
+                "kind",
+                "item_id",
+                "due_on",
+                "due_week",
+                "weeks_ahead",
+                "days_left"
+            ]
+        ),
         [
             "S2|Bo Jensen|16|plan_due|M2|2026-07-05|2026-W27|1|7",
             "S3|Carl Nielsen|6|investigation_deadline|I3|2026-07-10|2026-W28|2|12",
@@ -554,7 +603,10 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     }
     // A tile stands for its plan item: the item's second KPI is named under it.
     let tiles = &page[page.find("id=\"goals-h\"").unwrap()..page.find("class=\"facts\"").unwrap()];
-    assert!(tiles.contains("Handleplan rettidig: ") && tiles.contains("Afsluttede undersøgelser inden for frist: "), "{tiles}");
+    assert!(
+        tiles.contains("Handleplan rettidig: ") && tiles.contains("Afsluttede undersøgelser inden for frist: "),
+        "{tiles}"
+    );
 
     // The workbook holds the same list, numbers as numbers and dates as dates.
     let sheet = xlsx_table(&out.join("ORG.xlsx"), "Forsinkede");
@@ -582,7 +634,10 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     for unit in ["ORG", "AFD", "TOM"] {
         let page = std::fs::read_to_string(out.join(format!("{unit}.html"))).unwrap();
         assert!(section(&page, "frister-h").contains("Ingen data: udtrækket har ingen ansøgninger"), "{unit}");
-        assert!(section(&page, "underretninger-h").contains("Ingen data: udtrækket har ingen underretninger"), "{unit}");
+        assert!(
+            section(&page, "underretninger-h").contains("Ingen data: udtrækket har ingen underretninger"),
+            "{unit}"
+        );
         assert!(section(&page, "klager-h").contains("Ingen data: udtrækket har ingen klager"), "{unit}");
         assert!(section(&page, "lovmedholdelighed-h").contains("Ingen data: udtrækket har ingen sagsskridt"), "{unit}");
         assert!(!section(&page, "frister-h").contains("<table"), "{unit}");
@@ -591,11 +646,15 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     assert_eq!(tiles.matches("Ingen data").count(), da::SECTIONS.len() * 2, "{tiles}");
     let mut wb: Xlsx<_> = open_workbook(out.join("AFD.xlsx")).unwrap();
     let note = wb.worksheet_range("Underretninger").unwrap().get_value((1, 0)).cloned();
-    assert_eq!(note, Some(Data::String("Ingen data: udtrækket har ingen underretninger (tabellen notifications).".into())));
+    assert_eq!(
+        note,
+        Some(Data::String("Ingen data: udtrækket har ingen underretninger (tabellen notifications).".into()))
+    );
     assert!(read_csv(&out.join("tables/breaches.csv")).is_empty());
 
     // Analysts get the report's list from the view with the same filter.
-    let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
+    let catalog =
+        Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
     let batches = catalog
         .query("SELECT case_id FROM report_overdue WHERE unit_id = 'AFD' AND as_of = DATE '2026-06-28' ORDER BY days_overdue DESC")
         .await
@@ -724,7 +783,15 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     let figures = |unit: &str| -> Vec<String> {
         all.iter()
             .filter(|k| k.unit_id == unit && da::section_of(&k.kpi_id).is_some())
-            .map(|k| format!("{}|{}|{}|{}", k.kpi_id, k.numerator, k.denominator, k.met.map_or("", |m| if m { "met" } else { "not met" })))
+            .map(|k| {
+                format!(
+                    "{}|{}|{}|{}",
+                    k.kpi_id,
+                    k.numerator,
+                    k.denominator,
+                    k.met.map_or("", |m| if m { "met" } else { "not met" })
+                )
+            })
             .collect()
     };
     assert_eq!(
@@ -758,7 +825,17 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     // Breaches at T, oldest deadline first: D8 (444 days), D3 (49), D2 (48, letter 05-05),
     // D4 (27, letter 06-10: sent by T although after the deadline).
     let breaches = read_csv(&out.join("tables/breaches.csv"));
-    let columns = ["decision_id", "case_id", "case_unit_id", "caseworker_name", "paragraph", "applied_on", "deadline", "days_overdue", "delay_letter_sent"];
+    let columns = [
+        "decision_id",
+        "case_id",
+        "case_unit_id",
+        "caseworker_name",
+        "paragraph",
+        "applied_on",
+        "deadline",
+        "days_overdue",
+        "delay_letter_sent",
+    ];
     let org = [
         "D8|S1|T1|Anna Hansen|BL:32|2025-01-10|2025-04-10|444|false",
         "D3|S3|X/2|Carl Nielsen|BL:32.1.3|2026-02-10|2026-05-10|49|false",
@@ -772,7 +849,8 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
 
     // For every unit the list is the deadline_breaches view over the unit's subtree, in
     // the same order, in the CSV table, the workbook and on the page.
-    let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
+    let catalog =
+        Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
     let view = query_rows(
         &catalog,
         "SELECT unit_id, decision_id, case_id, paragraph, applied_on, deadline, days_overdue, delay_letter_sent \
@@ -787,7 +865,11 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
             .filter(|r| units.contains(r.split('|').next().unwrap()))
             .map(|r| r.split_once('|').unwrap().1.to_string())
             .collect();
-        let csv = slice(&breaches, unit, &["decision_id", "case_id", "paragraph", "applied_on", "deadline", "days_overdue", "delay_letter_sent"]);
+        let csv = slice(
+            &breaches,
+            unit,
+            &["decision_id", "case_id", "paragraph", "applied_on", "deadline", "days_overdue", "delay_letter_sent"],
+        );
         assert_eq!(csv, want, "tables/breaches.csv for {unit}");
 
         let stem = file_stem(unit);
@@ -816,8 +898,11 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
         assert_eq!(sheet, want, "workbook of {unit}");
 
         let page = std::fs::read_to_string(out.join(format!("{stem}.html"))).unwrap();
-        let listed: Vec<&str> =
-            section(&page, "frister-h").split("data-decision=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+        let listed: Vec<&str> = section(&page, "frister-h")
+            .split("data-decision=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap())
+            .collect();
         let want_ids: Vec<&str> = want.iter().map(|r| r.split('|').next().unwrap()).collect();
         assert_eq!(listed, want_ids, "page of {unit}");
     }
@@ -846,14 +931,20 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     // The sub-units of Center Nord against the further items too.
     let cen = std::fs::read_to_string(out.join("CEN.html")).unwrap();
     let subs = section(&cen, "sub-h");
-    assert!(subs.contains("<th class=\"num\">Klager</th>") && subs.contains("Formalitet: 50,0 %; Realitet: 100,0 %"), "{subs}");
+    assert!(
+        subs.contains("<th class=\"num\">Klager</th>") && subs.contains("Formalitet: 50,0 %; Realitet: 100,0 %"),
+        "{subs}"
+    );
 
     // A unit without cases still shows the notifications it received (N4 at TOM).
     let tom = std::fs::read_to_string(out.join("TOM.html")).unwrap();
     assert!(tom.contains("<strong>Ingen sager.</strong>"));
     assert_eq!(
         kpi_rows_in(section(&tom, "underretninger-h")),
-        [("notification_assessed_in_time".to_string(), 1, 1, Some(1.0)), ("notification_receipt_confirmed".to_string(), 0, 1, Some(0.0))]
+        [
+            ("notification_assessed_in_time".to_string(), 1, 1, Some(1.0)),
+            ("notification_receipt_confirmed".to_string(), 0, 1, Some(0.0))
+        ]
     );
     assert!(section(&tom, "frister-h").contains("Ingen åbne fristoverskridelser"));
 
@@ -874,7 +965,10 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     // This export has decisions, notifications and complaints but no case events: the index
     // names that table only.
     assert!(index.contains("Klager (13)") && index.contains("mål ≤ 90 %"));
-    assert!(index.contains("sagsskridt") && !index.contains("ingen ansøgninger") && !index.contains("ingen klager"), "{index}");
+    assert!(
+        index.contains("sagsskridt") && !index.contains("ingen ansøgninger") && !index.contains("ingen klager"),
+        "{index}"
+    );
 
     assert_no_cpr(&out, &SMALL_CPR.map(String::from));
 }
@@ -896,7 +990,8 @@ async fn long_breach_lists_are_capped_on_the_page_only() {
     for unit in ["ORG", "X/2"] {
         let page = std::fs::read_to_string(out.join(format!("{}.html", file_stem(unit)))).unwrap();
         let frister = section(&page, "frister-h");
-        let listed: Vec<&str> = frister.split("data-decision=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+        let listed: Vec<&str> =
+            frister.split("data-decision=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
         assert_eq!(listed.len(), limit);
         assert_eq!((listed[0], listed[limit - 1]), ("A000", "A099"));
         assert!(frister.contains(&format!("Viser de {limit} ældste af 130 overskridelser")), "{frister}");
@@ -950,7 +1045,10 @@ fn sample_export(tmp: &Path) -> PathBuf {
         return fixture;
     }
     let out = tmp.join("sample");
-    let opts = cwkpi::r#gen::GenOptions { order: cwkpi::r#gen::Order::Sorted, ..cwkpi::r#gen::GenOptions::new(0.03, 7, date("2026-11-22")) };
+    let opts = cwkpi::r#gen::GenOptions {
+        order: cwkpi::r#gen::Order::Sorted,
+        ..cwkpi::r#gen::GenOptions::new(0.03, 7, date("2026-11-22"))
+    };
     cwkpi::r#gen::generate(&opts, &out).unwrap();
     out
 }
@@ -987,7 +1085,12 @@ async fn sample_export_golden_tables_figures_and_no_cpr() {
     // Parquet and CSV hold the same rows.
     for name in TABLES {
         let file = std::fs::File::open(out.join(format!("tables/{name}.parquet"))).unwrap();
-        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
         assert_eq!(rows, read_csv(&out.join(format!("tables/{name}.csv"))).len(), "{name}");
     }
 
@@ -1006,13 +1109,18 @@ async fn sample_export_golden_tables_figures_and_no_cpr() {
             continue;
         };
         for f in files {
-            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap();
             for batch in reader {
                 let batch = batch.unwrap();
                 let Some(col) = batch.column_by_name("cpr") else { continue };
                 let col = cast(col, &DataType::Utf8).unwrap();
                 let col = col.as_string::<i32>();
-                cprs.extend((0..col.len()).filter(|&i| col.is_valid(i) && !col.value(i).is_empty()).map(|i| col.value(i).to_string()));
+                cprs.extend(
+                    (0..col.len())
+                        .filter(|&i| col.is_valid(i) && !col.value(i).is_empty())
+                        .map(|i| col.value(i).to_string()),
+                );
             }
         }
     }
@@ -1049,7 +1157,10 @@ fn assert_no_cpr(out: &Path, cprs: &[String]) {
                 }
             }
             Some("parquet") => {
-                let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
+                let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
                 for batch in reader {
                     for col in batch.unwrap().columns() {
                         let text = cast(col, &DataType::Utf8).unwrap();
@@ -1080,13 +1191,15 @@ fn cli_writes_whole_reports_or_nothing() {
     let out = tmp.path().join("weekly");
     let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
 
-    let ok = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W26", "--out", out.to_str().unwrap()]);
+    let ok =
+        run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W26", "--out", out.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(out.join("index.html").is_file() && out.join("D2.xlsx").is_file() && out.join("tables/kpi.csv").is_file());
 
     // A failing run (no such export) leaves the earlier report as it was and no temporary folder.
     let before = std::fs::read(out.join("index.html")).unwrap();
-    let bad = run(&["report", "--exports", "/nonexistent/export", "--week", "2026-W27", "--out", out.to_str().unwrap()]);
+    let bad =
+        run(&["report", "--exports", "/nonexistent/export", "--week", "2026-W27", "--out", out.to_str().unwrap()]);
     assert!(!bad.status.success());
     assert_eq!(std::fs::read(out.join("index.html")).unwrap(), before);
     let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
@@ -1097,31 +1210,42 @@ fn cli_writes_whole_reports_or_nothing() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // A later run replaces the report.
-    let again = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W27", "--out", out.to_str().unwrap()]);
+    let again =
+        run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W27", "--out", out.to_str().unwrap()]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(std::fs::read_to_string(out.join("report.json")).unwrap().contains("2026-W27"));
 
     // Bad weeks and folders that are not reports are refused with a usage error (exit 64).
-    let bad_week = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2025-W53", "--out", out.to_str().unwrap()]);
+    let bad_week =
+        run(&["report", "--exports", export.to_str().unwrap(), "--week", "2025-W53", "--out", out.to_str().unwrap()]);
     assert_eq!(bad_week.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&bad_week.stderr).contains("2025 has ISO weeks 1–52"));
     let not_report = tmp.path().join("other");
     std::fs::create_dir_all(&not_report).unwrap();
     std::fs::write(not_report.join("notes.txt"), "keep me").unwrap();
-    let refused = run(&["report", "--exports", export.to_str().unwrap(), "--week", "2026-W26", "--out", not_report.to_str().unwrap()]);
+    let refused = run(&[
+        "report",
+        "--exports",
+        export.to_str().unwrap(),
+        "--week",
+        "2026-W26",
+        "--out",
+        not_report.to_str().unwrap(),
+    ]);
     assert_eq!(refused.status.code(), Some(64));
     assert_eq!(std::fs::read_to_string(not_report.join("notes.txt")).unwrap(), "keep me");
 }
 
 // ---------------------------------------------------------------------------------------
-// The audit sections (SPEC §4b): lawful cases and recovery, turning 18, finance, projection
+// The audit sections (docs/kpis.md): lawful cases and recovery, turning 18, finance, projection
 
 const SLT_UNITS: [&str; 6] = ["ORG", "CEN", "D1", "T1", "D2", "EMPTY"];
 
 /// The units of the `.slt` exports' tree at or below `unit` (ORG > CEN > D1 > T1, CEN > D2,
 /// CEN > EMPTY).
 fn slt_subtree(unit: &str) -> BTreeSet<&'static str> {
-    let parents: HashMap<&str, &str> = [("CEN", "ORG"), ("D1", "CEN"), ("T1", "D1"), ("D2", "CEN"), ("EMPTY", "CEN")].into_iter().collect();
+    let parents: HashMap<&str, &str> =
+        [("CEN", "ORG"), ("D1", "CEN"), ("T1", "D1"), ("D2", "CEN"), ("EMPTY", "CEN")].into_iter().collect();
     SLT_UNITS
         .into_iter()
         .filter(|u| {
@@ -1148,8 +1272,8 @@ fn page_list(html: &str, key: &str) -> Vec<String> {
 /// Every list of the audit sections, for every unit: the page shows the first rows of the
 /// unit's rows in `tables/<key>.csv`, in the same order, and the workbook has all of them.
 fn assert_lists_agree(out: &Path, units: &[&str]) {
-    use cwkpi::report::lists::{PROJECTION, SPECS};
-    for spec in SPECS.iter().chain([&PROJECTION]) {
+    use cwkpi::report::lists::{AUDIT_LISTS, PROJECTION};
+    for spec in AUDIT_LISTS.iter().chain([&PROJECTION]) {
         let csv = read_csv(&out.join(format!("tables/{}.csv", spec.key)));
         for unit in units {
             let rows = slice(&csv, unit, &[spec.key_column]);
@@ -1174,7 +1298,11 @@ fn slt_export(name: &str, tmp: &Path) -> CheckedExport {
 
 /// The built-in rules with recovery milestones added.
 fn rules_with_milestones(milestones: &str) -> Rules {
-    Rules::parse(&format!("{}\n{milestones}", include_str!("../src/default_rules.toml")), "test rules").unwrap()
+    Rules::parse(
+        &format!("{}\n{milestones}", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/default_rules.toml"))),
+        "test rules",
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1211,7 +1339,10 @@ async fn audit_sections_lawful_cases_recovery_and_milestones() {
         ]
     );
     // D1 (with T1): L01–L04 and L08–L11 apply; L01, L08, L11 fail.
-    assert_eq!(slice(&checklist, "D1", &["element", "missing", "cases"])[..3], ["child_heard|1|8", "plan|1|8", "followed_up|1|8"]);
+    assert_eq!(
+        slice(&checklist, "D1", &["element", "missing", "cases"])[..3],
+        ["child_heard|1|8", "plan|1|8", "followed_up|1|8"]
+    );
     assert!(slice(&checklist, "EMPTY", &["element"]).is_empty());
 
     // Recovery order: acute first (L15 10000, L08 5000), then cost (L01 1000, L11 none = 0).
@@ -1236,17 +1367,22 @@ async fn audit_sections_lawful_cases_recovery_and_milestones() {
     // The burn-down: the cases still to recover each Sunday, in the workbook and the chart,
     // are recovery_cases counted week by week; T's is 4.
     let sheet = xlsx_table(&out.join("ORG.xlsx"), "RecoveryTrend");
-    let weekly: Vec<String> = sheet.iter().map(|r| format!("{}", number(&r["Sager tilbage"]).unwrap() as i64)).collect();
+    let weekly: Vec<String> =
+        sheet.iter().map(|r| format!("{}", number(&r["Sager tilbage"]).unwrap() as i64)).collect();
     assert_eq!(weekly.len(), 13);
     assert_eq!(weekly[12], "4");
-    let catalog = Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
+    let catalog =
+        Catalog::new(&export, Rules::builtin(), &w.sundays_back(13), &EngineOptions::default()).await.unwrap();
     let counts = query_rows(
         &catalog,
         "SELECT count(r.case_id) FROM as_of_dates d LEFT JOIN recovery_cases r ON r.as_of = d.as_of GROUP BY d.as_of ORDER BY d.as_of",
     )
     .await;
     assert_eq!(weekly, counts);
-    assert!(section(&std::fs::read_to_string(out.join("ORG.html")).unwrap(), "lovmedholdelighed-h").contains("Seneste antal 4."));
+    assert!(
+        section(&std::fs::read_to_string(out.join("ORG.html")).unwrap(), "lovmedholdelighed-h")
+            .contains("Seneste antal 4.")
+    );
 
     // Milestones, each at its own unit: ORG at 06-30 has the 7 cases of the .slt file
     // (≤ 10, met). D1 on 05-01: L03 and L04 (investigations not completed yet), L08 (its
@@ -1262,12 +1398,22 @@ async fn audit_sections_lawful_cases_recovery_and_milestones() {
     let page = std::fs::read_to_string(out.join("D2.html")).unwrap();
     let recovery_section = section(&page, "lovmedholdelighed-h");
     assert!(recovery_section.contains("(1 sag mangler mindst ét element, heraf 1 akutte)"), "{recovery_section}");
-    assert!(recovery_section.contains("<title>Delmål 02.08.2026: højst 0 sager, ikke nået</title>"), "{recovery_section}");
-    assert!(recovery_section.contains("Børnefaglig undersøgelse eller målgruppeafklaring, Børnesamtale inden for det seneste år"));
+    assert!(
+        recovery_section.contains("<title>Delmål 02.08.2026: højst 0 sager, ikke nået</title>"),
+        "{recovery_section}"
+    );
+    assert!(
+        recovery_section
+            .contains("Børnefaglig undersøgelse eller målgruppeafklaring, Børnesamtale inden for det seneste år")
+    );
     let org_page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
     assert_eq!(section(&org_page, "lovmedholdelighed-h").matches("<path d=\"M").count(), 1, "ORG's own milestone only");
     // The D1 milestone (05-01) is inside the chart's 13 weeks (from 04-12).
-    assert!(std::fs::read_to_string(out.join("D1.html")).unwrap().contains("<title>Delmål 01.05.2026: højst 0 sager, ikke nået</title>"));
+    assert!(
+        std::fs::read_to_string(out.join("D1.html"))
+            .unwrap()
+            .contains("<title>Delmål 01.05.2026: højst 0 sager, ikke nået</title>")
+    );
 
     // The workbook: the recovery list with Danish element names and the amounts as numbers.
     let sheet = xlsx_table(&out.join("ORG.xlsx"), "Recovery");
@@ -1290,15 +1436,20 @@ async fn audit_sections_lawful_cases_recovery_and_milestones() {
             .filter(|k| k.unit_id == "D1" && cwkpi::rules::CORE_KPI_IDS.contains(&k.kpi_id.as_str()))
             .map(|k| format!("{}|{}|{}|{}", k.kpi_id, k.numerator, k.denominator, at))
             .collect();
-        let got: Vec<String> = slice(&projection, "D1", &["kpi_id", "numerator", "denominator", "projected_as_of", "weeks_ahead"])
-            .into_iter()
-            .filter(|r| r.ends_with(&format!("|{weeks_ahead}")))
-            .map(|r| r.rsplit_once('|').unwrap().0.to_string())
-            .collect();
+        let got: Vec<String> =
+            slice(&projection, "D1", &["kpi_id", "numerator", "denominator", "projected_as_of", "weeks_ahead"])
+                .into_iter()
+                .filter(|r| r.ends_with(&format!("|{weeks_ahead}")))
+                .map(|r| r.rsplit_once('|').unwrap().0.to_string())
+                .collect();
         assert_eq!(got, want, "projection {weeks_ahead} weeks ahead");
     }
     let kpi_table = section(&org_page, "kpi-h");
-    assert!(kpi_table.contains(">Fremskrivning</th>") && kpi_table.contains(">uge 28</th>") && kpi_table.contains(">uge 31</th>"));
+    assert!(
+        kpi_table.contains(">Fremskrivning</th>")
+            && kpi_table.contains(">uge 28</th>")
+            && kpi_table.contains(">uge 31</th>")
+    );
     let core = cwkpi::rules::CORE_KPI_IDS.len();
     assert_eq!(kpi_table.matches("data-field=\"projection\"").count(), 4 * core);
 }
@@ -1313,19 +1464,31 @@ async fn audit_sections_turning_18_and_finance() {
     let out = report(&export, week("2025-W35"), tmp.path(), "t18").await;
     assert_lists_agree(&out, &SLT_UNITS);
     let list = read_csv(&out.join("tables/turning_18.csv"));
-    assert_eq!(slice(&list, "ORG", &["case_id", "turns_18_on"]), ["Y02|2025-09-01", "Y03|2026-02-28", "Y04|2026-02-28"]);
-    let catalog = Catalog::new(&export, Rules::builtin(), &[date("2025-08-31")], &EngineOptions::default()).await.unwrap();
+    assert_eq!(
+        slice(&list, "ORG", &["case_id", "turns_18_on"]),
+        ["Y02|2025-09-01", "Y03|2026-02-28", "Y04|2026-02-28"]
+    );
+    let catalog =
+        Catalog::new(&export, Rules::builtin(), &[date("2025-08-31")], &EngineOptions::default()).await.unwrap();
     for unit in SLT_UNITS {
         let units = slt_subtree(unit);
         let view = query_rows(&catalog, "SELECT unit_id, case_id, CAST(turns_18_on AS VARCHAR) AS turns, paragraphs FROM turning_18 ORDER BY turns_18_on, case_id").await;
-        let want: Vec<String> =
-            view.iter().filter(|r| units.contains(r.split('|').next().unwrap())).map(|r| r.split_once('|').unwrap().1.to_string()).collect();
+        let want: Vec<String> = view
+            .iter()
+            .filter(|r| units.contains(r.split('|').next().unwrap()))
+            .map(|r| r.split_once('|').unwrap().1.to_string())
+            .collect();
         assert_eq!(slice(&list, unit, &["case_id", "turns_18_on", "paragraphs"]), want, "turning_18 of {unit}");
     }
-    let figures = query_rows(&catalog, "SELECT active_cases, aged_18_or_older FROM turning_18_units WHERE unit_id = 'ORG'").await;
+    let figures =
+        query_rows(&catalog, "SELECT active_cases, aged_18_or_older FROM turning_18_units WHERE unit_id = 'ORG'").await;
     let (active, aged) = figures[0].split_once('|').unwrap();
     let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
-    assert!(section(&page, "voksenliv-h").contains(&format!("{aged} af {active} aktive sager")), "{}", section(&page, "voksenliv-h"));
+    assert!(
+        section(&page, "voksenliv-h").contains(&format!("{aged} af {active} aktive sager")),
+        "{}",
+        section(&page, "voksenliv-h")
+    );
 
     // Finance at T = 2026-06-28 over the export of tests/slt/finance.slt: the report's lists
     // and figures are the views' over each unit's subtree, largest amount first.
@@ -1336,18 +1499,37 @@ async fn audit_sections_turning_18_and_finance() {
     let catalog = Catalog::new(&export, Rules::builtin(), &[w.sunday()], &EngineOptions::default()).await.unwrap();
     let paid = read_csv(&out.join("tables/paid_without_measure.csv"));
     let unpaid = read_csv(&out.join("tables/registered_not_paid.csv"));
-    let paid_view = query_rows(&catalog, "SELECT unit_id, posting_id, amount_dkk FROM finance_paid_without_measure ORDER BY amount_dkk DESC, posting_id").await;
+    let paid_view = query_rows(
+        &catalog,
+        "SELECT unit_id, posting_id, amount_dkk FROM finance_paid_without_measure ORDER BY amount_dkk DESC, posting_id",
+    )
+    .await;
     let unpaid_view = query_rows(&catalog, "SELECT unit_id, measure_id, monthly_cost_dkk FROM finance_registered_not_paid ORDER BY monthly_cost_dkk DESC, measure_id").await;
     assert!(!paid_view.is_empty() && !unpaid_view.is_empty());
     for unit in SLT_UNITS {
         let units = slt_subtree(unit);
         let within = |view: &[String]| -> Vec<String> {
-            view.iter().filter(|r| units.contains(r.split('|').next().unwrap())).map(|r| r.split_once('|').unwrap().1.to_string()).collect()
+            view.iter()
+                .filter(|r| units.contains(r.split('|').next().unwrap()))
+                .map(|r| r.split_once('|').unwrap().1.to_string())
+                .collect()
         };
-        assert_eq!(slice(&paid, unit, &["posting_id", "amount_dkk"]), within(&paid_view), "paid without measure, {unit}");
-        assert_eq!(slice(&unpaid, unit, &["measure_id", "monthly_cost_dkk"]), within(&unpaid_view), "registered not paid, {unit}");
+        assert_eq!(
+            slice(&paid, unit, &["posting_id", "amount_dkk"]),
+            within(&paid_view),
+            "paid without measure, {unit}"
+        );
+        assert_eq!(
+            slice(&unpaid, unit, &["measure_id", "monthly_cost_dkk"]),
+            within(&unpaid_view),
+            "registered not paid, {unit}"
+        );
     }
-    let finance = query_rows(&catalog, "SELECT spent_dkk, booked_on_case_dkk, booked_share FROM finance_reconciliation WHERE unit_id = 'ORG'").await;
+    let finance = query_rows(
+        &catalog,
+        "SELECT spent_dkk, booked_on_case_dkk, booked_share FROM finance_reconciliation WHERE unit_id = 'ORG'",
+    )
+    .await;
     let parts: Vec<&str> = finance[0].split('|').collect();
     let page = std::fs::read_to_string(out.join("ORG.html")).unwrap();
     let economy = section(&page, "oekonomi-h");

@@ -1,0 +1,137 @@
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Date32Array, StringArray, new_null_array};
+
+use super::*;
+use crate::contract::TABLES;
+use crate::export::FileRows;
+
+fn ids(prefix: &str, numbers: impl Iterator<Item = usize>) -> Vec<String> {
+    numbers.map(|n| format!("{prefix}{n}")).collect()
+}
+
+/// A table of the contract with the given string columns, every other column null.
+fn table(name: &str, columns: &[(&str, Vec<Option<String>>)], rows: usize) -> RawTable {
+    let spec = TABLES.iter().find(|t| t.name == name).expect("table in contract");
+    let schema = spec.raw_schema();
+    let arrays: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match columns.iter().find(|(c, _)| *c == f.name()) {
+            Some((_, values)) => Arc::new(StringArray::from(values.clone())) as ArrayRef,
+            None if f.data_type() == &DataType::Date32 => {
+                Arc::new(Date32Array::from(vec![Some(19_000); rows])) as ArrayRef
+            }
+            None if f.data_type() == &DataType::Boolean => Arc::new(BooleanArray::from(vec![false; rows])) as ArrayRef,
+            None => new_null_array(f.data_type(), rows),
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema, arrays).expect("batch");
+    RawTable {
+        spec,
+        present: true,
+        files: Vec::new(),
+        sources: vec![FileRows { file: Arc::from(format!("{name}.parquet")), rows }],
+        batch,
+        nonexistent_times: Vec::new(),
+    }
+}
+
+fn some(values: Vec<String>) -> Vec<Option<String>> {
+    values.into_iter().map(Some).collect()
+}
+
+/// Duplicates and dangling references are found in tables of many rows.
+#[test]
+fn large_tables_find_duplicates_and_dangling_references() {
+    let n = 70_000;
+    let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
+    let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
+    let case_ids = ids("C", 1..=n);
+    let cases = table(
+        "cases",
+        &[
+            ("case_id", some(case_ids.clone())),
+            ("child_id", some(ids("B", 1..=n))),
+            ("unit_id", some(vec!["U1".to_string(); n])),
+        ],
+        n,
+    );
+    let caseworkers = table("caseworkers", &[], 0);
+    // Measures in case order, two per case; case C7 is missing from the references
+    // (it points at C0), and measure M100 appears twice.
+    let mut measure_ids = ids("M", 1..=2 * n);
+    measure_ids[100] = "M100".into();
+    let mut measure_cases: Vec<String> = (0..2 * n).map(|i| case_ids[i / 2].clone()).collect();
+    measure_cases[12] = "C0".into();
+    let measures = table(
+        "measures",
+        &[
+            ("measure_id", some(measure_ids)),
+            ("case_id", some(measure_cases)),
+            ("paragraph", some(vec!["SEL:52".to_string(); 2 * n])),
+        ],
+        2 * n,
+    );
+    let raw = [units, children, caseworkers, cases, measures];
+    let checked = check_all(&raw, &[]).expect("checks run");
+    let rejected = |name: &str| -> Vec<(i64, Rule)> {
+        let t = checked.iter().find(|t| t.spec.name == name).expect("table checked");
+        t.rejected.iter().map(|r| (r.row, r.rule)).collect()
+    };
+    assert_eq!(rejected("cases"), vec![]);
+    // Rows are 1-based: index 12 is row 13; the two copies of M100 are indexes 99 and 100.
+    assert_eq!(rejected("measures"), vec![(13, Rule::Dangling), (100, Rule::DuplicateId), (101, Rule::DuplicateId)]);
+}
+
+/// Rows listed in no order: each kept row's parent row is kept for a keyed parent,
+/// numbered among the parent's kept rows when some of them are rejected.
+#[test]
+fn kept_rows_know_their_parent_rows() {
+    let n = 5000;
+    let scattered = |count: usize| (0..count).map(move |i| i * 7919 % count);
+    let units = table("units", &[("unit_id", some(vec!["U1".into()])), ("name", some(vec!["Unit".into()]))], 1);
+    let children = table("children", &[("child_id", some(ids("B", 1..=n)))], n);
+    // Cases in reverse order; every 100th names a child that does not exist.
+    let cases = table(
+        "cases",
+        &[
+            ("case_id", some(ids("C", (1..=n).rev()))),
+            (
+                "child_id",
+                some((1..=n).rev().map(|i| if i % 100 == 0 { "B0".to_string() } else { format!("B{i}") }).collect()),
+            ),
+            ("unit_id", some(vec!["U1".to_string(); n])),
+        ],
+        n,
+    );
+    let caseworkers = table("caseworkers", &[], 0);
+    // Two measures per case, scattered.
+    let measure_cases: Vec<String> = scattered(2 * n).map(|m| format!("C{}", m / 2 + 1)).collect();
+    let measures = table(
+        "measures",
+        &[
+            ("measure_id", some(scattered(2 * n).map(|m| format!("M{m}")).collect())),
+            ("case_id", some(measure_cases)),
+            ("paragraph", some(vec!["SEL:52".to_string(); 2 * n])),
+        ],
+        2 * n,
+    );
+    let raw = [units, children, caseworkers, cases, measures];
+    let checked = check_all(&raw, &["cases"]).expect("checks run");
+    let table_of = |name: &str| checked.iter().find(|t| t.spec.name == name).expect("table checked");
+    let (cases, measures) = (table_of("cases"), table_of("measures"));
+    assert_eq!(cases.rejected.len(), n / 100);
+    // A rejected case's measures dangle.
+    assert_eq!(measures.rejected.len(), 2 * n / 100);
+    assert!(measures.rejected.iter().all(|r| r.rule == Rule::Dangling && r.column == "case_id"));
+    let parent_rows = measures.parent_rows("case_id", "cases").expect("kept for a keyed parent");
+    assert_eq!(parent_rows.len(), measures.kept.num_rows());
+    let case_ids = cases.kept.column_by_name("case_id").unwrap().as_string::<i32>();
+    let measure_case_ids = measures.kept.column_by_name("case_id").unwrap().as_string::<i32>();
+    for i in 0..parent_rows.len() {
+        assert_eq!(case_ids.value(parent_rows.value(i) as usize), measure_case_ids.value(i), "measure row {i}");
+    }
+    // Only references to keyed tables keep their parent rows.
+    assert!(cases.parent_rows("child_id", "children").is_none());
+}
