@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the clients the tests of `cwkpi serve` use, when missing: psql (Debian package
 # postgresql-client) and Python's psycopg (PyPI); with `tools`, also what analysts connect
-# with: SQLAlchemy and pandas (PyPI), and psqlODBC with pyodbc (Debian odbc-postgresql and
-# unixodbc, PyPI pyodbc).
+# with: SQLAlchemy and pandas (PyPI), psqlODBC with pyodbc (Debian odbc-postgresql and
+# unixodbc, PyPI pyodbc), the JDBC driver and a JDK, node-postgres (npm pg), and R with
+# RPostgreSQL (Debian r-cran-rpostgresql, without recommends: about 30 MB).
 set -euo pipefail
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
@@ -40,4 +41,8 @@ if [ "${1:-}" = tools ]; then
     if [ ! -d "$HOME/.cache/cwkpi-node/node_modules/pg" ]; then
         npm install --silent --prefix "$HOME/.cache/cwkpi-node" 'pg@8' >/dev/null
     fi
+    if ! Rscript -e 'library(RPostgreSQL)' >/dev/null 2>&1; then
+        apt_install --no-install-recommends r-cran-rpostgresql
+    fi
+    Rscript -e 'library(RPostgreSQL)' >/dev/null 2>&1
 fi

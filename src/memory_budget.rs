@@ -113,8 +113,14 @@ pub fn needed(tables: usize) -> usize {
     tables + (tables as f64 * WORK_PER_TABLE_BYTE) as usize + RESERVE
 }
 
+/// Gigabytes with two decimals; below a gigabyte in whole megabytes, so a small limit
+/// does not read as "0.00 GB".
 fn gib(bytes: usize) -> String {
-    format!("{:.2} GB", bytes as f64 / 1e9)
+    if bytes < 1_000_000_000 {
+        format!("{} MB", bytes.div_ceil(1_000_000))
+    } else {
+        format!("{:.2} GB", bytes as f64 / 1e9)
+    }
 }
 
 /// The tightest `memory.max` from this process's cgroup (v2) up to the root of the
@@ -171,11 +177,15 @@ mod tests {
         assert_eq!(budget.query_memory(700 << 20).unwrap(), (2 << 30) - (700 << 20) - RESERVE);
         let err = budget.query_memory(800 << 20).unwrap_err();
         assert_eq!(err.exit_code(), 2);
-        // 800 + 1200 + 256 MiB = 2256 MiB = 2.37 GB, of which 1456 MiB = 1.53 GB to work.
+        // 800 + 1200 + 256 MiB = 2256 MiB = 2.37 GB, of which 1456 MiB = 1.53 GB to work;
+        // the tables' 800 MiB are 838.9 MB, under a gigabyte, so in megabytes.
         assert_eq!(
             err.to_string(),
-            "the export does not fit in memory: it needs 2.37 GB (0.84 GB for its tables, 1.53 GB to compute and write), \
+            "the export does not fit in memory: it needs 2.37 GB (839 MB for its tables, 1.53 GB to compute and write), \
              and --memory-limit gives 2.15 GB. Give the run more memory, or leave --memory-limit out"
         );
+        assert_eq!(gib(64 << 20), "68 MB");
+        assert_eq!(gib(999_999_999), "1000 MB");
+        assert_eq!(gib(1_000_000_000), "1.00 GB");
     }
 }

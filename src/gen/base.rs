@@ -23,6 +23,6 @@ pub const TABLE_NAMES: [&str; 13] = [
 ];
 
 /// A write of the generator's output that failed.
-pub(super) fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::io(format!("cannot write {}", path.display()), std::io::Error::other(e.to_string()))
+pub(super) fn write_error(path: &Path, e: impl std::error::Error + 'static) -> Error {
+    Error::writing(path, &e)
 }

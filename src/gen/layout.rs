@@ -127,12 +127,12 @@ fn create(path: &Path, schema: SchemaRef, props: &WriterProperties) -> Result<Ar
 
 fn close(writer: ArrowWriter<BufWriter<File>>, path: &Path) -> Result<()> {
     let inner = writer.into_inner().map_err(|e| write_error(path, e))?;
-    let file = inner.into_inner().map_err(|e| write_error(path, e.error()))?;
+    let file = inner.into_inner().map_err(|e| write_error(path, crate::error::copy_io_error(e.error())))?;
     file.sync_all().map_err(|e| Error::io_path("write", path, e))
 }
 
 /// Maps a read or write failure of `path` to an error naming it.
-fn failed<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> Error + '_ {
+fn failed<E: std::error::Error + 'static>(path: &Path) -> impl Fn(E) -> Error + '_ {
     move |e| write_error(path, e)
 }
 

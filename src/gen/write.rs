@@ -87,7 +87,7 @@ impl TableWriter {
     pub(super) fn close(self) -> Result<(&'static str, usize)> {
         let TableWriter { name, path, writer, rows, .. } = self;
         let inner = writer.into_inner().map_err(|e| write_error(&path, e))?;
-        let file = inner.into_inner().map_err(|e| write_error(&path, e.error()))?;
+        let file = inner.into_inner().map_err(|e| write_error(&path, crate::error::copy_io_error(e.error())))?;
         file.sync_all().map_err(|e| Error::io_path("write", &path, e))?;
         Ok((name, rows))
     }

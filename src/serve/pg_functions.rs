@@ -7,9 +7,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, StringArray};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
+};
 use datafusion::prelude::SessionContext;
 
 /// What `version()` answers: PostgreSQL's form first, then what actually answers.
@@ -36,19 +39,82 @@ pub fn register(ctx: &SessionContext, user: &str) {
         ctx.register_udf(answering(name, vec![DataType::Int64], ScalarValue::Int64(Some(0))));
     }
     ctx.register_udf(size_pretty());
+    // `\l+` asks for each database's size by name.
+    ctx.register_udf(answering("pg_database_size", vec![DataType::Utf8], ScalarValue::Int64(Some(0))));
+    ctx.register_udf(answering("pg_tablespace_location", vec![DataType::Int32], ScalarValue::Utf8(None)));
     // `to_regtype(name)`: drivers ask for extension types such as `hstore` to decide how
     // to read them; none is installed, so null, as PostgreSQL answers for a missing type.
     ctx.register_udf(answering("to_regtype", vec![DataType::Utf8], ScalarValue::Int32(None)));
     // Whether an object is on the search path: everything here is.
-    for name in ["pg_function_is_visible", "pg_type_is_visible"] {
+    for name in ["pg_function_is_visible", "pg_type_is_visible", "pg_operator_is_visible", "pg_conversion_is_visible"] {
         ctx.register_udf(answering(name, vec![DataType::Int32], ScalarValue::Boolean(Some(true))));
     }
     // Column comments, view definitions (`cwkpi views` and queries/ hold them) and
     // function signatures: not kept in the catalog.
     ctx.register_udf(answering("col_description", vec![DataType::Int32, DataType::Int32], ScalarValue::Utf8(None)));
+    ctx.register_udf(answering("shobj_description", vec![DataType::Int32, DataType::Utf8], ScalarValue::Utf8(None)));
     ctx.register_udf(answering("pg_get_viewdef", vec![DataType::Int32, DataType::Boolean], ScalarValue::Utf8(None)));
-    for name in ["pg_get_function_result", "pg_get_function_arguments", "pg_get_function_identity_arguments"] {
+    for name in [
+        "pg_get_function_result",
+        "pg_get_function_arguments",
+        "pg_get_function_identity_arguments",
+        "pg_get_function_sqlbody",
+    ] {
         ctx.register_udf(answering(name, vec![DataType::Int32], ScalarValue::Utf8(None)));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(AclArrayToString::new()));
+}
+
+/// `array_to_string` that also takes the catalog's access-privilege columns, which are
+/// kept as text (always null here): psql's `\dn+` and `\dT+` join them with
+/// `array_to_string(nspacl, E'\n')`. Arrays go to DataFusion's own function unchanged.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct AclArrayToString {
+    arrays: Arc<ScalarUDF>,
+    signature: Signature,
+}
+
+impl AclArrayToString {
+    fn new() -> Self {
+        AclArrayToString {
+            arrays: datafusion::functions_nested::string::array_to_string_udf(),
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null)
+}
+
+impl ScalarUDFImpl for AclArrayToString {
+    fn name(&self) -> &str {
+        "array_to_string"
+    }
+    // The same aliases (array_join, list_to_string …): a session rebuilt from this one
+    // registers every function again, and an alias left to the original would take the
+    // name back.
+    fn aliases(&self) -> &[String] {
+        self.arrays.aliases()
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.first().is_some_and(is_text) {
+            return Ok(arg_types.iter().map(|_| DataType::Utf8).collect());
+        }
+        let fields: Vec<_> = arg_types.iter().map(|t| Arc::new(Field::new("a", t.clone(), true))).collect();
+        Ok(fields_with_udf(&fields, self.arrays.as_ref())?.iter().map(|f| f.data_type().clone()).collect())
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if !args.arg_fields.first().is_some_and(|f| is_text(f.data_type())) {
+            return self.arrays.invoke_with_args(args);
+        }
+        Ok(args.args.into_iter().next().unwrap_or(ColumnarValue::Scalar(ScalarValue::Utf8(None))))
     }
 }
 

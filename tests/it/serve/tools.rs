@@ -1,6 +1,6 @@
 //! The tools analysts already use, each installed by `scripts/test-clients.sh tools`:
 //! SQLAlchemy 2 with pandas, psqlODBC through pyodbc, PostgreSQL's JDBC driver,
-//! node-postgres, and psql's describing commands. Each
+//! node-postgres, R's RPostgreSQL, and psql's describing commands. Each
 //! browses the catalog its own way and reads `kpi` with and without bound parameters; the
 //! rows must equal `cwkpi kpi`, and a user granted one subtree sees only it.
 
@@ -19,7 +19,7 @@ fn tools_installed() {
     });
     if let Err(e) = result {
         panic!(
-            "SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver and node-postgres are needed and could not be installed by scripts/test-clients.sh tools: {e}"
+            "SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver, node-postgres and RPostgreSQL are needed and could not be installed by scripts/test-clients.sh tools: {e}"
         );
     }
 }
@@ -93,9 +93,9 @@ fn sqlalchemy_pandas_and_odbc_browse_and_read_the_same_figures() {
 }
 
 #[test]
-fn jdbc_and_node_postgres_read_the_same_figures_with_bound_parameters() {
+fn jdbc_node_postgres_and_r_read_the_same_figures_with_bound_parameters() {
     tools_installed();
-    let server = Server::start(&sample(), &[ANALYST], &[]);
+    let server = Server::start(&sample(), &[ANALYST, HEAD], &[]);
     let expected = kpi_lines(&sample(), AS_OF);
     let expected_unit: Vec<String> = expected.iter().filter(|l| l.starts_with("U0007|")).cloned().collect();
     let port = server.port.to_string();
@@ -120,13 +120,33 @@ fn jdbc_and_node_postgres_read_the_same_figures_with_bound_parameters() {
     let found = summary(&node);
     assert_eq!(strings(&found["all"]), expected, "node-postgres reads every KPI row");
     assert_eq!(strings(&found["bound"]), expected_unit, "node-postgres binds $1..$3");
+
+    let r = |user: &super::TestUser| {
+        let out = Command::new("Rscript")
+            .arg(script("rpostgresql.R"))
+            .args([port.as_str(), user.0, user.1, "U0007", AS_OF])
+            .output()
+            .unwrap();
+        summary(&out)
+    };
+    let found = r(&ANALYST);
+    assert!(strings(&found["tables"]).contains(&"kpi".to_string()), "dbListTables: {found}");
+    assert_eq!(strings(&found["kpi_columns"])[..3], ["as_of", "unit_id", "kpi_id"], "dbListFields: {found}");
+    assert_eq!(strings(&found["all"]), expected, "dbReadTable reads every KPI row");
+    assert_eq!(strings(&found["bound"]), expected_unit, "dbGetQuery binds $1..$3");
+    // The head of U0007 reads its subtree's rows only, the same figures.
+    let found = r(&HEAD);
+    let subtree = u0007_subtree();
+    let expected_subtree: Vec<String> =
+        expected.iter().filter(|l| subtree.contains(l.split('|').next().unwrap())).cloned().collect();
+    assert_eq!(strings(&found["all"]), expected_subtree, "RPostgreSQL as a scoped user");
 }
 
 #[test]
 fn psql_describes_with_sizes_and_transactions_are_honoured_as_no_ops() {
     super::clients_installed();
     let server = Server::start(&sample(), &[ANALYST], &[]);
-    for command in ["\\dt+", "\\dv+", "\\d+ kpi", "\\d+ cases", "\\df"] {
+    for command in ["\\dt+", "\\dv+", "\\d+ kpi", "\\d+ cases", "\\df", "\\df+", "\\dT", "\\dT+", "\\dn+", "\\l+"] {
         let out = server.psql(ANALYST.0, ANALYST.1, &[command]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && stderr.trim().is_empty(), "psql {command}: {stderr}");
