@@ -48,6 +48,9 @@ pub struct FinanceView {
     paid_without_measure: String,
     paid_without_measure_dkk: String,
     registered_not_paid: String,
+    /// Postings paid without a measure and measures not paid, together: the contents
+    /// line's count.
+    to_act: String,
     paid_list: ListView,
     unpaid_list: ListView,
 }
@@ -209,6 +212,8 @@ fn finance(ctx: &PageContext, unit: &str) -> Result<FinanceView> {
     let month_to = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&as_of), chrono::Datelike::month(&as_of), 1)
         .map(|d| d - chrono::Duration::days(1));
     let month = month_to.map_or_else(String::new, da::month_year);
+    let (paid_without, not_paid) = (figure("paid_without_measure")?, figure("registered_not_paid")?);
+    let count = |v: &Value| if let Value::Int(n) = v { *n } else { 0 };
     Ok(FinanceView {
         no_data: if ctx.has_data("postings") {
             String::new()
@@ -221,9 +226,10 @@ fn finance(ctx: &PageContext, unit: &str) -> Result<FinanceView> {
         spent: money_text(&figure("spent_dkk")?),
         booked: money_text(&figure("booked_on_case_dkk")?),
         booked_share: da::percent(share(&figure("booked_share")?)),
-        paid_without_measure: int_text(&figure("paid_without_measure")?),
+        paid_without_measure: int_text(&paid_without),
         paid_without_measure_dkk: money_text(&figure("paid_without_measure_dkk")?),
-        registered_not_paid: int_text(&figure("registered_not_paid")?),
+        registered_not_paid: int_text(&not_paid),
+        to_act: da::integer(count(&paid_without) + count(&not_paid)),
         paid_list: ctx.view("paid_without_measure", unit, "Ingen udbetalinger på sager uden aktiv foranstaltning.")?,
         unpaid_list: ctx.view("registered_not_paid", unit, "Ingen foranstaltninger uden udbetaling sidste måned.")?,
     })

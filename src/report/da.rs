@@ -162,6 +162,23 @@ pub fn short_label(kpi_id: &str) -> &str {
     }
 }
 
+/// A heading with soft hyphens in its long compound words, so a narrow column breaks
+/// "Sagsbehandlingsfrister" between its parts rather than anywhere.
+pub fn breakable(heading: &str) -> String {
+    const PARTS: [(&str, &str); 9] = [
+        ("Sagsbehandlingsfrister", "Sags\u{ad}behandlings\u{ad}frister"),
+        ("Lovmedholdelighed", "Lov\u{ad}med\u{ad}holdelighed"),
+        ("genopretning", "gen\u{ad}opretning"),
+        ("Underretninger", "Under\u{ad}retninger"),
+        ("Undersøgelser", "Under\u{ad}søgelser"),
+        ("Handleplaner", "Handle\u{ad}planer"),
+        ("Opfølgning", "Op\u{ad}følgning"),
+        ("Forsinkede", "For\u{ad}sinkede"),
+        ("Sagsbehandler", "Sags\u{ad}behandler"),
+    ];
+    PARTS.iter().fold(heading.to_string(), |h, (word, parts)| h.replace(word, parts))
+}
+
 /// The heading of a plan item's columns: "Handleplaner (15)", "Underretninger".
 pub fn plan_item_heading(item: Option<i32>) -> String {
     match item {

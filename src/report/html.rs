@@ -5,22 +5,24 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::da;
-use super::data::{CaseworkerFigures, KpiFigure, Share, UnitInfo};
+use super::data::{CaseworkerFigures, Share, UnitInfo};
 use super::file_stem;
 use super::page::PageContext;
 use crate::error::{Error, Result};
 
 mod views;
+use super::tiles;
 use views::{
-    BreachView, CaseworkerView, GoalView, IndexCell, ItemView, KpiView, Link, ProductionView, SectionView, ShareCell,
-    SubUnitView, TrendView, UnitView, WeekGroup, age, common_target, goal_met, icon, kpi_view, same_plan_item,
-    section_status, section_view, trend_view,
+    AlsoView, BreachView, CaseworkerView, GoalView, IndexCell, ItemView, KpiView, Link, ProductionView, SectionView,
+    ShareCell, SubUnitView, TrendView, UnitView, WeekGroup, age, common_target, icon, kpi_view, section_view,
+    split_groups, tile_cell, trend_view,
 };
 
 /// The template environment, with every template built in and HTML escaping always on.
 pub fn environment() -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.add_filter("breakable", |heading: String| da::breakable(&heading));
     for (name, source) in [
         ("style.css", include_str!("../../templates/report/style.css")),
         ("unit.html", include_str!("../../templates/report/unit.html")),
@@ -30,6 +32,7 @@ pub fn environment() -> Result<Environment<'static>> {
         ("section_trends.html", include_str!("../../templates/report/section_trends.html")),
         ("audit.html", include_str!("../../templates/report/audit.html")),
         ("list.html", include_str!("../../templates/report/list.html")),
+        ("tile_cell.html", include_str!("../../templates/report/tile_cell.html")),
     ] {
         env.add_template(name, source).map_err(template_error)?;
     }
@@ -43,6 +46,8 @@ fn template_error(e: minijinja::Error) -> Error {
 /// Rows of the overdue and deadline lists on a page; roll-ups of a whole organisation can
 /// hold thousands, which belong in the workbook and the CSV tables, not on a printed page.
 pub const LIST_LIMIT: usize = 100;
+/// Rows of a list shown at once; the rest of those on the page are one click away.
+pub const PAGE_ROWS: usize = 25;
 /// Rows of the caseworker table on a page.
 pub const CASEWORKER_LIMIT: usize = 200;
 
@@ -67,14 +72,15 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
     }
     crumbs.reverse();
 
-    let goals: Vec<GoalView> = da::GOALS
-        .iter()
-        .map(|(kpi_id, name, description)| {
-            let k = ctx.this_week(id, kpi_id);
-            // The tile stands for its plan item: the item's other KPIs (plan on time,
-            // investigations completed in time) must be met too, and are named under it.
-            let others: Vec<&KpiFigure> = same_plan_item(kpi_id).filter_map(|other| ctx.this_week(id, other)).collect();
-            let met = goal_met(k.and_then(|k| k.met), others.iter().map(|o| o.met));
+    let goals: Vec<GoalView> = tiles::tiles()
+        .into_iter()
+        .filter(|t| t.section.is_none())
+        .map(|tile| {
+            // The tile stands for its plan item: every KPI of it must be met, and the one
+            // that fails worst (or, when all are met, the closest to its target) leads.
+            let figures = tiles::lead_first(tile.kpis.iter().filter_map(|k| ctx.this_week(id, k)));
+            let met = tiles::tile_met(figures.iter().map(|k| k.met));
+            let lead = figures.first().copied();
             let (class, verdict) = da::status(met);
             // The tile shows the short word; screen readers get the sentence.
             let sentence = match met {
@@ -82,32 +88,38 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
                 Some(false) => "Målet er ikke opfyldt",
                 None => "Intet at måle",
             };
-            let noun = if *kpi_id == "investigation_within_limit" { "undersøgelser" } else { "sager" };
+            let noun =
+                if lead.is_some_and(|k| k.kpi_id.starts_with("investigation")) { "undersøgelser" } else { "sager" };
             GoalView {
-                kpi_id,
-                name,
-                description,
+                kpi_id: lead.map_or(tile.key, |k| k.kpi_id.as_str()).to_string(),
+                name: tile.name,
+                label: da::kpi_label(lead.map_or(tile.key, |k| k.kpi_id.as_str())).to_string(),
                 class,
                 verdict: verdict.to_string(),
                 sentence,
                 icon: icon(met),
-                share: da::percent(k.and_then(|k| k.share)),
-                target: k.map_or_else(|| "–".into(), |k| da::target(k.target)),
-                count: k.map_or_else(String::new, |k| {
+                share: da::percent(lead.and_then(|k| k.share)),
+                target: lead.map_or_else(|| "–".into(), |k| da::target(k.target)),
+                count: lead.map_or_else(String::new, |k| {
                     format!("{} af {} {noun}", da::integer(k.numerator), da::integer(k.denominator))
                 }),
-                change: da::change_pp(k.and_then(|k| k.change_pp)),
-                also: others
+                change: da::change_pp(lead.and_then(|k| k.change_pp)),
+                also: figures
                     .iter()
+                    .skip(1)
                     .map(|o| {
-                        let (_, verdict) = da::status(o.met);
-                        format!(
-                            "{}: {} (mål {}) – {}",
-                            da::kpi_label(&o.kpi_id),
-                            da::percent(o.share),
-                            da::target(o.target),
-                            verdict.to_lowercase()
-                        )
+                        let (class, status) = da::status(o.met);
+                        AlsoView {
+                            class,
+                            icon: icon(o.met),
+                            status,
+                            text: format!(
+                                "{}: {} (mål {})",
+                                da::kpi_label(&o.kpi_id),
+                                da::percent(o.share),
+                                da::target(o.target)
+                            ),
+                        }
                     })
                     .collect(),
             }
@@ -174,27 +186,29 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         .map(|n| {
             let w = week.plus(n);
             let label = w.to_string();
+            let items: Vec<ItemView> = deadline_rows
+                .iter()
+                .take(LIST_LIMIT)
+                .filter(|d| d.due_week == label)
+                .map(|d| ItemView {
+                    case_id: d.case_id.clone(),
+                    unit: ctx.unit_name_within(&d.case_unit_id, id),
+                    age: age(d.child_age),
+                    caseworker: da::caseworker(d.caseworker_id.as_deref(), d.caseworker_name.as_deref()),
+                    what: da::deadline_kind(&d.kind).to_string(),
+                    item: format!("{} {}", da::item_noun(&d.kind), d.item_id),
+                    item_id: d.item_id.clone(),
+                    due: da::date(d.due_on),
+                    days: 0,
+                    days_text: String::new(),
+                    days_left: d.days_left.to_string(),
+                })
+                .collect();
             WeekGroup {
                 label: format!("Uge {}", w.week()),
                 range: format!("{}–{}", w.monday().format("%d.%m."), da::date(w.sunday())),
-                items: deadline_rows
-                    .iter()
-                    .take(LIST_LIMIT)
-                    .filter(|d| d.due_week == label)
-                    .map(|d| ItemView {
-                        case_id: d.case_id.clone(),
-                        unit: ctx.unit_name_within(&d.case_unit_id, id),
-                        age: age(d.child_age),
-                        caseworker: da::caseworker(d.caseworker_id.as_deref(), d.caseworker_name.as_deref()),
-                        what: da::deadline_kind(&d.kind).to_string(),
-                        item: format!("{} {}", da::item_noun(&d.kind), d.item_id),
-                        item_id: d.item_id.clone(),
-                        due: da::date(d.due_on),
-                        days: 0,
-                        days_text: String::new(),
-                        days_left: d.days_left.to_string(),
-                    })
-                    .collect(),
+                count: items.len(),
+                items,
             }
         })
         .collect();
@@ -262,46 +276,17 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
 
     let deadline_count = deadline_rows.len();
     let deadlines_shown: usize = deadline_groups.iter().map(|g| g.items.len()).sum();
+    let (deadline_groups, deadline_more) = split_groups(deadline_groups, PAGE_ROWS);
+    let deadlines_at_once: usize = deadline_groups.iter().map(|g| g.items.len()).sum();
 
-    // A unit with sub-units shows each of them against the three goals.
+    // A unit with sub-units shows each of them against every tile, as the tiles lead.
+    let all_tiles = tiles::tiles();
     let sub_units: Vec<SubUnitView> = children
         .iter()
         .map(|c| {
-            let cells = da::GOALS
-                .iter()
-                .map(|(kpi_id, ..)| {
-                    let k = ctx.this_week(&c.id, kpi_id);
-                    let met = k.and_then(|k| k.met);
-                    let (class, status) = da::status(met);
-                    IndexCell {
-                        text: da::percent(k.and_then(|k| k.share)),
-                        class,
-                        icon: if met.is_some() { icon(met) } else { "" },
-                        status,
-                        title: k.map_or_else(String::new, |k| format!("{} af {}", k.numerator, k.denominator)),
-                    }
-                })
-                .collect();
-            let items = da::SECTIONS
-                .iter()
-                .map(|sec| {
-                    let (met, class, verdict, _) = section_status(ctx, &c.id, sec);
-                    let title = sec
-                        .kpis
-                        .iter()
-                        .filter_map(|k| ctx.this_week(&c.id, k))
-                        .map(|k| format!("{}: {}", da::short_label(&k.kpi_id), da::percent(k.share)))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    IndexCell {
-                        text: if met.is_some() { icon(met).to_string() } else { "–".into() },
-                        class,
-                        icon: "",
-                        status: if met.is_some() { da::status(met).1 } else { "" },
-                        title: if ctx.has_data(sec.table) { title } else { verdict },
-                    }
-                })
-                .collect();
+            let (goal_tiles, section_tiles): (Vec<_>, Vec<_>) = all_tiles.iter().partition(|t| t.section.is_none());
+            let cells = goal_tiles.iter().map(|t| tile_cell(ctx, &c.id, t)).collect();
+            let items = section_tiles.iter().map(|t| tile_cell(ctx, &c.id, t)).collect();
             SubUnitView {
                 items,
                 name: ctx.unit_name_within(&c.id, id),
@@ -336,6 +321,9 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         overdue_cases_text => da::integer(overdue_cases as i64),
         show_case_unit => show_case_unit,
         deadline_groups => deadline_groups,
+        deadline_more => deadline_more,
+        deadlines_at_once => deadlines_at_once,
+        page_rows => PAGE_ROWS,
         deadline_count => deadline_count,
         deadlines_shown => deadlines_shown,
         deadline_count_text => da::integer(deadline_count as i64),
@@ -399,15 +387,10 @@ struct HeaderColumn {
     target: String,
 }
 
-#[derive(Serialize)]
-struct HeaderGroup {
-    heading: String,
-    columns: Vec<HeaderColumn>,
-}
-
 /// Renders the index of all units with each KPI's status this week.
 pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
     let data = ctx.data;
+    let all_tiles = tiles::tiles();
     let as_of = data.week.sunday();
     let units: Vec<IndexRow> = data
         .units
@@ -419,38 +402,23 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
             xlsx: format!("{}.xlsx", file_stem(&u.id)),
             empty: u.cases == 0,
             active_cases: da::integer(u.active_cases),
-            cells: crate::kpi::DEFINITIONS
-                .iter()
-                .map(|d| {
-                    let k = ctx.this_week(&u.id, d.id);
-                    let met = k.and_then(|k| k.met);
-                    let (class, status) = da::status(met);
-                    IndexCell {
-                        text: da::percent(k.and_then(|k| k.share)),
-                        class,
-                        // "–" already says there is nothing to measure.
-                        icon: if met.is_some() { icon(met) } else { "" },
-                        status,
-                        title: k.map_or_else(String::new, |k| format!("{} af {}", k.numerator, k.denominator)),
-                    }
-                })
-                .collect(),
+            cells: all_tiles.iter().map(|t| tile_cell(ctx, &u.id, t)).collect(),
         })
         .collect();
-    // Columns grouped by plan item (items 15–17 first, as the KPI table), each with its target.
-    let mut groups: Vec<HeaderGroup> = Vec::new();
-    for d in crate::kpi::DEFINITIONS {
-        let heading = da::plan_item_heading(d.plan_item);
-        let column = HeaderColumn {
-            label: da::short_label(d.id).to_string(),
-            title: d.label_da.to_string(),
-            target: da::target_rule(ctx.target(d.id), d.lower_is_better),
-        };
-        match groups.last_mut() {
-            Some(g) if g.heading == heading => g.columns.push(column),
-            _ => groups.push(HeaderGroup { heading, columns: vec![column] }),
-        }
-    }
+    // One column per tile, each with its KPIs' targets (one when they share it).
+    let columns: Vec<HeaderColumn> = all_tiles
+        .iter()
+        .map(|t| {
+            let mut rules: Vec<String> =
+                t.kpis.iter().map(|k| da::target_rule(ctx.target(k), da::lower_is_better(k))).collect();
+            rules.dedup();
+            HeaderColumn {
+                label: t.name.to_string(),
+                title: t.kpis.iter().map(|k| da::kpi_label(k)).collect::<Vec<_>>().join("; "),
+                target: rules.join(" / "),
+            }
+        })
+        .collect();
     let missing: Vec<&str> = da::SECTIONS
         .iter()
         .filter(|s| !ctx.has_data(s.table))
@@ -460,7 +428,7 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
         week_label => data.week.label_da(),
         as_of_long => da::long_date(as_of),
         as_of_short => da::date(as_of),
-        groups => groups,
+        columns => columns,
         missing => missing,
         units => units,
         rules_source => ctx.rules_source,
@@ -471,18 +439,6 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_goal_fails_when_any_kpi_of_its_plan_item_fails() {
-        assert_eq!(goal_met(Some(true), [Some(false)].into_iter()), Some(false));
-        assert_eq!(goal_met(Some(false), [Some(true)].into_iter()), Some(false));
-        assert_eq!(goal_met(Some(true), [Some(true)].into_iter()), Some(true));
-        // Nothing to measure in one KPI does not fail the goal.
-        assert_eq!(goal_met(Some(true), [None].into_iter()), Some(true));
-        assert_eq!(goal_met(None, [Some(true)].into_iter()), Some(true));
-        assert_eq!(goal_met(None, [None].into_iter()), None);
-        assert_eq!(goal_met(None, std::iter::empty()), None);
-    }
 
     #[test]
     fn every_kpi_is_under_a_goal_tile_or_in_one_section() {
@@ -500,15 +456,5 @@ mod tests {
         // Complaints are the KPIs met at or below their target.
         let lower: Vec<&str> = defs.iter().filter(|d| da::lower_is_better(d.id)).map(|d| d.id).collect();
         assert_eq!(lower, da::SECTIONS[2].kpis);
-    }
-
-    #[test]
-    fn plan_items_group_the_kpis_as_the_action_plan_does() {
-        assert_eq!(same_plan_item("plan_coverage").collect::<Vec<_>>(), ["plan_on_time"]);
-        assert_eq!(same_plan_item("follow_up_on_time").count(), 0);
-        assert_eq!(
-            same_plan_item("investigation_within_limit").collect::<Vec<_>>(),
-            ["investigation_completed_within_limit"]
-        );
     }
 }

@@ -324,13 +324,20 @@ pub struct ListView {
     sheet: &'static str,
     headers: Vec<HeaderView>,
     rows: Vec<RowView>,
+    /// The rows after the first `page_limit`, one click away on the page.
+    more: Vec<RowView>,
     total: usize,
     total_text: String,
     /// Said instead of an empty table.
     empty: String,
 }
 
-/// The first `page_limit` rows of a unit's list, formatted for the page.
+/// Rows of a list the page holds after its first `page_limit`, folded away; the rest are
+/// in the workbook.
+pub const MORE_ROWS: usize = 100;
+
+/// The first `page_limit` rows of a unit's list, formatted for the page, and up to
+/// `MORE_ROWS` after them.
 /// A unit without sub-units leaves out the columns that name a unit: they would all name it.
 pub fn page_view(
     list: &List,
@@ -344,7 +351,7 @@ pub fn page_view(
     let all = list.rows(unit);
     let total = all.len();
     let mut rows = Vec::new();
-    for row in all.take(spec.page_limit) {
+    for row in all.take(if spec.page_limit == 0 { 0 } else { spec.page_limit + MORE_ROWS }) {
         let mut cells = Vec::new();
         for column in &columns {
             let text = page_text(column, list, row, unit_name)?;
@@ -365,11 +372,13 @@ pub fn page_view(
         };
         rows.push(RowView { key, cells });
     }
+    let more = rows.split_off(rows.len().min(spec.page_limit));
     Ok(ListView {
         key: spec.key,
         sheet: spec.sheet,
         headers: columns.iter().map(|c| HeaderView { text: c.header, num: is_number(c.kind) }).collect(),
         rows,
+        more,
         total,
         total_text: da::integer(total as i64),
         empty: empty.to_string(),

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod page;
 pub mod publish;
 pub mod tables;
+pub mod tiles;
 pub mod week;
 pub mod xlsx;
 

@@ -13,6 +13,7 @@ use super::frame::Value;
 use super::html::complaint_periods;
 use super::lists::{self, Kind, List};
 use super::page::PageContext;
+use super::tiles;
 use crate::error::{Error, Result};
 
 mod sheet;
@@ -116,9 +117,10 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     // 1. KPI overview.
     {
         let ws = wb.add_worksheet_with_constant_memory().set_name(SHEETS[0]).map_err(xlsx_error)?;
-        let rows: Vec<Vec<Cell>> = crate::kpi::DEFINITIONS
+        // Tile by tile as the page shows them, each tile's worst KPI against its target first.
+        let rows: Vec<Vec<Cell>> = tiles::tiles()
             .iter()
-            .filter_map(|d| ctx.this_week(id, d.id))
+            .flat_map(|t| tiles::lead_first(t.kpis.iter().filter_map(|k| ctx.this_week(id, k))))
             .map(|k| {
                 vec![
                     Cell::Text(da::kpi_label(&k.kpi_id).to_string()),
@@ -155,7 +157,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             "KPI",
             &title("Nøgletal"),
             &note(format!(
-                "Status pr. søndag {} for enheden og dens underliggende enheder. Klager: færre er bedre (opfyldt når andelen er højst målet).",
+                "Status pr. søndag {} for enheden og dens underliggende enheder, mål for mål som på siden: det nøgletal, der står dårligst i forhold til sit mål, først. Klager: færre er bedre (opfyldt når andelen er højst målet).",
                 da::date(as_of)
             )),
             &columns,

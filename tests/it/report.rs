@@ -2,6 +2,8 @@
 //! table, hand-worked overdue lists and deadlines, golden tables of the sample export,
 //! ISO-week edge cases, empty units, safe file names and no CPR anywhere.
 
+mod layout;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -195,8 +197,19 @@ async fn assert_figures_match(export: &CheckedExport, out: &Path, week: IsoWeek)
         }
         let sheet = xlsx_table(&out.join(format!("{stem}.xlsx")), "KPI");
         assert_eq!(sheet.len(), expected.len(), "workbook of unit {unit}");
-        for (cells, k) in sheet.iter().zip(&expected) {
-            assert_eq!(cells["Nøgletal-id"], Data::String(k.kpi_id.clone()), "{unit}");
+        // The overview goes tile by tile, each tile's KPIs in the order its tile leads with.
+        let sheet_order: Vec<String> = sheet
+            .iter()
+            .map(|c| match &c["Nøgletal-id"] {
+                Data::String(s) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let tile_order: Vec<String> =
+            expected_tiles(&expected).into_iter().flat_map(|t| t.into_iter().map(|k| k.kpi_id.clone())).collect();
+        assert_eq!(sheet_order, tile_order, "workbook of unit {unit}");
+        for cells in &sheet {
+            let k = expected.iter().find(|k| cells["Nøgletal-id"] == Data::String(k.kpi_id.clone())).unwrap();
             assert_eq!(number(&cells["Tæller"]), Some(k.numerator as f64), "{unit} {}", k.kpi_id);
             assert_eq!(number(&cells["Nævner"]), Some(k.denominator as f64), "{unit} {}", k.kpi_id);
             assert_eq!(number(&cells["Andel"]), k.share, "{unit} {}", k.kpi_id);
@@ -601,10 +614,13 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
     for goal in ["Handleplaner", "Opfølgning", "Undersøgelser"] {
         assert!(page.contains(&format!("aria-label=\"{goal}: Målet er ikke opfyldt\"")), "{goal}");
     }
-    // A tile stands for its plan item: the item's second KPI is named under it.
+    // A tile stands for its plan item: it leads with the KPI that fails worst (plans on time,
+    // 1 of 3, before plan coverage, 2 of 3) and names the item's other KPI under it.
     let tiles = &page[page.find("id=\"goals-h\"").unwrap()..page.find("class=\"facts\"").unwrap()];
+    assert!(tiles.contains("data-lead=\"plan_on_time\"") && tiles.contains("Handleplan foreligger: 66,7 %"), "{tiles}");
     assert!(
-        tiles.contains("Handleplan rettidig: ") && tiles.contains("Afsluttede undersøgelser inden for frist: "),
+        tiles.contains("Afsluttede undersøgelser inden for frist")
+            && tiles.contains("Åbne undersøgelser inden for frist"),
         "{tiles}"
     );
 
@@ -932,7 +948,9 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     let cen = std::fs::read_to_string(out.join("CEN.html")).unwrap();
     let subs = section(&cen, "sub-h");
     assert!(
-        subs.contains("<th class=\"num\">Klager</th>") && subs.contains("Formalitet: 50,0 %; Realitet: 100,0 %"),
+        subs.contains("<th class=\"num\">Klager</th>")
+            && subs.contains("Klager over formalitet mod basisår: 50,0 %")
+            && subs.contains("Klager over realitet mod basisår: 100,0 %"),
         "{subs}"
     );
 
@@ -960,11 +978,11 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     let notes = xlsx_table(&out.join("ORG.xlsx"), "Underretninger");
     assert_eq!(number(&notes[12]["Vurderet 24 t nævner"]), Some(4.0));
 
-    // The index groups its columns by plan item and gives complaints' targets as "≤".
+    // The index has a column per tile and gives complaints' targets as "≤".
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     // This export has decisions, notifications and complaints but no case events: the index
     // names that table only.
-    assert!(index.contains("Klager (13)") && index.contains("mål ≤ 90 %"));
+    assert!(index.contains(">Klager<br><small>mål ≤ 90 %"), "{index}");
     assert!(
         index.contains("sagsskridt") && !index.contains("ingen ansøgninger") && !index.contains("ingen klager"),
         "{index}"
@@ -1051,6 +1069,125 @@ fn sample_export(tmp: &Path) -> PathBuf {
     };
     cwkpi::r#gen::generate(&opts, &out).unwrap();
     out
+}
+
+/// The tiles of a unit's KPI rows as the report must order them, worked out here from the
+/// rule rather than taken from the code: the three goals (each KPI with the goal's plan
+/// item), then the sections; within a tile the failing KPIs before the met ones before
+/// those with nothing to measure, each group by its distance to the target (share minus
+/// target, target minus share for complaints), smallest first.
+fn expected_tiles<'a>(rows: &[&'a KpiRow]) -> Vec<Vec<&'a KpiRow>> {
+    let item = |id: &str| cwkpi::kpi::DEFINITIONS.iter().find(|d| d.id == id).unwrap().plan_item;
+    let mut groups: Vec<Vec<&str>> = da::GOALS
+        .iter()
+        .map(|(goal, ..)| {
+            let mut ids = vec![*goal];
+            ids.extend(
+                cwkpi::kpi::DEFINITIONS.iter().filter(|d| d.id != *goal && d.plan_item == item(goal)).map(|d| d.id),
+            );
+            ids
+        })
+        .collect();
+    groups.extend(da::SECTIONS.iter().map(|s| s.kpis.to_vec()));
+    groups
+        .into_iter()
+        .map(|ids| {
+            let mut tile: Vec<&KpiRow> =
+                ids.iter().filter_map(|id| rows.iter().find(|k| k.kpi_id == *id).copied()).collect();
+            let key = |k: &KpiRow| {
+                let rank = match k.met {
+                    Some(false) => 0,
+                    Some(true) => 1,
+                    None => 2,
+                };
+                let lower = da::lower_is_better(&k.kpi_id);
+                let margin = k.share.map_or(f64::INFINITY, |s| if lower { k.target - s } else { s - k.target });
+                (rank, margin)
+            };
+            tile.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
+            tile
+        })
+        .collect()
+}
+
+/// Each goal tile of a page: (name, the KPI it leads with, its big share, the KPIs under it).
+fn goal_tiles(html: &str) -> Vec<(String, String, String, Vec<String>)> {
+    html.split("<div class=\"goal ")
+        .skip(1)
+        .map(|t| {
+            let t = &t[..t.find("\n  </div>").unwrap_or(t.len())];
+            let between = |from: &str, to: &str| {
+                let start = t.find(from).map(|i| i + from.len()).unwrap_or_else(|| panic!("{from} in {t}"));
+                t[start..start + t[start..].find(to).unwrap()].to_string()
+            };
+            let also: Vec<String> = t
+                .split("<div class=\"detail also ")
+                .skip(1)
+                .map(|a| {
+                    let text = &a[a.find("</span> ").unwrap() + 8..];
+                    text[..text.find(':').unwrap()].to_string()
+                })
+                .collect();
+            (
+                between("<div class=\"name\">", "<"),
+                between("data-lead=\"", "\""),
+                between("<div class=\"share\">", " <small>"),
+                also,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tiles_lead_with_the_kpi_that_fails_worst_on_every_page_and_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = CheckedExport::load(&sample_export(tmp.path())).unwrap();
+    let w = week("2026-W47");
+    let out = report(&export, w, tmp.path(), "report").await;
+    let rows = kpi_rows(&export, w.sunday()).await;
+
+    // Afdeling Amager (U0005) as of 2026-11-22, from its KPI rows: plan coverage 21 of 21
+    // (met) and plans on time 5 of 6 = 83.3 % (not met); open investigations in time 2 of 2
+    // (met) and completed in time 5 of 7 = 71.4 % (not met). Each tile leads with the
+    // failing KPI and names the met one under it.
+    let page = std::fs::read_to_string(out.join("U0005.html")).unwrap();
+    let tiles = goal_tiles(&page);
+    assert_eq!(tiles[0].0, "Handleplaner");
+    assert_eq!((tiles[0].1.as_str(), tiles[0].2.as_str()), ("plan_on_time", "83,3 %"));
+    assert_eq!(tiles[0].3, ["Handleplan foreligger"]);
+    assert_eq!(tiles[2].0, "Undersøgelser");
+    assert_eq!((tiles[2].1.as_str(), tiles[2].2.as_str()), ("investigation_completed_within_limit", "71,4 %"));
+    assert_eq!(tiles[2].3, ["Åbne undersøgelser inden for frist"]);
+    assert!(page.contains(
+        "<span class=\"mark\" aria-hidden=\"true\">✓</span> Åbne undersøgelser inden for frist: 100,0 % (mål 95 %)"
+    ));
+
+    // Every unit page follows the rule, worked out above from the KPI rows.
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for unit in ["U0001", "U0002", "U0003", "U0005", "U0006", "U0007", "U0008", "U0009"] {
+        let mine: Vec<&KpiRow> = rows.iter().filter(|k| k.unit_id == unit).collect();
+        let want = expected_tiles(&mine);
+        let page = std::fs::read_to_string(out.join(format!("{unit}.html"))).unwrap();
+        let tiles = goal_tiles(&page);
+        assert_eq!(tiles.len(), 3, "{unit}");
+        for (tile, want) in tiles.iter().zip(&want) {
+            let lead = want[0];
+            assert_eq!(tile.1, lead.kpi_id, "{unit} {}", tile.0);
+            assert_eq!(tile.2, da::percent(lead.share), "{unit} {}", tile.0);
+            let under: Vec<&str> = want[1..].iter().map(|k| da::kpi_label(&k.kpi_id)).collect();
+            assert_eq!(tile.3, under, "{unit} {}", tile.0);
+        }
+        // The index's row of the unit: one cell per tile with the leading share.
+        let row = &index[index.find(&format!("href=\"{unit}.html\"")).unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        let cells: Vec<&str> = row.split("<td class=\"num tile ").skip(1).collect();
+        assert_eq!(cells.len(), want.len(), "{unit}: {row}");
+        for (cell, want) in cells.iter().zip(&want) {
+            let text = &cell[cell.find('>').unwrap() + 1..];
+            let text = &text[..text.find(" <span").unwrap()];
+            assert_eq!(text, da::percent(want.first().and_then(|k| k.share)), "{unit}: {cell}");
+        }
+    }
 }
 
 const TABLES: [&str; 7] = ["kpi", "kpi_trend", "production", "overdue", "deadlines", "caseworkers", "breaches"];

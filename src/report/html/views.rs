@@ -5,6 +5,7 @@ use crate::report::chart::{Point, trend_svg};
 use crate::report::da;
 use crate::report::data::KpiFigure;
 use crate::report::page::PageContext;
+use crate::report::tiles;
 use minijinja::Value;
 use serde::Serialize;
 
@@ -24,9 +25,11 @@ pub(super) struct UnitView {
 
 #[derive(Serialize)]
 pub(super) struct GoalView {
-    pub(super) kpi_id: &'static str,
+    /// The KPI the tile leads with (tiles::lead_first).
+    pub(super) kpi_id: String,
     pub(super) name: &'static str,
-    pub(super) description: &'static str,
+    /// The leading KPI's label.
+    pub(super) label: String,
     pub(super) class: &'static str,
     pub(super) verdict: String,
     pub(super) sentence: &'static str,
@@ -35,27 +38,17 @@ pub(super) struct GoalView {
     pub(super) target: String,
     pub(super) count: String,
     pub(super) change: String,
-    /// The plan item's other KPIs, each as "label: share (mål target) – verdict".
-    pub(super) also: Vec<String>,
+    /// The tile's other KPIs, each with its own mark.
+    pub(super) also: Vec<AlsoView>,
 }
 
-/// The other KPIs of the plan item that `kpi_id` belongs to.
-pub(super) fn same_plan_item(kpi_id: &str) -> impl Iterator<Item = &'static str> + '_ {
-    let item = crate::kpi::DEFINITIONS.iter().find(|d| d.id == kpi_id).map(|d| d.plan_item);
-    crate::kpi::DEFINITIONS.iter().filter(move |d| Some(d.plan_item) == item && d.id != kpi_id).map(|d| d.id)
-}
-
-/// A goal is met when no KPI of its plan item misses its target and at least one was
-/// measured; with nothing to measure it has no verdict.
-pub(super) fn goal_met(headline: Option<bool>, others: impl Iterator<Item = Option<bool>>) -> Option<bool> {
-    let all: Vec<Option<bool>> = std::iter::once(headline).chain(others).collect();
-    if all.contains(&Some(false)) {
-        Some(false)
-    } else if all.contains(&Some(true)) {
-        Some(true)
-    } else {
-        None
-    }
+/// A KPI under a tile's leading one: "Handleplan foreligger: 95,1 % (mål 95 %)" with its mark.
+#[derive(Serialize)]
+pub(super) struct AlsoView {
+    pub(super) class: &'static str,
+    pub(super) icon: &'static str,
+    pub(super) status: &'static str,
+    pub(super) text: String,
 }
 
 #[derive(Serialize)]
@@ -141,8 +134,8 @@ pub(super) struct SectionView {
     pub(super) verdict: String,
     pub(super) sentence: &'static str,
     pub(super) icon: &'static str,
-    /// One line per KPI for the tile: "Afgjort i frist: 80,0 % (mål 95 %)".
-    pub(super) lines: Vec<String>,
+    /// One line per KPI for the tile, the worst first: "Afgjort i frist: 80,0 % (mål 95 %)".
+    pub(super) lines: Vec<AlsoView>,
 }
 
 #[derive(Serialize)]
@@ -164,7 +157,35 @@ pub(super) struct ItemView {
 pub(super) struct WeekGroup {
     pub(super) label: String,
     pub(super) range: String,
+    /// The week's deadlines in all, also when the group is split across the fold.
+    pub(super) count: usize,
     pub(super) items: Vec<ItemView>,
+}
+
+/// The week groups split after `rows` rows: those shown at once, and the rest behind a
+/// click (a group split in two keeps its heading in both, the second marked "fortsat").
+pub(super) fn split_groups(groups: Vec<WeekGroup>, rows: usize) -> (Vec<WeekGroup>, Vec<WeekGroup>) {
+    let (mut shown, mut more) = (Vec::new(), Vec::new());
+    let mut left = rows;
+    for mut g in groups {
+        if left >= g.items.len() {
+            left -= g.items.len();
+            shown.push(g);
+        } else if left == 0 {
+            more.push(g);
+        } else {
+            let rest = g.items.split_off(left);
+            left = 0;
+            more.push(WeekGroup {
+                label: format!("{} (fortsat)", g.label),
+                range: g.range.clone(),
+                count: g.count,
+                items: rest,
+            });
+            shown.push(g);
+        }
+    }
+    (shown, more)
 }
 
 #[derive(Serialize)]
@@ -266,9 +287,7 @@ pub(super) fn section_status(
     if !ctx.has_data(section.table) {
         return (None, "none", "Ingen data".into(), "Ingen data");
     }
-    let mut figures = section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).map(|k| k.met);
-    let first = figures.next().flatten();
-    let met = goal_met(first, figures);
+    let met = tiles::tile_met(section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).map(|k| k.met));
     let (class, verdict) = da::status(met);
     let sentence = match met {
         Some(true) => "Målet er opfyldt",
@@ -276,6 +295,55 @@ pub(super) fn section_status(
         None => "Intet at måle",
     };
     (met, class, verdict.to_string(), sentence)
+}
+
+/// A tile in one cell (the sub-unit table, the index): the leading KPI's share and mark,
+/// its short name when the tile has more than one KPI, and every KPI in the title.
+pub(super) fn tile_cell(ctx: &PageContext, unit: &str, tile: &tiles::Tile) -> IndexCell {
+    if let Some(section) = tile.section
+        && !ctx.has_data(section.table)
+    {
+        let no_data = ctx.no_data(section).unwrap_or_default();
+        return IndexCell {
+            text: "–".into(),
+            class: "none",
+            icon: "",
+            status: "",
+            lead: String::new(),
+            title: no_data,
+        };
+    }
+    let figures = tiles::lead_first(tile.kpis.iter().filter_map(|k| ctx.this_week(unit, k)));
+    let met = tiles::tile_met(figures.iter().map(|k| k.met));
+    let lead = figures.first().copied();
+    let (class, status) = da::status(met);
+    let title = figures
+        .iter()
+        .map(|k| {
+            format!(
+                "{}: {} (mål {}, {} af {}) – {}",
+                da::kpi_label(&k.kpi_id),
+                da::percent(k.share),
+                da::target_rule(k.target, da::lower_is_better(&k.kpi_id)),
+                da::integer(k.numerator),
+                da::integer(k.denominator),
+                da::status(k.met).1.to_lowercase()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    IndexCell {
+        text: da::percent(lead.and_then(|k| k.share)),
+        class,
+        // "–" already says there is nothing to measure.
+        icon: if met.is_some() { icon(met) } else { "" },
+        status: if met.is_some() { status } else { "" },
+        lead: match lead {
+            Some(k) if tile.kpis.len() > 1 && met.is_some() => da::short_label(&k.kpi_id).to_string(),
+            _ => String::new(),
+        },
+        title,
+    }
 }
 
 pub(super) fn section_view(ctx: &PageContext, unit: &str, section: &'static da::Section) -> SectionView {
@@ -289,20 +357,28 @@ pub(super) fn section_view(ctx: &PageContext, unit: &str, section: &'static da::
         String::new()
     };
     let (met, class, verdict, sentence) = section_status(ctx, unit, section);
+    // The tile's lines in the tiles' order: the KPI that fails worst first.
     let lines = if no_data.is_empty() {
-        figures
+        tiles::lead_first(figures.iter().copied())
             .iter()
             .map(|k| {
-                format!(
-                    "{}: {} (mål {})",
-                    da::short_label(&k.kpi_id),
-                    da::percent(k.share),
-                    da::target_rule(k.target, da::lower_is_better(&k.kpi_id))
-                )
+                let (class, status) = da::status(k.met);
+                AlsoView {
+                    class,
+                    icon: if k.met.is_some() { icon(k.met) } else { "" },
+                    status,
+                    text: format!(
+                        "{}: {} (mål {})",
+                        da::short_label(&k.kpi_id),
+                        da::percent(k.share),
+                        da::target_rule(k.target, da::lower_is_better(&k.kpi_id))
+                    ),
+                }
             })
             .collect()
     } else {
-        vec![no_data.trim_start_matches("Ingen data: ").trim_end_matches('.').to_string()]
+        let text = no_data.trim_start_matches("Ingen data: ").trim_end_matches('.').to_string();
+        vec![AlsoView { class: "none", icon: "", status: "", text }]
     };
     SectionView {
         key: section.key,
@@ -326,5 +402,7 @@ pub(super) struct IndexCell {
     pub(super) class: &'static str,
     pub(super) icon: &'static str,
     pub(super) status: &'static str,
+    /// The leading KPI's short name, in a tile of several KPIs.
+    pub(super) lead: String,
     pub(super) title: String,
 }
