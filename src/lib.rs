@@ -13,6 +13,7 @@ pub mod checks;
 pub mod cli_output;
 pub mod contained;
 pub mod contract;
+pub mod delivery;
 pub mod error;
 pub mod export;
 // `gen` is a reserved word in edition 2024, hence the raw identifier.

@@ -160,6 +160,11 @@ enum Command {
         /// export that cannot fit stops with exit 2; query work beyond the rest spills to disk.
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory_limit: Option<usize>,
+        /// After publishing, mail each recipient of this delivery file (TOML; see
+        /// docs/operations.md) their unit's goals and a link to its page. SMTP login from
+        /// CWKPI_SMTP_USER and CWKPI_SMTP_PASSWORD. A failed mail never fails the run.
+        #[arg(long, value_name = "FILE")]
+        deliver: Option<PathBuf>,
     },
     /// Write the weekly report (docs/report.md) for every unit: an HTML page and an Excel workbook
     /// per unit, index.html, and the report tables as CSV and Parquet under tables/.
@@ -471,9 +476,12 @@ async fn run(cli: Cli) -> Result<()> {
             print(&text)?;
             report.check_threshold(out.as_ref().map(|d| d.join("validation.csv")).as_deref())
         }
-        Command::Nightly { exports, out, as_of, rules, max_rejected_share, log_format, memory_limit } => {
+        Command::Nightly { exports, out, as_of, rules, max_rejected_share, log_format, memory_limit, deliver } => {
             cwkpi::nightly::init_logging(log_format);
+            // A delivery file with a fault stops the run before it starts, not after.
+            let deliver = deliver.as_deref().map(cwkpi::delivery::DeliveryPlan::load).transpose()?;
             let options = cwkpi::nightly::NightlyOptions {
+                deliver,
                 exports,
                 out,
                 as_of,

@@ -55,6 +55,8 @@ pub struct NightlyOptions {
     pub memory_limit: Option<usize>,
     /// Show progress bars (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Mail the weekly report to these recipients once the run is published.
+    pub deliver: Option<crate::delivery::DeliveryPlan>,
 }
 
 /// What a successful run published.
@@ -67,6 +69,8 @@ pub struct NightlyOutcome {
     pub rejected: usize,
     pub queries: usize,
     pub reports: Option<String>,
+    /// What became of each recipient's mail (with `--deliver`).
+    pub deliveries: Vec<crate::delivery::Delivery>,
     pub duration: Duration,
 }
 
@@ -74,8 +78,20 @@ impl NightlyOutcome {
     /// The one line a run prints on stdout.
     pub fn summary_line(&self) -> String {
         let reports = self.reports.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
+        let mailed = if self.deliveries.is_empty() {
+            String::new()
+        } else {
+            let count = |status: &str| self.deliveries.iter().filter(|d| d.status == status).count();
+            format!(
+                "; mailed {} of {} recipients ({} failed, {} not due)",
+                count("sent"),
+                self.deliveries.len(),
+                count("failed"),
+                count("skipped")
+            )
+        };
         format!(
-            "ok: as of {} — {} KPI rows for {} units, {} rows rejected, {} queries{reports}; published {} in {:.1} s",
+            "ok: as of {} — {} KPI rows for {} units, {} rows rejected, {} queries{reports}{mailed}; published {} in {:.1} s",
             self.as_of,
             self.kpi_rows,
             self.units,
@@ -298,6 +314,11 @@ async fn run_locked(opts: &NightlyOptions) -> Result<NightlyOutcome> {
         remove_quietly(&tmp);
         remove_quietly(&spill_dir(&tmp));
     })?;
+    // Mail only what is published; no failure to send changes the run's outcome.
+    let deliveries = match &opts.deliver {
+        Some(plan) => deliver(plan, &run_dir, produced.week, as_of, produced.unit_names).await,
+        None => Vec::new(),
+    };
     Ok(NightlyOutcome {
         as_of,
         run_dir,
@@ -306,8 +327,38 @@ async fn run_locked(opts: &NightlyOptions) -> Result<NightlyOutcome> {
         rejected: produced.rejected,
         queries: produced.queries,
         reports: produced.reports,
+        deliveries,
         duration: started.elapsed(),
     })
+}
+
+/// Sends the report's mails (off the async workers: SMTP is blocking here) and records
+/// the outcome of each in the published run's `summary.json`.
+async fn deliver(
+    plan: &crate::delivery::DeliveryPlan,
+    run_dir: &Path,
+    week: IsoWeek,
+    as_of: NaiveDate,
+    unit_names: std::collections::BTreeMap<String, String>,
+) -> Vec<crate::delivery::Delivery> {
+    let (plan, report_dir) = (plan.clone(), run_dir.join("report"));
+    let deliveries = tokio::task::spawn_blocking(move || plan.deliver(&report_dir, week, as_of, &unit_names))
+        .await
+        .unwrap_or_default();
+    let summary = run_dir.join("summary.json");
+    let recorded = fs::read(&summary)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| e.to_string()))
+        .and_then(|mut json| {
+            json["delivery"] = serde_json::to_value(&deliveries).map_err(|e| e.to_string())?;
+            let mut bytes = serde_json::to_vec_pretty(&json).map_err(|e| e.to_string())?;
+            bytes.push(b'\n');
+            write_file(&summary, &bytes).map_err(|e| e.to_string())
+        });
+    if let Err(e) = recorded {
+        warn!(file = %summary.display(), error = %e, "the mails' outcome could not be added to the summary");
+    }
+    deliveries
 }
 
 /// What `produce` wrote into the temporary folder.
@@ -318,6 +369,9 @@ struct Produced {
     rejected: usize,
     queries: usize,
     reports: Option<String>,
+    /// The report's week and units, for the mails.
+    week: IsoWeek,
+    unit_names: std::collections::BTreeMap<String, String>,
 }
 
 fn spill_dir(tmp: &Path) -> PathBuf {
@@ -453,6 +507,8 @@ async fn produce(
         rejected: report.rejected(),
         queries: report.queries(),
         reports,
+        week,
+        unit_names: written.unit_names,
     })
 }
 

@@ -38,10 +38,12 @@ pub struct ReportOptions {
     pub week: IsoWeek,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportSummary {
     pub units: usize,
     pub files: usize,
+    /// Each unit's id and name, for what is sent about the report.
+    pub unit_names: std::collections::BTreeMap<String, String>,
 }
 
 /// Written beside the reports: which week, as of which day, from which rules. It also marks
@@ -133,7 +135,8 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Internal(format!("report manifest: {e}")))?;
     write(MANIFEST, &(text + "\n"))?;
     files += 1;
-    Ok(ReportSummary { units: data.units.len(), files })
+    let unit_names = data.units.iter().map(|u| (u.id.clone(), u.name.clone())).collect();
+    Ok(ReportSummary { units: data.units.len(), files, unit_names })
 }
 
 /// A unit id as a file name: letters, digits, `_` and `-` stay; every other byte becomes

@@ -14,6 +14,8 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+#[path = "nightly/delivery.rs"]
+mod delivery;
 #[path = "nightly/faults.rs"]
 mod faults;
 #[path = "nightly/fuzz.rs"]
