@@ -415,7 +415,8 @@ pub fn index_page(env: &Environment, ctx: &PageContext) -> Result<String> {
             HeaderColumn {
                 label: t.name.to_string(),
                 title: t.kpis.iter().map(|k| da::kpi_label(k)).collect::<Vec<_>>().join("; "),
-                target: rules.join(" / "),
+                // Each rule kept on one line ("≤ 97 %"), the rules apart where the column is narrow.
+                target: rules.iter().map(|r| r.replace(' ', "\u{a0}")).collect::<Vec<_>>().join(" / "),
             }
         })
         .collect();

@@ -982,7 +982,7 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     // This export has decisions, notifications and complaints but no case events: the index
     // names that table only.
-    assert!(index.contains(">Klager<br><small>mål ≤ 90 %"), "{index}");
+    assert!(index.contains(">Klager<br><small>mål ≤\u{a0}90\u{a0}%"), "{index}");
     assert!(
         index.contains("sagsskridt") && !index.contains("ingen ansøgninger") && !index.contains("ingen klager"),
         "{index}"
@@ -1012,6 +1012,12 @@ async fn long_breach_lists_are_capped_on_the_page_only() {
             frister.split("data-decision=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
         assert_eq!(listed.len(), limit);
         assert_eq!((listed[0], listed[limit - 1]), ("A000", "A099"));
+        // The first 25 show at once, the other 75 of the page are one click away.
+        let (at_once, folded) = frister.split_once("<details class=\"more\"><summary>Vis 75 mere</summary>").unwrap();
+        assert_eq!(at_once.matches("data-decision=\"").count(), cwkpi::report::html::PAGE_ROWS);
+        assert_eq!(folded.matches("data-decision=\"").count(), limit - cwkpi::report::html::PAGE_ROWS);
+        // The contents line under the tiles counts all 130 breaches.
+        assert!(page.contains(">Fristoverskridelser (130)</a>"), "contents line of {unit}");
         assert!(frister.contains(&format!("Viser de {limit} ældste af 130 overskridelser")), "{frister}");
         assert_eq!(xlsx_table(&out.join(format!("{}.xlsx", file_stem(unit))), "Fristoverskridelser").len(), 130);
     }
