@@ -194,27 +194,88 @@ impl DeliveryPlan {
                 return self.recipients.iter().map(|r| r.outcome("failed", 0, Some(e.to_string()))).collect();
             }
         };
-        let transport = self.transport();
-        self.recipients
-            .iter()
-            .map(|r| {
-                if r.weekday.is_some_and(|day| day != sent_on) {
-                    let due = r.weekday.map_or_else(String::new, |d| d.to_string());
-                    return r.outcome("skipped", 0, Some(format!("due on {due} only")));
+        // Who is due, each with their mail; the others are skipped with the reason.
+        let mut outcomes: Vec<Option<Delivery>> = Vec::with_capacity(self.recipients.len());
+        let mut due: Vec<(usize, Message)> = Vec::new();
+        for (i, r) in self.recipients.iter().enumerate() {
+            if let Some(day) = r.weekday.filter(|day| *day != sent_on) {
+                outcomes.push(Some(r.outcome("skipped", 0, Some(format!("due on {day} only")))));
+                continue;
+            }
+            let Some(name) = unit_names.get(&r.unit) else {
+                warn!(unit = %r.unit, file = %self.source.display(), "no such unit in the report: no mail");
+                outcomes.push(Some(r.outcome("skipped", 0, Some("no such unit in the report".into()))));
+                continue;
+            };
+            let unit_figures: Vec<KpiFigure> = figures.iter().filter(|k| k.unit_id == r.unit).cloned().collect();
+            let link = format!("{}{}.html", self.base_url, file_stem(&r.unit));
+            match r.message(&self.from, &mail::compose(&r.unit, name, week, &unit_figures, &link)) {
+                Ok(message) => {
+                    outcomes.push(None);
+                    due.push((i, message));
                 }
-                let Some(name) = unit_names.get(&r.unit) else {
-                    warn!(unit = %r.unit, file = %self.source.display(), "no such unit in the report: no mail");
-                    return r.outcome("skipped", 0, Some("no such unit in the report".into()));
-                };
-                let unit_figures: Vec<KpiFigure> = figures.iter().filter(|k| k.unit_id == r.unit).cloned().collect();
-                let link = format!("{}{}.html", self.base_url, file_stem(&r.unit));
-                let mail = mail::compose(&r.unit, name, week, &unit_figures, &link);
-                match &transport {
-                    Ok(t) => self.send(t, r, &mail),
-                    Err(e) => r.outcome("failed", 0, Some(e.clone())),
+                Err(e) => outcomes.push(Some(r.outcome("failed", 0, Some(e)))),
+            }
+        }
+        match self.transport() {
+            Ok(transport) => self.send_in_rounds(&transport, due, &mut outcomes),
+            Err(e) => {
+                for (i, _) in due {
+                    outcomes[i] = Some(self.recipients[i].outcome("failed", 0, Some(e.clone())));
                 }
-            })
+            }
+        }
+        outcomes
+            .into_iter()
+            .zip(&self.recipients)
+            .map(|(o, r)| o.unwrap_or_else(|| r.outcome("failed", 0, None)))
             .collect()
+    }
+
+    /// Sends the due mails in rounds: each round tries every mail still pending, then waits
+    /// (doubling) before the next. What may pass later is retried (a 4xx answer, a server
+    /// that cannot be reached); a permanent refusal (5xx) is not. A server that cannot be
+    /// reached ends its round for everyone, so a dead server costs one connection attempt
+    /// per round, not one per recipient.
+    fn send_in_rounds(&self, transport: &SmtpTransport, due: Vec<(usize, Message)>, outcomes: &mut [Option<Delivery>]) {
+        let mut pending = due;
+        let mut wait = self.retry_after;
+        for round in 1..=self.attempts {
+            let mut next = Vec::new();
+            let mut unreachable: Option<String> = None;
+            for (i, message) in pending {
+                let r = &self.recipients[i];
+                let to = r.addresses().join(", ");
+                if let Some(e) = &unreachable {
+                    next.push((i, message));
+                    outcomes[i] = Some(r.outcome("failed", round, Some(e.clone())));
+                    continue;
+                }
+                match transport.send(&message) {
+                    Ok(_) => {
+                        info!(unit = %r.unit, to = %to, attempt = round, "weekly report mailed");
+                        outcomes[i] = Some(r.outcome("sent", round, None));
+                    }
+                    Err(e) => {
+                        warn!(unit = %r.unit, to = %to, attempt = round, error = %e, "mail not sent");
+                        outcomes[i] = Some(r.outcome("failed", round, Some(e.to_string())));
+                        if !e.is_permanent() {
+                            if !e.is_transient() {
+                                // No answer at all: the server is down or unreachable.
+                                unreachable = Some(e.to_string());
+                            }
+                            next.push((i, message));
+                        }
+                    }
+                }
+            }
+            pending = next;
+            if pending.is_empty() || round == self.attempts {
+                break;
+            }
+            std::thread::sleep(wait);
+            wait *= 2;
+        }
     }
 
     fn transport(&self) -> std::result::Result<SmtpTransport, String> {
@@ -231,34 +292,6 @@ impl DeliveryPlan {
             builder = builder.credentials(Credentials::new(user, password));
         }
         Ok(builder.build())
-    }
-
-    /// Sends one mail, retrying what may pass later (a refused connection, a 4xx answer)
-    /// with a doubling wait; a permanent refusal (5xx) is not retried.
-    fn send(&self, transport: &SmtpTransport, r: &Recipient, mail: &mail::Mail) -> Delivery {
-        let message = match r.message(&self.from, mail) {
-            Ok(m) => m,
-            Err(e) => return r.outcome("failed", 0, Some(e)),
-        };
-        let mut wait = self.retry_after;
-        for attempt in 1..=self.attempts {
-            match transport.send(&message) {
-                Ok(_) => {
-                    info!(unit = %r.unit, to = %r.addresses().join(", "), attempt, "weekly report mailed");
-                    return r.outcome("sent", attempt, None);
-                }
-                Err(e) => {
-                    let permanent = e.is_permanent();
-                    warn!(unit = %r.unit, to = %r.addresses().join(", "), attempt, error = %e, "mail not sent");
-                    if permanent || attempt == self.attempts {
-                        return r.outcome("failed", attempt, Some(e.to_string()));
-                    }
-                    std::thread::sleep(wait);
-                    wait *= 2;
-                }
-            }
-        }
-        r.outcome("failed", self.attempts, None)
     }
 }
 
