@@ -7,7 +7,11 @@
 //!
 //! Options (see `--help`): --data DIR (default $CWKPI_BENCH_DATA, else
 //! $HOME/.cache/cwkpi-bench), --scales 1,10,100, --orders by-year,sorted,random, --runs N,
-//! --only kpi,kpi-core,trend,nightly,spill, --cwkpi PATH (default: the binary cargo built beside this runner), --write-readme FILE.
+//! --only kpi,kpi-core,trend,nightly,spill,duckdb, --cwkpi PATH (default: the binary cargo built beside this runner), --write-readme FILE.
+//!
+//! `duckdb` runs `benches/duckdb/compare.py` at scale 100 on the by-year and random
+//! exports: the five core KPIs in DuckDB on the same files, checked row for row against
+//! `cwkpi kpi`, both timed, the ratio printed (needs Python's `duckdb` package).
 //!
 //! The results go to stdout as a markdown table and, with --write-readme, replace the
 //! part of that file between the `<!-- results:begin -->` and `<!-- results:end -->` lines.
@@ -36,7 +40,7 @@ struct Options {
 }
 
 fn usage() -> String {
-    "usage: kpi_bench [--data DIR] [--scales 1,10,100] [--orders by-year,sorted,random] [--runs N] [--only kpi,kpi-core,trend,nightly,spill] \
+    "usage: kpi_bench [--data DIR] [--scales 1,10,100] [--orders by-year,sorted,random] [--runs N] [--only kpi,kpi-core,trend,nightly,spill,duckdb] \
      [--spill-limit 1700M] [--cwkpi PATH] [--write-readme FILE]"
         .to_string()
 }
@@ -50,7 +54,7 @@ fn parse_options() -> Result<Options, String> {
         scales: vec![1, 10, 100],
         orders: vec!["by-year".into(), "sorted".into(), "random".into()],
         runs: 5,
-        only: vec!["kpi".into(), "kpi-core".into(), "trend".into(), "nightly".into(), "spill".into()],
+        only: ["kpi", "kpi-core", "trend", "nightly", "spill", "duckdb"].map(String::from).to_vec(),
         cwkpi: option_env!("CARGO_BIN_EXE_cwkpi").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("cwkpi")),
         spill_limit: "1700M".into(),
         write_readme: None,
@@ -406,6 +410,22 @@ fn table(rows: &[Row], runs: usize) -> String {
     text
 }
 
+/// `benches/duckdb/compare.py` on `dir`: its summary in one line, or why it failed.
+fn compare_with_duckdb(options: &Options, dir: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb/compare.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .args(["--as-of", AS_OF, "--runs", &options.runs.to_string(), "--cwkpi"])
+        .arg(&options.cwkpi)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().collect::<Vec<_>>().join("; "),
+        Ok(o) => format!("failed: {}", String::from_utf8_lossy(&o.stderr).trim()),
+        Err(e) => format!("failed: python3: {e}"),
+    }
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -434,6 +454,7 @@ fn main() -> std::process::ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let load_before = load_average();
     let mut rows = Vec::new();
+    let mut duckdb = String::new();
     for &scale in &options.scales {
         for order in &options.orders {
             let dir = match export_for(&options, scale, order) {
@@ -458,9 +479,18 @@ fn main() -> std::process::ExitCode {
                     .and_then(|i| export_rows(Path::new(&case.args[i + 1])).ok());
                 rows.push(Row { case, rows: case_rows.unwrap_or(input_rows), result });
             }
+            if options.only.iter().any(|o| o == "duckdb") && scale == 100 && (order == "by-year" || order == "random") {
+                eprintln!("DuckDB beside cwkpi kpi at scale {scale}, {order} …");
+                duckdb.push_str(&format!("- scale {scale}, {order}: {}\n", compare_with_duckdb(&options, &dir)));
+            }
         }
     }
-    let mut results = table(&rows, options.runs);
+    let mut results = if rows.is_empty() { String::new() } else { table(&rows, options.runs) };
+    if !duckdb.is_empty() {
+        results.push_str(&format!(
+            "\nThe five core KPIs in DuckDB on the same files (`benches/duckdb/compare.py`, rows checked equal):\n\n{duckdb}"
+        ));
+    }
     results.push_str(&format!(
         "\nMachine: {cores} cores (`nproc`). Load average before / after: {load_before} / {}. \
          Produced by `cargo bench --bench kpi_bench --{}{}`.\n",
