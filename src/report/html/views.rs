@@ -406,3 +406,47 @@ pub(super) struct IndexCell {
     pub(super) lead: String,
     pub(super) title: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(label: &str, items: usize) -> WeekGroup {
+        let item = |i: usize| ItemView {
+            case_id: format!("{label}-{i}"),
+            unit: String::new(),
+            age: String::new(),
+            caseworker: String::new(),
+            what: String::new(),
+            item: String::new(),
+            item_id: String::new(),
+            due: String::new(),
+            days: 0,
+            days_text: String::new(),
+            days_left: String::new(),
+        };
+        WeekGroup { label: label.into(), range: String::new(), count: items, items: (0..items).map(item).collect() }
+    }
+
+    fn shape(groups: &[WeekGroup]) -> Vec<(String, usize, usize)> {
+        groups.iter().map(|g| (g.label.clone(), g.items.len(), g.count)).collect()
+    }
+
+    #[test]
+    fn week_groups_fold_after_the_first_rows_keeping_each_weeks_count() {
+        // 10 + 20 + 5 rows, 25 at once: week 2 splits after its 15th row, and its rest
+        // keeps its heading, marked, and the week's full count; week 3 is folded whole.
+        let (shown, more) = split_groups(vec![group("Uge 1", 10), group("Uge 2", 20), group("Uge 3", 5)], 25);
+        assert_eq!(shape(&shown), [("Uge 1".into(), 10, 10), ("Uge 2".into(), 15, 20)]);
+        assert_eq!(shape(&more), [("Uge 2 (fortsat)".into(), 5, 20), ("Uge 3".into(), 5, 5)]);
+        assert_eq!(more[0].items[0].case_id, "Uge 2-15");
+        // A fold exactly at a week's end splits none; empty weeks stay where they fall.
+        let (shown, more) = split_groups(vec![group("Uge 1", 25), group("Uge 2", 0), group("Uge 3", 3)], 25);
+        assert_eq!(shape(&shown), [("Uge 1".into(), 25, 25), ("Uge 2".into(), 0, 0)]);
+        assert_eq!(shape(&more), [("Uge 3".into(), 3, 3)]);
+        // Fewer rows than the fold: nothing is folded.
+        let (shown, more) = split_groups(vec![group("Uge 1", 3), group("Uge 2", 0)], 25);
+        assert_eq!(shown.len(), 2);
+        assert!(more.is_empty());
+    }
+}
