@@ -15,7 +15,7 @@ use super::tiles;
 use views::{
     AlsoView, BreachView, CaseworkerView, GoalView, IndexCell, ItemView, KpiView, Link, ProductionView, SectionView,
     ShareCell, SubUnitView, TrendView, UnitView, WeekGroup, age, common_target, icon, kpi_view, section_view,
-    split_groups, tile_cell, trend_view,
+    split_groups, tile_cell, tile_sentence, trend_view,
 };
 
 /// The template environment, with every template built in and HTML escaping always on.
@@ -82,12 +82,7 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
             let met = tiles::tile_met(figures.iter().map(|k| k.met));
             let lead = figures.first().copied();
             let (class, verdict) = da::status(met);
-            // The tile shows the short word; screen readers get the sentence.
-            let sentence = match met {
-                Some(true) => "Målet er opfyldt",
-                Some(false) => "Målet er ikke opfyldt",
-                None => "Intet at måle",
-            };
+            let sentence = tile_sentence(met);
             let noun =
                 if lead.is_some_and(|k| k.kpi_id.starts_with("investigation")) { "undersøgelser" } else { "sager" };
             GoalView {

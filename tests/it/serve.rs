@@ -38,15 +38,7 @@ fn script(name: &str) -> PathBuf {
 
 /// Installs psql and psycopg when missing (`scripts/test-clients.sh`), once per run.
 fn clients_installed() {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-clients.sh");
-        let out = Command::new("bash").arg(script).output().map_err(|e| e.to_string())?;
-        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
-    });
-    if let Err(e) = result {
-        panic!("psql and psycopg are needed and could not be installed by scripts/test-clients.sh: {e}");
-    }
+    crate::common::installed(&["test-clients.sh"], "psql and psycopg are");
 }
 
 /// A user of the test server: name, password, units.

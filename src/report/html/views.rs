@@ -289,12 +289,16 @@ pub(super) fn section_status(
     }
     let met = tiles::tile_met(section.kpis.iter().filter_map(|k| ctx.this_week(unit, k)).map(|k| k.met));
     let (class, verdict) = da::status(met);
-    let sentence = match met {
+    (met, class, verdict.to_string(), tile_sentence(met))
+}
+
+/// What a screen reader hears for a tile's verdict; the tile itself shows the short word.
+pub(super) fn tile_sentence(met: Option<bool>) -> &'static str {
+    match met {
         Some(true) => "Målet er opfyldt",
         Some(false) => "Målet er ikke opfyldt",
         None => "Intet at måle",
-    };
-    (met, class, verdict.to_string(), sentence)
+    }
 }
 
 /// A tile in one cell (the sub-unit table, the index): the leading KPI's share and mark,

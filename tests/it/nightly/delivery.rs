@@ -11,15 +11,7 @@ use super::*;
 
 /// Installs aiosmtpd and openssl once per run; what cannot be installed fails the test.
 fn sink_installed() {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-mail.sh");
-        let out = Command::new("bash").arg(script).output().map_err(|e| e.to_string())?;
-        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
-    });
-    if let Err(e) = result {
-        panic!("the mail sink needs aiosmtpd and openssl, which scripts/test-mail.sh could not install: {e}");
-    }
+    crate::common::installed(&["test-mail.sh"], "the mail sink's aiosmtpd and openssl are");
 }
 
 const USER: &str = "ugerapport";

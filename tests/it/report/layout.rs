@@ -13,15 +13,7 @@ use super::{report, root, week};
 
 /// Installs Chromium once per run; one that cannot be installed fails the test.
 fn browser_installed() {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        let out =
-            Command::new("bash").arg(root().join("scripts/test-browser.sh")).output().map_err(|e| e.to_string())?;
-        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
-    });
-    if let Err(e) = result {
-        panic!("headless Chromium is needed and could not be installed by scripts/test-browser.sh: {e}");
-    }
+    crate::common::installed(&["test-browser.sh"], "headless Chromium is");
 }
 
 /// Measures the page in a window `width` px wide, every folded list opened: how wide the

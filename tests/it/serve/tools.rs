@@ -4,24 +4,16 @@
 //! browses the catalog its own way and reads `kpi` with and without bound parameters; the
 //! rows must equal `cwkpi kpi`, and a user granted one subtree sees only it.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use super::{ANALYST, AS_OF, HEAD, Server, kpi_lines, python, sample, script, summary, u0007_subtree};
 
 /// Installs the tools once per run; a tool that cannot be installed fails the test.
 fn tools_installed() {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    let result = INSTALLED.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-clients.sh");
-        let out = Command::new("bash").arg(script).arg("tools").output().map_err(|e| e.to_string())?;
-        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
-    });
-    if let Err(e) = result {
-        panic!(
-            "SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver, node-postgres and RPostgreSQL are needed and could not be installed by scripts/test-clients.sh tools: {e}"
-        );
-    }
+    crate::common::installed(
+        &["test-clients.sh", "tools"],
+        "SQLAlchemy, pandas, pyodbc, psqlODBC, the JDBC driver, node-postgres and RPostgreSQL are",
+    );
 }
 
 fn strings(value: &serde_json::Value) -> Vec<String> {
