@@ -680,6 +680,8 @@ fn rule_params(rules: &Rules) -> Result<RecordBatch> {
     columns.push(Arc::new(StringArray::from(vec![rules.notification_confirm_within.to_string()])));
     fields.push(Field::new("baseline_year", DataType::Int32, true));
     columns.push(Arc::new(Int32Array::from(vec![rules.baseline_year])));
+    fields.push(strings("budget_periodisation", false));
+    columns.push(Arc::new(StringArray::from(vec![rules.budget_periodisation.as_str()])));
     batch(fields, columns)
 }
 

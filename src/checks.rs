@@ -6,7 +6,8 @@
 //! rejection cascades: the measures of a rejected case are rejected as dangling too.
 //!
 //! A row that breaks several rules is listed with the first, in this order: required
-//! value (a time that does not exist and a date out of range come first), duplicate id,
+//! value (a time that does not exist and a date out of range come first), a number out of
+//! range, duplicate id (or key),
 //! references (in contract order), date order, unit tree.
 //!
 //! Speed matters here (millions of rows on every run), whatever order the export lists
@@ -22,11 +23,11 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Arra
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::compute::kernels::cmp::lt;
-use datafusion::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 // hashbrown with foldhash: several times faster than std's SipHash.
 use datafusion::common::HashMap;
 
-use crate::contract::{ColumnKind, FIRST_DATE, LAST_DATE, Reference, TableSpec, copenhagen_midnight};
+use crate::contract::{ColumnKind, FIRST_DATE, Key, LAST_DATE, Reference, TableSpec, copenhagen_midnight};
 use crate::error::{Error, Result};
 use crate::export::RawTable;
 use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
@@ -35,6 +36,8 @@ use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
 pub enum Rule {
     NonexistentTime,
     DateOutOfRange,
+    /// A whole-number column (a year, a month) outside its range or with a fraction.
+    NumberOutOfRange,
     /// An end date out of range, where the rules' `[export] open_end_sentinel` could say
     /// that the value means "open".
     EndDateOutOfRange,
@@ -50,6 +53,7 @@ impl Rule {
         match self {
             Rule::NonexistentTime => "time that does not exist in Copenhagen (skipped hour)",
             Rule::DateOutOfRange => "date out of range (before 1900-01-01 or after 2199-12-31)",
+            Rule::NumberOutOfRange => "number out of range (a year 1900–2199, a month 1–12, whole numbers)",
             Rule::EndDateOutOfRange => {
                 "date out of range (before 1900-01-01 or after 2199-12-31; if the case system writes this date for 'open' \
                  name it in the rules as [export] open_end_sentinel)"
@@ -230,19 +234,35 @@ fn prepare<'a>(
         }
     }
 
-    // A table others refer to keeps its index for their lookups; for any other the
-    // duplicate check alone is cheaper.
-    let id_values = string_columns(batch, &[spec.id_column])?[0];
-    let (ids, repeats) = if referenced {
-        let (index, repeats) = IdIndex::build(id_values);
-        (Some(index), repeats)
-    } else {
-        (None, repeated_ids(id_values))
+    for col in spec.read_columns() {
+        if let ColumnKind::Integer { min, max } = col.kind {
+            let values = columns_of(batch, &[col.name])?[0]
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| Error::Internal(format!("{}.{} is not an integer column", spec.name, col.name)))?;
+            for i in (0..n).filter(|&i| values.is_valid(i) && !(min..=max).contains(&values.value(i))) {
+                before_references.add(i, Rule::NumberOutOfRange, col.name);
+            }
+        }
+    }
+
+    // Every copy of a repeated key is rejected, so the result does not depend on row order.
+    let (ids, copies) = match spec.key {
+        // A table others refer to keeps its index for their lookups; for any other the
+        // duplicate check alone is cheaper.
+        Key::Id(id_column) => {
+            let id_values = string_columns(batch, &[id_column])?[0];
+            let (ids, repeats) = if referenced {
+                let (index, repeats) = IdIndex::build(id_values);
+                (Some(index), repeats)
+            } else {
+                (None, repeated_ids(id_values))
+            };
+            (ids, repeats.iter().flat_map(|r| [r.row, r.first]).collect())
+        }
+        Key::Columns { columns, .. } => (None, repeated_keys(batch, columns)?),
     };
-    // Every copy of a repeated id is rejected, so the result does not depend on row order.
-    let copies: BTreeSet<u32> = repeats.iter().flat_map(|r| [r.row, r.first]).collect();
     for row in copies {
-        before_references.add(row as usize, Rule::DuplicateId, spec.id_column);
+        before_references.add(row as usize, Rule::DuplicateId, spec.key.label());
     }
 
     let mut after_references = Reasons::default();
@@ -259,6 +279,26 @@ fn prepare<'a>(
         }
     }
     Ok(Prepared { spec, batch, ids, before_references, after_references })
+}
+
+/// Every copy of a key of several columns that occurs more than once (a null is a value
+/// like any other: two yearly rows of one budget key are a duplicate).
+fn repeated_keys(batch: &RecordBatch, columns: &[&str]) -> Result<BTreeSet<u32>> {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    let internal = |e: datafusion::arrow::error::ArrowError| Error::Internal(format!("key of {columns:?}: {e}"));
+    let arrays: Vec<ArrayRef> = columns_of(batch, columns)?.into_iter().cloned().collect();
+    let converter =
+        RowConverter::new(arrays.iter().map(|a| SortField::new(a.data_type().clone())).collect()).map_err(internal)?;
+    let rows = converter.convert_columns(&arrays).map_err(internal)?;
+    let mut first: HashMap<_, u32> = HashMap::default();
+    let mut copies = BTreeSet::new();
+    for (i, row) in rows.iter().enumerate() {
+        let at = *first.entry(row).or_insert(i as u32);
+        if at != i as u32 {
+            copies.extend([at, i as u32]);
+        }
+    }
+    Ok(copies)
 }
 
 /// The rows whose date (or instant, as a Copenhagen date) lies outside the contract's
@@ -295,7 +335,9 @@ fn lookups(raw: &[RawTable], table: usize) -> Result<Vec<Lookup>> {
     let mut lookups: Vec<Lookup> = Vec::new();
     for r in spec.references.iter().filter(|r| r.parent != spec.name) {
         let parent = position(raw, r.parent)?;
-        if r.parent_columns.first() != Some(&raw[parent].spec.id_column) || r.parent_columns.len() != r.columns.len() {
+        if r.parent_columns.first().copied() != raw[parent].spec.key.id_column()
+            || r.parent_columns.len() != r.columns.len()
+        {
             return Err(Error::Internal(format!(
                 "reference {}.{:?} must name {}'s id column first",
                 spec.name, r.columns, r.parent
@@ -565,7 +607,12 @@ fn outcome(table: &Prepared<'_>, found: Vec<Vec<u32>>, dangling: Vec<(usize, Vec
     }
     reasons.then(&table.after_references);
     for r in table.spec.references.iter().filter(|r| r.parent == table.spec.name) {
-        check_tree(table.batch, table.spec.id_column, r.columns[0], &mut reasons)?;
+        let id_column = table
+            .spec
+            .key
+            .id_column()
+            .ok_or_else(|| Error::Internal(format!("{} refers to itself without an id column", table.spec.name)))?;
+        check_tree(table.batch, id_column, r.columns[0], &mut reasons)?;
     }
     let kept = KeptRows::of(&reasons, table.batch.num_rows());
     Ok(Outcome { reasons, kept, found })
@@ -711,6 +758,7 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
             DataType::Date32 => {
                 a.as_primitive::<Date32Type>().value_as_date(i).map(|d| d.to_string()).unwrap_or_default()
             }
+            DataType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
             // An instant too far out for a calendar is shown as the number it is.
             DataType::Timestamp(TimeUnit::Microsecond, _) => {
                 let micros = a.as_primitive::<TimestampMicrosecondType>().value(i);

@@ -39,6 +39,9 @@ pub enum ColumnKind {
     Bool,
     /// An amount or other number, read as f64.
     Number,
+    /// A whole number that must lie in `min..=max` (a year, a month), read as i64; a value
+    /// outside, or with a fraction, is a rejected row (`Rule::NumberOutOfRange`).
+    Integer { min: i64, max: i64 },
     /// Personal data (CPR): part of the contract, never read.
     Personal,
 }
@@ -52,6 +55,7 @@ impl ColumnKind {
             ColumnKind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some(TIME_ZONE.into())),
             ColumnKind::Bool => DataType::Boolean,
             ColumnKind::Number => DataType::Float64,
+            ColumnKind::Integer { .. } => DataType::Int64,
         }
     }
 
@@ -63,6 +67,7 @@ impl ColumnKind {
             ColumnKind::Timestamp => "a timestamp",
             ColumnKind::Bool => "a boolean",
             ColumnKind::Number => "a number",
+            ColumnKind::Integer { .. } => "a whole number",
             ColumnKind::Personal => "personal data",
         }
     }
@@ -88,11 +93,21 @@ const fn flag(name: &'static str) -> ColumnSpec {
     ColumnSpec { name, kind: ColumnKind::Bool, required: false, default_false: true }
 }
 
+/// What identifies a row of a table: every row whose key occurs more than once is
+/// rejected (every copy).
+#[derive(Debug)]
+pub enum Key {
+    /// One id column (other tables may refer to it).
+    Id(&'static str),
+    /// Several columns together; a null is a value of its own (a budget's yearly row has
+    /// no month). `label` names them in a rejection.
+    Columns { columns: &'static [&'static str], label: &'static str },
+}
+
 #[derive(Debug)]
 pub struct TableSpec {
     pub name: &'static str,
-    /// The column that identifies a row; duplicates of it are rejected.
-    pub id_column: &'static str,
+    pub key: Key,
     pub columns: &'static [ColumnSpec],
     /// Core tables must be present; further tables are optional (absent = empty).
     pub core: bool,
@@ -135,7 +150,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["parent_id"], "units", &["unit_id"])],
         ordered: &[],
         locator: &["unit_id", "parent_id"],
-        id_column: "unit_id",
+        key: Key::Id("unit_id"),
         core: true,
         columns: &[req("unit_id", Id), req("name", Text), opt("parent_id", Id)],
     },
@@ -144,7 +159,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["unit_id"], "units", &["unit_id"])],
         ordered: &[],
         locator: &["caseworker_id", "unit_id"],
-        id_column: "caseworker_id",
+        key: Key::Id("caseworker_id"),
         core: true,
         columns: &[req("caseworker_id", Id), req("name", Text), req("unit_id", Id)],
     },
@@ -153,7 +168,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[],
         ordered: &[],
         locator: &["child_id"],
-        id_column: "child_id",
+        key: Key::Id("child_id"),
         core: true,
         columns: &[req("child_id", Id), req("birth_date", Date), opt("cpr", Personal)],
     },
@@ -166,7 +181,7 @@ pub static TABLES: &[TableSpec] = &[
         ],
         ordered: &[("opened_on", "closed_on")],
         locator: &["case_id", "unit_id", "opened_on", "closed_on"],
-        id_column: "case_id",
+        key: Key::Id("case_id"),
         core: true,
         columns: &[
             req("case_id", Id),
@@ -183,7 +198,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[("started_on", "ended_on")],
         locator: &["measure_id", "case_id", "paragraph", "started_on", "ended_on"],
-        id_column: "measure_id",
+        key: Key::Id("measure_id"),
         core: true,
         columns: &[
             req("measure_id", Id),
@@ -202,7 +217,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[("started_on", "completed_on")],
         locator: &["investigation_id", "case_id", "started_on", "completed_on"],
-        id_column: "investigation_id",
+        key: Key::Id("investigation_id"),
         core: true,
         columns: &[
             req("investigation_id", Id),
@@ -217,7 +232,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[],
         locator: &["plan_id", "case_id", "created_on"],
-        id_column: "plan_id",
+        key: Key::Id("plan_id"),
         core: true,
         columns: &[req("plan_id", Id), req("case_id", Id), req("created_on", Date)],
     },
@@ -229,7 +244,7 @@ pub static TABLES: &[TableSpec] = &[
         ],
         ordered: &[],
         locator: &["follow_up_id", "case_id", "measure_id", "performed_on"],
-        id_column: "follow_up_id",
+        key: Key::Id("follow_up_id"),
         core: true,
         columns: &[
             req("follow_up_id", Id),
@@ -245,7 +260,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["unit_id"], "units", &["unit_id"]), refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[("received_at", "assessed_at")],
         locator: &["notification_id", "unit_id", "case_id", "received_at", "assessed_at"],
-        id_column: "notification_id",
+        key: Key::Id("notification_id"),
         core: false,
         columns: &[
             req("notification_id", Id),
@@ -263,7 +278,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[("applied_on", "decided_on")],
         locator: &["decision_id", "case_id", "paragraph", "applied_on", "decided_on"],
-        id_column: "decision_id",
+        key: Key::Id("decision_id"),
         core: false,
         columns: &[
             req("decision_id", Id),
@@ -280,7 +295,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["unit_id"], "units", &["unit_id"]), refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[],
         locator: &["complaint_id", "unit_id", "case_id", "received_on", "kind"],
-        id_column: "complaint_id",
+        key: Key::Id("complaint_id"),
         core: false,
         columns: &[
             req("complaint_id", Id),
@@ -295,7 +310,7 @@ pub static TABLES: &[TableSpec] = &[
         references: &[refers(&["case_id"], "cases", &["case_id"])],
         ordered: &[],
         locator: &["event_id", "case_id", "kind", "occurred_on"],
-        id_column: "event_id",
+        key: Key::Id("event_id"),
         core: false,
         columns: &[req("event_id", Id), req("case_id", Id), req("kind", Text), req("occurred_on", Date)],
     },
@@ -311,7 +326,7 @@ pub static TABLES: &[TableSpec] = &[
         ],
         ordered: &[],
         locator: &["posting_id", "unit_id", "case_id", "measure_id", "account", "posted_on"],
-        id_column: "posting_id",
+        key: Key::Id("posting_id"),
         core: false,
         columns: &[
             req("posting_id", Id),
@@ -323,7 +338,48 @@ pub static TABLES: &[TableSpec] = &[
             opt("measure_id", Id),
         ],
     },
+    TableSpec {
+        name: "budgets",
+        // The corrected budget of a unit's account for a year (no month) or one month.
+        references: &[refers(&["unit_id"], "units", &["unit_id"])],
+        ordered: &[],
+        locator: &["unit_id", "year", "account", "month"],
+        key: Key::Columns { columns: &["unit_id", "year", "account", "month"], label: "unit_id, year, account, month" },
+        core: false,
+        columns: &[
+            req("unit_id", Id),
+            req("year", Integer { min: 1900, max: 2199 }),
+            req("account", Text),
+            opt("month", Integer { min: 1, max: 12 }),
+            req("amount_dkk", Number),
+        ],
+    },
 ];
+
+impl Key {
+    /// The id column, for a table keyed by one.
+    pub fn id_column(&self) -> Option<&'static str> {
+        match self {
+            Key::Id(column) => Some(column),
+            Key::Columns { .. } => None,
+        }
+    }
+
+    pub fn columns(&self) -> &[&'static str] {
+        match self {
+            Key::Id(column) => std::slice::from_ref(column),
+            Key::Columns { columns, .. } => columns,
+        }
+    }
+
+    /// The column (or columns) a duplicate is reported under.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Key::Id(column) => column,
+            Key::Columns { label, .. } => label,
+        }
+    }
+}
 
 impl TableSpec {
     /// The columns the catalog holds: the contract minus personal data.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Europe::Copenhagen;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
-    TimestampMicrosecondArray, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, RecordBatchOptions,
+    StringArray, TimestampMicrosecondArray, new_null_array,
 };
 use datafusion::arrow::compute::{cast, concat, concat_batches, is_null};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -212,7 +212,7 @@ fn file_memory(path: &Path, spec: &'static TableSpec) -> usize {
     for col in spec.read_columns() {
         bytes += match col.kind {
             ColumnKind::Date => 4 * rows,
-            ColumnKind::Timestamp | ColumnKind::Number => 8 * rows,
+            ColumnKind::Timestamp | ColumnKind::Number | ColumnKind::Integer { .. } => 8 * rows,
             ColumnKind::Bool => rows.div_ceil(8),
             ColumnKind::Id | ColumnKind::Text | ColumnKind::Personal => {
                 let chunks = metadata.row_groups().iter().flat_map(|g| g.columns());
@@ -386,7 +386,7 @@ fn convertible(t: &DataType, kind: ColumnKind) -> bool {
             matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) | DataType::Null)
         }
         ColumnKind::Bool => matches!(t, DataType::Boolean | DataType::Null),
-        ColumnKind::Number => t.is_numeric() || t == &DataType::Null,
+        ColumnKind::Number | ColumnKind::Integer { .. } => t.is_numeric() || t == &DataType::Null,
         ColumnKind::Personal => true,
     }
 }
@@ -409,6 +409,15 @@ fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<(ArrayRef,
         }
         (ColumnKind::Timestamp, DataType::Timestamp(_, None) | DataType::Date32 | DataType::Date64) => {
             return wall_clock_to_instants(&cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))?);
+        }
+        // Whole numbers from any numeric type (a column with nulls written from pandas is
+        // float). A fraction, or a value no i64 holds, becomes i64::MIN, which no range
+        // admits: the row is rejected as out of range instead of being truncated.
+        (ColumnKind::Integer { .. }, t) if !t.is_integer() && t != &DataType::Null => {
+            let floats = cast_to(&DataType::Float64)?;
+            let floats = floats.as_any().downcast_ref::<Float64Array>().ok_or("not a number")?;
+            let whole = |v: f64| (v.fract() == 0.0 && v.abs() < 9.0e18).then_some(v as i64).unwrap_or(i64::MIN);
+            Arc::new(floats.iter().map(|v| v.map(whole)).collect::<Int64Array>())
         }
         (ColumnKind::Bool, _) if col.default_false => {
             let flags = cast_to(&DataType::Boolean)?;

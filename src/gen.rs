@@ -52,6 +52,7 @@ use chrono::{Datelike, NaiveDate};
 use crate::error::{Error, Result};
 
 mod base;
+mod budgets;
 mod cases;
 mod codes;
 mod days;

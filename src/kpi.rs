@@ -105,11 +105,23 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
         description: "active cases with a measure meeting every element of the lawful-case checklist",
         label_da: "Lovmedholdelig sag",
     },
+    KpiDefinition {
+        id: "budget_forecast",
+        plan_item: None,
+        lower_is_better: true,
+        description: "the year's forecast by commitments against the year's budget, in whole kroner (met at or below the target)",
+        label_da: "Prognose inden for budget",
+    },
 ];
 
-/// Tables no KPI reads (`cwkpi kpi` leaves them unread): the postings feed the finance
-/// views only, and are the largest table of an export.
-pub const TABLES_NO_KPI_READS: &[&str] = &["postings"];
+/// The further tables `cwkpi kpi` may leave unread in the export `dir`: the postings (the
+/// largest table of an export) unless it has budgets, whose actuals they are. Without
+/// budgets `budget_forecast` has nothing to measure and reads no posting.
+pub fn tables_no_kpi_reads(dir: &std::path::Path) -> Result<&'static [&'static str]> {
+    let budgets = crate::contract::table("budgets").ok_or_else(|| Error::Internal("no budgets table".into()))?;
+    let has_budgets = dir.is_dir() && crate::export::table_files(dir, budgets)?.is_some();
+    Ok(if has_budgets { &[] } else { &["postings"] })
+}
 
 /// One row of the KPI table.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -404,7 +404,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kpi { common, format, weeks } => {
-            let catalog = common.catalog_weeks(weeks, cwkpi::kpi::TABLES_NO_KPI_READS).await?;
+            let unread = cwkpi::kpi::tables_no_kpi_reads(&common.exports)?;
+            let catalog = common.catalog_weeks(weeks, unread).await?;
             let batches = catalog.statement("kpi_table").await?;
             let text = match format {
                 Format::Csv => {

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 
 /// Every KPI (docs/kpis.md), in report order.
-pub const KPI_IDS: [&str; 12] = [
+pub const KPI_IDS: [&str; 13] = [
     "plan_coverage",
     "plan_on_time",
     "follow_up_on_time",
@@ -28,7 +28,12 @@ pub const KPI_IDS: [&str; 12] = [
     "complaints_formalitet",
     "complaints_realitet",
     "lawful_case",
+    "budget_forecast",
 ];
+
+/// The KPI whose target the rules set as `[budget] forecast_target` (an amount's share
+/// that may pass 1), not under `[targets]`.
+pub const BUDGET_KPI: &str = "budget_forecast";
 
 /// The five core KPIs: a rules file must give each a target.
 pub const CORE_KPI_IDS: &[&str] = &KPI_IDS_CORE;
@@ -37,6 +42,7 @@ const KPI_IDS_CORE: [&str; 5] = [KPI_IDS[0], KPI_IDS[1], KPI_IDS[2], KPI_IDS[3],
 /// Targets of the wider plan's KPIs when a rules file predates them.
 fn default_target(kpi: &str) -> Option<f64> {
     match kpi {
+        BUDGET_KPI => Some(1.0),
         "complaints_formalitet" => Some(0.90),
         "complaints_realitet" => Some(0.97),
         k if KPI_IDS.contains(&k) => Some(0.95),
@@ -234,6 +240,8 @@ pub struct Rules {
     /// out of range and its row rejected.
     pub open_end_sentinel: Option<chrono::NaiveDate>,
     pub recovery_milestones: Vec<RecoveryMilestone>,
+    /// `[budget] periodisation`: how a yearly budget is spread over its months.
+    pub budget_periodisation: Periodisation,
     /// SHA-256 of the rules text, so a run records which rules produced its figures.
     pub fingerprint: String,
     /// Where the rules came from ("built-in default" or the file's path).
@@ -260,6 +268,40 @@ struct RulesFile {
     export: ExportFile,
     #[serde(default)]
     recovery_milestone: Vec<RecoveryMilestoneFile>,
+    #[serde(default)]
+    budget: BudgetFile,
+}
+
+/// How a yearly budget is spread over its twelve months (docs/rules.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Periodisation {
+    /// By the key's postings month by month last year (evenly when they cannot serve).
+    LastYear,
+    /// A twelfth each month.
+    Even,
+}
+
+impl Periodisation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Periodisation::LastYear => "last_year",
+            Periodisation::Even => "even",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetFile {
+    periodisation: String,
+    forecast_target: f64,
+}
+
+impl Default for BudgetFile {
+    /// The built-in default, for a rules file that predates budgets.
+    fn default() -> Self {
+        BudgetFile { periodisation: "last_year".into(), forecast_target: 1.0 }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -369,6 +411,12 @@ impl Rules {
                 return Err(fail(format!("[targets] has no target for {kpi}")));
             }
         }
+        if file.targets.contains_key(BUDGET_KPI) {
+            return Err(fail(format!(
+                "{}[targets] {BUDGET_KPI}: its target is set as [budget] forecast_target",
+                line_of(BUDGET_KPI)
+            )));
+        }
         if let Some(unknown) = file.targets.keys().find(|k| !KPI_IDS.contains(&k.as_str())) {
             return Err(fail(format!(
                 "{}[targets] names an unknown KPI \"{unknown}\" (known: {})",
@@ -377,8 +425,28 @@ impl Rules {
             )));
         }
         let mut targets = file.targets.clone();
-        for kpi in KPI_IDS {
-            match targets.get(kpi) {
+        // A forecast may be allowed to pass the budget a little (1.02), never to be zero.
+        let forecast_target = file.budget.forecast_target;
+        if !(forecast_target > 0.0 && forecast_target <= 2.0) {
+            return Err(fail(format!(
+                "{}[budget] forecast_target = {forecast_target} must be a share of the budget above 0 and at most 2 \
+                 (1.00: the forecast within the budget)",
+                line_of("forecast_target")
+            )));
+        }
+        targets.insert(BUDGET_KPI.to_string(), forecast_target);
+        let budget_periodisation = match file.budget.periodisation.trim() {
+            "last_year" => Periodisation::LastYear,
+            "even" => Periodisation::Even,
+            other => {
+                return Err(fail(format!(
+                    "{}[budget] periodisation = \"{other}\" is not \"last_year\" or \"even\"",
+                    line_of("periodisation")
+                )));
+            }
+        };
+        for kpi in KPI_IDS.iter().filter(|k| **k != BUDGET_KPI) {
+            match targets.get(*kpi) {
                 Some(t) if !(0.0..=1.0).contains(t) => {
                     return Err(fail(format!(
                         "{}[targets] {kpi} = {t} must be a fraction between 0 and 1 (0.95, not 95)",
@@ -491,6 +559,7 @@ impl Rules {
         Ok(Rules {
             targets,
             recovery_milestones,
+            budget_periodisation,
             case_deadlines,
             notification_assess_within: period(
                 &file.notifications.assess_within,

@@ -126,7 +126,7 @@ impl CheckedExport {
                 return without_hidden_parents(kept, &units);
             }
             // A table's own id stays; the ids it refers to others by are cleared where hidden.
-            let own_id = crate::contract::table(name).map(|spec| spec.id_column);
+            let own_id = crate::contract::table(name).and_then(|spec| spec.key.id_column());
             let mut kept = kept;
             for (column, visible) in &foreign_ids {
                 if Some(*column) != own_id && kept.schema().column_with_name(column).is_some() {

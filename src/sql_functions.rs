@@ -5,13 +5,15 @@
 //!   clamped at month end), `'40 working days'` (the n-th working day strictly after
 //!   `date`, on the rules' calendar);
 //! - `is_working_day(date)`: Monday–Friday and not a closed day;
-//! - `copenhagen_date(timestamp)`: the Copenhagen calendar date of an instant.
+//! - `copenhagen_date(timestamp)`: the Copenhagen calendar date of an instant;
+//! - `dkk(bigint)`: an amount in whole øre as kroner, a decimal with two places (exact:
+//!   the øre are the decimal's digits).
 
 use std::sync::Arc;
 
 use chrono::{Months, NaiveDate};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array};
-use datafusion::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 
@@ -121,8 +123,27 @@ pub fn functions(calendar: &Calendar) -> Vec<ScalarUDF> {
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     );
-    vec![add_span, is_working_day, copenhagen_date]
+    let dkk = create_udf(
+        "dkk",
+        vec![DataType::Int64],
+        DKK,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let ore = arrays[0].as_primitive::<Int64Type>();
+            let (precision, scale) = match DKK {
+                DataType::Decimal128(p, s) => (p, s),
+                _ => (38, 2),
+            };
+            let kroner: Decimal128Array = ore.iter().map(|v| v.map(i128::from)).collect();
+            Ok(ColumnarValue::Array(Arc::new(kroner.with_precision_and_scale(precision, scale)?) as ArrayRef))
+        }),
+    );
+    vec![add_span, is_working_day, copenhagen_date, dkk]
 }
+
+/// The type of an amount in the views: kroner with two decimals (any i64 of øre fits).
+pub const DKK: DataType = DataType::Decimal128(21, 2);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,9 @@
 -- The KPI table of docs/kpis.md: per as-of date, unit and KPI, rolled up over the unit tree.
 -- Share and met are null when nothing is counted. Met is share >= target, or share <= target for
--- the lower-is-better KPIs (complaints, whose share may exceed 1).
+-- the lower-is-better KPIs (complaints, whose share may exceed 1; budget_forecast).
+-- budget_forecast counts kroner, not items: numerator the forecast by commitments, denominator
+-- the year's budget, each rounded to whole kroner (half away from zero) from budget_forecast,
+-- which is rolled up already; zero or no budget (or a negative one) gives a null share.
 WITH per_unit AS (
     SELECT as_of, kpi_id, unit_id, count(*) FILTER (WHERE in_denominator) AS denominator, count(*) FILTER (WHERE ok) AS numerator
     FROM kpi_items
@@ -12,6 +15,10 @@ rolled_up AS (
     FROM per_unit p
     JOIN unit_tree t ON t.unit_id = p.unit_id
     GROUP BY p.as_of, t.ancestor_id, p.kpi_id
+    UNION ALL
+    SELECT as_of, unit_id, 'budget_forecast',
+           CAST(round(CAST(forecast_commitments_dkk AS DOUBLE)) AS BIGINT), CAST(round(CAST(budget_year_dkk AS DOUBLE)) AS BIGINT)
+    FROM budget_forecast
 ),
 counted AS (
     SELECT g.as_of, g.unit_id, g.kpi_id, g.position, g.target, g.lower_is_better,
@@ -21,7 +28,7 @@ counted AS (
     LEFT JOIN rolled_up r ON r.as_of = g.as_of AND r.unit_id = g.unit_id AND r.kpi_id = g.kpi_id
 ),
 shared AS (
-    SELECT *, CASE WHEN denominator = 0 THEN NULL ELSE CAST(numerator AS DOUBLE) / CAST(denominator AS DOUBLE) END AS share
+    SELECT *, CASE WHEN denominator <= 0 THEN NULL ELSE CAST(numerator AS DOUBLE) / CAST(denominator AS DOUBLE) END AS share
     FROM counted
 )
 SELECT as_of, unit_id, kpi_id, numerator, denominator, share, target,

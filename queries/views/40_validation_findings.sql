@@ -137,3 +137,12 @@ SELECT d.as_of, 'complaints', 'complaint kind neither realitet nor formalitet', 
        'kind=' || x.kind
 FROM as_of_dates d
 JOIN complaints x ON x.kind NOT IN ('realitet', 'formalitet')
+UNION ALL
+-- A budget key with monthly rows uses them; its yearly row is left out of every figure.
+SELECT d.as_of, 'budgets', 'yearly budget ignored: monthly rows exist', 'month',
+       y.unit_id || ' ' || arrow_cast(y.year, 'Utf8') || ' ' || y.account, CAST(NULL AS VARCHAR),
+       'unit_id=' || y.unit_id || ' year=' || arrow_cast(y.year, 'Utf8') || ' account=' || y.account
+FROM as_of_dates d
+CROSS JOIN budgets y
+WHERE y.month IS NULL
+  AND EXISTS (SELECT 1 FROM budgets m WHERE m.month IS NOT NULL AND m.unit_id = y.unit_id AND m.year = y.year AND m.account = y.account)

@@ -55,6 +55,10 @@ SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
                  'measure_id=' || x.measure_id, 'account=' || x.account, 'posted_on=' || CAST(x.posted_on AS VARCHAR), f.detail)
 FROM validation_findings f JOIN postings x ON f.table_name = 'postings' AND x.posting_id = f.record_id
 UNION ALL
+-- A budget row has no id: its finding carries the key as its locator.
+SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id, f.detail
+FROM validation_findings f WHERE f.table_name = 'budgets'
+UNION ALL
 -- One finding per paragraph code no rule names (such measures need neither plan nor
 -- follow-up): codes are few and measures many, and it is the code the rules owner checks.
 SELECT d.as_of, 'measures', 'paragraph unknown to the rules', 'paragraph', u.paragraph, CAST(NULL AS VARCHAR),

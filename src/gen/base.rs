@@ -5,8 +5,8 @@ use std::path::Path;
 
 use crate::error::Error;
 
-/// The tables written, in contract order: the eight core tables, then the five further.
-pub const TABLE_NAMES: [&str; 13] = [
+/// The tables written, in contract order: the eight core tables, then the six further.
+pub const TABLE_NAMES: [&str; 14] = [
     "units",
     "caseworkers",
     "children",
@@ -20,6 +20,7 @@ pub const TABLE_NAMES: [&str; 13] = [
     "complaints",
     "case_events",
     "postings",
+    "budgets",
 ];
 
 /// A write of the generator's output that failed.

@@ -31,6 +31,8 @@ pub(super) const DEPARTMENT_STREAM: u64 = 1 << 33;
 /// them every other row is as before. The file layout's shuffle uses 1 << 35 on.
 pub(super) const PLANNED_STREAM: u64 = 1 << 34;
 pub(super) const PLANNED_FURTHER_STREAM: u64 = (1 << 34) + (1 << 33);
+/// The budgets, made once every posting is.
+pub(super) const BUDGET_STREAM: u64 = 1 << 36;
 
 /// Years back from the export date over which complaint rates change (older ones use the
 /// last).
@@ -91,6 +93,8 @@ pub(super) struct FurtherMaker<'a> {
     pub(super) counters: FurtherCounters,
     /// One case's events before they are sorted by date (reused).
     pub(super) events: Vec<(Day, &'static str)>,
+    /// What each cost centre spent, for its budgets.
+    pub(super) spending: super::budgets::Spending,
 }
 
 /// A notification's ties: the child and case it concerns, if any.
@@ -399,6 +403,7 @@ impl FurtherMaker<'_> {
         self.ids.push(&mut rows.posting_id, Entity::Posting, self.counters.posting);
         rows.unit_id.append_value(&self.org.leaves[p.unit].unit_id);
         rows.account.append_value(p.account);
+        self.spending.add(p.unit, p.account, posted, amount);
         rows.posted_on.append_value(posted);
         rows.amount_dkk.append_value(amount);
         if on_case {

@@ -23,8 +23,8 @@ use super::base::{TABLE_NAMES, write_error};
 use super::cases::{CaseMaker, Counters};
 use super::days::{Day, day, sub_months};
 use super::further::{
-    DEPARTMENT_STREAM, FURTHER_STREAM, FurtherCounters, FurtherMaker, PLANNED_FURTHER_STREAM, PLANNED_STREAM,
-    department_traits,
+    BUDGET_STREAM, DEPARTMENT_STREAM, FURTHER_STREAM, FurtherCounters, FurtherMaker, PLANNED_FURTHER_STREAM,
+    PLANNED_STREAM, department_traits,
 };
 use super::ids::{IdStyle, Ids};
 use super::layout::Order;
@@ -172,6 +172,7 @@ pub(super) fn write_rows(
         law_change: maker.law_change,
         counters: FurtherCounters::default(),
         events: Vec::new(),
+        spending: Default::default(),
     };
 
     // One thread makes chunks while this one encodes the previous one; the channel holds
@@ -225,6 +226,11 @@ pub(super) fn write_rows(
                 first = last + 1;
                 chunk += 1;
             }
+            // The budgets, once every posting is made, from a stream of their own.
+            let mut budget_rng = ChaCha8Rng::seed_from_u64(seed);
+            budget_rng.set_stream(BUDGET_STREAM);
+            let budgets = super::budgets::budgets(further.org, &further.spending, further.as_of, &mut budget_rng);
+            let _ = sender.send(vec![(first_further + 5, budgets)]);
         });
         let mut outcome = Ok(());
         for message in receiver.iter() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Europe::Copenhagen;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 
 use crate::contract::{ColumnKind, ColumnSpec};
@@ -19,6 +19,7 @@ pub(super) const SKIPPED_HOUR: &str =
 pub(super) const WRITTEN_ZONE: &str = "UTC";
 pub(super) const NOT_A_FLAG: &str = "not a yes/no value (expected true/false, 1/0, ja/nej or yes/no)";
 pub(super) const NOT_A_NUMBER: &str = "not a number (expected e.g. 1234.5, 1234,5 or 1.234,50)";
+pub(super) const NOT_A_WHOLE_NUMBER: &str = "not a whole number (expected e.g. 2026 or 3)";
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01, the Date32 epoch.
 pub(super) const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -30,6 +31,7 @@ pub(super) enum ColumnBuffer {
     Timestamp(TimestampMicrosecondBuilder),
     Flag { values: BooleanBuilder, default_false: bool },
     Number(Float64Builder),
+    Integer(Int64Builder),
 }
 
 impl ColumnBuffer {
@@ -40,6 +42,7 @@ impl ColumnBuffer {
             ColumnKind::Timestamp => ColumnBuffer::Timestamp(TimestampMicrosecondBuilder::new()),
             ColumnKind::Bool => ColumnBuffer::Flag { values: BooleanBuilder::new(), default_false: spec.default_false },
             ColumnKind::Number => ColumnBuffer::Number(Float64Builder::new()),
+            ColumnKind::Integer { .. } => ColumnBuffer::Integer(Int64Builder::new()),
         }
     }
 
@@ -68,6 +71,8 @@ impl ColumnBuffer {
             ColumnBuffer::Flag { values, .. } => values.append_value(parse_flag(field).ok_or(NOT_A_FLAG)?),
             ColumnBuffer::Number(b) if empty => b.append_null(),
             ColumnBuffer::Number(b) => b.append_value(parse_number(field, separator_is_semicolon).ok_or(NOT_A_NUMBER)?),
+            ColumnBuffer::Integer(b) if empty => b.append_null(),
+            ColumnBuffer::Integer(b) => b.append_value(field.parse().map_err(|_| NOT_A_WHOLE_NUMBER)?),
         }
         Ok(())
     }
@@ -80,6 +85,7 @@ impl ColumnBuffer {
             ColumnBuffer::Timestamp(b) => Arc::new(b.finish().with_timezone(WRITTEN_ZONE)),
             ColumnBuffer::Flag { values, .. } => Arc::new(values.finish()),
             ColumnBuffer::Number(b) => Arc::new(b.finish()),
+            ColumnBuffer::Integer(b) => Arc::new(b.finish()),
         }
     }
 }

@@ -6,7 +6,7 @@
 use minijinja::Value as Template;
 use serde::Serialize;
 
-use super::chart::{Milestone, burndown_svg};
+use super::chart::{BudgetMonth, Milestone, budget_svg, burndown_svg};
 use super::da;
 use super::frame::Value;
 use super::lists::{List, ListView, page_view};
@@ -55,11 +55,51 @@ pub struct FinanceView {
     unpaid_list: ListView,
 }
 
+/// The budget follow-up of a unit (docs/kpis.md, budget_forecast): the year's figures in
+/// whole kroner, the chart, and the sub-units'.
+#[derive(Serialize)]
+pub struct BudgetView {
+    /// "Ingen data: …" without a budgets table; else empty.
+    no_data: String,
+    year: String,
+    /// "til og med marts" / "ingen afsluttede måneder endnu".
+    closed: String,
+    budget_year: String,
+    budget_to_date: String,
+    actual_to_date: String,
+    variance: String,
+    /// Spent more than budgeted to date.
+    over_to_date: bool,
+    run_rate: String,
+    commitments: String,
+    forecast: String,
+    /// The forecast by commitments less the budget: "+120.000 kr." over, "−80.000 kr." under.
+    forecast_margin: String,
+    /// The difference between the two forecasts.
+    gap: String,
+    chart: Template,
+    sub_units: Vec<BudgetRowView>,
+}
+
+#[derive(Serialize)]
+pub struct BudgetRowView {
+    name: String,
+    budget_year: String,
+    actual_to_date: String,
+    variance: String,
+    run_rate: String,
+    forecast: String,
+    share: String,
+    class: &'static str,
+    status: &'static str,
+}
+
 #[derive(Serialize)]
 pub struct AuditView {
     recovery: RecoveryView,
     adulthood: AdulthoodView,
     finance: FinanceView,
+    budget: BudgetView,
 }
 
 impl PageContext<'_> {
@@ -126,7 +166,12 @@ pub fn recovery_counts(ctx: &PageContext, unit: &str) -> Vec<(chrono::NaiveDate,
 
 /// The audit sections of one unit's page.
 pub fn audit_view(ctx: &PageContext, unit: &str) -> Result<AuditView> {
-    Ok(AuditView { recovery: recovery(ctx, unit)?, adulthood: adulthood(ctx, unit)?, finance: finance(ctx, unit)? })
+    Ok(AuditView {
+        recovery: recovery(ctx, unit)?,
+        adulthood: adulthood(ctx, unit)?,
+        finance: finance(ctx, unit)?,
+        budget: budget(ctx, unit)?,
+    })
 }
 
 fn recovery(ctx: &PageContext, unit: &str) -> Result<RecoveryView> {
@@ -232,6 +277,100 @@ fn finance(ctx: &PageContext, unit: &str) -> Result<FinanceView> {
         to_act: da::integer(count(&paid_without) + count(&not_paid)),
         paid_list: ctx.view("paid_without_measure", unit, "Ingen udbetalinger på sager uden aktiv foranstaltning.")?,
         unpaid_list: ctx.view("registered_not_paid", unit, "Ingen foranstaltninger uden udbetaling sidste måned.")?,
+    })
+}
+
+fn amount(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(x) => Some(*x),
+        Value::Int(n) => Some(*n as f64),
+        _ => None,
+    }
+}
+
+fn kroner_text(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), da::kroner)
+}
+
+/// "+120.000 kr." / "−80.000 kr." / "0 kr.".
+fn signed_kroner(x: f64) -> String {
+    if x.round() > 0.0 { format!("+{}", da::kroner(x)) } else { da::kroner(x) }
+}
+
+fn budget(ctx: &PageContext, unit: &str) -> Result<BudgetView> {
+    let as_of = ctx.data.week.sunday();
+    let figure = |unit: &str, column: &str| -> Result<Option<f64>> { Ok(amount(&ctx.figure("budget", unit, column)?)) };
+    let month_row = |row: usize, column: &str| -> Result<Value> { ctx.list("budget_months").value(column, row) };
+    // The unit's accounts summed month by month.
+    let mut months: Vec<BudgetMonth> =
+        (0..12).map(|_| BudgetMonth { budget_cumulative: 0.0, actual_cumulative: 0.0, closed: false }).collect();
+    for row in ctx.list("budget_months").rows(unit) {
+        let Value::Int(month) = month_row(row, "month")? else { continue };
+        let Some(m) = months.get_mut((month - 1).clamp(0, 11) as usize) else { continue };
+        m.budget_cumulative += amount(&month_row(row, "budget_cumulative_dkk")?).unwrap_or(0.0);
+        m.actual_cumulative += amount(&month_row(row, "actual_cumulative_dkk")?).unwrap_or(0.0);
+        m.closed = month_row(row, "closed")? == Value::Bool(true);
+    }
+    let closed_months = months.iter().filter(|m| m.closed).count();
+    let (budget_year, to_date, actual) =
+        (figure(unit, "budget_year_dkk")?, figure(unit, "budget_to_date_dkk")?, figure(unit, "actual_to_date_dkk")?);
+    let (run_rate, forecast) = (figure(unit, "forecast_run_rate_dkk")?, figure(unit, "forecast_commitments_dkk")?);
+    let variance = figure(unit, "variance_to_date_dkk")?;
+    let name = |id: &str| ctx.unit_name_within(id, unit);
+    let sub_units = ctx
+        .children
+        .get(unit)
+        .map(|c| c.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|child| {
+            let k = ctx.this_week(&child.id, "budget_forecast");
+            let (class, status) = da::status(k.and_then(|k| k.met));
+            Ok(BudgetRowView {
+                name: name(&child.id),
+                budget_year: kroner_text(figure(&child.id, "budget_year_dkk")?),
+                actual_to_date: kroner_text(figure(&child.id, "actual_to_date_dkk")?),
+                variance: figure(&child.id, "variance_to_date_dkk")?.map_or_else(|| "–".into(), signed_kroner),
+                run_rate: kroner_text(figure(&child.id, "forecast_run_rate_dkk")?),
+                forecast: kroner_text(figure(&child.id, "forecast_commitments_dkk")?),
+                share: da::percent(k.and_then(|k| k.share)),
+                class,
+                status,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let month_name = |n: usize| {
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&as_of), n as u32, 1)
+            .map(da::month_year)
+            .and_then(|m| m.split_whitespace().next().map(str::to_string))
+            .unwrap_or_default()
+    };
+    Ok(BudgetView {
+        no_data: ctx.no_data(&da::SECTIONS[4]).unwrap_or_default(),
+        year: chrono::Datelike::year(&as_of).to_string(),
+        closed: if closed_months == 0 {
+            "ingen afsluttede måneder endnu".into()
+        } else {
+            format!("til og med {}", month_name(closed_months))
+        },
+        budget_year: kroner_text(budget_year),
+        budget_to_date: kroner_text(to_date),
+        actual_to_date: kroner_text(actual),
+        variance: variance.map_or_else(|| "–".into(), signed_kroner),
+        over_to_date: variance.is_some_and(|v| v.round() > 0.0),
+        run_rate: kroner_text(run_rate),
+        commitments: kroner_text(figure(unit, "commitments_dkk")?),
+        forecast: kroner_text(forecast),
+        forecast_margin: match (forecast, budget_year) {
+            (Some(f), Some(b)) => signed_kroner(f - b),
+            _ => "–".into(),
+        },
+        gap: match (forecast, run_rate) {
+            (Some(f), Some(r)) => da::kroner((f - r).abs()),
+            _ => "–".into(),
+        },
+        chart: Template::from_safe_string(budget_svg("Budget og forbrug", &months, run_rate, forecast.unwrap_or(0.0))),
+        sub_units,
     })
 }
 

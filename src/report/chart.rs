@@ -263,3 +263,109 @@ pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], miles
     s.push_str("</svg>");
     s
 }
+
+/// One month of the budget chart: running totals of the year so far.
+pub struct BudgetMonth {
+    pub budget_cumulative: f64,
+    pub actual_cumulative: f64,
+    pub closed: bool,
+}
+
+/// The year month by month: the cumulative periodised budget as a line, the cumulative
+/// actual as bars through the closed months, and the two forecasts as points at December
+/// (a circle for the forecast by commitments, a square for the pace so far).
+pub fn budget_svg(title: &str, months: &[BudgetMonth], run_rate: Option<f64>, commitments: f64) -> String {
+    let highest = months
+        .iter()
+        .flat_map(|m| [m.budget_cumulative, m.actual_cumulative])
+        .chain(run_rate)
+        .chain([commitments])
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    // A round top: 1, 2 or 5 times a power of ten at or above the highest amount.
+    let magnitude = 10f64.powf(highest.log10().floor());
+    let y_max = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest).unwrap_or(highest);
+    let width = WIDTH * 2.0;
+    let (left, right) = (LEFT + 30.0, RIGHT + 50.0);
+    let plot_w = width - left - right;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / 12.0;
+    let x = |month0: usize| left + slot * (month0 as f64 + 0.5);
+    let y = |v: f64| TOP + plot_h * (1.0 - v.max(0.0) / y_max);
+    let budget_year = months.last().map_or(0.0, |m| m.budget_cumulative);
+    let actual = months.iter().rev().find(|m| m.closed).map(|m| m.actual_cumulative);
+    let desc = format!(
+        "{title}: budget akkumuleret måned for måned, i alt {}; forbrug i de afsluttede måneder {}; prognose efter \
+         bindinger {}; prognose efter forbrugstakt {}.",
+        da::kroner(budget_year),
+        actual.map_or_else(|| "–".to_string(), da::kroner),
+        da::kroner(commitments),
+        run_rate.map_or_else(|| "–".to_string(), da::kroner)
+    );
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="trend budget" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        escape(&desc),
+        escape(&desc)
+    );
+    for k in 0..=5 {
+        let v = y_max * f64::from(k) / 5.0;
+        let yy = y(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#d9dde3" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end" fill="#555">{}</text>"##,
+            width - right,
+            left - 4.0,
+            yy + 3.0,
+            escape(&da::integer(v.round() as i64))
+        );
+    }
+    const LETTERS: [&str; 12] = ["jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec"];
+    for (i, label) in LETTERS.iter().enumerate() {
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" font-size="9" text-anchor="middle" fill="#555">{label}</text>"##,
+            x(i),
+            HEIGHT - 8.0
+        );
+    }
+    // The actual through the closed months as bars, red where it is above the budget.
+    for (i, m) in months.iter().enumerate().filter(|(_, m)| m.closed) {
+        let top = y(m.actual_cumulative);
+        let fill = if m.actual_cumulative > m.budget_cumulative { "#d9a3a0" } else { "#a9c4de" };
+        let _ = write!(
+            s,
+            r#"<rect x="{:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="{fill}"/>"#,
+            x(i) - slot * 0.35,
+            slot * 0.7,
+            (TOP + plot_h - top).max(0.0)
+        );
+    }
+    let line: Vec<String> =
+        months.iter().enumerate().map(|(i, m)| format!("{:.1},{:.1}", x(i), y(m.budget_cumulative))).collect();
+    let _ = write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, line.join(" "));
+    // The forecasts at December, green within the budget and red above it.
+    let colour = |v: f64| if v <= budget_year { "#1e7b34" } else { "#b3261e" };
+    let dec = x(11);
+    let _ = write!(s, r#"<circle cx="{dec:.1}" cy="{:.1}" r="4.5" fill="{}"/>"#, y(commitments), colour(commitments));
+    let _ = write!(
+        s,
+        r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333">bindinger</text>"##,
+        dec + 8.0,
+        y(commitments) + 3.0
+    );
+    if let Some(r) = run_rate {
+        let _ = write!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="{}"/>"#,
+            dec - 4.0,
+            y(r) - 4.0,
+            colour(r)
+        );
+        let _ =
+            write!(s, r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333">takt</text>"##, dec + 8.0, y(r) + 12.0);
+    }
+    s.push_str("</svg>");
+    s
+}

@@ -28,9 +28,9 @@ pub struct Section {
     pub nothing: &'static str,
 }
 
-/// The sections of plan items 12 and 13, of notifications and of the lawful-case audit,
-/// in page order.
-pub static SECTIONS: [Section; 4] = [
+/// The sections of plan items 12 and 13, of notifications, of the lawful-case audit and of
+/// the budget, in page order.
+pub static SECTIONS: [Section; 5] = [
     Section {
         key: "frister",
         name: "Sagsbehandlingsfrister",
@@ -66,6 +66,15 @@ pub static SECTIONS: [Section; 4] = [
         table: "case_events",
         no_data: "Ingen data: udtrækket har ingen sagsskridt (tabellen case_events), så tjeklisten kan ikke vurderes",
         nothing: "Intet at måle: ingen aktive sager med aktiv foranstaltning",
+    },
+    Section {
+        key: "budget",
+        name: "Budget",
+        item: "økonomi",
+        kpis: &["budget_forecast"],
+        table: "budgets",
+        no_data: "Ingen data: udtrækket har ingen budgetter (tabellen budgets)",
+        nothing: "Intet at måle: intet budget og ingen udgifter i året",
     },
 ];
 
@@ -140,6 +149,13 @@ pub fn how_counted(kpi_id: &str) -> &'static str {
              opfyldt: børnefaglig undersøgelse (eller målgruppeafklaring), børnesamtale inden for de seneste 365 \
              dage, partshøring, afgørelse med klagevejledning, handleplan og rettidig opfølgning."
         }
+        "budget_forecast" => {
+            "Nævner: årets korrigerede budget for enheden og enhederne under den, alle konti, i hele kroner. Tæller: \
+             prognosen efter bindinger: det bogførte i årets afsluttede måneder plus, for hver aktiv foranstaltning \
+             med en månedlig udgift, udgiften for hver resterende måned af året til og med den måned, \
+             foranstaltningen slutter. Lavere er bedre: målet er nået, når prognosen højst er målets andel af \
+             budgettet."
+        }
         _ => "",
     }
 }
@@ -158,6 +174,7 @@ pub fn short_label(kpi_id: &str) -> &str {
         "notification_receipt_confirmed" => "Kvitteret",
         "complaints_formalitet" => "Formalitet",
         "complaints_realitet" => "Realitet",
+        "budget_forecast" => "Prognose",
         other => kpi_label(other),
     }
 }
@@ -371,6 +388,12 @@ pub fn milestone_status(met: Option<bool>) -> &'static str {
         Some(false) => "Ikke nået",
         None => "–",
     }
+}
+
+/// Whole kroner with a dot between thousands (half away from zero): 1110000.4 →
+/// "1.110.000 kr.".
+pub fn kroner(x: f64) -> String {
+    format!("{} kr.", integer(x.round() as i64))
 }
 
 /// Kroner with øre and a dot between thousands: 12345.5 → "12.345,50 kr.".

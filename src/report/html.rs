@@ -335,6 +335,7 @@ pub fn unit_page(env: &Environment, ctx: &PageContext, unit: &UnitInfo) -> Resul
         underretninger => &sections[1],
         klager => &sections[2],
         lovmedholdelighed => &sections[3],
+        budget => &sections[4],
         breaches => breaches,
         breach_total => breach_rows.len(),
         breach_total_text => da::integer(breach_rows.len() as i64),
@@ -449,8 +450,8 @@ mod tests {
                 assert!(defs.iter().any(|d| d.id == *k), "{k}");
             }
         }
-        // Complaints are the KPIs met at or below their target.
+        // The complaints and the budget are the KPIs met at or below their target.
         let lower: Vec<&str> = defs.iter().filter(|d| da::lower_is_better(d.id)).map(|d| d.id).collect();
-        assert_eq!(lower, da::SECTIONS[2].kpis);
+        assert_eq!(lower, [da::SECTIONS[2].kpis, da::SECTIONS[4].kpis].concat());
     }
 }

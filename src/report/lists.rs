@@ -66,7 +66,7 @@ pub struct ListSpec {
 }
 
 /// The lists, in workbook order.
-pub static AUDIT_LISTS: [ListSpec; 7] = [
+pub static AUDIT_LISTS: [ListSpec; 8] = [
     ListSpec {
         key: "checklist",
         statement: "report_checklist",
@@ -180,11 +180,30 @@ pub static AUDIT_LISTS: [ListSpec; 7] = [
         key_column: "measure_id",
         page_limit: 20,
     },
+    ListSpec {
+        key: "budget_months",
+        statement: "report_budget_months",
+        at_report_date: true,
+        sheet: "Budget",
+        title: "Budget og forbrug måned for måned",
+        columns: &[
+            col("account", "Konto", Kind::Text, 12.0),
+            col("month", "Måned", Kind::Int, 8.0),
+            col("budget_dkk", "Budget", Kind::Money, 16.0),
+            col("actual_dkk", "Forbrug", Kind::Money, 16.0),
+            col("budget_cumulative_dkk", "Budget akkumuleret", Kind::Money, 18.0),
+            col("actual_cumulative_dkk", "Forbrug akkumuleret", Kind::Money, 18.0),
+            col("closed", "Afsluttet måned", Kind::YesNo, 10.0),
+        ],
+        key_column: "account",
+        // The page draws the months as a chart; the sheet has every row.
+        page_limit: 0,
+    },
 ];
 
 /// One row per unit of figures the sections state in words (no sheet of their own; in
 /// `tables/`).
-pub static FIGURES: [ListSpec; 2] = [
+pub static FIGURES: [ListSpec; 3] = [
     ListSpec {
         key: "turning_18_units",
         statement: "report_turning_18_units",
@@ -198,6 +217,16 @@ pub static FIGURES: [ListSpec; 2] = [
     ListSpec {
         key: "finance",
         statement: "report_finance",
+        at_report_date: true,
+        sheet: "",
+        title: "",
+        columns: &[],
+        key_column: "unit_id",
+        page_limit: 0,
+    },
+    ListSpec {
+        key: "budget",
+        statement: "report_budget",
         at_report_date: true,
         sheet: "",
         title: "",

@@ -666,6 +666,7 @@ fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
         "turning_18" => format!("Aktive sager med aktiv foranstaltning, hvor barnet fylder 18 inden for et halvt år fra {as_of}, først fyldende først."),
         "paid_without_measure" => format!("Posteringer de seneste 365 dage til og med {as_of} på en sag uden aktiv foranstaltning på bogføringsdagen, største beløb først."),
         "registered_not_paid" => "Foranstaltninger med månedlig udgift, aktive hele sidste kalendermåned, uden postering i måneden, højeste udgift først.".to_string(),
+        "budget_months" => format!("Det periodiserede budget og forbruget pr. konto måned for måned i {}, løbende summeret; afsluttede måneder er dem, hvis sidste dag er senest {as_of}. Beløb i kroner, tilbagebetalinger modregnet.", chrono::Datelike::year(&ctx.data.week.sunday())),
         "kpi_projection" => format!("Nøgletallene for punkt 15–17 de næste fire søndage efter {as_of}, beregnet på udtrækket, som det er: hvis intet mere gøres. En fremskrivning, ikke et resultat."),
         _ => String::new(),
     };
@@ -689,6 +690,7 @@ fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
     let missing = match key {
         "checklist" | "recovery" | "recovery_caseworkers" | "recovery_milestones" => no_events,
         "paid_without_measure" | "registered_not_paid" => no_postings,
+        "budget_months" => ctx.no_data(&da::SECTIONS[4]),
         _ => None,
     };
     match missing {

@@ -32,8 +32,8 @@ fn kpi_csv_is_the_spec_contract() {
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "as_of,unit_id,kpi_id,numerator,denominator,share,target,met");
-    // 6 units × 12 KPIs (docs/kpis.md), units by id, KPIs in plan order.
-    assert_eq!(lines.len(), 1 + 6 * 12);
+    // 6 units × 13 KPIs (docs/kpis.md), units by id, KPIs in plan order.
+    assert_eq!(lines.len(), 1 + 6 * 13);
     // Figures from tests/slt/plans.slt: CEN plan_coverage 11/14, plan_on_time 7/15.
     assert_eq!(lines[1], "2026-04-30,CEN,plan_coverage,11,14,0.7857142857142857,0.95,false");
     assert_eq!(lines[2], "2026-04-30,CEN,plan_on_time,7,15,0.4666666666666667,0.95,false");

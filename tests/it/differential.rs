@@ -24,7 +24,7 @@ use cwkpi::rules::KPI_IDS;
 use cwkpi::rules::Period;
 use cwkpi::{Catalog, CheckedExport, EngineOptions, Rules};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::TimestampMicrosecondType;
@@ -128,6 +128,10 @@ follow_up = true
 prefix = "sel:76"
 action_plan = "6 months after start"
 follow_up = true
+
+[budget]
+periodisation = "even"
+forecast_target = 0.9
 "#;
 
 /// Every other custom seed: receipts in working days (with the extra closed days), a
@@ -599,6 +603,11 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
         }
     }
 
+    // Monthly costs for the budget's commitments: none, nothing, round and with øre.
+    let costs: Vec<Option<f64>> = measures
+        .iter()
+        .map(|_| g.maybe(0.85, |g| *[12_500.0, 0.0, 4_321.55, 250.5, 30_000.0].choose(&mut g.rng).expect("costs")))
+        .collect();
     let tables = [
         Table {
             name: "units",
@@ -646,10 +655,7 @@ fn write_export(seed: u64, dir: &Path) -> (Vec<NaiveDate>, BTreeMap<String, Inst
                 ("ended_on", days(measures.iter().map(|m| m.ended).collect())),
                 ("decided_on", days(measures.iter().map(|m| m.decided).collect())),
                 ("acute", Arc::new(BooleanArray::from(measures.iter().map(|m| m.acute).collect::<Vec<_>>()))),
-                (
-                    "monthly_cost_dkk",
-                    Arc::new(Float64Array::from(measures.iter().map(|_| Some(12_500.0)).collect::<Vec<_>>())),
-                ),
+                ("monthly_cost_dkk", Arc::new(Float64Array::from(costs.clone()))),
                 ("provider", ids(measures.iter().map(|_| None).collect())),
             ],
         },
@@ -1128,10 +1134,10 @@ fn write_further_tables(
     if g.chance(0.3) {
         events.push(("e_bad_case".into(), "c_missing".into(), "boernesamtale".into(), t0));
     }
-    // postings feed no KPI yet: a few rows.
-    // posting id, unit, posted on, amount, case, measure
-    type PostingRow = (String, String, NaiveDate, f64, Option<String>, Option<String>);
-    let postings: Vec<PostingRow> = (0..g.rng.random_range(0..=10))
+    // Postings: the budgets' actuals, on two accounts, dates crowding the as-of dates'
+    // month and year ends. posting id, unit, account, posted on, amount, case, measure
+    type PostingRow = (String, String, String, NaiveDate, f64, Option<String>, Option<String>);
+    let postings: Vec<PostingRow> = (0..g.rng.random_range(0..=30))
         .map(|i| {
             let (case, measure) = match case_measures.choose(&mut g.rng) {
                 Some((c, m)) if g.chance(0.6) => (Some(c.clone()), g.maybe(0.5, |_| m.clone())),
@@ -1140,13 +1146,46 @@ fn write_further_tables(
             (
                 format!("b{i}"),
                 units.choose(&mut g.rng).expect("unit").clone(),
+                ["A", "B"].choose(&mut g.rng).expect("account").to_string(),
                 g.date(),
-                g.rng.random_range(-5_000.0..20_000.0),
+                (g.rng.random_range(-5_000.0..20_000.0f64) * 100.0).round() / 100.0,
                 case,
                 measure,
             )
         })
         .collect();
+    // Budgets of the as-of years and the years around them, yearly and monthly, some
+    // rejected (a month 13, a year 1850, an unknown unit, a duplicate key), amounts whole
+    // and with øre. unit, year, account, month, amount
+    type BudgetRow = (String, i64, String, Option<i64>, f64);
+    let years: Vec<i64> = as_of.iter().map(|t| i64::from(t.year())).collect();
+    let mut budgets: Vec<BudgetRow> = (0..g.rng.random_range(0..=14))
+        .map(|_| {
+            let year = *years.choose(&mut g.rng).expect("year") + *[-1i64, 0, 0, 0, 1].choose(&mut g.rng).expect("y");
+            (
+                units.choose(&mut g.rng).expect("unit").clone(),
+                year,
+                ["A", "B", "C"].choose(&mut g.rng).expect("account").to_string(),
+                g.maybe(0.35, |g| g.rng.random_range(1..=12)),
+                *[120_000.0, 1_000.06, 0.06, 95_000.0, 30_000.0, -500.0, 250_000.0]
+                    .choose(&mut g.rng)
+                    .expect("amounts"),
+            )
+        })
+        .collect();
+    if g.chance(0.15) && !budgets.is_empty() {
+        let copy = budgets[0].clone();
+        budgets.push(copy);
+    }
+    if g.chance(0.1) {
+        budgets.push((units[0].clone(), years[0], "A".into(), Some(13), 100.0));
+    }
+    if g.chance(0.1) {
+        budgets.push((units[0].clone(), 1850, "A".into(), None, 100.0));
+    }
+    if g.chance(0.1) {
+        budgets.push(("u_missing".into(), years[0], "A".into(), None, 100.0));
+    }
 
     let stamps = |v: Vec<Option<i64>>| -> ArrayRef {
         match format {
@@ -1207,18 +1246,33 @@ fn write_further_tables(
             columns: vec![
                 ("posting_id", ids(postings.iter().map(|p| Some(p.0.clone())).collect())),
                 ("unit_id", ids(postings.iter().map(|p| Some(p.1.clone())).collect())),
-                ("account", ids(postings.iter().map(|_| Some("5.28.20".to_string())).collect())),
-                ("posted_on", days(postings.iter().map(|p| Some(p.2)).collect())),
-                ("amount_dkk", Arc::new(Float64Array::from(postings.iter().map(|p| Some(p.3)).collect::<Vec<_>>()))),
-                ("case_id", ids(postings.iter().map(|p| p.4.clone()).collect())),
-                ("measure_id", ids(postings.iter().map(|p| p.5.clone()).collect())),
+                ("account", ids(postings.iter().map(|p| Some(p.2.clone())).collect())),
+                ("posted_on", days(postings.iter().map(|p| Some(p.3)).collect())),
+                ("amount_dkk", Arc::new(Float64Array::from(postings.iter().map(|p| Some(p.4)).collect::<Vec<_>>()))),
+                ("case_id", ids(postings.iter().map(|p| p.5.clone()).collect())),
+                ("measure_id", ids(postings.iter().map(|p| p.6.clone()).collect())),
+            ],
+        },
+        Table {
+            name: "budgets",
+            columns: vec![
+                ("unit_id", ids(budgets.iter().map(|b| Some(b.0.clone())).collect())),
+                ("year", Arc::new(Int64Array::from(budgets.iter().map(|b| Some(b.1)).collect::<Vec<_>>()))),
+                ("account", ids(budgets.iter().map(|b| Some(b.2.clone())).collect())),
+                // Written as floating point, as pandas writes a whole-number column with nulls.
+                (
+                    "month",
+                    Arc::new(Float64Array::from(budgets.iter().map(|b| b.3.map(|m| m as f64)).collect::<Vec<_>>())),
+                ),
+                ("amount_dkk", Arc::new(Float64Array::from(budgets.iter().map(|b| Some(b.4)).collect::<Vec<_>>()))),
             ],
         },
     ];
     for table in &tables {
         let present = match table.name {
             "case_events" => g.chance(0.75),
-            "postings" => g.chance(0.5),
+            "postings" => g.chance(0.7),
+            "budgets" => g.chance(0.7),
             _ => g.chance(0.93),
         };
         if !present {

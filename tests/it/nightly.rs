@@ -693,7 +693,7 @@ fn two_runs_for_the_same_date_give_identical_history() {
         sql,
     ]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), "n,same\n48,48\n", "4 units × 12 KPIs");
+    assert_eq!(text(&o.stdout), "n,same\n52,52\n", "4 units × 13 KPIs");
     let o = fx.run(&[
         "sql",
         "--exports",

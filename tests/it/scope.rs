@@ -71,12 +71,15 @@ async fn no_row_outside_the_grant_and_the_same_figures_inside_it() {
         ("notifications", "unit_id"),
         ("complaints", "unit_id"),
         ("postings", "unit_id"),
+        ("budgets", "unit_id"),
         ("unit_tree", "ancestor_id"),
         ("kpi", "unit_id"),
         ("report_overdue", "unit_id"),
         ("report_caseworkers", "unit_id"),
         ("turning_18_units", "unit_id"),
         ("finance_reconciliation", "unit_id"),
+        ("budget_months", "unit_id"),
+        ("budget_forecast", "unit_id"),
     ] {
         let units: BTreeSet<String> =
             column(&seen, &format!("SELECT DISTINCT {unit_column} FROM {table}")).await.into_iter().collect();
@@ -101,7 +104,7 @@ async fn no_row_outside_the_grant_and_the_same_figures_inside_it() {
     .await;
     assert_eq!(column(&seen, "SELECT child_id FROM children ORDER BY 1").await, want);
 
-    // Each visible unit's KPI rows are the whole export's, all twelve.
+    // Each visible unit's KPI rows are the whole export's, all thirteen.
     let kpi = "SELECT concat_ws('|', unit_id, kpi_id, numerator, denominator, share) FROM kpi ORDER BY unit_id, kpi_id";
     let whole_kpi: Vec<String> =
         column(&whole, kpi).await.into_iter().filter(|r| visible.contains(r.split('|').next().unwrap())).collect();
@@ -115,6 +118,9 @@ async fn no_row_outside_the_grant_and_the_same_figures_inside_it() {
         // cases in order.
         "SELECT concat_ws('|', unit_id, case_id) FROM report_recovery ORDER BY unit_id, position",
         "SELECT concat_ws('|', unit_id, spent_dkk, booked_on_case_dkk, registered_not_paid) FROM finance_reconciliation ORDER BY 1",
+        // The budgets: the granted units' own, periodised by their own postings.
+        "SELECT concat_ws('|', unit_id, account, month, budget_dkk, actual_cumulative_dkk) FROM budget_months ORDER BY 1",
+        "SELECT concat_ws('|', unit_id, budget_year_dkk, forecast_run_rate_dkk, forecast_commitments_dkk) FROM budget_forecast ORDER BY 1",
     ] {
         let whole_rows: Vec<String> =
             column(&whole, sql).await.into_iter().filter(|r| visible.contains(r.split('|').next().unwrap())).collect();

@@ -207,7 +207,7 @@ fn sorted(mut lines: Vec<String>) -> Vec<String> {
 fn kpis_through_psql_equal_cwkpi_kpi_and_follow_the_sessions_date() {
     let server = Server::start(&sample(), &[ANALYST], &[]);
     let expected = kpi_lines(&sample(), AS_OF);
-    assert_eq!(expected.len(), 10 * 12, "10 units × 12 KPIs in the sample");
+    assert_eq!(expected.len(), 10 * 13, "10 units × 13 KPIs in the sample");
     assert_eq!(sorted(server.rows(&ANALYST, &[KPI_QUERY])), expected);
     assert_eq!(server.rows(&ANALYST, &["SHOW cwkpi.as_of"]), vec![AS_OF]);
 
@@ -304,7 +304,7 @@ fn psql_describes_the_views_and_the_endpoint_is_read_only() {
     }
     assert!(!Path::new("/tmp/cwkpi-cases.csv").exists());
     // Still a view after the refused DROP, for everyone.
-    assert_eq!(server.rows(&ANALYST, &["SELECT count(*) FROM kpi"]), vec!["120"]);
+    assert_eq!(server.rows(&ANALYST, &["SELECT count(*) FROM kpi"]), vec!["130"]);
 }
 
 #[test]
@@ -665,7 +665,7 @@ fn a_query_past_the_memory_limit_fails_alone() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ERROR") && stderr.to_lowercase().contains("resources exhausted"), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "120", "the session goes on");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "130", "the session goes on");
 }
 
 #[test]

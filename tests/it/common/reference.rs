@@ -12,7 +12,7 @@ use cwkpi::kpi::KpiRow;
 use cwkpi::rules::{DueFrom, KPI_IDS, Period, Span, prefix_matches};
 use cwkpi::{CheckedExport, Rules};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Date32Type, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 
 pub struct Case {
     pub id: String,
@@ -29,6 +29,22 @@ pub struct Measure {
     pub ended: Option<NaiveDate>,
     pub decided: Option<NaiveDate>,
     pub acute: bool,
+    pub monthly_cost: Option<f64>,
+}
+
+pub struct Posting {
+    pub unit: String,
+    pub account: String,
+    pub posted: NaiveDate,
+    pub amount: f64,
+}
+
+pub struct Budget {
+    pub unit: String,
+    pub year: i64,
+    pub account: String,
+    pub month: Option<i64>,
+    pub amount: f64,
 }
 
 pub struct Investigation {
@@ -101,6 +117,9 @@ pub struct Data {
     /// None when the export has no `case_events` table at all (unknown, not unlawful);
     /// Some (possibly empty) when the table is there.
     pub events: Option<Vec<Event>>,
+    pub postings: Vec<Posting>,
+    /// None when the export has no `budgets` table (no budget figures at all).
+    pub budgets: Option<Vec<Budget>>,
 }
 
 /// The kept rows of a further table, or None when the export lacks it or it has no rows.
@@ -137,6 +156,16 @@ fn required_dates(b: &RecordBatch, col: &str) -> Vec<NaiveDate> {
 }
 
 /// A missing or null flag is false (docs/export.md).
+fn numbers(b: &RecordBatch, col: &str) -> Vec<Option<f64>> {
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_primitive::<Float64Type>();
+    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+}
+
+fn integers(b: &RecordBatch, col: &str) -> Vec<Option<i64>> {
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_primitive::<Int64Type>();
+    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+}
+
 fn flags(b: &RecordBatch, col: &str) -> Vec<bool> {
     let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_boolean();
     (0..a.len()).map(|i| a.is_valid(i) && a.value(i)).collect()
@@ -159,6 +188,7 @@ impl Data {
 
         let m = kept(export, "measures");
         let (ended, decided, acute) = (dates(m, "ended_on"), dates(m, "decided_on"), flags(m, "acute"));
+        let costs = numbers(m, "monthly_cost_dkk");
         let measures = itertools4(
             required_strings(m, "measure_id"),
             required_strings(m, "case_id"),
@@ -174,6 +204,7 @@ impl Data {
             ended: ended[i],
             decided: decided[i],
             acute: acute[i],
+            monthly_cost: costs[i],
         })
         .collect();
 
@@ -268,7 +299,49 @@ impl Data {
                 .collect()
         });
 
-        Data { units, cases, measures, investigations, plans, follow_ups, decisions, notifications, complaints, events }
+        let mut postings = Vec::new();
+        if let Some(p) = kept_further(export, "postings") {
+            let amounts = numbers(p, "amount_dkk");
+            postings = itertools4(
+                required_strings(p, "unit_id"),
+                required_strings(p, "account"),
+                required_dates(p, "posted_on"),
+                amounts.into_iter().map(|a| a.expect("null in kept amount_dkk")).collect(),
+            )
+            .map(|(unit, account, posted, amount)| Posting { unit, account, posted, amount })
+            .collect();
+        }
+        let budgets = export.table("budgets").filter(|t| t.present).map(|t| {
+            let b = &t.kept;
+            let (years, months, amounts) = (integers(b, "year"), integers(b, "month"), numbers(b, "amount_dkk"));
+            required_strings(b, "unit_id")
+                .into_iter()
+                .zip(required_strings(b, "account"))
+                .enumerate()
+                .map(|(i, (unit, account))| Budget {
+                    unit,
+                    year: years[i].expect("null in kept year"),
+                    account,
+                    month: months[i],
+                    amount: amounts[i].expect("null in kept amount_dkk"),
+                })
+                .collect()
+        });
+
+        Data {
+            units,
+            cases,
+            measures,
+            investigations,
+            plans,
+            follow_ups,
+            decisions,
+            notifications,
+            complaints,
+            events,
+            postings,
+            budgets,
+        }
     }
 
     /// The unit itself and every unit above it.
@@ -418,7 +491,7 @@ pub fn complaints_baseline(rules: &Rules, t: NaiveDate) -> (NaiveDate, NaiveDate
 
 /// Complaints are lower-is-better: met when share ≤ target.
 pub fn lower_is_better(kpi: &str) -> bool {
-    kpi.starts_with("complaints_")
+    kpi.starts_with("complaints_") || kpi == "budget_forecast"
 }
 
 fn case_active(c: &Case, t: NaiveDate) -> bool {
@@ -692,6 +765,71 @@ pub fn reference_kpis(export: &CheckedExport, rules: &Rules, as_of: NaiveDate) -
     rows_from_items(&data, rules, as_of, &reference_items(&data, rules, as_of))
 }
 
+/// Øre from kroner, as the engine reads an amount.
+fn ore(kroner: f64) -> i128 {
+    (kroner * 100.0).round() as i128
+}
+
+/// n / d rounded half away from zero, exactly.
+fn round_div(n: i128, d: i128) -> i128 {
+    let q = (2 * n.abs() + d.abs()) / (2 * d.abs());
+    if (n < 0) != (d < 0) { -q } else { q }
+}
+
+/// The budget figures at T of each unit, not rolled up, in øre: (budget of the year,
+/// actual in the closed months, commitments). Written from docs/kpis.md without the
+/// views: periodisation month by month in exact integer arithmetic.
+pub fn budget_figures(data: &Data, rules: &Rules, t: NaiveDate) -> BTreeMap<String, (i128, i128, i128)> {
+    let mut out: BTreeMap<String, (i128, i128, i128)> = BTreeMap::new();
+    let Some(budgets) = &data.budgets else { return out };
+    let year = i64::from(t.year());
+    let last_day = t.checked_add_days(Days::new(1)).is_some_and(|next| next.day() == 1);
+    let closed = i64::from(t.month()) - if last_day { 0 } else { 1 };
+    // Postings per key and (year, month).
+    let mut posted: BTreeMap<(&str, &str, i64, i64), i128> = BTreeMap::new();
+    for p in &data.postings {
+        *posted.entry((&p.unit, &p.account, i64::from(p.posted.year()), i64::from(p.posted.month()))).or_default() +=
+            ore(p.amount);
+    }
+    let mut keys: BTreeSet<(&str, &str)> = BTreeSet::new();
+    keys.extend(budgets.iter().filter(|b| b.year == year).map(|b| (b.unit.as_str(), b.account.as_str())));
+    keys.extend(posted.keys().filter(|k| k.2 == year).map(|k| (k.0, k.1)));
+    for (unit, account) in keys {
+        let rows: Vec<&Budget> =
+            budgets.iter().filter(|b| b.unit == unit && b.account == account && b.year == year).collect();
+        let mut months = [0i128; 12];
+        if rows.iter().any(|b| b.month.is_some()) {
+            for b in rows.iter().filter(|b| b.month.is_some()) {
+                months[(b.month.unwrap_or(1) - 1) as usize] += ore(b.amount);
+            }
+        } else if let Some(b) = rows.first() {
+            let a = ore(b.amount);
+            let last: Vec<i128> =
+                (1..=12).map(|m| posted.get(&(unit, account, year - 1, m)).copied().unwrap_or(0)).collect();
+            let total: i128 = last.iter().sum();
+            let by_last_year = rules.budget_periodisation == cwkpi::rules::Periodisation::LastYear
+                && total > 0
+                && last.iter().all(|&m| m >= 0);
+            for m in 0..11 {
+                months[m] = if by_last_year { round_div(a * last[m], total) } else { round_div(a, 12) };
+            }
+            months[11] = a - months[..11].iter().sum::<i128>();
+        }
+        let entry = out.entry(unit.to_string()).or_default();
+        entry.0 += months.iter().sum::<i128>();
+        entry.1 += (1..=closed).map(|m| posted.get(&(unit, account, year, m)).copied().unwrap_or(0)).sum::<i128>();
+    }
+    for m in data.measures.iter().filter(|m| measure_active(m, t)) {
+        let (Some(cost), Some(case)) = (m.monthly_cost, data.cases.iter().find(|c| c.id == m.case)) else { continue };
+        let last_month = match m.ended {
+            Some(end) if i64::from(end.year()) <= year => i64::from(end.month()),
+            _ => 12,
+        };
+        out.entry(case.unit.clone()).or_default().2 += ore(cost) * i128::from((last_month - closed).max(0));
+    }
+    out
+}
+
 pub fn rows_from_items(data: &Data, rules: &Rules, as_of: NaiveDate, items: &[Item]) -> Vec<KpiRow> {
     // (unit, kpi) → (numerator, denominator), over the unit and its descendants.
     let mut counts: HashMap<(String, &str), (i64, i64)> = HashMap::new();
@@ -703,6 +841,20 @@ pub fn rows_from_items(data: &Data, rules: &Rules, as_of: NaiveDate, items: &[It
             entry.0 += i64::from(item.in_numerator);
             entry.1 += i64::from(item.in_denominator);
         }
+    }
+    // budget_forecast: amounts rolled up, then whole kroner (half away from zero).
+    let mut budget: HashMap<String, (i128, i128, i128)> = HashMap::new();
+    for (unit, figures) in budget_figures(data, rules, as_of) {
+        for above in data.ancestors(&unit) {
+            let entry = budget.entry(above).or_default();
+            entry.0 += figures.0;
+            entry.1 += figures.1;
+            entry.2 += figures.2;
+        }
+    }
+    for (unit, (year, actual, commitments)) in &budget {
+        let kroner = |ore: i128| i64::try_from(round_div(ore, 100)).expect("kroner fit");
+        counts.insert((unit.clone(), "budget_forecast"), (kroner(actual + commitments), kroner(*year)));
     }
     let mut rows = Vec::new();
     for unit in data.units.keys() {
