@@ -639,8 +639,11 @@ mod tests {
         }
         assert_eq!(r.investigation_limit, Span { months: 4, days: 0 });
         assert_eq!((r.follow_up_first.months, r.follow_up_every.months), (3, 6));
-        assert!(KPI_IDS.iter().filter(|k| !k.starts_with("complaints_")).all(|k| r.target(k) == 0.95));
+        assert!(
+            KPI_IDS.iter().filter(|k| !k.starts_with("complaints_") && **k != BUDGET_KPI).all(|k| r.target(k) == 0.95)
+        );
         assert_eq!((r.target("complaints_formalitet"), r.target("complaints_realitet")), (0.90, 0.97));
+        assert_eq!((r.target(BUDGET_KPI), r.budget_periodisation), (1.0, Periodisation::LastYear));
         let deadlines: Vec<(&str, String)> =
             r.case_deadlines.iter().map(|d| (d.prefix.as_str(), d.within.to_string())).collect();
         assert_eq!(

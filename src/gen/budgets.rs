@@ -38,37 +38,49 @@ impl Spending {
 }
 
 /// The budget rows for the years `as_of`'s and the one before, in kroner rounded to
-/// hundreds (a budget is set in round figures).
+/// hundreds (a budget is set in round figures). A key's budget is what it spends in the
+/// year (the export's year so far, scaled to twelve months) times a factor: mostly within
+/// ±10 %, a few well under (an overrun coming) or well over.
 pub(super) fn budgets(org: &Organisation, spending: &Spending, as_of: Day, rng: &mut ChaCha8Rng) -> Columns {
-    let year = date(as_of).map_or(2026, |d| d.year());
+    let today = date(as_of).unwrap_or_default();
+    let year = today.year();
+    // The months of the export's year the postings cover, as a fraction of twelve.
+    let days_in_month = |d: chrono::NaiveDate| {
+        let next = d.with_day(1).and_then(|f| f.checked_add_months(chrono::Months::new(1)));
+        next.and_then(|n| n.pred_opt()).map_or(30, |last| last.day())
+    };
+    let elapsed = f64::from(today.month() - 1) + f64::from(today.day()) / f64::from(days_in_month(today));
     let mut rows = BudgetRows::default();
     let accounts: std::collections::BTreeSet<(usize, &'static str)> =
         spending.0.keys().map(|(leaf, account, _, _)| (*leaf, *account)).collect();
-    // The third leaf posts on its first account without a budget for it.
-    let unbudgeted = accounts.iter().find(|(leaf, _)| *leaf == 2).copied();
+    // The third leaf posts on its smallest account without a budget for it.
+    let unbudgeted = accounts
+        .iter()
+        .filter(|(leaf, account)| *leaf == 2 && spending.year(*leaf, account, year) > 0.0)
+        .min_by(|a, b| spending.year(a.0, a.1, year).total_cmp(&spending.year(b.0, b.1, year)))
+        .copied();
     for (leaf, account) in accounts {
-        if Some((leaf, account)) == unbudgeted {
-            continue;
-        }
-        // Mostly within ±10 % of last year's spending, a few well under it (an overrun
-        // coming) or well over it.
         let factor = match uniform(rng, 0.0, 1.0) {
             x if x < 0.15 => uniform(rng, 0.75, 0.9),
             x if x < 0.85 => uniform(rng, 0.9, 1.1),
             _ => uniform(rng, 1.1, 1.3),
         };
+        if Some((leaf, account)) == unbudgeted {
+            continue;
+        }
         for y in [year - 1, year] {
-            let last_year = spending.year(leaf, account, y - 1);
-            let base = if last_year > 0.0 { last_year } else { spending.year(leaf, account, y) };
+            let spent = spending.year(leaf, account, y);
+            let base = if y == year && elapsed > 0.0 { spent * 12.0 / elapsed } else { spent };
             if base <= 0.0 {
                 continue;
             }
             let unit = &org.leaves[leaf].unit_id;
-            if leaf == 0 && y == year {
-                // Monthly rows: last year's months, scaled.
+            let last_year = spending.year(leaf, account, y - 1);
+            if leaf == 0 && y == year && last_year > 0.0 {
+                // Monthly rows: last year's months, scaled to this year's level.
                 for month in 1..=12 {
                     let spent: f64 = spending.0.get(&(leaf, account, y - 1, month)).copied().unwrap_or(0.0);
-                    rows.push(unit, y, account, Some(month), hundreds(spent.max(0.0) * factor));
+                    rows.push(unit, y, account, Some(month), hundreds(spent.max(0.0) * base / last_year * factor));
                 }
             } else {
                 rows.push(unit, y, account, None, hundreds(base * factor));

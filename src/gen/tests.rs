@@ -54,6 +54,8 @@ fn read(dir: &Path, table: &str) -> (SchemaRef, Table) {
                     Some(t.value(i).to_string())
                 } else if let Some(f) = array.as_primitive_opt::<Float64Type>() {
                     Some(f.value(i).to_string())
+                } else if let Some(n) = array.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>() {
+                    Some(n.value(i).to_string())
                 } else {
                     Some(String::from("value"))
                 });
@@ -638,4 +640,49 @@ fn rule_prefixes_match_at_dot_boundaries() {
     assert_eq!(due("SEL:52.3.7", decided, true), Some(d("2026-05-31")));
     assert_eq!(due("BL:32.1.2", decided, false), Some(d("2026-04-10")));
     assert_eq!(due("BL:32.1.2", None, true), Some(d("2026-04-30")));
+}
+
+#[test]
+fn budgets_follow_what_each_cost_centre_spends_with_the_cases_the_figures_must_handle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("export");
+    generate(&options(0.2, 5), &out).unwrap();
+    let (postings, budgets) = (read(&out, "postings").1, read(&out, "budgets").1);
+    // 2026's spending per key up to the export date (2026-11-22: 10 + 22/30 months).
+    let first_of_2026 = day(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+    let mut spent: HashMap<(String, String), f64> = HashMap::new();
+    let mut posted_on: HashSet<String> = HashSet::new();
+    for i in 0..postings["posting_id"].len() {
+        let (unit, account) = (postings["unit_id"][i].clone().unwrap(), postings["account"][i].clone().unwrap());
+        posted_on.insert(account.clone());
+        let on: i32 = postings["posted_on"][i].as_deref().unwrap().parse().unwrap();
+        if on >= first_of_2026 {
+            *spent.entry((unit, account)).or_default() +=
+                postings["amount_dkk"][i].as_deref().unwrap().parse::<f64>().unwrap();
+        }
+    }
+    let mut budget: HashMap<(String, String), f64> = HashMap::new();
+    let mut monthly_units: HashSet<String> = HashSet::new();
+    for i in 0..budgets["unit_id"].len() {
+        if budgets["year"][i].as_deref() != Some("2026") {
+            continue;
+        }
+        let key = (budgets["unit_id"][i].clone().unwrap(), budgets["account"][i].clone().unwrap());
+        if budgets["month"][i].is_some() {
+            monthly_units.insert(key.0.clone());
+        }
+        *budget.entry(key).or_default() += budgets["amount_dkk"][i].as_deref().unwrap().parse::<f64>().unwrap();
+    }
+    // One cost centre has monthly rows; one a budget for an account nothing is paid from;
+    // one posts on an account without a budget.
+    assert_eq!(monthly_units.len(), 1, "{monthly_units:?}");
+    assert!(budget.keys().any(|(_, account)| !posted_on.contains(account)), "a budget without postings");
+    assert!(spent.keys().any(|k| !budget.contains_key(k)), "postings without a budget");
+    // Every other budget is the year's spending at its pace (scaled to 12 months) times
+    // 0.75–1.3: some keys end well over their budget, some well under.
+    let ratios: Vec<f64> =
+        budget.iter().filter_map(|(k, b)| spent.get(k).map(|s| b / (s * 12.0 / (10.0 + 22.0 / 30.0)))).collect();
+    assert!(ratios.len() >= 6, "{ratios:?}");
+    assert!(ratios.iter().all(|r| (0.7..1.35).contains(r)), "{ratios:?}");
+    assert!(ratios.iter().any(|r| *r < 0.9) && ratios.iter().any(|r| *r > 1.1), "{ratios:?}");
 }

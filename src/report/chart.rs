@@ -15,7 +15,8 @@ pub struct Point {
 const WIDTH: f64 = 330.0;
 const HEIGHT: f64 = 150.0;
 const LEFT: f64 = 38.0;
-const RIGHT: f64 = 40.0;
+/// Room right of the plot for the target's label ("mål ≤ 100 %").
+const RIGHT: f64 = 52.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 24.0;
 
@@ -296,7 +297,7 @@ pub fn budget_svg(title: &str, months: &[BudgetMonth], run_rate: Option<f64>, co
     let actual = months.iter().rev().find(|m| m.closed).map(|m| m.actual_cumulative);
     let desc = format!(
         "{title}: budget akkumuleret måned for måned, i alt {}; forbrug i de afsluttede måneder {}; prognose efter \
-         bindinger {}; prognose efter forbrugstakt {}.",
+         bindinger {}; prognose efter forbrugstakt {}",
         da::kroner(budget_year),
         actual.map_or_else(|| "–".to_string(), da::kroner),
         da::kroner(commitments),
@@ -345,15 +346,18 @@ pub fn budget_svg(title: &str, months: &[BudgetMonth], run_rate: Option<f64>, co
     let line: Vec<String> =
         months.iter().enumerate().map(|(i, m)| format!("{:.1},{:.1}", x(i), y(m.budget_cumulative))).collect();
     let _ = write!(s, r##"<polyline points="{}" fill="none" stroke="#1f4e79" stroke-width="2"/>"##, line.join(" "));
-    // The forecasts at December, green within the budget and red above it.
+    // The forecasts at December, green within the budget and red above it; the higher
+    // one's label above its mark, the other's below, so close forecasts stay readable.
     let colour = |v: f64| if v <= budget_year { "#1e7b34" } else { "#b3261e" };
     let dec = x(11);
+    let commitments_higher = run_rate.is_none_or(|r| commitments >= r);
+    let label_y = |v: f64, above: bool| if above { y(v) - 6.0 } else { y(v) + 12.0 };
     let _ = write!(s, r#"<circle cx="{dec:.1}" cy="{:.1}" r="4.5" fill="{}"/>"#, y(commitments), colour(commitments));
     let _ = write!(
         s,
         r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333">bindinger</text>"##,
         dec + 8.0,
-        y(commitments) + 3.0
+        label_y(commitments, commitments_higher)
     );
     if let Some(r) = run_rate {
         let _ = write!(
@@ -363,8 +367,12 @@ pub fn budget_svg(title: &str, months: &[BudgetMonth], run_rate: Option<f64>, co
             y(r) - 4.0,
             colour(r)
         );
-        let _ =
-            write!(s, r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333">takt</text>"##, dec + 8.0, y(r) + 12.0);
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333">takt</text>"##,
+            dec + 8.0,
+            label_y(r, !commitments_higher)
+        );
     }
     s.push_str("</svg>");
     s

@@ -23,6 +23,7 @@ pub fn environment() -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     env.add_filter("breakable", |heading: String| da::breakable(&heading));
+    env.add_filter("thousands", |n: i64| da::integer(n));
     for (name, source) in [
         ("style.css", include_str!("../../templates/report/style.css")),
         ("unit.html", include_str!("../../templates/report/unit.html")),

@@ -667,7 +667,7 @@ fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
         "paid_without_measure" => format!("Posteringer de seneste 365 dage til og med {as_of} på en sag uden aktiv foranstaltning på bogføringsdagen, største beløb først."),
         "registered_not_paid" => "Foranstaltninger med månedlig udgift, aktive hele sidste kalendermåned, uden postering i måneden, højeste udgift først.".to_string(),
         "budget_months" => format!("Det periodiserede budget og forbruget pr. konto måned for måned i {}, løbende summeret; afsluttede måneder er dem, hvis sidste dag er senest {as_of}. Beløb i kroner, tilbagebetalinger modregnet.", chrono::Datelike::year(&ctx.data.week.sunday())),
-        "kpi_projection" => format!("Nøgletallene for punkt 15–17 de næste fire søndage efter {as_of}, beregnet på udtrækket, som det er: hvis intet mere gøres. En fremskrivning, ikke et resultat."),
+        "kpi_projection" => format!("Nøgletallene for punkt 15–17 og budgetprognosen de næste fire søndage efter {as_of}, beregnet på udtrækket, som det er: hvis intet mere gøres. En fremskrivning, ikke et resultat."),
         _ => String::new(),
     };
     let figure = |key: &str, column: &str| ctx.figure(key, &unit.id, column).unwrap_or(Value::Null);

@@ -46,7 +46,13 @@ async fn the_projection_is_the_kpi_table_of_each_later_sunday() {
         let projected = rows_from_batches(&projected).unwrap();
         let later = t + chrono::Duration::days(days);
         let direct = Catalog::new(&export, Rules::builtin(), &[later], &EngineOptions::default()).await.unwrap();
-        let core = cwkpi::rules::CORE_KPI_IDS.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+        // The five core KPIs and the budget's forecast.
+        let core = cwkpi::rules::CORE_KPI_IDS
+            .iter()
+            .chain([&"budget_forecast"])
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let expected = direct
             .query(&format!(
                 "SELECT as_of, unit_id, kpi_id, numerator, denominator, share, target, met FROM kpi \
@@ -55,7 +61,7 @@ async fn the_projection_is_the_kpi_table_of_each_later_sunday() {
             .await
             .unwrap();
         let expected = rows_from_batches(&expected).unwrap();
-        assert_eq!(projected.len(), export.table("units").unwrap().kept.num_rows() * 5, "{days} days");
+        assert_eq!(projected.len(), export.table("units").unwrap().kept.num_rows() * 6, "{days} days");
         assert_eq!(projected, expected, "{days} days ahead");
     }
     // The projection does not leak into the KPI table of the catalog's own date.

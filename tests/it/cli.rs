@@ -45,7 +45,9 @@ fn kpi_csv_is_the_spec_contract() {
     assert_eq!(lines[11], "2026-04-30,CEN,complaints_realitet,0,0,,0.97,");
     // Without case events the lawful-case checklist is unknown, not failed.
     assert_eq!(lines[12], "2026-04-30,CEN,lawful_case,0,0,,0.95,");
-    let units: Vec<&str> = lines[1..].iter().step_by(12).map(|l| l.split(',').nth(1).unwrap()).collect();
+    // Without budgets there are no budget figures; the forecast is met at or below 1.00.
+    assert_eq!(lines[13], "2026-04-30,CEN,budget_forecast,0,0,,1.0,");
+    let units: Vec<&str> = lines[1..].iter().step_by(13).map(|l| l.split(',').nth(1).unwrap()).collect();
     assert_eq!(units, ["CEN", "D1", "D2", "EMPTY", "ORG", "T1"]);
 }
 

@@ -332,8 +332,8 @@ fn a_good_run_publishes_every_output_and_one_summary_line() {
     assert_eq!(summary["rules_fingerprint"], cwkpi::Rules::builtin().fingerprint.as_str());
     assert_eq!(summary["export_fingerprint"].as_str().unwrap(), cwkpi::nightly::export_fingerprint(&export).unwrap());
     let tables = summary["tables"].as_array().unwrap();
-    // The eight core tables and the five further ones (absent here: present = false).
-    assert_eq!(tables.len(), 13);
+    // The eight core tables and the six further ones (absent here: present = false).
+    assert_eq!(tables.len(), 14);
     assert!(tables.iter().any(|t| t["table"] == "postings" && t["present"] == false), "{tables:?}");
     assert!(tables.iter().any(|t| t["table"] == "measures" && t["rows_read"] == 8 && t["rows_rejected"] == 0));
     let steps: Vec<&str> = summary["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
@@ -704,7 +704,7 @@ fn two_runs_for_the_same_date_give_identical_history() {
         "csv",
         "SELECT as_of, count(*) AS n FROM kpi_history GROUP BY as_of ORDER BY as_of",
     ]);
-    assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,48\n2026-11-22,48\n", "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "as_of,n\n2026-10-01,52\n2026-11-22,52\n", "{}", text(&o.stderr));
     fx.assert_no_cpr();
 }
 

@@ -507,6 +507,7 @@ async fn small_export_overdue_deadlines_caseworkers_and_production() {
         ("complaints_formalitet", 0, 0),
         ("complaints_realitet", 0, 0),
         ("lawful_case", 0, 0),
+        ("budget_forecast", 0, 0),
     ];
     assert_eq!(org, expected.map(|(k, n, d)| (k.to_string(), n, d)));
 
@@ -821,6 +822,8 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
             "complaints_realitet|2|1|not met",
             // No case_events table: the checklist is unknown, not failed.
             "lawful_case|0|0|",
+            // No budgets table: no budget figures.
+            "budget_forecast|0|0|",
         ]
     );
     // X/2: D3 only; N3; formalitet 0 in W against Q4 (0 %, met), realitet Q6 against none
@@ -835,6 +838,7 @@ async fn further_tables_sections_breaches_notifications_and_complaints() {
             "complaints_formalitet|0|1|met",
             "complaints_realitet|1|0|",
             "lawful_case|0|0|",
+            "budget_forecast|0|0|",
         ]
     );
 
@@ -1576,7 +1580,10 @@ async fn audit_sections_lawful_cases_recovery_and_milestones() {
         let want: Vec<String> = kpi_rows(&export, at)
             .await
             .into_iter()
-            .filter(|k| k.unit_id == "D1" && cwkpi::rules::CORE_KPI_IDS.contains(&k.kpi_id.as_str()))
+            .filter(|k| {
+                k.unit_id == "D1"
+                    && (cwkpi::rules::CORE_KPI_IDS.contains(&k.kpi_id.as_str()) || k.kpi_id == "budget_forecast")
+            })
             .map(|k| format!("{}|{}|{}|{}", k.kpi_id, k.numerator, k.denominator, at))
             .collect();
         let got: Vec<String> =
@@ -1593,8 +1600,9 @@ async fn audit_sections_lawful_cases_recovery_and_milestones() {
             && kpi_table.contains(">uge 28</th>")
             && kpi_table.contains(">uge 31</th>")
     );
-    let core = cwkpi::rules::CORE_KPI_IDS.len();
-    assert_eq!(kpi_table.matches("data-field=\"projection\"").count(), 4 * core);
+    // The five core KPIs and the budget's forecast, four weeks each.
+    let projected = cwkpi::rules::CORE_KPI_IDS.len() + 1;
+    assert_eq!(kpi_table.matches("data-field=\"projection\"").count(), 4 * projected);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1683,4 +1691,90 @@ async fn audit_sections_turning_18_and_finance() {
     assert!(economy.contains(&format!("<b>{}</b>", da::percent(Some(share)))), "{economy}");
     // Without case events the recovery section says so; the turning-18 list does not need them.
     assert!(section(&page, "lovmedholdelighed-h").contains("Ingen data: udtrækket har ingen sagsskridt"));
+}
+
+/// The budget follow-up on the sample's pages and workbooks: the section states
+/// `budget_forecast`'s figures in whole kroner, draws the year, and lists the units below;
+/// the workbook's Budget sheet is `budget_months` of the unit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_budget_section_and_sheet_state_the_budget_views() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = sample_export(tmp.path());
+    let export = CheckedExport::load(&sample).unwrap();
+    let w = week("2026-W47");
+    let out = report(&export, w, tmp.path(), "report").await;
+    let catalog = Catalog::new(&export, Rules::builtin(), &[w.sunday()], &EngineOptions::default()).await.unwrap();
+    let rows = |sql: &str| {
+        let catalog = &catalog;
+        let sql = sql.to_string();
+        async move {
+            let mut out = Vec::new();
+            for b in catalog.query(&sql).await.unwrap() {
+                for i in 0..b.num_rows() {
+                    let cells: Vec<String> = (0..b.num_columns())
+                        .map(|c| datafusion::arrow::util::display::array_value_to_string(b.column(c), i).unwrap())
+                        .collect();
+                    out.push(cells);
+                }
+            }
+            out
+        }
+    };
+    // Brønshøj-Husum (U0007): its forecast by commitments against its budget, each in
+    // whole kroner as the KPI row has them.
+    let forecast = rows(
+        "SELECT CAST(round(CAST(forecast_commitments_dkk AS DOUBLE)) AS BIGINT), CAST(round(CAST(budget_year_dkk AS DOUBLE)) AS BIGINT), \
+         CAST(round(CAST(forecast_run_rate_dkk AS DOUBLE)) AS BIGINT) FROM budget_forecast WHERE unit_id = 'U0007'",
+    )
+    .await;
+    let kroner = |s: &str| format!("{} kr.", cwkpi::report::da::integer(s.parse().unwrap()));
+    let (commitments, budget, run_rate) = (kroner(&forecast[0][0]), kroner(&forecast[0][1]), kroner(&forecast[0][2]));
+    let page = std::fs::read_to_string(out.join("U0007.html")).unwrap();
+    let budget_section = section(&page, "budget-h");
+    for text in [&commitments, &budget, &run_rate] {
+        assert!(budget_section.contains(text.as_str()), "{text} not in the budget section");
+    }
+    let k = kpi_rows(&export, w.sunday())
+        .await
+        .into_iter()
+        .find(|k| k.unit_id == "U0007" && k.kpi_id == "budget_forecast")
+        .unwrap();
+    assert_eq!(kpi_rows_in(budget_section), [(k.kpi_id.clone(), k.numerator, k.denominator, k.share)]);
+    assert_eq!(format!("{} kr.", cwkpi::report::da::integer(k.numerator)), commitments);
+    // The chart, and its three teams in the table below it.
+    assert!(budget_section.contains("<svg class=\"trend budget\""));
+    for team in ["team 1", "team 2", "team 3"] {
+        assert!(budget_section.contains(&format!("<td>{team}")), "{team}");
+    }
+    // The contents line links to the section with the margin over the budget.
+    assert!(page.contains("href=\"#budget-h\" class=\"alert\">Budget (+"), "over budget: the link is red");
+
+    // The Budget sheet: the unit's budget_months, every account and month.
+    let sheet = xlsx_table(&out.join("U0007.xlsx"), "BudgetMonths");
+    let months = rows(
+        "SELECT account, month, CAST(budget_dkk AS DOUBLE), CAST(actual_cumulative_dkk AS DOUBLE) FROM budget_months \
+         WHERE unit_id = 'U0007' ORDER BY account, month",
+    )
+    .await;
+    assert_eq!(sheet.len(), months.len());
+    assert!(months.len() >= 24, "two accounts or more, twelve months each");
+    for (row, want) in sheet.iter().zip(&months) {
+        assert_eq!(row["Konto"], Data::String(want[0].clone()));
+        assert_eq!(number(&row["Måned"]), Some(want[1].parse().unwrap()));
+        assert_eq!(number(&row["Budget"]), Some(want[2].parse().unwrap()));
+        assert_eq!(number(&row["Forbrug akkumuleret"]), Some(want[3].parse().unwrap()));
+    }
+    // A unit page of an export without budgets says so, as every section does.
+    let no_budgets = tmp.path().join("no_budgets");
+    std::fs::create_dir_all(&no_budgets).unwrap();
+    for entry in std::fs::read_dir(&sample).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "budgets.parquet" {
+            std::fs::copy(&path, no_budgets.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let without = CheckedExport::load(&no_budgets).unwrap();
+    let out = report(&without, w, tmp.path(), "report_without").await;
+    let page = std::fs::read_to_string(out.join("U0007.html")).unwrap();
+    assert!(section(&page, "budget-h").contains("Ingen data: udtrækket har ingen budgetter (tabellen budgets)."));
 }

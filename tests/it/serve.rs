@@ -364,6 +364,17 @@ fn a_user_granted_units_sees_no_row_of_another_unit_by_any_path() {
         server.rows(&ANALYST, &[&format!("SELECT count(DISTINCT child_id) FROM cases WHERE case_id IN {in_grant}")]);
     assert_eq!(children, through_cases);
 
+    // The budget views: the granted units' own figures, as the whole export has them.
+    let budget =
+        "SELECT concat_ws('|', unit_id, budget_year_dkk, forecast_commitments_dkk) FROM budget_forecast ORDER BY 1";
+    let whole: Vec<String> = server
+        .rows(&ANALYST, &[budget])
+        .into_iter()
+        .filter(|l| visible.contains(l.split('|').next().unwrap()))
+        .collect();
+    assert_eq!(whole.len(), 4, "U0007 and its three teams");
+    assert_eq!(server.rows(&HEAD, &[budget]), whole);
+
     // The granted units' KPIs are the whole export's.
     let mine = server.rows(&HEAD, &[KPI_QUERY]);
     let whole: Vec<String> =
