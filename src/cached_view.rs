@@ -41,6 +41,10 @@ pub const CACHED_VIEWS: &[(&str, Lifetime)] = &[
     ("notification_deadlines", Lifetime::Export),
     ("follow_up_periods", Lifetime::AsOfDates),
     ("validation_findings", Lifetime::AsOfDates),
+    // The postings summed per key and month (17M rows at scale 100, a few hundred thousand
+    // sums), and the budget month by month that both budget views and the KPI read.
+    ("posting_months", Lifetime::Export),
+    ("budget_periods", Lifetime::AsOfDates),
 ];
 
 pub fn cached_lifetime(view: &str) -> Option<Lifetime> {

@@ -167,8 +167,12 @@ pub struct CatalogParts {
     cached_views: Vec<(String, Lifetime)>,
 }
 
-/// Sibling catalogs at other dates, built from a catalog's parts (see `at_other_dates`).
-struct Siblings(Arc<CatalogParts>);
+/// Sibling catalogs at other dates, built from a catalog's parts (see `at_other_dates`),
+/// with the cached views that do not depend on the dates, shared rather than recomputed.
+struct Siblings {
+    parts: Arc<CatalogParts>,
+    kept: Vec<(String, Arc<dyn TableProvider>)>,
+}
 
 #[async_trait::async_trait]
 impl crate::at_other_dates::SiblingSource for Siblings {
@@ -177,7 +181,7 @@ impl crate::at_other_dates::SiblingSource for Siblings {
         dates: &[NaiveDate],
         runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     ) -> Result<SessionContext> {
-        Ok(Catalog::from_parts(Arc::clone(&self.0), dates, runtime).await?.ctx)
+        Ok(Catalog::over_parts(Arc::clone(&self.parts), self.kept.clone(), true, dates, runtime).await?.ctx)
     }
 }
 
@@ -223,19 +227,16 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// A catalog over the same tables as the one `parts` came from, as of other dates,
-    /// computing in `runtime` (the memory pool of the query that asked for it).
-    pub async fn from_parts(
-        parts: Arc<CatalogParts>,
-        as_of: &[NaiveDate],
-        runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
-    ) -> Result<Catalog> {
-        Catalog::over_parts(parts, Vec::new(), true, as_of, runtime).await
-    }
-
     /// A catalog over the same tables as this one, as of other dates. The tables and the
     /// cached views that do not depend on the dates are shared, not recomputed.
     pub async fn at_dates(&self, dates: &[NaiveDate]) -> Result<Catalog> {
+        let kept = self.export_cached_views().await;
+        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates, Arc::clone(&self.parts.runtime))
+            .await
+    }
+
+    /// The cached views that do not depend on the dates, as this catalog holds them.
+    async fn export_cached_views(&self) -> Vec<(String, Arc<dyn TableProvider>)> {
         let mut kept = Vec::new();
         for view in all_views() {
             if self.parts.lifetime(&view.name) == Some(Lifetime::Export)
@@ -244,8 +245,7 @@ impl Catalog {
                 kept.push((view.name, provider));
             }
         }
-        Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates, Arc::clone(&self.parts.runtime))
-            .await
+        kept
     }
 
     /// A catalog of `parts`' tables and the `kept` views, as of `dates`.
@@ -349,7 +349,8 @@ impl Catalog {
             ],
         )?;
         let mapping_table = register(&self.ctx, "other_dates", mapping)?;
-        let siblings: Arc<dyn crate::at_other_dates::SiblingSource> = Arc::new(Siblings(Arc::clone(&self.parts)));
+        let siblings: Arc<dyn crate::at_other_dates::SiblingSource> =
+            Arc::new(Siblings { parts: Arc::clone(&self.parts), kept: self.export_cached_views().await });
         for view in views {
             // Planned here only for its columns; computed by the sibling when read.
             let df = self

@@ -14,18 +14,10 @@ WITH months AS (
 ),
 posted AS (
     -- The postings of the years read (each Y and its Y−1), per key and month.
-    SELECT unit_id, account, CAST(date_part('year', month_start) AS BIGINT) AS year,
-           CAST(date_part('month', month_start) AS BIGINT) AS month, ore
-    FROM (
-        SELECT p.unit_id, p.account, date_trunc('month', p.posted_on) AS month_start,
-               sum(CAST(round(p.amount_dkk * 100) AS BIGINT)) AS ore
-        FROM postings p
-        JOIN (SELECT make_date(CAST(min(year) - 1 AS INT), 1, 1) AS first_day,
-                     make_date(CAST(max(year) AS INT), 12, 31) AS last_day
-              FROM budget_years) r
-          ON p.posted_on BETWEEN r.first_day AND r.last_day
-        GROUP BY p.unit_id, p.account, date_trunc('month', p.posted_on)
-    ) m
+    SELECT p.unit_id, p.account, p.year, p.month, p.ore
+    FROM posting_months p
+    JOIN (SELECT min(year) - 1 AS first_year, max(year) AS last_year FROM budget_years) r
+      ON p.year BETWEEN r.first_year AND r.last_year
 ),
 budgeted AS (
     SELECT unit_id, year, account, month, CAST(round(amount_dkk * 100) AS BIGINT) AS ore FROM budgets
