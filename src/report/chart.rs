@@ -16,7 +16,7 @@ const WIDTH: f64 = 330.0;
 const HEIGHT: f64 = 150.0;
 const LEFT: f64 = 38.0;
 /// Room right of the plot for the target's label ("mål ≤ 100 %").
-const RIGHT: f64 = 52.0;
+const RIGHT: f64 = 62.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 24.0;
 
