@@ -416,7 +416,7 @@ fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<(ArrayRef,
         (ColumnKind::Integer { .. }, t) if !t.is_integer() && t != &DataType::Null => {
             let floats = cast_to(&DataType::Float64)?;
             let floats = floats.as_any().downcast_ref::<Float64Array>().ok_or("not a number")?;
-            let whole = |v: f64| (v.fract() == 0.0 && v.abs() < 9.0e18).then_some(v as i64).unwrap_or(i64::MIN);
+            let whole = |v: f64| if v.fract() == 0.0 && v.abs() < 9.0e18 { v as i64 } else { i64::MIN };
             Arc::new(floats.iter().map(|v| v.map(whole)).collect::<Int64Array>())
         }
         (ColumnKind::Bool, _) if col.default_false => {

@@ -652,26 +652,29 @@ fn budgets_follow_what_each_cost_centre_spends_with_the_cases_the_figures_must_h
     let first_of_2026 = day(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
     let mut spent: HashMap<(String, String), f64> = HashMap::new();
     let mut posted_on: HashSet<String> = HashSet::new();
-    for i in 0..postings["posting_id"].len() {
-        let (unit, account) = (postings["unit_id"][i].clone().unwrap(), postings["account"][i].clone().unwrap());
+    let text = |v: &Option<String>| v.clone().unwrap();
+    let columns = |t: &Table, names: [&str; 4]| {
+        let [a, b, c, d] = names.map(|n| t[n].clone());
+        a.into_iter().zip(b).zip(c).zip(d).map(|(((a, b), c), d)| (a, b, c, d)).collect::<Vec<_>>()
+    };
+    for (unit, account, on, amount) in columns(&postings, ["unit_id", "account", "posted_on", "amount_dkk"]) {
+        let account = text(&account);
         posted_on.insert(account.clone());
-        let on: i32 = postings["posted_on"][i].as_deref().unwrap().parse().unwrap();
-        if on >= first_of_2026 {
-            *spent.entry((unit, account)).or_default() +=
-                postings["amount_dkk"][i].as_deref().unwrap().parse::<f64>().unwrap();
+        if text(&on).parse::<i32>().unwrap() >= first_of_2026 {
+            *spent.entry((text(&unit), account)).or_default() += text(&amount).parse::<f64>().unwrap();
         }
     }
     let mut budget: HashMap<(String, String), f64> = HashMap::new();
     let mut monthly_units: HashSet<String> = HashSet::new();
-    for i in 0..budgets["unit_id"].len() {
-        if budgets["year"][i].as_deref() != Some("2026") {
-            continue;
+    for (unit, year, _, month) in columns(&budgets, ["unit_id", "year", "account", "month"]) {
+        if year.as_deref() == Some("2026") && month.is_some() {
+            monthly_units.insert(text(&unit));
         }
-        let key = (budgets["unit_id"][i].clone().unwrap(), budgets["account"][i].clone().unwrap());
-        if budgets["month"][i].is_some() {
-            monthly_units.insert(key.0.clone());
+    }
+    for (unit, year, account, amount) in columns(&budgets, ["unit_id", "year", "account", "amount_dkk"]) {
+        if year.as_deref() == Some("2026") {
+            *budget.entry((text(&unit), text(&account))).or_default() += text(&amount).parse::<f64>().unwrap();
         }
-        *budget.entry(key).or_default() += budgets["amount_dkk"][i].as_deref().unwrap().parse::<f64>().unwrap();
     }
     // One cost centre has monthly rows; one a budget for an account nothing is paid from;
     // one posts on an account without a budget.
