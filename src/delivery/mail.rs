@@ -32,8 +32,8 @@ fn figure_text(k: &KpiFigure, counts: bool) -> String {
             "{} {} (mål {target}, {} af {})",
             da::kpi_label(&k.kpi_id),
             da::percent(k.share),
-            da::integer(k.numerator),
-            da::integer(k.denominator)
+            da::count(&k.kpi_id, k.numerator),
+            da::count(&k.kpi_id, k.denominator)
         )
     } else {
         format!("{} {} (mål {target})", da::kpi_label(&k.kpi_id), da::percent(k.share))

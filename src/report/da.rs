@@ -390,6 +390,13 @@ pub fn milestone_status(met: Option<bool>) -> &'static str {
     }
 }
 
+/// A KPI's numerator or denominator as words state it: a count of items, or for the
+/// budget's forecast (counted in whole kroner) an amount: "14.053.260 kr.".
+pub fn count(kpi_id: &str, n: i64) -> String {
+    let in_kroner = crate::kpi::DEFINITIONS.iter().any(|d| d.id == kpi_id && d.in_kroner);
+    if in_kroner { format!("{} kr.", integer(n)) } else { integer(n) }
+}
+
 /// Whole kroner with a dot between thousands (half away from zero): 1110000.4 →
 /// "1.110.000 kr.".
 pub fn kroner(x: f64) -> String {

@@ -67,8 +67,8 @@ fn kpi_summary(ctx: &PageContext, unit: &str, kpis: &[&str]) -> String {
             format!(
                 "{}: {} af {} = {} (mål {}), {}",
                 da::kpi_label(&k.kpi_id),
-                da::integer(k.numerator),
-                da::integer(k.denominator),
+                da::count(&k.kpi_id, k.numerator),
+                da::count(&k.kpi_id, k.denominator),
                 da::percent(k.share),
                 da::target_rule(k.target, da::lower_is_better(&k.kpi_id)),
                 da::status(k.met).1.to_lowercase()

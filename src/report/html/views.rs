@@ -329,8 +329,8 @@ pub(super) fn tile_cell(ctx: &PageContext, unit: &str, tile: &tiles::Tile) -> In
                 da::kpi_label(&k.kpi_id),
                 da::percent(k.share),
                 da::target_rule(k.target, da::lower_is_better(&k.kpi_id)),
-                da::integer(k.numerator),
-                da::integer(k.denominator),
+                da::count(&k.kpi_id, k.numerator),
+                da::count(&k.kpi_id, k.denominator),
                 da::status(k.met).1.to_lowercase()
             )
         })

@@ -157,6 +157,9 @@ fn each_recipient_due_gets_their_units_tiles_and_link_and_nothing_about_a_case()
         "✗ Handleplaner: Ikke opfyldt – Handleplan rettidig 83,3 % (mål 95 %, 5 af 6)\n    ✓ Handleplan foreligger 100,0 % (mål 95 %)",
         "✗ Opfølgning: Ikke opfyldt – Opfølgning rettidig 82,6 % (mål 95 %, 19 af 23)",
         "✗ Undersøgelser: Ikke opfyldt – Afsluttede undersøgelser inden for frist 71,4 % (mål 95 %, 5 af 7)",
+        // The budget: forecast by commitments 14,053,260 kr. against the budget 13,789,900
+        // kr. (budget_forecast's row), 101.9 %, over the target of at most 100 %.
+        "✗ Budget: Ikke opfyldt – Prognose inden for budget 101,9 % (mål ≤ 100 %, 14.053.260 kr. af 13.789.900 kr.)",
         "https://intra.kommune.example/ugerapport/latest/report/U0005.html",
     ] {
         assert!(body.contains(line), "{line:?} not in\n{body}");
