@@ -23,11 +23,13 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Arra
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::compute::kernels::cmp::lt;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 // hashbrown with foldhash: several times faster than std's SipHash.
 use datafusion::common::HashMap;
 
-use crate::contract::{ColumnKind, FIRST_DATE, Key, LAST_DATE, Reference, TableSpec, copenhagen_midnight};
+use crate::contract::{
+    ColumnKind, FIRST_DATE, Key, LARGEST_AMOUNT, LAST_DATE, Reference, TableSpec, copenhagen_midnight,
+};
 use crate::error::{Error, Result};
 use crate::export::RawTable;
 use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
@@ -36,7 +38,8 @@ use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
 pub enum Rule {
     NonexistentTime,
     DateOutOfRange,
-    /// A whole-number column (a year, a month) outside its range or with a fraction.
+    /// A whole-number column (a year, a month) outside its range or with a fraction, or an
+    /// amount that is not finite or beyond `LARGEST_AMOUNT`.
     NumberOutOfRange,
     /// An end date out of range, where the rules' `[export] open_end_sentinel` could say
     /// that the value means "open".
@@ -53,7 +56,10 @@ impl Rule {
         match self {
             Rule::NonexistentTime => "time that does not exist in Copenhagen (skipped hour)",
             Rule::DateOutOfRange => "date out of range (before 1900-01-01 or after 2199-12-31)",
-            Rule::NumberOutOfRange => "number out of range (a year 1900–2199, a month 1–12, whole numbers)",
+            Rule::NumberOutOfRange => {
+                "number out of range (a year 1900–2199, a month 1–12, whole numbers; an amount at most 1,000,000,000 \
+                 either way, and a number)"
+            }
             Rule::EndDateOutOfRange => {
                 "date out of range (before 1900-01-01 or after 2199-12-31; if the case system writes this date for 'open' \
                  name it in the rules as [export] open_end_sentinel)"
@@ -235,13 +241,22 @@ fn prepare<'a>(
     }
 
     for col in spec.read_columns() {
-        if let ColumnKind::Integer { min, max } = col.kind {
-            let values = columns_of(batch, &[col.name])?[0]
-                .as_primitive_opt::<Int64Type>()
-                .ok_or_else(|| Error::Internal(format!("{}.{} is not an integer column", spec.name, col.name)))?;
-            for i in (0..n).filter(|&i| values.is_valid(i) && !(min..=max).contains(&values.value(i))) {
-                before_references.add(i, Rule::NumberOutOfRange, col.name);
+        let array = columns_of(batch, &[col.name])?[0];
+        let not_a = |what: &str| Error::Internal(format!("{}.{} is not {what} column", spec.name, col.name));
+        let outside: Vec<usize> = match col.kind {
+            ColumnKind::Integer { min, max } => {
+                let values = array.as_primitive_opt::<Int64Type>().ok_or_else(|| not_a("an integer"))?;
+                (0..n).filter(|&i| values.is_valid(i) && !(min..=max).contains(&values.value(i))).collect()
             }
+            ColumnKind::Number => {
+                let values = array.as_primitive_opt::<Float64Type>().ok_or_else(|| not_a("a number"))?;
+                let outside = |v: f64| !v.is_finite() || v.abs() > LARGEST_AMOUNT;
+                (0..n).filter(|&i| values.is_valid(i) && outside(values.value(i))).collect()
+            }
+            _ => continue,
+        };
+        for i in outside {
+            before_references.add(i, Rule::NumberOutOfRange, col.name);
         }
     }
 

@@ -13,6 +13,12 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
 pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2199, 12, 31).expect("a date");
 
+/// The largest amount a row may hold, either way (one billion kroner): no posting, budget
+/// row or monthly cost comes near it, and every sum of øre stays within an i64. A value
+/// beyond it (1e300, or a NaN a broken export writes) is a rejected row, so no later step
+/// (a sum in øre, an Excel number) meets a value it cannot hold.
+pub const LARGEST_AMOUNT: f64 = 1e9;
+
 /// The instant (µs since the epoch) `day` begins in Copenhagen.
 pub fn copenhagen_midnight(day: NaiveDate) -> Option<i64> {
     use chrono::TimeZone;
@@ -37,7 +43,8 @@ pub enum ColumnKind {
     Timestamp,
     /// A flag; a missing or null flag reads as false when the column says so.
     Bool,
-    /// An amount or other number, read as f64.
+    /// An amount or other number, read as f64. A value that is not finite or lies beyond
+    /// `LARGEST_AMOUNT` either way is a rejected row (`Rule::NumberOutOfRange`).
     Number,
     /// A whole number that must lie in `min..=max` (a year, a month), read as i64; a value
     /// outside, or with a fraction, is a rejected row (`Rule::NumberOutOfRange`).

@@ -411,9 +411,10 @@ fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<(ArrayRef,
             return wall_clock_to_instants(&cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))?);
         }
         // Whole numbers from any numeric type (a column with nulls written from pandas is
-        // float). A fraction, or a value no i64 holds, becomes i64::MIN, which no range
-        // admits: the row is rejected as out of range instead of being truncated.
-        (ColumnKind::Integer { .. }, t) if !t.is_integer() && t != &DataType::Null => {
+        // float), through f64: exact for every value a range admits. A fraction, or a value
+        // no i64 holds, becomes i64::MIN, which no range admits: the row is rejected as out
+        // of range instead of being truncated or read as null.
+        (ColumnKind::Integer { .. }, _) => {
             let floats = cast_to(&DataType::Float64)?;
             let floats = floats.as_any().downcast_ref::<Float64Array>().ok_or("not a number")?;
             let whole = |v: f64| if v.fract() == 0.0 && v.abs() < 9.0e18 { v as i64 } else { i64::MIN };

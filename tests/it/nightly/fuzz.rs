@@ -252,6 +252,37 @@ fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
     }
 }
 
+/// One value of a numeric column (an amount, a cost, a budget's year or month) becomes a
+/// number a broken export writes: NaN, an infinity, 1e300, or one just past the largest
+/// amount.
+fn damage_number(dir: &Path, rng: &mut ChaCha8Rng) -> String {
+    let mut candidates: Vec<(std::path::PathBuf, RecordBatch, usize)> = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")) {
+        let Some(batch) = try_read_batch(&path) else { continue };
+        for c in 0..batch.num_columns() {
+            if batch.column(c).data_type().is_numeric() && batch.num_rows() > 0 {
+                candidates.push((path.clone(), batch.clone(), c));
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return "no number to damage".into();
+    }
+    let (path, batch, c) = candidates.swap_remove(rng.random_range(0..candidates.len()));
+    let name = batch.schema().field(c).name().clone();
+    let floats = cast(batch.column(c), &DataType::Float64).unwrap();
+    let mut values: Vec<Option<f64>> =
+        floats.as_primitive::<datafusion::arrow::datatypes::Float64Type>().iter().collect();
+    let row = rng.random_range(0..values.len());
+    let value = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, -1.000_000_01e9][rng.random_range(0..5)];
+    values[row] = Some(value);
+    let array = Arc::new(datafusion::arrow::array::Float64Array::from(values));
+    write_batch(&path, &with_column(&batch, c, &name, array));
+    format!("{}.{name} row {row}: {value}", path.file_stem().unwrap().to_string_lossy())
+}
+
 fn copy_export(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -299,8 +330,15 @@ fn no_damaged_export_ends_a_run_otherwise_than_documented() {
                     let dir = fx.path(&format!("case-{seed}"));
                     copy_export(&base, &dir);
                     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                    let what =
+                    let mut what =
                         (0..rng.random_range(1..3)).map(|_| damage(&dir, &mut rng)).collect::<Vec<_>>().join("; ");
+                    // Every third copy also gets a number no amount can be, from a stream of
+                    // its own, so the seeds above keep the damage they had.
+                    if seed % 3 == 0 {
+                        let mut numbers = ChaCha8Rng::seed_from_u64(seed);
+                        numbers.set_stream(1);
+                        what = format!("{what}; {}", damage_number(&dir, &mut numbers));
+                    }
                     let mut runs = vec![
                         Command::new(BIN)
                             .args(["kpi", "--exports", dir.to_str().unwrap(), "--as-of", AS_OF, "--format", "csv"])
