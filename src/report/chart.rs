@@ -168,10 +168,7 @@ pub struct Milestone {
 pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], milestones: &[Milestone]) -> String {
     let highest =
         counts.iter().flatten().copied().chain(milestones.iter().map(|m| m.max_remaining)).max().unwrap_or(0).max(1);
-    // A round top: 1, 2 or 5 times a power of ten at or above the highest value.
-    let magnitude = 10f64.powi((highest as f64).log10().floor() as i32);
-    let y_max =
-        [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest as f64).unwrap_or(highest as f64);
+    let y_max = round_top(highest as f64);
     let plot_w = WIDTH * 2.0 - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let width = WIDTH * 2.0;
@@ -196,18 +193,7 @@ pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], miles
     );
     // Five grid steps on a round top of 5 or more; one per case below it.
     let steps = if y_max >= 5.0 { 5 } else { y_max as i64 };
-    for k in 0..=steps {
-        let v = y_max * k as f64 / steps as f64;
-        let yy = y(v);
-        let _ = write!(
-            s,
-            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#d9dde3" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end" fill="#555">{}</text>"##,
-            width - RIGHT,
-            LEFT - 4.0,
-            yy + 3.0,
-            escape(&da::integer(v.round() as i64))
-        );
-    }
+    whole_number_grid(&mut s, (LEFT, width - RIGHT), y_max, steps, y);
     let every = weeks.len().div_ceil(13).max(1);
     for (i, w) in weeks.iter().enumerate() {
         if i % every == 0 || i + 1 == weeks.len() {
@@ -265,6 +251,28 @@ pub fn burndown_svg(title: &str, weeks: &[String], counts: &[Option<i64>], miles
     s
 }
 
+/// A round top for an axis: 1, 2 or 5 times a power of ten, at or above `highest`.
+fn round_top(highest: f64) -> f64 {
+    let magnitude = 10f64.powi(highest.log10().floor() as i32);
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest).unwrap_or(highest)
+}
+
+/// Grid lines at `steps` even steps from 0 to `y_max` across `(from, to)`, each labelled on
+/// the left with its whole number.
+fn whole_number_grid(s: &mut String, (from, to): (f64, f64), y_max: f64, steps: i64, y: impl Fn(f64) -> f64) {
+    for k in 0..=steps {
+        let v = y_max * k as f64 / steps as f64;
+        let yy = y(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{from}" y1="{yy:.1}" x2="{to:.1}" y2="{yy:.1}" stroke="#d9dde3" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end" fill="#555">{}</text>"##,
+            from - 4.0,
+            yy + 3.0,
+            escape(&da::integer(v.round() as i64))
+        );
+    }
+}
+
 /// One month of the budget chart: running totals of the year so far.
 pub struct BudgetMonth {
     pub budget_cumulative: f64,
@@ -283,9 +291,7 @@ pub fn budget_svg(title: &str, months: &[BudgetMonth], run_rate: Option<f64>, co
         .chain([commitments])
         .fold(0.0f64, f64::max)
         .max(1.0);
-    // A round top: 1, 2 or 5 times a power of ten at or above the highest amount.
-    let magnitude = 10f64.powf(highest.log10().floor());
-    let y_max = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= highest).unwrap_or(highest);
+    let y_max = round_top(highest);
     let width = WIDTH * 2.0;
     let (left, right) = (LEFT + 30.0, RIGHT + 50.0);
     let plot_w = width - left - right;
@@ -310,18 +316,7 @@ pub fn budget_svg(title: &str, months: &[BudgetMonth], run_rate: Option<f64>, co
         escape(&desc),
         escape(&desc)
     );
-    for k in 0..=5 {
-        let v = y_max * f64::from(k) / 5.0;
-        let yy = y(v);
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#d9dde3" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="9" text-anchor="end" fill="#555">{}</text>"##,
-            width - right,
-            left - 4.0,
-            yy + 3.0,
-            escape(&da::integer(v.round() as i64))
-        );
-    }
+    whole_number_grid(&mut s, (left, width - right), y_max, 5, y);
     const LETTERS: [&str; 12] = ["jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec"];
     for (i, label) in LETTERS.iter().enumerate() {
         let _ = write!(

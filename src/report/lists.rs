@@ -204,37 +204,24 @@ pub static AUDIT_LISTS: [ListSpec; 8] = [
 /// One row per unit of figures the sections state in words (no sheet of their own; in
 /// `tables/`).
 pub static FIGURES: [ListSpec; 3] = [
-    ListSpec {
-        key: "turning_18_units",
-        statement: "report_turning_18_units",
-        at_report_date: true,
-        sheet: "",
-        title: "",
-        columns: &[],
-        key_column: "unit_id",
-        page_limit: 0,
-    },
-    ListSpec {
-        key: "finance",
-        statement: "report_finance",
-        at_report_date: true,
-        sheet: "",
-        title: "",
-        columns: &[],
-        key_column: "unit_id",
-        page_limit: 0,
-    },
-    ListSpec {
-        key: "budget",
-        statement: "report_budget",
-        at_report_date: true,
-        sheet: "",
-        title: "",
-        columns: &[],
-        key_column: "unit_id",
-        page_limit: 0,
-    },
+    figures("turning_18_units", "report_turning_18_units"),
+    figures("finance", "report_finance"),
+    figures("budget", "report_budget"),
 ];
+
+/// A list of per-unit figures at the report date: no sheet, no title, no page rows.
+const fn figures(key: &'static str, statement: &'static str) -> ListSpec {
+    ListSpec {
+        key,
+        statement,
+        at_report_date: true,
+        sheet: "",
+        title: "",
+        columns: &[],
+        key_column: "unit_id",
+        page_limit: 0,
+    }
+}
 
 /// The projection: read beside the lists, shown in the KPI table and its own sheet.
 pub static PROJECTION: ListSpec = ListSpec {
