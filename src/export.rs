@@ -131,27 +131,13 @@ pub fn table_files(export: &Path, spec: &TableSpec) -> Result<Option<Vec<PathBuf
         )),
         (true, false) => Ok(Some(vec![file])),
         (false, true) => {
-            let mut files = Vec::new();
-            collect_parquet_files(&dir, &mut files).map_err(|e| Error::io_path("list", &dir, e))?;
+            let mut files = crate::snapshot::files_below(&dir)?;
+            files.retain(|path| path.extension().is_some_and(|e| e == "parquet"));
             files.sort();
             Ok(Some(files))
         }
         (false, false) => Ok(None),
     }
-}
-
-fn collect_parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if crate::snapshot::is_hidden(&path) {
-            continue;
-        } else if path.is_dir() {
-            collect_parquet_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Reads one table of the export. A missing core table is fatal; a missing further

@@ -98,13 +98,34 @@ pub fn read_unchanged<T>(dir: &Path, mut read: impl FnMut() -> Result<T>) -> Res
 /// Names beginning with a dot are skipped at every level: that is where writers keep a
 /// file they are still writing before renaming it into place, and the readers skip them too.
 pub fn export_files(exports: &Path) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    collect_files(exports, exports, &mut files)?;
+    let mut files: Vec<String> = files_below(exports)?
+        .iter()
+        .map(|path| path.strip_prefix(exports).unwrap_or(path).to_string_lossy().replace('\\', "/"))
+        .collect();
     files.sort();
     Ok(files)
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+/// Every file below `dir`, following links, names beginning with a dot skipped. A folder
+/// reached a second time (a link that loops back, or two links to one folder) stops the
+/// run naming it: read on, a loop would read the same files without end, and two links
+/// would read a table's rows twice.
+pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    collect_files(dir, &mut seen, &mut files)?;
+    Ok(files)
+}
+
+fn collect_files(dir: &Path, seen: &mut std::collections::HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> Result<()> {
+    let real = fs::canonicalize(dir).map_err(|e| Error::io_path("resolve", dir, e))?;
+    if !seen.insert(real) {
+        return Err(Error::Export(format!(
+            "{}: this folder is reached a second time through a link (a link that loops back, or two links to one \
+             folder); an export must hold each file once",
+            dir.display()
+        )));
+    }
     let entries = fs::read_dir(dir).map_err(|e| Error::io_path("list", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io_path("list", dir, e))?;
@@ -112,9 +133,9 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         if is_hidden(&path) {
             continue;
         } else if path.is_dir() {
-            collect_files(root, &path, out)?;
+            collect_files(&path, seen, out)?;
         } else if path.is_file() {
-            out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/"));
+            out.push(path);
         }
     }
     Ok(())

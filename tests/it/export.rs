@@ -189,6 +189,40 @@ fn a_table_may_be_a_folder_whose_files_differ_in_optional_columns() {
     assert_eq!(dates(&export, "measures", "ended_on"), vec![None, Some("2025-03-01".into())]);
 }
 
+/// A link inside a table's folder that points back at it would read the same files
+/// without end (a scale-100 export read until memory ran out); a second link to a folder
+/// would read its rows twice. Both stop the run, naming the folder.
+#[cfg(unix)]
+#[test]
+fn a_folder_reached_twice_through_links_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    base_export(tmp.path());
+    std::fs::remove_file(tmp.path().join("measures.parquet")).unwrap();
+    let dir = tmp.path().join("measures");
+    write(
+        &dir.join("2025.parquet"),
+        vec![
+            ("measure_id", s(&["M1"])),
+            ("case_id", s(&["C1"])),
+            ("paragraph", s(&["SEL:52.3"])),
+            ("started_on", d(&["2025-02-01"])),
+        ],
+    );
+    std::os::unix::fs::symlink(&dir, dir.join("again")).unwrap();
+    let err = load_err(tmp.path());
+    assert!(err.contains("measures/again") && err.contains("reached a second time through a link"), "{err}");
+
+    std::fs::remove_file(dir.join("again")).unwrap();
+    std::fs::create_dir(dir.join("older")).unwrap();
+    std::os::unix::fs::symlink(dir.join("older"), dir.join("older-link")).unwrap();
+    let err = load_err(tmp.path());
+    assert!(err.contains("measures/older") && err.contains("reached a second time"), "{err}");
+
+    std::fs::remove_file(dir.join("older-link")).unwrap();
+    let export = CheckedExport::load(tmp.path()).unwrap();
+    assert_eq!(strings(&export, "measures", "measure_id"), vec![Some("M1".into())]);
+}
+
 #[test]
 fn fatal_errors_name_file_table_and_column() {
     let tmp = tempfile::tempdir().unwrap();
