@@ -8,14 +8,24 @@
 -- has an active measure and the export has a case_events table (without one the checklist
 -- is unknown, not failed). The KPIs read this view once for all three case KPIs, so
 -- case_compliance is computed once.
-WITH first_events AS (
-    -- "By the date" only needs each kind's first occurrence.
+WITH first_dates AS (
+    -- "By the date" only needs each kind's first occurrence. The events' kinds and the
+    -- investigations' completions are gathered in one aggregation per case, so the
+    -- (as-of, case) rows are joined with them once, not twice.
     SELECT case_key,
            min(occurred_on) FILTER (WHERE kind = 'maalgruppeafklaring') AS first_target_group_clarification_on,
            min(occurred_on) FILTER (WHERE kind = 'partshoering') AS first_consultation_on,
-           min(occurred_on) FILTER (WHERE kind = 'afgoerelse_med_klagevejledning') AS first_decision_with_guidance_on
-    FROM case_events
-    WHERE kind IN ('maalgruppeafklaring', 'partshoering', 'afgoerelse_med_klagevejledning')
+           min(occurred_on) FILTER (WHERE kind = 'afgoerelse_med_klagevejledning') AS first_decision_with_guidance_on,
+           min(completed_on) AS first_completed_on
+    FROM (
+        SELECT case_key, kind, occurred_on, CAST(NULL AS DATE) AS completed_on
+        FROM case_events
+        WHERE kind IN ('maalgruppeafklaring', 'partshoering', 'afgoerelse_med_klagevejledning')
+        UNION ALL
+        SELECT case_key, NULL, NULL, completed_on
+        FROM investigations
+        WHERE completed_on IS NOT NULL
+    ) dated
     GROUP BY case_key
 ),
 heard AS (
@@ -25,30 +35,30 @@ heard AS (
       ON e.kind = 'boernesamtale'
      AND e.occurred_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
 ),
-first_completed AS (
-    SELECT case_key, min(completed_on) AS first_completed_on
-    FROM investigations
-    WHERE completed_on IS NOT NULL
-    GROUP BY case_key
-),
 events_table AS (
     SELECT bool_or(present) AS present FROM export_tables WHERE table_name = 'case_events'
 ),
 checklist AS (
-    SELECT c.*,
+    SELECT c.* EXCLUDE (first_target_group_clarification_on, first_consultation_on,
+                        first_decision_with_guidance_on, first_completed_on),
            c.active_measures > 0 AND x.present AS checklist_applies,
-           coalesce(i.first_completed_on <= c.as_of, false)
-               OR coalesce(e.first_target_group_clarification_on <= c.as_of, false) AS investigated,
+           coalesce(c.first_completed_on <= c.as_of, false)
+               OR coalesce(c.first_target_group_clarification_on <= c.as_of, false) AS investigated,
            h.case_key IS NOT NULL AS child_heard,
-           coalesce(e.first_consultation_on <= c.as_of, false) AS parties_consulted,
-           coalesce(e.first_decision_with_guidance_on <= c.as_of, false) AS decision_with_guidance,
+           coalesce(c.first_consultation_on <= c.as_of, false) AS parties_consulted,
+           coalesce(c.first_decision_with_guidance_on <= c.as_of, false) AS decision_with_guidance,
            NOT c.plan_missing AS plan,
            c.follow_ups_overdue = 0 AS followed_up
-    -- events_table (one row) first: the engine builds the cross join's small side.
+    -- events_table (one row) first: the engine builds the cross join's small side. The
+    -- first dates are joined from their side (a right join), so the hash table is built
+    -- on one row per case rather than on the (as-of, case) rows, several per case.
     FROM events_table x
-    CROSS JOIN case_compliance c
-    LEFT JOIN first_events e ON e.case_key = c.case_key
-    LEFT JOIN first_completed i ON i.case_key = c.case_key
+    CROSS JOIN (
+        SELECT c.*, e.first_target_group_clarification_on, e.first_consultation_on,
+               e.first_decision_with_guidance_on, e.first_completed_on
+        FROM first_dates e
+        RIGHT JOIN case_compliance c ON e.case_key = c.case_key
+    ) c
     LEFT JOIN heard h ON h.as_of = c.as_of AND h.case_key = c.case_key
 )
 SELECT *,
