@@ -50,19 +50,24 @@ SELECT
     c.child_id,
     c.opened_on,
     c.target_group,
-    coalesce(p.measures_needing_plan, 0) > 0 AS plan_required,
-    p.plan_due_on,
+    coalesce(c.measures_needing_plan, 0) > 0 AS plan_required,
+    c.plan_due_on,
     fp.first_plan_on,
-    coalesce(p.measures_needing_plan, 0) > 0 AND (fp.first_plan_on IS NULL OR fp.first_plan_on > c.as_of) AS plan_missing,
-    coalesce(p.measures_needing_follow_up, 0) AS measures_needing_follow_up,
-    coalesce(p.follow_ups_overdue, 0) AS follow_ups_overdue,
-    p.next_follow_up_due_on,
-    coalesce(p.open_investigations, 0) AS open_investigations,
-    coalesce(p.investigations_overdue, 0) AS investigations_overdue,
-    p.investigation_deadline_on,
-    coalesce(p.active_measures, 0) AS active_measures,
-    coalesce(p.any_acute, false) AS any_acute,
-    CAST(coalesce(p.active_monthly_cost_ore, 0) AS DOUBLE) / 100 AS active_monthly_cost_dkk
-FROM active_cases c
-LEFT JOIN per_case p ON p.as_of = c.as_of AND p.case_key = c.case_key
-LEFT JOIN case_first_plans fp ON fp.case_key = c.case_key
+    coalesce(c.measures_needing_plan, 0) > 0 AND (fp.first_plan_on IS NULL OR fp.first_plan_on > c.as_of) AS plan_missing,
+    coalesce(c.measures_needing_follow_up, 0) AS measures_needing_follow_up,
+    coalesce(c.follow_ups_overdue, 0) AS follow_ups_overdue,
+    c.next_follow_up_due_on,
+    coalesce(c.open_investigations, 0) AS open_investigations,
+    coalesce(c.investigations_overdue, 0) AS investigations_overdue,
+    c.investigation_deadline_on,
+    coalesce(c.active_measures, 0) AS active_measures,
+    coalesce(c.any_acute, false) AS any_acute,
+    CAST(coalesce(c.active_monthly_cost_ore, 0) AS DOUBLE) / 100 AS active_monthly_cost_dkk
+-- The first plans are joined from their side (a right join): the hash table is built on
+-- one row per case with a plan, not on the (as-of, case) rows.
+FROM case_first_plans fp
+RIGHT JOIN (
+    SELECT a.*, p.* EXCLUDE (as_of, case_key)
+    FROM active_cases a
+    LEFT JOIN per_case p ON p.as_of = a.as_of AND p.case_key = a.case_key
+) c ON fp.case_key = c.case_key
