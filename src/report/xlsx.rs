@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
-use rust_xlsxwriter::Workbook;
+use chrono::{Datelike, NaiveDate};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
 
 use super::audit;
 use super::da;
@@ -113,6 +113,11 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
         String::new()
     };
     let note = |text: String| if empty_note.is_empty() { text } else { format!("{empty_note} {text}") };
+    // Stamped with the report's date rather than the clock: the same export and rules give
+    // the same bytes, so two runs can be compared file by file.
+    let created =
+        ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8).map_err(xlsx_error)?;
+    wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
 
     // 1. KPI overview.
     {

@@ -662,9 +662,28 @@ fn two_runs_for_the_same_date_give_identical_history() {
     let history = out.join("history").join(format!("as_of={AS_OF}")).join("kpi.parquet");
     let first = std::fs::read(&history).unwrap();
     let first_kpi = read(&out.join("latest/kpi.csv"));
+    let report_files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let first_report = report_files(&out.join("latest/report"));
+    assert!(first_report.iter().any(|(name, _)| name.ends_with(".xlsx")), "the report has workbooks");
+    // A second later: a workbook stamped with the clock would differ.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let o = fx.nightly(&export, &out, &[]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(std::fs::read(&history).unwrap(), first, "history bytes differ");
+    let second_report = report_files(&out.join("latest/report"));
+    assert_eq!(second_report.len(), first_report.len());
+    for ((name, bytes), (_, again)) in first_report.iter().zip(&second_report) {
+        assert!(bytes == again, "report/{name} differs between two runs of the same export");
+    }
     assert_eq!(read(&out.join("latest/kpi.csv")), first_kpi);
     assert_eq!(std::fs::read(out.join("latest/kpi.parquet")).unwrap(), first);
     // One file per date, one copy of the rows; an earlier date does not move latest.
