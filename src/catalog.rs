@@ -512,7 +512,7 @@ fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(Str
 }
 
 pub fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+    d.to_epoch_days()
 }
 
 fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {

@@ -299,8 +299,7 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
         let schema = reader.schema();
         let mut batches = reader.map(|b| b.map_err(|e| unreadable(&e))).collect::<Result<Vec<_>>>()?;
         match batches.len() {
-            0 => Ok(RecordBatch::new_empty(schema)),
-            1 => Ok(batches.pop().expect("one batch")),
+            0 | 1 => Ok(batches.pop().unwrap_or_else(|| RecordBatch::new_empty(schema))),
             _ => concat_batches(&schema, &batches).map_err(|e| unreadable(&e)),
         }
     };
@@ -477,10 +476,9 @@ fn copenhagen(micros: i64) -> std::result::Result<DateTime<chrono_tz::Tz>, Strin
 }
 
 fn zoned_to_date(array: &ArrayRef, unit: TimeUnit) -> std::result::Result<ArrayRef, String> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let days = instants_micros(array, unit)?
         .into_iter()
-        .map(|v| v.map(|m| copenhagen(m).map(|t| (t.date_naive() - epoch).num_days() as i32)).transpose())
+        .map(|v| v.map(|m| copenhagen(m).map(|t| t.date_naive().to_epoch_days())).transpose())
         .collect::<std::result::Result<Date32Array, String>>()?;
     Ok(Arc::new(days))
 }

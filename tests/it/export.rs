@@ -76,6 +76,22 @@ fn base_export(dir: &Path) {
     );
 }
 
+/// The base export's measures as a folder (`measures/`), empty: the caller writes its files.
+fn measures_as_folder(dir: &Path) -> std::path::PathBuf {
+    std::fs::remove_file(dir.join("measures.parquet")).unwrap();
+    dir.join("measures")
+}
+
+/// The required columns of one measure of the base export's case C1.
+fn one_measure(id: &str, paragraph: &str, started_on: &str) -> Vec<(&'static str, ArrayRef)> {
+    vec![
+        ("measure_id", s(&[id])),
+        ("case_id", s(&["C1"])),
+        ("paragraph", s(&[paragraph])),
+        ("started_on", d(&[started_on])),
+    ]
+}
+
 fn load_err(dir: &Path) -> String {
     let err = CheckedExport::load(dir).expect_err("the export should be refused");
     assert_eq!(err.exit_code(), 2, "{err}");
@@ -162,28 +178,12 @@ fn integer_ids_and_timestamps_are_converted() {
 fn a_table_may_be_a_folder_whose_files_differ_in_optional_columns() {
     let tmp = tempfile::tempdir().unwrap();
     base_export(tmp.path());
-    std::fs::remove_file(tmp.path().join("measures.parquet")).unwrap();
-    let dir = tmp.path().join("measures");
-    write(
-        &dir.join("2024.parquet"),
-        vec![
-            ("measure_id", s(&["M1"])),
-            ("case_id", s(&["C1"])),
-            ("paragraph", s(&["SEL:52.3"])),
-            ("started_on", d(&["2024-02-01"])),
-        ],
-    );
-    write(
-        &dir.join("2025.parquet"),
-        vec![
-            ("measure_id", s(&["M2"])),
-            ("case_id", s(&["C1"])),
-            ("paragraph", s(&["BL:32"])),
-            ("started_on", d(&["2025-02-01"])),
-            ("acute", Arc::new(BooleanArray::from(vec![Some(true)])) as ArrayRef),
-            ("ended_on", d(&["2025-03-01"])),
-        ],
-    );
+    let dir = measures_as_folder(tmp.path());
+    write(&dir.join("2024.parquet"), one_measure("M1", "SEL:52.3", "2024-02-01"));
+    let mut later = one_measure("M2", "BL:32", "2025-02-01");
+    later.push(("acute", Arc::new(BooleanArray::from(vec![Some(true)])) as ArrayRef));
+    later.push(("ended_on", d(&["2025-03-01"])));
+    write(&dir.join("2025.parquet"), later);
     let export = CheckedExport::load(tmp.path()).unwrap();
     assert_eq!(strings(&export, "measures", "measure_id"), vec![Some("M1".into()), Some("M2".into())]);
     assert_eq!(dates(&export, "measures", "ended_on"), vec![None, Some("2025-03-01".into())]);
@@ -197,17 +197,8 @@ fn a_table_may_be_a_folder_whose_files_differ_in_optional_columns() {
 fn a_folder_reached_twice_through_links_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     base_export(tmp.path());
-    std::fs::remove_file(tmp.path().join("measures.parquet")).unwrap();
-    let dir = tmp.path().join("measures");
-    write(
-        &dir.join("2025.parquet"),
-        vec![
-            ("measure_id", s(&["M1"])),
-            ("case_id", s(&["C1"])),
-            ("paragraph", s(&["SEL:52.3"])),
-            ("started_on", d(&["2025-02-01"])),
-        ],
-    );
+    let dir = measures_as_folder(tmp.path());
+    write(&dir.join("2025.parquet"), one_measure("M1", "SEL:52.3", "2025-02-01"));
     std::os::unix::fs::symlink(&dir, dir.join("again")).unwrap();
     let err = load_err(tmp.path());
     assert!(err.contains("measures/again") && err.contains("reached a second time through a link"), "{err}");
