@@ -39,9 +39,9 @@ events_table AS (
     SELECT bool_or(present) AS present FROM export_tables WHERE table_name = 'case_events'
 ),
 checklist AS (
-    SELECT c.* EXCLUDE (first_target_group_clarification_on, first_consultation_on,
+    SELECT c.* EXCLUDE (events_present, first_target_group_clarification_on, first_consultation_on,
                         first_decision_with_guidance_on, first_completed_on),
-           c.active_measures > 0 AND x.present AS checklist_applies,
+           c.active_measures > 0 AND c.events_present AS checklist_applies,
            coalesce(c.first_completed_on <= c.as_of, false)
                OR coalesce(c.first_target_group_clarification_on <= c.as_of, false) AS investigated,
            h.case_key IS NOT NULL AS child_heard,
@@ -49,17 +49,20 @@ checklist AS (
            coalesce(c.first_decision_with_guidance_on <= c.as_of, false) AS decision_with_guidance,
            NOT c.plan_missing AS plan,
            c.follow_ups_overdue = 0 AS followed_up
-    -- events_table (one row) first: the engine builds the cross join's small side. The
-    -- first dates are joined from their side (a right join), so the hash table is built
-    -- on one row per case rather than on the (as-of, case) rows, several per case.
-    FROM events_table x
-    CROSS JOIN (
-        SELECT c.*, e.first_target_group_clarification_on, e.first_consultation_on,
-               e.first_decision_with_guidance_on, e.first_completed_on
-        FROM first_dates e
-        RIGHT JOIN case_compliance c ON e.case_key = c.case_key
-    ) c
-    LEFT JOIN heard h ON h.as_of = c.as_of AND h.case_key = c.case_key
+    -- Each join is written from its small side (a right join), so its hash table is built
+    -- there: events_table (one row) for the cross join, the first dates (one row per case)
+    -- and the heard cases (two columns) rather than the wide (as-of, case) rows.
+    FROM heard h
+    RIGHT JOIN (
+        SELECT c.*, x.present AS events_present
+        FROM events_table x
+        CROSS JOIN (
+            SELECT c.*, e.first_target_group_clarification_on, e.first_consultation_on,
+                   e.first_decision_with_guidance_on, e.first_completed_on
+            FROM first_dates e
+            RIGHT JOIN case_compliance c ON e.case_key = c.case_key
+        ) c
+    ) c ON h.as_of = c.as_of AND h.case_key = c.case_key
 )
 SELECT *,
        investigated AND child_heard AND parties_consulted AND decision_with_guidance AND plan AND followed_up AS lawful
