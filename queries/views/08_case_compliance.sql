@@ -4,9 +4,10 @@
 -- summed in whole øre: a sum of binary floating-point amounts depends on the order rows
 -- come in, and recovery_cases orders by it).
 -- The case's plan-requiring measures, follow-up measures and open investigations are
--- gathered as facts and counted in one aggregation, then joined to the active cases once
--- (three aggregations and three joins cost twice as much). Joins and groups use the
--- integer case_key, not the string case_id.
+-- gathered as facts beside the active case itself and counted in one aggregation, which
+-- keeps the active cases (three aggregations and three joins cost twice as much, and a
+-- join of the counts to the active cases built its hash table on the (as-of, case) rows).
+-- Joins and groups use the integer case_key, not the string case_id.
 WITH facts AS (
     -- Every active measure: counted (the lawful-case audit needs cases with one), with its
     -- acute flag and monthly cost; a plan-requiring one whose plan is due by the as-of date
@@ -16,14 +17,19 @@ WITH facts AS (
            CASE WHEN needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on) THEN 1 ELSE 0 END AS plan_measures,
            CASE WHEN needs_plan AND plan_due_on <= as_of AND (ended_on IS NULL OR ended_on >= plan_due_on) THEN plan_due_on END AS plan_due_on,
            0 AS follow_up_measures, 0 AS follow_up_overdue, CAST(NULL AS DATE) AS follow_up_due_on,
-           0 AS investigations, 0 AS investigation_overdue, CAST(NULL AS DATE) AS deadline_on
+           0 AS investigations, 0 AS investigation_overdue, CAST(NULL AS DATE) AS deadline_on,
+           0 AS active_case
     FROM active_measures
     UNION ALL
-    SELECT as_of, case_key, 0, false, 0, 0, NULL, 1, CASE WHEN overdue THEN 1 ELSE 0 END, follow_up_due_on, 0, 0, NULL
+    SELECT as_of, case_key, 0, false, 0, 0, NULL, 1, CASE WHEN overdue THEN 1 ELSE 0 END, follow_up_due_on, 0, 0, NULL, 0
     FROM follow_up_due
     UNION ALL
-    SELECT as_of, case_key, 0, false, 0, 0, NULL, 0, 0, NULL, 1, CASE WHEN within_limit THEN 0 ELSE 1 END, deadline_on
+    SELECT as_of, case_key, 0, false, 0, 0, NULL, 0, 0, NULL, 1, CASE WHEN within_limit THEN 0 ELSE 1 END, deadline_on, 0
     FROM open_investigations
+    UNION ALL
+    -- The active case itself: the cases the view has a row for.
+    SELECT as_of, case_key, 0, false, 0, 0, NULL, 0, 0, NULL, 0, 0, NULL, 1
+    FROM active_cases
 ),
 per_case AS (
     SELECT as_of, case_key,
@@ -40,6 +46,7 @@ per_case AS (
            min(deadline_on) AS investigation_deadline_on
     FROM facts
     GROUP BY as_of, case_key
+    HAVING sum(active_case) > 0
 )
 SELECT
     c.as_of,
@@ -63,11 +70,13 @@ SELECT
     coalesce(c.active_measures, 0) AS active_measures,
     coalesce(c.any_acute, false) AS any_acute,
     CAST(coalesce(c.active_monthly_cost_ore, 0) AS DOUBLE) / 100 AS active_monthly_cost_dkk
--- The first plans are joined from their side (a right join): the hash table is built on
--- one row per case with a plan, not on the (as-of, case) rows.
+-- Each (as-of, case) row takes its case's columns, and its first plan, from one row per
+-- case: both joins are written from that side (right joins), so their hash tables hold
+-- the cases (a million at scale 100), not the (as-of, case) rows (five million at 13 dates).
 FROM case_first_plans fp
 RIGHT JOIN (
-    SELECT a.*, p.* EXCLUDE (as_of, case_key)
-    FROM active_cases a
-    LEFT JOIN per_case p ON p.as_of = a.as_of AND p.case_key = a.case_key
+    SELECT p.as_of, k.case_id, k.case_key, k.child_id, k.unit_id, k.caseworker_id, k.opened_on, k.closed_on,
+           k.target_group, p.* EXCLUDE (as_of, case_key)
+    FROM cases k
+    RIGHT JOIN per_case p ON k.case_key = p.case_key
 ) c ON fp.case_key = c.case_key
