@@ -296,7 +296,7 @@ impl Catalog {
         if !self.as_of.is_empty() && dates.iter().eq(self.as_of.iter()) {
             return Ok(());
         }
-        let days: Date32Array = dates.iter().map(|d| Some(days_since_epoch(*d))).collect();
+        let days: Date32Array = dates.iter().map(|d| Some(d.to_epoch_days())).collect();
         let schema = Arc::new(Schema::new(vec![Field::new("as_of", DataType::Date32, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).map_err(internal)?;
         register(&self.ctx, "as_of_dates", batch)?;
@@ -344,8 +344,8 @@ impl Catalog {
             ],
             vec![
                 Arc::new(StringArray::from_iter_values(pairs.iter().map(|(v, _, _)| v.as_str()))),
-                Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, t, _)| days_since_epoch(*t)))),
-                Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, _, at)| days_since_epoch(*at)))),
+                Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, t, _)| t.to_epoch_days()))),
+                Arc::new(Date32Array::from_iter_values(pairs.iter().map(|(_, _, at)| at.to_epoch_days()))),
             ],
         )?;
         let mapping_table = register(&self.ctx, "other_dates", mapping)?;
@@ -509,10 +509,6 @@ fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(Str
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::clone(&table))?;
     Ok((name.to_string(), table))
-}
-
-pub fn days_since_epoch(d: NaiveDate) -> i32 {
-    d.to_epoch_days()
 }
 
 fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
@@ -697,7 +693,7 @@ fn recovery_milestone_rules(rules: &Rules) -> Result<RecordBatch> {
         ],
         vec![
             Arc::new(StringArray::from_iter_values(m.iter().map(|m| m.unit_id.as_str()))),
-            Arc::new(Date32Array::from_iter_values(m.iter().map(|m| days_since_epoch(m.on)))),
+            Arc::new(Date32Array::from_iter_values(m.iter().map(|m| m.on.to_epoch_days()))),
             Arc::new(Int64Array::from_iter_values(m.iter().map(|m| m.max_remaining))),
         ],
     )
@@ -710,7 +706,7 @@ fn closed_days(rules: &Rules) -> Result<RecordBatch> {
     batch(
         vec![Field::new("day", DataType::Date32, false), strings("name", false)],
         vec![
-            Arc::new(Date32Array::from_iter_values(days.iter().map(|(d, _)| days_since_epoch(*d)))),
+            Arc::new(Date32Array::from_iter_values(days.iter().map(|(d, _)| d.to_epoch_days()))),
             Arc::new(StringArray::from_iter_values(days.iter().map(|(_, n)| n.as_str()))),
         ],
     )

@@ -20,7 +20,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use crate::catalog::{Catalog, days_since_epoch};
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::kpi::KpiRow;
 use crate::validate::write_file;
@@ -46,7 +46,7 @@ pub fn schema() -> SchemaRef {
 /// equal order give equal bytes.
 pub fn kpi_parquet(rows: &[KpiRow]) -> Result<Vec<u8>> {
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| days_since_epoch(r.as_of)))),
+        Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.as_of.to_epoch_days()))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.unit_id.as_str()))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.kpi_id.as_str()))),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.numerator))),

@@ -75,8 +75,8 @@ SELECT
 -- the cases (a million at scale 100), not the (as-of, case) rows (five million at 13 dates).
 FROM case_first_plans fp
 RIGHT JOIN (
-    SELECT p.as_of, k.case_id, k.case_key, k.child_id, k.unit_id, k.caseworker_id, k.opened_on, k.closed_on,
-           k.target_group, p.* EXCLUDE (as_of, case_key)
+    SELECT p.as_of, k.case_id, k.case_key, k.child_id, k.unit_id, k.caseworker_id, k.opened_on, k.target_group,
+           p.* EXCLUDE (as_of, case_key)
     FROM cases k
     RIGHT JOIN per_case p ON k.case_key = p.case_key
 ) c ON fp.case_key = c.case_key

@@ -11,7 +11,7 @@ use datafusion::scalar::ScalarValue;
 
 use chrono::NaiveDate;
 
-use crate::catalog::{Catalog, days_since_epoch};
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 
 /// One cell's value as the statement gave it.
@@ -42,7 +42,7 @@ pub(crate) async fn statement(
         .ok_or_else(|| Error::Internal(format!("no statement queries/statements/{name}.sql")))?;
     let mut df = catalog.ctx.sql(sql).await.map_err(|e| Error::Internal(format!("statement {name}: {e}")))?;
     if let Some(date) = as_of {
-        df = df.with_param_values(vec![ScalarValue::Date32(Some(days_since_epoch(date)))])?;
+        df = df.with_param_values(vec![ScalarValue::Date32(Some(date.to_epoch_days()))])?;
     }
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let started = std::time::Instant::now();
