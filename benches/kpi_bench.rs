@@ -11,7 +11,7 @@
 //!
 //! `duckdb` runs `benches/duckdb/compare.py` at scale 100 on the by-year and random
 //! exports: the five core KPIs in DuckDB on the same files, checked row for row against
-//! `cwkpi kpi`, both timed, the ratio printed (needs Python's `duckdb` package).
+//! `cwkpi kpi --kpi core`, both timed, the ratio printed (needs Python's `duckdb` package).
 //!
 //! The results go to stdout as a markdown table and, with --write-readme, replace the
 //! part of that file between the `<!-- results:begin -->` and `<!-- results:end -->` lines.
@@ -246,22 +246,15 @@ fn cases(options: &Options, scale: u32, order: &str, dir: &Path) -> Vec<Case> {
         cases.push(Case { name: "KPIs, one as-of date", scale, order: order.clone(), args: kpi(&[]), target });
     }
     if wanted("kpi-core") && scale == 100 && first_order {
-        // The same export without the further tables (docs/export.md): what the core KPIs cost
-        // alone, the yardstick of the further tables' cost.
-        match core_only(dir) {
-            Ok(core) => {
-                let core = core.display().to_string();
-                let args = ["kpi", "--exports", &core, "--as-of", AS_OF, "--format", "csv"].map(String::from).to_vec();
-                cases.push(Case {
-                    name: "KPIs, one as-of date, core tables only",
-                    scale,
-                    order: order.clone(),
-                    args,
-                    target: None,
-                });
-            }
-            Err(e) => eprintln!("kpi-core skipped: {e}"),
-        }
+        // The five core KPIs alone (`--kpi core`, the further tables unread): the work the
+        // DuckDB comparison does, and the yardstick of the further tables' cost.
+        cases.push(Case {
+            name: "KPIs, one as-of date, `--kpi core`",
+            scale,
+            order: order.clone(),
+            args: kpi(&["--kpi", "core"]),
+            target: None,
+        });
     }
     if wanted("trend") {
         let target = (scale == 100).then_some(Target { wall_seconds: 5.0, peak_rss_gb: None });
@@ -290,23 +283,6 @@ fn cases(options: &Options, scale: u32, order: &str, dir: &Path) -> Vec<Case> {
         });
     }
     cases
-}
-
-/// A sibling folder of links to the export's eight core tables.
-fn core_only(dir: &Path) -> Result<PathBuf, String> {
-    let core = dir.with_file_name(format!("{}-core", dir.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
-    std::fs::create_dir_all(&core).map_err(|e| format!("cannot create {}: {e}", core.display()))?;
-    for spec in cwkpi::contract::TABLES.iter().filter(|t| t.core) {
-        // A table is one file, or a folder of files (one per year).
-        for name in [format!("{}.parquet", spec.name), spec.name.to_string()] {
-            let link = core.join(&name);
-            if dir.join(&name).exists() && !link.exists() {
-                std::os::unix::fs::symlink(dir.join(&name), &link)
-                    .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
-            }
-        }
-    }
-    Ok(core)
 }
 
 fn measure(options: &Options, case: &Case) -> Result<Vec<Measurement>, String> {

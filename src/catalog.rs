@@ -377,15 +377,16 @@ impl Catalog {
 
     /// Runs one read-only statement (no DDL, DML or SET).
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        collect_with_columns(self.read_only(sql).await?).await
+    }
+
+    /// Plans one read-only statement (no DDL, DML or SET).
+    async fn read_only(&self, sql: &str) -> Result<datafusion::dataframe::DataFrame> {
         let options = datafusion::execution::context::SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let df = self.ctx.sql_with_options(sql, options).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        // An empty result still has columns: keep them so outputs show a header.
-        Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
+        Ok(self.ctx.sql_with_options(sql, options).await?)
     }
 
     /// Runs each statement of a script (separated by `;`), read-only, in order.
@@ -409,6 +410,26 @@ impl Catalog {
     pub async fn kpi_rows(&self) -> Result<Vec<crate::kpi::KpiRow>> {
         crate::kpi::rows_from_batches(&self.statement("kpi_table").await?)
     }
+
+    /// The KPI table's rows of `kpis` only. The filter reaches the items' branches, so
+    /// the engine leaves out the work of the KPIs not asked for where it can tell.
+    pub async fn kpi_table_of(&self, kpis: &[&crate::kpi::KpiDefinition]) -> Result<Vec<RecordBatch>> {
+        let sql = crate::queries::statement("kpi_table")
+            .ok_or_else(|| internal("no statement queries/statements/kpi_table.sql"))?;
+        let mut df = self.read_only(sql).await?;
+        if kpis.len() < crate::kpi::DEFINITIONS.len() {
+            let ids = kpis.iter().map(|d| datafusion::prelude::lit(d.id)).collect();
+            df = df.filter(datafusion::prelude::col("kpi_id").in_list(ids, false))?;
+        }
+        collect_with_columns(df).await
+    }
+}
+
+/// A result's batches; an empty result still has its columns, so outputs show a header.
+async fn collect_with_columns(df: datafusion::dataframe::DataFrame) -> Result<Vec<RecordBatch>> {
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
 }
 
 /// All views computed at the catalog's as-of dates, in load order.

@@ -20,11 +20,15 @@ pub struct KpiDefinition {
     pub description: &'static str,
     /// Danish label for reports.
     pub label_da: &'static str,
+    /// The further tables (docs/export.md) its items come from: a `cwkpi kpi --kpi`
+    /// selection reads only the further tables its KPIs name.
+    pub further_tables: &'static [&'static str],
 }
 
 pub const DEFINITIONS: &[KpiDefinition] = &[
     KpiDefinition {
         id: "plan_coverage",
+        further_tables: &[],
         plan_item: Some(15),
         lower_is_better: false,
         in_kroner: false,
@@ -33,6 +37,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "plan_on_time",
+        further_tables: &[],
         plan_item: Some(15),
         lower_is_better: false,
         in_kroner: false,
@@ -41,6 +46,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "follow_up_on_time",
+        further_tables: &[],
         plan_item: Some(16),
         lower_is_better: false,
         in_kroner: false,
@@ -49,6 +55,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "investigation_within_limit",
+        further_tables: &[],
         plan_item: Some(17),
         lower_is_better: false,
         in_kroner: false,
@@ -57,6 +64,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "investigation_completed_within_limit",
+        further_tables: &[],
         plan_item: Some(17),
         lower_is_better: false,
         in_kroner: false,
@@ -65,6 +73,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "decision_within_deadline",
+        further_tables: &["decisions"],
         plan_item: Some(12),
         lower_is_better: false,
         in_kroner: false,
@@ -73,6 +82,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "delay_letter_sent",
+        further_tables: &["decisions"],
         plan_item: Some(12),
         lower_is_better: false,
         in_kroner: false,
@@ -81,6 +91,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "notification_assessed_in_time",
+        further_tables: &["notifications"],
         plan_item: None,
         lower_is_better: false,
         in_kroner: false,
@@ -89,6 +100,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "notification_receipt_confirmed",
+        further_tables: &["notifications"],
         plan_item: None,
         lower_is_better: false,
         in_kroner: false,
@@ -97,6 +109,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "complaints_formalitet",
+        further_tables: &["complaints"],
         plan_item: Some(13),
         lower_is_better: true,
         in_kroner: false,
@@ -105,6 +118,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "complaints_realitet",
+        further_tables: &["complaints"],
         plan_item: Some(13),
         lower_is_better: true,
         in_kroner: false,
@@ -113,6 +127,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "lawful_case",
+        further_tables: &["case_events"],
         plan_item: None,
         lower_is_better: false,
         in_kroner: false,
@@ -121,6 +136,7 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
     KpiDefinition {
         id: "budget_forecast",
+        further_tables: &["budgets", "postings"],
         plan_item: None,
         lower_is_better: true,
         in_kroner: true,
@@ -129,13 +145,35 @@ pub const DEFINITIONS: &[KpiDefinition] = &[
     },
 ];
 
-/// The further tables `cwkpi kpi` may leave unread in the export `dir`: the postings (the
-/// largest table of an export) unless it has budgets, whose actuals they are. Without
-/// budgets `budget_forecast` has nothing to measure and reads no posting.
-pub fn tables_no_kpi_reads(dir: &std::path::Path) -> Result<&'static [&'static str]> {
+/// The KPIs a `cwkpi kpi --kpi` selection names, in plan order: ids of `DEFINITIONS`, or
+/// `core` for the five core KPIs. An empty selection is every KPI.
+pub fn select(names: &[String]) -> Result<Vec<&'static KpiDefinition>> {
+    if let Some(unknown) = names.iter().find(|n| *n != CORE && !DEFINITIONS.iter().any(|d| d.id == n.as_str())) {
+        let known: Vec<&str> = DEFINITIONS.iter().map(|d| d.id).collect();
+        return Err(Error::Usage(format!("--kpi {unknown}: no such KPI; give {CORE} or any of {}", known.join(", "))));
+    }
+    let named = |d: &KpiDefinition| {
+        names.is_empty() || names.iter().any(|n| n == d.id || (n == CORE && crate::rules::CORE_KPI_IDS.contains(&d.id)))
+    };
+    Ok(DEFINITIONS.iter().filter(|d| named(d)).collect())
+}
+
+/// `--kpi core`: the five core KPIs.
+const CORE: &str = "core";
+
+/// The further tables `cwkpi kpi` may leave unread in the export `dir` when it computes
+/// `kpis`: those none of them reads, and the postings (the largest table of an export)
+/// unless the export has budgets, whose actuals they are: without budgets
+/// `budget_forecast` has nothing to measure.
+pub fn tables_no_kpi_reads(dir: &std::path::Path, kpis: &[&KpiDefinition]) -> Result<Vec<&'static str>> {
     let budgets = crate::contract::table("budgets").ok_or_else(|| Error::Internal("no budgets table".into()))?;
     let has_budgets = dir.is_dir() && crate::export::table_files(dir, budgets)?.is_some();
-    Ok(if has_budgets { &[] } else { &["postings"] })
+    let read = |table: &str| kpis.iter().any(|d| d.further_tables.contains(&table));
+    Ok(crate::contract::TABLES
+        .iter()
+        .filter(|t| !t.core && (!read(t.name) || (t.name == "postings" && !has_budgets)))
+        .map(|t| t.name)
+        .collect())
 }
 
 /// One row of the KPI table.

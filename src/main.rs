@@ -37,6 +37,10 @@ enum Command {
         /// the 12-week trend.
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=520))]
         weeks: u32,
+        /// Only these KPIs (ids of docs/kpis.md, comma-separated; `core`: the five core
+        /// ones). Further tables none of them reads are left unread.
+        #[arg(long = "kpi", value_name = "ID", value_delimiter = ',')]
+        kpis: Vec<String>,
     },
     /// Run read-only SQL against the views (no DDL or DML).
     Sql {
@@ -403,10 +407,11 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Kpi { common, format, weeks } => {
-            let unread = cwkpi::kpi::tables_no_kpi_reads(&common.exports)?;
-            let catalog = common.catalog_weeks(weeks, unread).await?;
-            let batches = catalog.statement("kpi_table").await?;
+        Command::Kpi { common, format, weeks, kpis } => {
+            let kpis = cwkpi::kpi::select(&kpis)?;
+            let unread = cwkpi::kpi::tables_no_kpi_reads(&common.exports, &kpis)?;
+            let catalog = common.catalog_weeks(weeks, &unread).await?;
+            let batches = catalog.kpi_table_of(&kpis).await?;
             let text = match format {
                 Format::Csv => {
                     let mut text = format!("{CSV_HEADER}\n");

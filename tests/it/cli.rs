@@ -349,3 +349,46 @@ fn validate_says_which_further_tables_are_absent() {
     }
     assert!(!text.lines().any(|l| l.starts_with("decisions") && l.contains("absent")), "{text}");
 }
+
+/// `cwkpi kpi --kpi` gives the full table's rows of the KPIs it names, and reads only the
+/// further tables they count: the sample export counts items for every KPI, so a KPI that
+/// read a table its definition does not name would lose them and differ here.
+#[test]
+fn a_kpi_selection_gives_the_full_tables_rows_and_reads_only_its_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let export = tmp.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    for file in std::fs::read_dir(&sample).unwrap() {
+        let file = file.unwrap();
+        std::fs::copy(file.path(), export.join(file.file_name())).unwrap();
+    }
+    let e = export.to_str().unwrap();
+    let kpi = |extra: &[&str]| {
+        let o = cwkpi(&[&["kpi", "--exports", e, "--as-of", "2026-11-22", "--format", "csv"], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+    };
+    let full = kpi(&[]);
+    let of = |ids: &[&str]| -> Vec<String> {
+        full.iter().filter(|l| ids.contains(&l.split(',').nth(2).unwrap())).cloned().collect()
+    };
+    for d in cwkpi::kpi::DEFINITIONS {
+        let rows = of(&[d.id]);
+        assert!(rows.iter().any(|l| l.split(',').nth(4) != Some("0")), "{} counts nothing in the sample", d.id);
+        assert_eq!(kpi(&["--kpi", d.id]), rows, "{}", d.id);
+    }
+    let core = kpi(&["--kpi", "core"]);
+    assert_eq!(core, of(cwkpi::rules::CORE_KPI_IDS));
+    assert_eq!(kpi(&["--kpi", "plan_on_time,complaints_realitet"]), of(&["plan_on_time", "complaints_realitet"]));
+
+    // A damaged file of a table the core KPIs do not read stops the full table, not theirs.
+    std::fs::write(export.join("decisions.parquet"), b"not parquet").unwrap();
+    let o = cwkpi(&["kpi", "--exports", e, "--as-of", "2026-11-22", "--format", "csv"]);
+    assert!(!o.status.success() && stderr(&o).contains("decisions.parquet"), "{}", stderr(&o));
+    assert_eq!(kpi(&["--kpi", "core"]), core);
+
+    let o = cwkpi(&["kpi", "--exports", e, "--kpi", "plan_coverage,nope"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(stderr(&o).contains("--kpi nope: no such KPI"), "{}", stderr(&o));
+}
