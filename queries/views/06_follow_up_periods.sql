@@ -15,12 +15,10 @@ WITH relevant_measures AS (
       AND (m.ended_on IS NULL OR m.ended_on >= (SELECT min(as_of) FROM as_of_dates))
 ),
 period_starts AS (
-    SELECT measure_id, measure_key, case_id, case_key, unit_id, paragraph, started_on, ended_on,
-           started_on AS from_on, CAST(NULL AS DATE) AS last_follow_up_on, CAST(NULL AS DATE) AS set_next_due_on
+    SELECT measure_key, started_on AS from_on, CAST(NULL AS DATE) AS last_follow_up_on, CAST(NULL AS DATE) AS set_next_due_on
     FROM relevant_measures
     UNION ALL
-    SELECT m.measure_id, m.measure_key, m.case_id, m.case_key, m.unit_id, m.paragraph, m.started_on, m.ended_on,
-           f.performed_on AS from_on, f.performed_on AS last_follow_up_on, f.next_due_on AS set_next_due_on
+    SELECT m.measure_key, f.performed_on AS from_on, f.performed_on AS last_follow_up_on, f.next_due_on AS set_next_due_on
     FROM relevant_measures m
     JOIN follow_ups f
       ON f.case_key = m.case_key
@@ -38,22 +36,24 @@ periods AS (
     WINDOW w AS (ORDER BY measure_key, from_on, last_follow_up_on NULLS FIRST, set_next_due_on NULLS FIRST)
 )
 SELECT
-    p.measure_id,
-    p.case_id,
-    p.case_key,
-    p.unit_id,
-    p.paragraph,
-    p.started_on,
-    p.ended_on,
+    m.measure_id,
+    m.case_id,
+    m.case_key,
+    m.unit_id,
+    m.paragraph,
+    m.started_on,
+    m.ended_on,
     p.from_on,
     p.until_on,
     p.last_follow_up_on,
     p.set_next_due_on,
     CASE
-        WHEN p.last_follow_up_on IS NULL THEN p.started_on + r.follow_up_first
+        WHEN p.last_follow_up_on IS NULL THEN m.started_on + r.follow_up_first
         WHEN p.set_next_due_on IS NOT NULL THEN p.set_next_due_on
         ELSE p.last_follow_up_on + r.follow_up_every
     END AS follow_up_due_on
--- rule_params (one row) first: the engine builds the cross join's small side.
+-- rule_params (one row) first: the engine builds the cross join's small side. The measures'
+-- ids and unit join the periods at the end, so the window's sort moves keys and dates only.
 FROM rule_params r
 CROSS JOIN periods p
+JOIN relevant_measures m ON m.measure_key = p.measure_key
