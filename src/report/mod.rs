@@ -83,15 +83,21 @@ pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> 
     };
     write("index.html", &html::index_page(&env, &ctx)?)?;
     files += 1;
-    // Pages and workbooks are independent: write them on every core.
+    // Pages and workbooks are independent: write them on every core. Each writer takes
+    // the next unit when it is done with one: the units come parents first, and a
+    // parent's workbook holds its whole subtree (the organisation's is the largest by
+    // far), so dealing them out in turn left one writer with the largest and the next
+    // ones while the other waited.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(data.units.len().max(1));
+    let next_unit = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<usize>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
-                let (ctx, env, write, units) = (&ctx, &env, &write, &data.units);
+                let (ctx, env, write, units, next_unit) = (&ctx, &env, &write, &data.units, &next_unit);
                 s.spawn(move || -> Result<usize> {
                     let (mut written, mut html_time, mut xlsx_time) = (0, Duration::ZERO, Duration::ZERO);
-                    for unit in units.iter().skip(w).step_by(workers) {
+                    let claim = || units.get(next_unit.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                    while let Some(unit) = claim() {
                         let stem = file_stem(&unit.id);
                         let started = Instant::now();
                         write(&format!("{stem}.html"), &html::unit_page(env, ctx, unit)?)?;
