@@ -401,9 +401,14 @@ impl Catalog {
 
     /// Runs a named statement of `queries/statements/`.
     pub async fn statement(&self, name: &str) -> Result<Vec<RecordBatch>> {
+        collect_with_columns(self.planned_statement(name).await?).await
+    }
+
+    /// Plans a named statement of `queries/statements/`, read-only.
+    async fn planned_statement(&self, name: &str) -> Result<datafusion::dataframe::DataFrame> {
         let sql = crate::queries::statement(name)
             .ok_or_else(|| internal(format!("no statement queries/statements/{name}.sql")))?;
-        self.query(sql).await
+        self.read_only(sql).await
     }
 
     /// The KPI table for the catalog's as-of dates, in `cwkpi kpi` order.
@@ -414,9 +419,7 @@ impl Catalog {
     /// The KPI table's rows of `kpis` only. The filter reaches the items' branches, so
     /// the engine leaves out the work of the KPIs not asked for where it can tell.
     pub async fn kpi_table_of(&self, kpis: &[&crate::kpi::KpiDefinition]) -> Result<Vec<RecordBatch>> {
-        let sql = crate::queries::statement("kpi_table")
-            .ok_or_else(|| internal("no statement queries/statements/kpi_table.sql"))?;
-        let mut df = self.read_only(sql).await?;
+        let mut df = self.planned_statement("kpi_table").await?;
         if kpis.len() < crate::kpi::DEFINITIONS.len() {
             let ids = kpis.iter().map(|d| datafusion::prelude::lit(d.id)).collect();
             df = df.filter(datafusion::prelude::col("kpi_id").in_list(ids, false))?;
