@@ -50,17 +50,17 @@ per_case AS (
 )
 SELECT
     c.as_of,
-    c.case_id,
+    k.case_id,
     c.case_key,
-    c.unit_id,
-    c.caseworker_id,
-    c.child_id,
-    c.opened_on,
-    c.target_group,
+    k.unit_id,
+    k.caseworker_id,
+    k.child_id,
+    k.opened_on,
+    k.target_group,
     coalesce(c.measures_needing_plan, 0) > 0 AS plan_required,
     c.plan_due_on,
-    fp.first_plan_on,
-    coalesce(c.measures_needing_plan, 0) > 0 AND (fp.first_plan_on IS NULL OR fp.first_plan_on > c.as_of) AS plan_missing,
+    k.first_plan_on,
+    coalesce(c.measures_needing_plan, 0) > 0 AND (k.first_plan_on IS NULL OR k.first_plan_on > c.as_of) AS plan_missing,
     coalesce(c.measures_needing_follow_up, 0) AS measures_needing_follow_up,
     coalesce(c.follow_ups_overdue, 0) AS follow_ups_overdue,
     c.next_follow_up_due_on,
@@ -70,13 +70,14 @@ SELECT
     coalesce(c.active_measures, 0) AS active_measures,
     coalesce(c.any_acute, false) AS any_acute,
     CAST(coalesce(c.active_monthly_cost_ore, 0) AS DOUBLE) / 100 AS active_monthly_cost_dkk
--- Each (as-of, case) row takes its case's columns, and its first plan, from one row per
--- case: both joins are written from that side (right joins), so their hash tables hold
--- the cases (a million at scale 100), not the (as-of, case) rows (five million at 13 dates).
-FROM case_first_plans fp
-RIGHT JOIN (
-    SELECT p.as_of, k.case_id, k.case_key, k.child_id, k.unit_id, k.caseworker_id, k.opened_on, k.target_group,
-           p.* EXCLUDE (as_of, case_key)
-    FROM cases k
-    RIGHT JOIN per_case p ON k.case_key = p.case_key
-) c ON fp.case_key = c.case_key
+-- Each (as-of, case) row takes its case's columns and its first plan from one row per case,
+-- joined to the cases before they meet the (as-of, case) rows: one join of the wide rows
+-- rather than two, and it is written from the cases' side (a right join), so its hash table
+-- holds the cases (a million at scale 100), not the (as-of, case) rows (five million at 13
+-- dates).
+FROM (
+    SELECT k.case_id, k.case_key, k.child_id, k.unit_id, k.caseworker_id, k.opened_on, k.target_group, fp.first_plan_on
+    FROM case_first_plans fp
+    RIGHT JOIN cases k ON fp.case_key = k.case_key
+) k
+RIGHT JOIN per_case c ON k.case_key = c.case_key

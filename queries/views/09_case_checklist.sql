@@ -29,11 +29,20 @@ WITH first_dates AS (
     GROUP BY case_key
 ),
 heard AS (
-    SELECT DISTINCT d.as_of, e.case_key
-    FROM as_of_dates d
-    JOIN case_events e
-      ON e.kind = 'boernesamtale'
-     AND e.occurred_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
+    -- Each child conversation holds, as the case's latest one, from its date until the next
+    -- one's: at a date, the case's child was heard when its latest conversation by then is
+    -- in the window. One row per conversation, rather than one per date it covers, so the
+    -- join below hashes the conversations, not the (as-of, case) pairs. Only conversations
+    -- that can be in some date's window are kept; several on one date give the earlier
+    -- rows empty spans (heard_until = heard_on). One ordered window over all rows, as in
+    -- follow_up_periods.
+    SELECT case_key, occurred_on AS heard_on,
+           CASE WHEN lead(case_key) OVER w = case_key THEN lead(occurred_on) OVER w END AS heard_until
+    FROM case_events
+    WHERE kind = 'boernesamtale'
+      AND occurred_on >= (SELECT min(as_of) FROM as_of_dates) - INTERVAL '364 days'
+      AND occurred_on <= (SELECT max(as_of) FROM as_of_dates)
+    WINDOW w AS (ORDER BY case_key, occurred_on)
 ),
 events_table AS (
     SELECT bool_or(present) AS present FROM export_tables WHERE table_name = 'case_events'
@@ -51,7 +60,7 @@ checklist AS (
            c.follow_ups_overdue = 0 AS followed_up
     -- Each join is written from its small side (a right join), so its hash table is built
     -- there: events_table (one row) for the cross join, the first dates (one row per case)
-    -- and the heard cases (two columns) rather than the wide (as-of, case) rows.
+    -- and the conversations rather than the wide (as-of, case) rows.
     FROM heard h
     RIGHT JOIN (
         SELECT c.*, x.present AS events_present
@@ -62,7 +71,10 @@ checklist AS (
             FROM first_dates e
             RIGHT JOIN case_compliance c ON e.case_key = c.case_key
         ) c
-    ) c ON h.as_of = c.as_of AND h.case_key = c.case_key
+    ) c ON h.case_key = c.case_key
+       AND h.heard_on <= c.as_of
+       AND (h.heard_until IS NULL OR h.heard_until > c.as_of)
+       AND h.heard_on >= c.as_of - INTERVAL '364 days'
 )
 SELECT *,
        investigated AND child_heard AND parties_consulted AND decision_with_guidance AND plan AND followed_up AS lawful

@@ -8,11 +8,13 @@
 -- requires a plan, in follow_up_on_time when it has follow-up measures, and in lawful_case
 -- when the checklist applies (an active measure, and case events in the export), so its
 -- flags (1 = plan, 2 = follow-up, 4 = checklist) pick its KPIs from a short list by an
--- equi-join (a join on the flags themselves would be a nested loop over all cases).
+-- equi-join (a join on the flags themselves would be a nested loop over all cases). Each
+-- picked row carries its KPI's flag, and ok tests that flag (integers and booleans, where a
+-- CASE on the KPI's name compared strings row by row).
 SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
-       CASE k.kpi_id WHEN 'plan_coverage' THEN NOT c.plan_missing
-                     WHEN 'follow_up_on_time' THEN c.follow_ups_overdue = 0
-                     ELSE c.lawful END AS ok,
+       (k.kpi_flag = 1 AND NOT c.plan_missing)
+           OR (k.kpi_flag = 2 AND c.follow_ups_overdue = 0)
+           OR (k.kpi_flag = 4 AND c.lawful) AS ok,
        true AS in_denominator
 FROM (
     SELECT *, CASE WHEN plan_required THEN 1 ELSE 0 END
@@ -20,20 +22,27 @@ FROM (
               + CASE WHEN checklist_applies THEN 4 ELSE 0 END AS kpi_flags
     FROM case_checklist
 ) c
-JOIN (VALUES (1, 'plan_coverage'), (3, 'plan_coverage'), (5, 'plan_coverage'), (7, 'plan_coverage'),
-             (2, 'follow_up_on_time'), (3, 'follow_up_on_time'), (6, 'follow_up_on_time'), (7, 'follow_up_on_time'),
-             (4, 'lawful_case'), (5, 'lawful_case'), (6, 'lawful_case'), (7, 'lawful_case')) AS k(kpi_flags, kpi_id)
+JOIN (VALUES (1, 'plan_coverage', 1), (3, 'plan_coverage', 1), (5, 'plan_coverage', 1), (7, 'plan_coverage', 1),
+             (2, 'follow_up_on_time', 2), (3, 'follow_up_on_time', 2), (6, 'follow_up_on_time', 2), (7, 'follow_up_on_time', 2),
+             (4, 'lawful_case', 4), (5, 'lawful_case', 4), (6, 'lawful_case', 4), (7, 'lawful_case', 4)) AS k(kpi_flags, kpi_id, kpi_flag)
   ON k.kpi_flags = c.kpi_flags
 UNION ALL
-SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id,
-       coalesce(fp.first_plan_on <= m.plan_due_on, false), true
+-- Whether a measure's plan came in time does not depend on the date, so it is worked out
+-- once per measure whose due date falls in some date's window, before the dates meet them.
+SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id, m.plan_on_time, true
 FROM as_of_dates d
-JOIN measure_rules m
-  ON m.needs_plan
- AND m.started_on <= d.as_of
+JOIN (
+    SELECT m.unit_id, m.measure_id, m.case_id, m.started_on, m.plan_due_on,
+           coalesce(fp.first_plan_on <= m.plan_due_on, false) AS plan_on_time
+    FROM case_first_plans fp
+    RIGHT JOIN measure_rules m ON fp.case_key = m.case_key
+    WHERE m.needs_plan
+      AND (m.ended_on IS NULL OR m.ended_on >= m.plan_due_on)
+      AND m.plan_due_on >= (SELECT min(as_of) FROM as_of_dates) - INTERVAL '364 days'
+      AND m.plan_due_on <= (SELECT max(as_of) FROM as_of_dates)
+) m
+  ON m.started_on <= d.as_of
  AND m.plan_due_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
-LEFT JOIN case_first_plans fp ON fp.case_key = m.case_key
-WHERE m.ended_on IS NULL OR m.ended_on >= m.plan_due_on
 UNION ALL
 SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit, true
 FROM open_investigations
