@@ -19,20 +19,36 @@ WITH facts AS (
     FROM as_of_dates d
     CROSS JOIN caseworkers w
 ),
+per_unit AS (
+    -- Counted at each fact's own unit first, then summed up the tree: the tree's join then
+    -- repeats the few (unit, caseworker) counts, not every fact once per level.
+    SELECT as_of, unit_id, caseworker_id,
+           count(*) FILTER (WHERE kind = 'active_case') AS active_cases,
+           count(*) FILTER (WHERE kind = 'open_investigation') AS open_investigations,
+           count(*) FILTER (WHERE kind = 'overdue_item') AS overdue_items,
+           count(*) FILTER (WHERE kind = 'plan_coverage' AND ok) AS plan_coverage_numerator,
+           count(*) FILTER (WHERE kind = 'plan_coverage') AS plan_coverage_denominator,
+           count(*) FILTER (WHERE kind = 'follow_up_on_time' AND ok) AS follow_up_on_time_numerator,
+           count(*) FILTER (WHERE kind = 'follow_up_on_time') AS follow_up_on_time_denominator,
+           count(*) FILTER (WHERE kind = 'investigation_within_limit' AND ok) AS investigation_within_limit_numerator,
+           count(*) FILTER (WHERE kind = 'investigation_within_limit') AS investigation_within_limit_denominator
+    FROM facts
+    GROUP BY as_of, unit_id, caseworker_id
+),
 counted AS (
-    SELECT f.as_of, t.ancestor_id AS unit_id, f.caseworker_id,
-           count(*) FILTER (WHERE f.kind = 'active_case') AS active_cases,
-           count(*) FILTER (WHERE f.kind = 'open_investigation') AS open_investigations,
-           count(*) FILTER (WHERE f.kind = 'overdue_item') AS overdue_items,
-           count(*) FILTER (WHERE f.kind = 'plan_coverage' AND f.ok) AS plan_coverage_numerator,
-           count(*) FILTER (WHERE f.kind = 'plan_coverage') AS plan_coverage_denominator,
-           count(*) FILTER (WHERE f.kind = 'follow_up_on_time' AND f.ok) AS follow_up_on_time_numerator,
-           count(*) FILTER (WHERE f.kind = 'follow_up_on_time') AS follow_up_on_time_denominator,
-           count(*) FILTER (WHERE f.kind = 'investigation_within_limit' AND f.ok) AS investigation_within_limit_numerator,
-           count(*) FILTER (WHERE f.kind = 'investigation_within_limit') AS investigation_within_limit_denominator
-    FROM facts f
-    JOIN unit_tree t ON t.unit_id = f.unit_id
-    GROUP BY f.as_of, t.ancestor_id, f.caseworker_id
+    SELECT p.as_of, t.ancestor_id AS unit_id, p.caseworker_id,
+           sum(p.active_cases) AS active_cases,
+           sum(p.open_investigations) AS open_investigations,
+           sum(p.overdue_items) AS overdue_items,
+           sum(p.plan_coverage_numerator) AS plan_coverage_numerator,
+           sum(p.plan_coverage_denominator) AS plan_coverage_denominator,
+           sum(p.follow_up_on_time_numerator) AS follow_up_on_time_numerator,
+           sum(p.follow_up_on_time_denominator) AS follow_up_on_time_denominator,
+           sum(p.investigation_within_limit_numerator) AS investigation_within_limit_numerator,
+           sum(p.investigation_within_limit_denominator) AS investigation_within_limit_denominator
+    FROM per_unit p
+    JOIN unit_tree t ON t.unit_id = p.unit_id
+    GROUP BY p.as_of, t.ancestor_id, p.caseworker_id
 )
 SELECT c.as_of, c.unit_id, c.caseworker_id, w.name AS caseworker_name, w.unit_id AS caseworker_unit_id,
        c.active_cases, c.open_investigations, c.overdue_items,

@@ -17,12 +17,22 @@ WITH facts AS (
     UNION ALL
     SELECT as_of, unit_id, 0, 0, 0, 0, 0, 1 FROM finance_registered_not_paid
 ),
+per_unit AS (
+    -- Summed at each row's own unit first, then up the tree: the tree's join repeats the
+    -- units' sums, not every posting once per level.
+    SELECT as_of, unit_id,
+           sum(postings) AS postings, sum(spent) AS spent, sum(booked) AS booked,
+           sum(paid_without_measure) AS paid_without_measure, sum(paid_without_measure_ore) AS paid_without_measure_ore,
+           sum(registered_not_paid) AS registered_not_paid
+    FROM facts
+    GROUP BY as_of, unit_id
+),
 rolled_up AS (
     SELECT f.as_of, t.ancestor_id AS unit_id,
            sum(f.postings) AS postings, sum(f.spent) AS spent_ore, sum(f.booked) AS booked_on_case_ore,
            sum(f.paid_without_measure) AS paid_without_measure, sum(f.paid_without_measure_ore) AS paid_without_measure_ore,
            sum(f.registered_not_paid) AS registered_not_paid
-    FROM facts f
+    FROM per_unit f
     JOIN unit_tree t ON t.unit_id = f.unit_id
     GROUP BY f.as_of, t.ancestor_id
 )
