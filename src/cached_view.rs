@@ -8,8 +8,10 @@
 //! every query of a command. Computing such views once is much cheaper when they hold at
 //! most one row per export row. A wide dated view such as `case_compliance` is not cached:
 //! materialising all its columns for 13 dates cost more than recomputing the columns a
-//! query needs (measured: the 13-week trend took 10 s cached, 5.5 s not). Results stay in
-//! memory while they hold, outside the `--memory-limit` pool, like the export tables.
+//! query needs (measured: the 13-week trend took 10 s cached, 5.5 s not). At a single
+//! date, where several report statements read it, it can be kept (`Lifetime::SingleDate`).
+//! Results stay in memory while they hold, outside the `--memory-limit` pool, like the
+//! export tables.
 
 use std::sync::Arc;
 
@@ -29,6 +31,17 @@ pub enum Lifetime {
     Export,
     /// Depends on the as-of dates: computed again when they change.
     AsOfDates,
+    /// A wide dated view kept only while the catalog holds a single as-of date, where its
+    /// rows are few (one per active case) and several statements read it. Over several
+    /// dates it is recomputed per query, as an uncached view is (see above).
+    SingleDate,
+}
+
+impl Lifetime {
+    /// Whether a view of this lifetime is kept at `dates` as-of dates.
+    pub fn kept_at(self, dates: usize) -> bool {
+        self != Lifetime::SingleDate || dates == 1
+    }
 }
 
 /// The views whose result is kept: each is read by several other views or statements.
@@ -74,9 +87,24 @@ impl<C: ComputeOnce> Memoized<C> {
     async fn result(&self, state: &dyn Session) -> Result<&Arc<MemTable>> {
         self.result
             .get_or_try_init(|| async {
-                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), self.compute.compute(state).await?)?))
+                let partitions = self.compute.compute(state).await?;
+                // The executed plan may mark a column nullable where the view's own schema
+                // knows it is not (a coalesce, a comparison of non-null columns): the batches
+                // take the view's schema, which checks that such a column holds no null.
+                let partitions = partitions
+                    .into_iter()
+                    .map(|batches| batches.into_iter().map(|b| self.with_own_schema(b)).collect::<Result<Vec<_>>>())
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), partitions)?))
             })
             .await
+    }
+
+    fn with_own_schema(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        if batch.schema() == self.schema {
+            return Ok(batch);
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())?)
     }
 }
 
@@ -124,4 +152,60 @@ pub type CachedView = Memoized<ViewPlan>;
 pub fn cached_view(plan: LogicalPlan) -> CachedView {
     let schema = Arc::clone(plan.schema().inner());
     Memoized::new(schema, ViewPlan(plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::SessionContext;
+
+    #[test]
+    fn a_single_date_view_is_kept_at_one_date_only() {
+        assert!(Lifetime::SingleDate.kept_at(1));
+        assert!(!Lifetime::SingleDate.kept_at(13));
+        for lifetime in [Lifetime::Export, Lifetime::AsOfDates] {
+            assert!(lifetime.kept_at(1) && lifetime.kept_at(13));
+        }
+    }
+
+    /// Batches as a plan computed them: the column marked nullable.
+    #[derive(Debug)]
+    struct Computed(Vec<Option<i64>>);
+
+    #[async_trait]
+    impl ComputeOnce for Computed {
+        async fn compute(&self, _state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>> {
+            let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+            let column = Arc::new(Int64Array::from(self.0.clone()));
+            Ok(vec![vec![RecordBatch::try_new(schema, vec![column])?]])
+        }
+    }
+
+    fn view_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]))
+    }
+
+    #[tokio::test]
+    async fn computed_batches_take_the_views_own_schema() {
+        let state = SessionContext::new().state();
+        let view = Memoized::new(view_schema(), Computed(vec![Some(1), Some(2)]));
+        let table = view.result(&state).await.unwrap();
+        let plan = table.scan(&state, None, &[], None).await.unwrap();
+        let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await.unwrap();
+        assert_eq!(batches[0].schema(), view_schema());
+        assert_eq!(
+            batches[0].column(0).as_ref(),
+            &Int64Array::from(vec![1, 2]) as &dyn datafusion::arrow::array::Array
+        );
+    }
+
+    #[tokio::test]
+    async fn a_null_where_the_view_has_none_is_an_error() {
+        let state = SessionContext::new().state();
+        let view = Memoized::new(view_schema(), Computed(vec![Some(1), None]));
+        let err = view.result(&state).await.unwrap_err().to_string();
+        assert!(err.contains("non-nullable") && err.contains("'n'"), "{err}");
+    }
 }

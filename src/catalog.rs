@@ -311,8 +311,11 @@ impl Catalog {
                 .sql(view.sql)
                 .await
                 .map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
-            let provider: Arc<dyn TableProvider> =
-                if lifetime.is_some() { Arc::new(cached_view(df.into_unoptimized_plan())) } else { df.into_view() };
+            let provider: Arc<dyn TableProvider> = if lifetime.is_some_and(|l| l.kept_at(dates.len())) {
+                Arc::new(cached_view(df.into_unoptimized_plan()))
+            } else {
+                df.into_view()
+            };
             self.ctx.deregister_table(view.name.as_str())?;
             self.ctx.register_table(view.name.as_str(), provider)?;
         }

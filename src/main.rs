@@ -506,7 +506,11 @@ async fn run(cli: Cli) -> Result<()> {
             let rules = Rules::load(rules.as_deref())?;
             let loaded = cwkpi::memory_budget::load_export(&exports, &[], rules.open_end_sentinel, memory_limit)?;
             let export = loaded.export;
-            let options = EngineOptions { memory_limit: loaded.query_memory, ..Default::default() };
+            let options = EngineOptions {
+                memory_limit: loaded.query_memory,
+                cached_views: cwkpi::report::cached_views(),
+                ..Default::default()
+            };
             let mut catalog =
                 Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;

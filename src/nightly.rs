@@ -417,7 +417,7 @@ async fn produce(
     let engine = EngineOptions {
         memory_limit: query_memory,
         spill_dir: query_memory.map(|_| spill_dir(tmp)),
-        ..Default::default()
+        cached_views: crate::report::cached_views(),
     };
     if let Some(dir) = &engine.spill_dir {
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;

@@ -28,6 +28,7 @@ use serde::Serialize;
 pub use week::IsoWeek;
 
 use crate::Catalog;
+use crate::catalog::Lifetime;
 use crate::error::{Error, Result};
 
 /// Weeks in the trend: the report week and the 12 before it.
@@ -61,6 +62,14 @@ struct Manifest<'a> {
 
 pub const MANIFEST: &str = "report.json";
 pub const GENERATOR: &str = "cwkpi report";
+
+/// Views to keep in a catalog that writes reports (`EngineOptions::cached_views`): the
+/// report reads the case views at its one date in several statements (overdue items,
+/// caseworkers, the checklist, recovery), which would each compute them again. They are
+/// not kept over the trend's 13 dates, where one query reads them.
+pub fn cached_views() -> Vec<(String, Lifetime)> {
+    ["case_compliance", "case_checklist"].iter().map(|v| (v.to_string(), Lifetime::SingleDate)).collect()
+}
 
 /// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
 /// The catalog is left set to the report's 13 Sundays (its cached base views are kept).
