@@ -35,7 +35,7 @@ per_unit AS (
     FROM facts
     GROUP BY as_of, unit_id, caseworker_id
 ),
-counted AS (
+rolled_up AS (
     SELECT p.as_of, t.ancestor_id AS unit_id, p.caseworker_id,
            sum(p.active_cases) AS active_cases,
            sum(p.open_investigations) AS open_investigations,
@@ -61,5 +61,5 @@ SELECT c.as_of, c.unit_id, c.caseworker_id, w.name AS caseworker_name, w.unit_id
        c.investigation_within_limit_numerator, c.investigation_within_limit_denominator,
        CASE WHEN c.investigation_within_limit_denominator = 0 THEN NULL
             ELSE CAST(c.investigation_within_limit_numerator AS DOUBLE) / CAST(c.investigation_within_limit_denominator AS DOUBLE) END AS investigation_within_limit_share
-FROM counted c
+FROM rolled_up c
 LEFT JOIN caseworkers w ON w.caseworker_id = c.caseworker_id

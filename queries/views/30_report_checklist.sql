@@ -2,7 +2,7 @@
 -- One row per as-of date, unit and element, in checklist order (position 1–6); cases is the
 -- unit's cases with an active measure (the lawful_case denominator), missing those that
 -- fail the element. Units without such cases have no rows.
-WITH own_unit AS (
+WITH per_unit AS (
     -- Counted at each case's own unit first, then summed up the tree: the tree's join
     -- repeats the units' counts, not every case once per level.
     SELECT as_of, unit_id, count(*) AS cases,
@@ -15,7 +15,7 @@ WITH own_unit AS (
     FROM case_lawfulness
     GROUP BY as_of, unit_id
 ),
-per_unit AS (
+rolled_up AS (
     SELECT l.as_of, t.ancestor_id AS unit_id, sum(l.cases) AS cases,
            sum(l.investigated) AS investigated,
            sum(l.child_heard) AS child_heard,
@@ -23,7 +23,7 @@ per_unit AS (
            sum(l.decision_with_guidance) AS decision_with_guidance,
            sum(l.plan) AS plan,
            sum(l.followed_up) AS followed_up
-    FROM own_unit l
+    FROM per_unit l
     JOIN unit_tree t ON t.unit_id = l.unit_id
     GROUP BY l.as_of, t.ancestor_id
 )
@@ -36,6 +36,6 @@ SELECT p.as_of, p.unit_id, e.position, e.element, p.cases,
            WHEN 'plan' THEN p.plan
            ELSE p.followed_up
        END AS missing
-FROM per_unit p
+FROM rolled_up p
 CROSS JOIN (VALUES (1, 'investigated'), (2, 'child_heard'), (3, 'parties_consulted'),
                    (4, 'decision_with_guidance'), (5, 'plan'), (6, 'followed_up')) AS e(position, element)
