@@ -2,6 +2,7 @@
 //! all units in one file, each row carrying the `unit_id` of the report it belongs to.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -10,27 +11,61 @@ use super::frame::TableOut;
 use crate::error::{Error, Result};
 use crate::output_file::OutputFile;
 
+#[derive(Clone, Copy)]
+enum Format {
+    Csv,
+    Parquet,
+}
+
 /// Writes each table as CSV (header, ISO dates, empty for null) and as Parquet into `dir`.
 /// Returns the number of files written.
+///
+/// The files are independent, so they are written on every core, largest table first: a
+/// writer takes the next file when done with one, and the largest (the recovery list,
+/// a row per case and unit above it) would otherwise be left to the end.
 pub fn write_tables(tables: &[TableOut], dir: &Path) -> Result<usize> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let mut files = 0;
-    for table in tables {
-        let csv_path = dir.join(format!("{}.csv", table.name));
-        let file = OutputFile::create(&csv_path)?;
-        let failure = file.failure();
-        let mut writer = WriterBuilder::new().with_header(true).build(file);
-        writer.write(&table.batch).map_err(|e| failure.error(&e))?;
-        writer.into_inner().finish()?;
-        files += 1;
+    let mut order: Vec<&TableOut> = tables.iter().collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.batch.get_array_memory_size()));
+    let jobs: Vec<(&TableOut, Format)> =
+        order.into_iter().flat_map(|t| [(t, Format::Csv), (t, Format::Parquet)]).collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| -> Result<usize> {
+                    let mut written = 0;
+                    while let Some((table, format)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        write_one(table, *format, dir)?;
+                        written += 1;
+                    }
+                    Ok(written)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a table writer thread failed".into()))))
+            .sum::<Result<usize>>()
+    })
+}
 
-        let parquet_path = dir.join(format!("{}.parquet", table.name));
-        let file = OutputFile::create(&parquet_path)?;
-        let failure = file.failure();
-        let mut writer = ArrowWriter::try_new(file, table.batch.schema(), None).map_err(|e| failure.error(&e))?;
-        writer.write(&table.batch).map_err(|e| failure.error(&e))?;
-        writer.into_inner().map_err(|e| failure.error(&e))?.finish()?;
-        files += 1;
+fn write_one(table: &TableOut, format: Format, dir: &Path) -> Result<()> {
+    match format {
+        Format::Csv => {
+            let file = OutputFile::create(&dir.join(format!("{}.csv", table.name)))?;
+            let failure = file.failure();
+            let mut writer = WriterBuilder::new().with_header(true).build(file);
+            writer.write(&table.batch).map_err(|e| failure.error(&e))?;
+            writer.into_inner().finish()
+        }
+        Format::Parquet => {
+            let file = OutputFile::create(&dir.join(format!("{}.parquet", table.name)))?;
+            let failure = file.failure();
+            let mut writer = ArrowWriter::try_new(file, table.batch.schema(), None).map_err(|e| failure.error(&e))?;
+            writer.write(&table.batch).map_err(|e| failure.error(&e))?;
+            writer.into_inner().map_err(|e| failure.error(&e))?.finish()
+        }
     }
-    Ok(files)
 }
