@@ -513,7 +513,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let mut catalog =
                 Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
-            let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path()).await?;
+            let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path(), &[]).await?;
             staging.commit()?;
             print(&format!(
                 "wrote {}: weekly report {week} as of {}, {} units, {} files in {:.1} s\n",

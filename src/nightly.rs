@@ -414,11 +414,13 @@ async fn produce(
         }
     }
 
-    let engine = EngineOptions {
-        memory_limit: query_memory,
-        spill_dir: query_memory.map(|_| spill_dir(tmp)),
-        cached_views: crate::report::cached_views(),
-    };
+    // The KPI table is read from the report's catalog, which computes the as-of date beside
+    // the trend's Sundays (`write_reports`' `also_at`): `kpi` is kept for those dates, so
+    // the trend's statement and the table share one computation.
+    let mut cached_views = crate::report::cached_views();
+    cached_views.push(("kpi".to_string(), crate::catalog::Lifetime::AsOfDates));
+    let engine =
+        EngineOptions { memory_limit: query_memory, spill_dir: query_memory.map(|_| spill_dir(tmp)), cached_views };
     if let Some(dir) = &engine.spill_dir {
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }
@@ -469,16 +471,23 @@ async fn produce(
         return Err(e);
     }
 
-    let rows = steps.run_async("kpi", catalog.kpi_rows()).await?;
-    let units = rows.iter().map(|r| r.unit_id.as_str()).collect::<std::collections::BTreeSet<_>>().len();
-
     // The week that ends on the latest Sunday up to the as-of date: the data is complete
     // through the as-of date, so a Sunday as-of closes its own week.
     let week = IsoWeek::last_complete_before(as_of + Days::new(1));
     let report_dir = tmp.join("report");
     fs::create_dir(&report_dir).map_err(|e| Error::io_path("create", &report_dir, e))?;
-    let written = steps.run_async("reports", crate::report::write_reports(&mut catalog, week, &report_dir)).await?;
+    let written =
+        steps.run_async("reports", crate::report::write_reports(&mut catalog, week, &report_dir, &[as_of])).await?;
     info!(week = %week, units = written.units, files = written.files, "weekly reports written");
+
+    let rows = steps
+        .run_async("kpi", async {
+            let mut rows = catalog.kpi_rows().await?;
+            rows.retain(|r| r.as_of == as_of);
+            Ok(rows)
+        })
+        .await?;
+    let units = rows.iter().map(|r| r.unit_id.as_str()).collect::<std::collections::BTreeSet<_>>().len();
     let reports = Some(format!("weekly report {week} for {} units", written.units));
     remove_quietly(&spill_dir(tmp));
 

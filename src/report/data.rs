@@ -163,7 +163,11 @@ impl ReportData {
     /// figures, the projection) is read from the catalog at the report date alone, so no view
     /// is computed for dates nobody reads; then the KPI trend and production from the
     /// catalog at the report's 13 Sundays.
-    pub async fn load(catalog: &mut Catalog, week: IsoWeek) -> Result<ReportData> {
+    ///
+    /// `also_at` are dates the catalog computes beside the 13 Sundays, for a caller that
+    /// reads the same dated views there afterwards (the nightly's KPI table at its as-of
+    /// date): one computation of the dates serves both. Their rows stay out of the report.
+    pub async fn load(catalog: &mut Catalog, week: IsoWeek, also_at: &[NaiveDate]) -> Result<ReportData> {
         let as_of = week.sunday();
         catalog.set_as_of(&[as_of]).await?;
         let units = Frame::new(statement(catalog, "report_units", Some(as_of)).await?)?;
@@ -182,9 +186,18 @@ impl ReportData {
         }
         let projection = List::load(catalog, &super::lists::PROJECTION, as_of).await?;
 
-        catalog.set_as_of(&week.sundays_back(super::TREND_WEEKS)).await?;
+        let sundays = week.sundays_back(super::TREND_WEEKS);
+        let mut dates = sundays.clone();
+        dates.extend_from_slice(also_at);
+        catalog.set_as_of(&dates).await?;
+        let trend_date = |f: &Frame, i: usize| Ok(sundays.contains(&f.date("as_of", i)?));
         let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
         let production = Frame::new(statement(catalog, "report_production", None).await?)?;
+        let (kpi, production) = if also_at.iter().all(|d| sundays.contains(d)) {
+            (kpi, production)
+        } else {
+            (kpi.filter(trend_date)?, production.filter(trend_date)?)
+        };
 
         let first_production_week = week.minus(PRODUCTION_WEEKS - 1).sunday();
         let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;

@@ -72,14 +72,20 @@ pub fn cached_views() -> Vec<(String, Lifetime)> {
 }
 
 /// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
-/// The catalog is left set to the report's 13 Sundays (its cached base views are kept).
-pub async fn write_reports(catalog: &mut Catalog, week: IsoWeek, out: &Path) -> Result<ReportSummary> {
+/// The catalog is left set to the report's 13 Sundays and `also_at` (see `ReportData::load`;
+/// its cached views are kept).
+pub async fn write_reports(
+    catalog: &mut Catalog,
+    week: IsoWeek,
+    out: &Path,
+    also_at: &[NaiveDate],
+) -> Result<ReportSummary> {
     if !out.is_dir() {
         return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
     }
     let dates = week.sundays_back(TREND_WEEKS);
     let started = Instant::now();
-    let data = data::ReportData::load(catalog, week).await?;
+    let data = data::ReportData::load(catalog, week, also_at).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
     let rules = &catalog.rules;
     let ctx = page::PageContext::new(&data, rules);

@@ -59,7 +59,7 @@ async fn report_with(export: &CheckedExport, rules: Rules, week: IsoWeek, tmp: &
         Catalog::new(export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default())
             .await
             .unwrap();
-    let summary = write_reports(&mut catalog, week, &out).await.unwrap();
+    let summary = write_reports(&mut catalog, week, &out, &[]).await.unwrap();
     assert!(summary.units > 0 && summary.files > 0);
     out
 }
@@ -1273,6 +1273,63 @@ async fn sample_export_golden_tables_figures_and_no_cpr() {
     }
     assert!(cprs.len() > 100, "the sample export should carry CPR values to check against");
     assert_no_cpr(&out, &cprs);
+}
+
+/// Every file under `dir` (relative path → bytes).
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The nightly has the report's catalog compute its as-of date beside the trend's Sundays
+/// and reads its KPI table there, with `kpi` kept for those dates. The report must not
+/// change by it (the extra date's rows stay out of the trend and production), and the KPI
+/// table at that date must be the one a catalog at that date alone gives.
+#[tokio::test]
+async fn a_report_computed_beside_another_date_is_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = CheckedExport::load(&sample_export(tmp.path())).unwrap();
+    let w = week("2026-W47");
+    let plain = report(&export, w, tmp.path(), "plain").await;
+
+    // A Wednesday after the report's Sunday (2026-11-22), as a nightly on the Thursday has it.
+    let wednesday = date("2026-11-25");
+    let mut cached_views = cwkpi::report::cached_views();
+    cached_views.push(("kpi".to_string(), cwkpi::catalog::Lifetime::AsOfDates));
+    let options = EngineOptions { cached_views, ..Default::default() };
+    let mut catalog = Catalog::new(&export, Rules::builtin(), &[wednesday], &options).await.unwrap();
+    let beside = tmp.path().join("beside");
+    std::fs::create_dir_all(&beside).unwrap();
+    write_reports(&mut catalog, w, &beside, &[wednesday]).await.unwrap();
+
+    let (plain_files, beside_files) = (files_under(&plain), files_under(&beside));
+    assert!(plain_files.len() > 20, "the sample report has pages, workbooks and tables");
+    assert_eq!(plain_files.keys().collect::<Vec<_>>(), beside_files.keys().collect::<Vec<_>>());
+    for (name, bytes) in &plain_files {
+        assert!(beside_files[name] == *bytes, "{} differs when the catalog also computes {wednesday}", name.display());
+    }
+    let trend = read_csv(&beside.join("tables/kpi_trend.csv"));
+    assert_eq!(trend.iter().filter(|r| r["as_of"] == "2026-11-25").count(), 0);
+    assert_eq!(trend.iter().filter(|r| r["as_of"] == "2026-11-22").count(), trend.len() / 13);
+
+    let mut at_wednesday = catalog.kpi_rows().await.unwrap();
+    let all_dates = at_wednesday.len();
+    at_wednesday.retain(|r| r.as_of == wednesday);
+    assert_eq!(all_dates, 14 * at_wednesday.len(), "the catalog holds the 13 Sundays and the Wednesday");
+    let alone = kpi_rows(&export, wednesday).await;
+    assert!(!alone.is_empty());
+    assert_eq!(at_wednesday, alone);
 }
 
 /// No CPR value (with or without its dash) in any file of the report: text files as text,
