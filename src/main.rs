@@ -431,7 +431,10 @@ async fn run(cli: Cli) -> Result<()> {
                 (None, Some(s)) => s,
                 (None, None) => return Err(Error::Usage("give a statement or -f FILE.sql".into())),
             };
-            let catalog = common.catalog_weeks(weeks, &[]).await?;
+            // Only the further tables the script reads, through the views it names, are
+            // loaded: most statements never reach the postings, the largest table.
+            let unread = cwkpi::queries::further_tables_unread(&sql);
+            let catalog = common.catalog_weeks(weeks, &unread).await?;
             let results = catalog.query_script(&sql).await.map_err(|e| match e {
                 Error::Query(q) => Error::Usage(format!("SQL error: {q}")),
                 other => other,

@@ -392,3 +392,39 @@ fn a_kpi_selection_gives_the_full_tables_rows_and_reads_only_its_tables() {
     assert_eq!(o.status.code(), Some(64));
     assert!(stderr(&o).contains("--kpi nope: no such KPI"), "{}", stderr(&o));
 }
+
+/// `cwkpi sql` loads only the further tables its script reads through the views it names
+/// (`queries::export_tables_read`): a damaged file of another table does not stop it, and
+/// its answers are those of a full load.
+#[test]
+fn sql_reads_only_the_tables_its_script_reaches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let export = tmp.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    for file in std::fs::read_dir(&sample).unwrap() {
+        let file = file.unwrap();
+        std::fs::copy(file.path(), export.join(file.file_name())).unwrap();
+    }
+    let e = export.to_str().unwrap();
+    let sql = |statement: &str| cwkpi(&["sql", "--exports", e, "--as-of", "2026-11-22", "--format", "csv", statement]);
+    let compliance = "SELECT count(*), sum(follow_ups_overdue) FROM case_compliance";
+    let checklist = "SELECT count(*) FROM case_checklist WHERE lawful";
+    let (before, before_checklist) = (sql(compliance), sql(checklist));
+    assert!(before.status.success() && before_checklist.status.success(), "{}", stderr(&before));
+    assert_ne!(stdout(&before).lines().nth(1), Some("0,0"), "the sample has active cases");
+
+    std::fs::write(export.join("postings.parquet"), b"not parquet").unwrap();
+    // Neither view reaches the postings.
+    for (statement, expected) in [(compliance, &before), (checklist, &before_checklist)] {
+        let o = sql(statement);
+        assert!(o.status.success(), "{statement}: {}", stderr(&o));
+        assert_eq!(stdout(&o), stdout(expected), "{statement}");
+    }
+    // The budget's months do, through posting_months; so does a script naming the table.
+    for statement in ["SELECT count(*) FROM budget_months", "SELECT 1; SELECT count(*) FROM postings"] {
+        let o = sql(statement);
+        assert_eq!(o.status.code(), Some(2), "{statement}: {}", stderr(&o));
+        assert!(stderr(&o).contains("postings.parquet"), "{statement}: {}", stderr(&o));
+    }
+}
