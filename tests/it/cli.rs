@@ -23,6 +23,18 @@ fn plans_export(tmp: &Path) -> PathBuf {
     out
 }
 
+/// A copy of the sample export under `tmp`, whose files a test may damage.
+fn sample_copy(tmp: &Path) -> PathBuf {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let export = tmp.join("export");
+    std::fs::create_dir(&export).unwrap();
+    for file in std::fs::read_dir(&sample).unwrap() {
+        let file = file.unwrap();
+        std::fs::copy(file.path(), export.join(file.file_name())).unwrap();
+    }
+    export
+}
+
 #[test]
 fn kpi_csv_is_the_spec_contract() {
     let tmp = tempfile::tempdir().unwrap();
@@ -356,13 +368,7 @@ fn validate_says_which_further_tables_are_absent() {
 #[test]
 fn a_kpi_selection_gives_the_full_tables_rows_and_reads_only_its_tables() {
     let tmp = tempfile::tempdir().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
-    let export = tmp.path().join("export");
-    std::fs::create_dir(&export).unwrap();
-    for file in std::fs::read_dir(&sample).unwrap() {
-        let file = file.unwrap();
-        std::fs::copy(file.path(), export.join(file.file_name())).unwrap();
-    }
+    let export = sample_copy(tmp.path());
     let e = export.to_str().unwrap();
     let kpi = |extra: &[&str]| {
         let o = cwkpi(&[&["kpi", "--exports", e, "--as-of", "2026-11-22", "--format", "csv"], extra].concat());
@@ -399,13 +405,7 @@ fn a_kpi_selection_gives_the_full_tables_rows_and_reads_only_its_tables() {
 #[test]
 fn sql_reads_only_the_tables_its_script_reaches() {
     let tmp = tempfile::tempdir().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
-    let export = tmp.path().join("export");
-    std::fs::create_dir(&export).unwrap();
-    for file in std::fs::read_dir(&sample).unwrap() {
-        let file = file.unwrap();
-        std::fs::copy(file.path(), export.join(file.file_name())).unwrap();
-    }
+    let export = sample_copy(tmp.path());
     let e = export.to_str().unwrap();
     let sql = |statement: &str| cwkpi(&["sql", "--exports", e, "--as-of", "2026-11-22", "--format", "csv", statement]);
     let compliance = "SELECT count(*), sum(follow_ups_overdue) FROM case_compliance";
