@@ -69,8 +69,11 @@ pub fn export_tables_read(sql: &str) -> Option<std::collections::BTreeSet<&'stat
                 }
                 if let Some(spec) = crate::contract::table(name) {
                     read.insert(spec.name);
-                } else if let Some(view) = views.get(name).filter(|_| followed.insert(name.to_string())) {
-                    scripts.push((view, true));
+                } else if let Some(view) = views.get(name) {
+                    // Each view once, however many others name it.
+                    if followed.insert(name.to_string()) {
+                        scripts.push((view, true));
+                    }
                 }
             }
         }
