@@ -272,13 +272,15 @@ fn cases(options: &Options, scale: u32, order: &str, dir: &Path) -> Vec<Case> {
         cases.push(Case { name: "nightly, end to end", scale, order: order.clone(), args, target });
     }
     if wanted("spill") && scale == 100 && first_order {
+        // The core KPIs: with every KPI the postings alone hold 1.2 GB, and at this limit
+        // the run stops before reading (exit 2, as documented) rather than computing.
         let limit = options.spill_limit.as_str();
         let spill = options.data.join("spill").display().to_string();
         cases.push(Case {
-            name: "KPIs under --memory-limit",
+            name: "KPIs under --memory-limit, `--kpi core`",
             scale,
             order: order.clone(),
-            args: kpi(&["--memory-limit", limit, "--spill-dir", &spill]),
+            args: kpi(&["--kpi", "core", "--memory-limit", limit, "--spill-dir", &spill]),
             target: None,
         });
     }
