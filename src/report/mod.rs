@@ -17,6 +17,7 @@ pub mod publish;
 pub mod tables;
 pub mod tiles;
 pub mod week;
+mod workers;
 pub mod xlsx;
 
 use std::path::Path;
@@ -45,6 +46,14 @@ pub struct ReportSummary {
     pub files: usize,
     /// Each unit's id and name, for what is sent about the report.
     pub unit_names: std::collections::BTreeMap<String, String>,
+}
+
+/// One writer's pages and workbooks: files written and the time each kind took.
+#[derive(Default)]
+struct PagesWritten {
+    files: usize,
+    html: Duration,
+    xlsx: Duration,
 }
 
 /// Written beside the reports: which week, as of which day, from which rules. It also marks
@@ -98,47 +107,28 @@ pub async fn write_reports(
     };
     write("index.html", &html::index_page(&env, &ctx)?)?;
     files += 1;
-    // Pages and workbooks are independent: write them on every core. Each writer takes
-    // the next unit when it is done with one: the units come parents first, and a
-    // parent's workbook holds its whole subtree (the organisation's is the largest by
-    // far), so dealing them out in turn left one writer with the largest and the next
-    // ones while the other waited.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(data.units.len().max(1));
-    let next_unit = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<usize>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let (ctx, env, write, units, next_unit) = (&ctx, &env, &write, &data.units, &next_unit);
-                s.spawn(move || -> Result<usize> {
-                    let (mut written, mut html_time, mut xlsx_time) = (0, Duration::ZERO, Duration::ZERO);
-                    let claim = || units.get(next_unit.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-                    while let Some(unit) = claim() {
-                        let stem = file_stem(&unit.id);
-                        let started = Instant::now();
-                        write(&format!("{stem}.html"), &html::unit_page(env, ctx, unit)?)?;
-                        let html_done = Instant::now();
-                        xlsx::write_workbook(ctx, unit, &out.join(format!("{stem}.xlsx")))?;
-                        html_time += html_done - started;
-                        xlsx_time += html_done.elapsed();
-                        written += 2;
-                    }
-                    tracing::debug!(
-                        worker = w,
-                        html_seconds = html_time.as_secs_f64(),
-                        xlsx_seconds = xlsx_time.as_secs_f64(),
-                        "report pages written"
-                    );
-                    Ok(written)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a report writer thread failed".into()))))
-            .collect()
-    });
-    for r in results {
-        files += r?;
+    // Pages and workbooks are independent: write them on every core. The units come
+    // parents first, and a parent's workbook holds its whole subtree (the organisation's
+    // is the largest by far), so the largest are taken first.
+    let tallies = workers::deal_out(&data.units, "report writer", |unit, tally: &mut PagesWritten| {
+        let stem = file_stem(&unit.id);
+        let started = Instant::now();
+        write(&format!("{stem}.html"), &html::unit_page(&env, &ctx, unit)?)?;
+        let html_done = Instant::now();
+        xlsx::write_workbook(&ctx, unit, &out.join(format!("{stem}.xlsx")))?;
+        tally.html += html_done - started;
+        tally.xlsx += html_done.elapsed();
+        tally.files += 2;
+        Ok(())
+    })?;
+    for (worker, tally) in tallies.iter().enumerate() {
+        tracing::debug!(
+            worker,
+            html_seconds = tally.html.as_secs_f64(),
+            xlsx_seconds = tally.xlsx.as_secs_f64(),
+            "report pages written"
+        );
+        files += tally.files;
     }
     let started = Instant::now();
     files += tables::write_tables(&data.tables, &out.join("tables"))?;

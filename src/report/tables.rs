@@ -2,7 +2,6 @@
 //! all units in one file, each row carrying the `unit_id` of the report it belongs to.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -29,26 +28,12 @@ pub fn write_tables(tables: &[TableOut], dir: &Path) -> Result<usize> {
     order.sort_by_key(|t| std::cmp::Reverse(t.batch.get_array_memory_size()));
     let jobs: Vec<(&TableOut, Format)> =
         order.into_iter().flat_map(|t| [(t, Format::Csv), (t, Format::Parquet)]).collect();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| -> Result<usize> {
-                    let mut written = 0;
-                    while let Some((table, format)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        write_one(table, *format, dir)?;
-                        written += 1;
-                    }
-                    Ok(written)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a table writer thread failed".into()))))
-            .sum::<Result<usize>>()
-    })
+    let written = super::workers::deal_out(&jobs, "table writer", |(table, format), written: &mut usize| {
+        write_one(table, *format, dir)?;
+        *written += 1;
+        Ok(())
+    })?;
+    Ok(written.iter().sum())
 }
 
 fn write_one(table: &TableOut, format: Format, dir: &Path) -> Result<()> {
