@@ -453,14 +453,10 @@ fn dangling_rows(
     Ok(dangling)
 }
 
-fn worker_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// Rows per task: a table's rows split over the cores, in slices large enough to be
 /// worth a thread.
 fn slice_rows(rows: usize) -> usize {
-    rows.div_ceil(worker_count()).max(64 * 1024)
+    rows.div_ceil(crate::cores::available()).max(64 * 1024)
 }
 
 fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>) -> Vec<Result<T>> {

@@ -288,8 +288,7 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
     let batch_size = file_rows.max(1);
     // A large file is decoded in column groups on several threads (each with its own
     // reader): the largest file of the largest table otherwise bounds the whole load.
-    let threads =
-        if file_rows >= PARALLEL_DECODE_ROWS { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    let threads = if file_rows >= PARALLEL_DECODE_ROWS { crate::cores::available() } else { 1 };
     let threads = threads.min(roots.len()).max(1);
     let groups: Vec<Vec<usize>> =
         (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();

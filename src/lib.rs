@@ -13,6 +13,7 @@ pub mod checks;
 pub mod cli_output;
 pub mod contained;
 pub mod contract;
+pub mod cores;
 pub mod delivery;
 pub mod error;
 pub mod export;
