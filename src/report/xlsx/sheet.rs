@@ -56,10 +56,11 @@ pub(super) fn xlsx_error(e: XlsxError) -> Error {
     }
 }
 
-/// The OS error inside a workbook error (its error type names no source of its own).
+/// The OS error inside a workbook error: a file it could not write, or the temporary file
+/// of a sheet written in constant memory that it could not create.
 pub(super) fn xlsx_io_cause(e: &XlsxError) -> Option<&(dyn std::error::Error + 'static)> {
     match e {
-        XlsxError::IoError(io) => Some(io),
+        XlsxError::IoError(io) | XlsxError::TempFileError(_, io) => Some(io),
         XlsxError::ZipError(zip) => Some(zip),
         _ => None,
     }
