@@ -30,6 +30,7 @@ use datafusion::common::HashMap;
 use crate::contract::{
     ColumnKind, FIRST_DATE, Key, LARGEST_AMOUNT, LAST_DATE, Reference, TableSpec, copenhagen_midnight,
 };
+use crate::cores;
 use crate::error::{Error, Result};
 use crate::export::RawTable;
 use crate::id_index::{IdIndex, NO_ROW, repeated_ids};
@@ -456,7 +457,7 @@ fn dangling_rows(
 /// Rows per task: a table's rows split over the cores, in slices large enough to be
 /// worth a thread.
 fn slice_rows(rows: usize) -> usize {
-    rows.div_ceil(crate::cores::available()).max(64 * 1024)
+    rows.div_ceil(cores::available()).max(64 * 1024)
 }
 
 fn join_all<T>(handles: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>) -> Vec<Result<T>> {

@@ -23,6 +23,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Type as PhysicalType;
 
 use crate::contract::{ColumnKind, ColumnSpec, TIME_ZONE, TableSpec, copenhagen_midnight};
+use crate::cores;
 use crate::error::{Error, Result};
 
 /// One table as read: its rows in the raw schema (the contract's columns, all
@@ -288,7 +289,7 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
     let batch_size = file_rows.max(1);
     // A large file is decoded in column groups on several threads (each with its own
     // reader): the largest file of the largest table otherwise bounds the whole load.
-    let threads = if file_rows >= PARALLEL_DECODE_ROWS { crate::cores::available() } else { 1 };
+    let threads = if file_rows >= PARALLEL_DECODE_ROWS { cores::available() } else { 1 };
     let threads = threads.min(roots.len()).max(1);
     let groups: Vec<Vec<usize>> =
         (0..threads).map(|g| roots.iter().copied().skip(g).step_by(threads).collect()).collect();

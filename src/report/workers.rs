@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::cores;
 use crate::error::{Error, Result};
 
 /// Runs `work` on every item of `items`, on as many threads as there are cores (at most
@@ -16,7 +17,7 @@ pub(crate) fn deal_out<T: Sync, S: Default + Send>(
     what: &str,
     work: impl Fn(&T, &mut S) -> Result<()> + Sync,
 ) -> Result<Vec<S>> {
-    let workers = crate::cores::available().min(items.len()).max(1);
+    let workers = cores::available().min(items.len()).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -93,7 +94,7 @@ mod tests {
         });
         assert!(matches!(result, Err(Error::Internal(m)) if m == "disk full"));
         // Each other worker finishes the one item it held when item 0 failed, and no more.
-        let workers = crate::cores::available().min(items.len());
+        let workers = cores::available().min(items.len());
         assert!(worked.load(Ordering::SeqCst) < workers, "{} items worked", worked.load(Ordering::SeqCst));
     }
 }
