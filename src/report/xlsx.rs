@@ -105,13 +105,10 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     let f = Formats::new();
     let mut wb = Workbook::new();
     // Sheets are written in constant memory through temporary files: keep them beside the
-    // workbook, on the disk the run writes to, rather than in the system's temp folder
-    // (the writer can only fail cleanly on a folder it has checked here).
+    // workbook, on the disk the run writes to and checks, rather than in the system's temp
+    // folder (often small, or held in memory).
     if let Some(dir) = path.parent() {
-        wb.set_tempdir(dir).map_err(|e| match xlsx_io_cause(&e) {
-            Some(cause) => Error::writing(dir, cause),
-            None => xlsx_error(e),
-        })?;
+        wb.set_tempdir(dir).map_err(xlsx_error)?;
     }
     wb.set_zip_compression_level(ZIP_LEVEL);
     let title = |what: &str| format!("{what} – {} ({id}) – {}", unit.name, week.label_da());

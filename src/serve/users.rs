@@ -56,7 +56,7 @@ impl ScramVerifier {
     pub fn from_password(password: &str, salt: &[u8], iterations: u32) -> ScramVerifier {
         let prepared = stringprep::saslprep(password).map(|p| p.into_owned()).unwrap_or_else(|_| password.to_string());
         let mut salted = [0u8; 32];
-        let rounds = std::num::NonZeroU32::new(iterations.max(1)).expect("at least one iteration");
+        let rounds = std::num::NonZeroU32::new(iterations).unwrap_or(std::num::NonZeroU32::MIN);
         pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, rounds, salt, prepared.as_bytes(), &mut salted);
         let client_key = hmac_sha256(&salted, b"Client Key");
         ScramVerifier {

@@ -50,9 +50,11 @@ impl Formats {
 }
 
 pub(super) fn xlsx_error(e: XlsxError) -> Error {
-    match xlsx_io_cause(&e) {
-        Some(io) => Error::writing(Path::new("an Excel workbook's sheet"), io),
-        None => Error::Internal(format!("Excel workbook: {e}")),
+    match (&e, xlsx_io_cause(&e)) {
+        // A sheet's temporary file names the folder it was to be made in.
+        (XlsxError::TempFileError(dir, _), Some(io)) => Error::writing(dir, io),
+        (_, Some(io)) => Error::writing(Path::new("an Excel workbook's sheet"), io),
+        (_, None) => Error::Internal(format!("Excel workbook: {e}")),
     }
 }
 
