@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, Worksheet};
 
 use super::audit;
 use super::da;
@@ -27,6 +27,23 @@ use sheet::{
 /// "Workbooks: temporary files and the Deflate level"). The sheets' contents are the same
 /// at every level.
 const ZIP_LEVEL: u8 = 2;
+
+/// Units with at least this many cases (in the unit and below) get workbooks whose sheets
+/// stream their rows through a temporary file each, so the organisation's and the large
+/// centres' hundreds of thousands of rows are never held in memory. Smaller units' sheets
+/// are built in memory: a night has about 1,600 of them, and at 20 temporary files a
+/// workbook making and deleting the files cost more than the cells (benches/README.md,
+/// "Workbooks: temporary files and the Deflate level").
+const STREAMED_FROM_CASES: i64 = 20_000;
+
+fn streamed(unit: &UnitInfo) -> bool {
+    unit.cases >= STREAMED_FROM_CASES
+}
+
+/// A new sheet of `unit`'s workbook, streamed or in memory (`STREAMED_FROM_CASES`).
+fn add_sheet<'a>(wb: &'a mut Workbook, unit: &UnitInfo) -> Result<&'a mut Worksheet> {
+    if streamed(unit) { wb.add_worksheet_with_constant_memory().map_err(xlsx_error) } else { Ok(wb.add_worksheet()) }
+}
 
 /// Sheet names, in workbook order (the report's items 1–5, then the trend, then plan item 12,
 /// notifications and plan item 13). The audit lists' sheets follow (`lists::AUDIT_LISTS`, then
@@ -104,10 +121,10 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     let id = unit.id.as_str();
     let f = Formats::new();
     let mut wb = Workbook::new();
-    // Sheets are written in constant memory through temporary files: keep them beside the
-    // workbook, on the disk the run writes to and checks, rather than in the system's temp
-    // folder (often small, or held in memory).
-    if let Some(dir) = path.parent() {
+    // A large unit's sheets are written in constant memory through temporary files: keep
+    // them beside the workbook, on the disk the run writes to and checks, rather than in
+    // the system's temp folder (often small, or held in memory).
+    if let Some(dir) = path.parent().filter(|_| streamed(unit)) {
         wb.set_tempdir(dir).map_err(xlsx_error)?;
     }
     wb.set_zip_compression_level(ZIP_LEVEL);
@@ -126,8 +143,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 1. KPI overview.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[0]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[0]).map_err(xlsx_error)?;
         // Tile by tile as the page shows them, each tile's worst KPI against its target first.
         let rows: Vec<Vec<Cell>> = tiles::tiles()
             .iter()
@@ -182,8 +198,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 2. Production.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[1]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[1]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .production
             .get(id)
@@ -226,8 +241,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 3. Overdue cases, worst first.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[2]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[2]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .overdue
             .get(id)
@@ -280,8 +294,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 4. Coming deadlines.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[3]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[3]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .deadlines
             .get(id)
@@ -338,8 +351,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 5. Caseworkers.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[4]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[4]).map_err(xlsx_error)?;
         let share_cells = |s: &Share| vec![Cell::Int(s.numerator), Cell::Int(s.denominator), Cell::Pct(s.share)];
         let rows: Vec<Vec<Cell>> = ctx
             .caseworkers
@@ -397,8 +409,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 6. Trend: each KPI's share per week.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[5]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[5]).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let rows: Vec<Vec<Cell>> = week
             .sundays_back(super::TREND_WEEKS)
@@ -431,8 +442,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 7. Plan item 12: every open deadline breach, oldest deadline first.
     {
-        let ws =
-            wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(SHEETS[6]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[6]).map_err(xlsx_error)?;
         let section = &da::SECTIONS[0];
         let breaches = ctx.breaches.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let rows: Vec<Vec<Cell>> = breaches
@@ -502,7 +512,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     for (sheet, table, section) in
         [(SHEETS[7], "Underretninger", &da::SECTIONS[1]), (SHEETS[8], "Klager", &da::SECTIONS[2])]
     {
-        let ws = wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(sheet).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, unit)?.set_name(sheet).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let no_data = ctx.no_data(section);
         let rows: Vec<Vec<Cell>> = if no_data.is_some() {
@@ -628,7 +638,7 @@ fn write_list(
     title: &dyn Fn(&str) -> String,
 ) -> Result<()> {
     let spec = list.spec;
-    let ws = wb.add_worksheet_with_constant_memory().map_err(xlsx_error)?.set_name(spec.sheet).map_err(xlsx_error)?;
+    let ws = add_sheet(wb, unit)?.set_name(spec.sheet).map_err(xlsx_error)?;
     let mut rows = Vec::new();
     for row in list.rows(&unit.id) {
         let mut cells = Vec::new();
