@@ -148,6 +148,34 @@ impl ComputeOnce for ViewPlan {
 
 pub type CachedView = Memoized<ViewPlan>;
 
+impl CachedView {
+    /// Whether the view's plan reads `table`, directly or through the plain views it
+    /// names (a cached view it names is a table of its own).
+    pub fn reads(&self, table: &str) -> bool {
+        plan_reads(&self.compute.0, table)
+    }
+
+    /// Computes the result now if it is not kept yet.
+    pub async fn materialize(&self, state: &dyn Session) -> Result<()> {
+        self.result(state).await.map(|_| ())
+    }
+}
+
+/// Whether `plan` reads `table`, directly or through the plain views it names; a cached
+/// view it names counts as a table of its own.
+pub fn plan_reads(plan: &LogicalPlan, table: &str) -> bool {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            found = scan.table_name.table() == table
+                || scan.source.get_logical_plan().is_some_and(|inner| plan_reads(&inner, table));
+        }
+        Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    });
+    found
+}
+
 /// A cached view of `plan`.
 pub fn cached_view(plan: LogicalPlan) -> CachedView {
     let schema = Arc::clone(plan.schema().inner());

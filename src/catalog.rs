@@ -26,6 +26,7 @@ use crate::contract::{TABLES, TableSpec};
 use crate::error::{Error, Result};
 use crate::export::{RawTable, read_table};
 use crate::queries::{ViewSql, views};
+use crate::releasable::Releasable;
 use crate::rules::{PlanDue, Rules, Span};
 use crate::snapshot::Snapshot;
 
@@ -264,6 +265,42 @@ impl Catalog {
         let mut catalog = Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling };
         catalog.set_as_of(dates).await?;
         Ok(catalog)
+    }
+
+    /// Whether the statement `queries/statements/<name>.sql` reads `table`, directly or
+    /// through plain views (not through a cached view, which keeps its own result).
+    pub async fn statement_reads(&self, name: &str, table: &str) -> Result<bool> {
+        let df = self.planned_statement(name).await?;
+        Ok(crate::cached_view::plan_reads(df.logical_plan(), table))
+    }
+
+    /// Gives back the rows of `table` once the run has finished reading it (the report's
+    /// postings, 17M rows at scale 100, once its lists have read them). The cached views
+    /// kept for the whole export that read it are computed first, so what they sum outlives
+    /// it. Every catalog built from the same parts loses the rows too; a later read of the
+    /// table, or of a view computed from it at other dates, is an error naming it.
+    pub async fn release(&self, table: &str) -> Result<()> {
+        let state = self.ctx.state();
+        for view in all_views() {
+            if self.parts.lifetime(&view.name) != Some(Lifetime::Export) {
+                continue;
+            }
+            let Ok(provider) = self.ctx.table_provider(view.name.as_str()).await else { continue };
+            if let Some(cached) = provider.downcast_ref::<crate::cached_view::CachedView>()
+                && cached.reads(table)
+            {
+                cached.materialize(&state).await?;
+            }
+        }
+        let releasable = self
+            .parts
+            .tables
+            .iter()
+            .find(|(name, _)| name == table)
+            .and_then(|(_, provider)| provider.downcast_ref::<Releasable>())
+            .ok_or_else(|| internal(format!("no table {table} to release")))?;
+        releasable.release();
+        Ok(())
     }
 
     /// Every table and view of the catalog by name, to register in another session (the
@@ -532,7 +569,7 @@ fn register(ctx: &SessionContext, name: &str, batch: RecordBatch) -> Result<(Str
     let partitions: Vec<Vec<RecordBatch>> = (0..rows.div_ceil(chunk).max(1))
         .map(|p| vec![batch.slice((p * chunk).min(rows), chunk.min(rows.saturating_sub(p * chunk)))])
         .collect();
-    let table: Arc<dyn TableProvider> = Arc::new(MemTable::try_new(batch.schema(), partitions)?);
+    let table: Arc<dyn TableProvider> = Arc::new(Releasable::new(name, MemTable::try_new(batch.schema(), partitions)?));
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::clone(&table))?;
     Ok((name.to_string(), table))

@@ -28,6 +28,7 @@ pub mod memory_budget;
 pub mod nightly;
 pub mod output_file;
 pub mod queries;
+pub mod releasable;
 pub mod report;
 pub mod rules;
 pub mod scope;

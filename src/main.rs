@@ -516,6 +516,8 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let mut catalog =
                 Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
+            // The catalog holds the tables now; a table the report releases can then go.
+            drop(export);
             let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path(), &[]).await?;
             staging.commit()?;
             print(&format!(

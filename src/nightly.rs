@@ -428,6 +428,9 @@ async fn produce(
     let report =
         steps.run_async("validate", ValidationReport::build(&export, &catalog, as_of, opts.max_rejected_share)).await?;
     info!(rejected = report.rejected(), queries = report.queries(), "validation done");
+    // The catalog holds the tables from here on; without this copy of them, a table the
+    // report releases (`Catalog::release`) gives its memory back.
+    drop(export);
 
     fs::create_dir(tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
     let summary =

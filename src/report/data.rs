@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::frame::{Frame, TableOut, null_error, statement};
-use super::lists::List;
+use super::lists::{List, ListSpec};
 use super::week::IsoWeek;
 use crate::catalog::Catalog;
 use crate::error::Result;
@@ -158,6 +158,9 @@ pub struct ReportData {
 /// Weeks of production the report shows (the trend shows one more, for its first change).
 pub const PRODUCTION_WEEKS: u32 = 12;
 
+/// The table the report releases once the statements that read it are done.
+const POSTINGS: &str = "postings";
+
 impl ReportData {
     /// Reads every figure of the report. What the report shows for its week alone (lists,
     /// figures, the projection) is read from the catalog at the report date alone, so no view
@@ -171,19 +174,31 @@ impl ReportData {
         let as_of = week.sunday();
         catalog.set_as_of(&[as_of]).await?;
         let units = Frame::new(statement(catalog, "report_units", Some(as_of)).await?)?;
+        // The statements that read the postings (the finance lists) run first; then the
+        // postings, the largest table by far, are released (the months' sums the budget and
+        // its KPI read are kept), and the rest of the report runs without them in memory.
+        let specs: Vec<&'static ListSpec> = super::lists::AUDIT_LISTS.iter().chain(&super::lists::FIGURES).collect();
+        let mut readers = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            readers.push(catalog.statement_reads(spec.statement, POSTINGS).await?);
+        }
+        let mut loaded: Vec<Option<List>> = specs.iter().map(|_| None).collect();
+        for pass in [true, false] {
+            for (i, spec) in specs.iter().enumerate().filter(|(i, _)| readers[*i] == pass) {
+                loaded[i] = Some(List::load(catalog, spec, as_of).await?);
+            }
+            if pass {
+                catalog.release(POSTINGS).await?;
+            }
+        }
+        let mut loaded = loaded.into_iter().flatten();
+        let lists: Vec<List> = loaded.by_ref().take(super::lists::AUDIT_LISTS.len()).collect();
+        let figures: Vec<List> = loaded.collect();
         let overdue = Frame::new(statement(catalog, "report_overdue", Some(as_of)).await?)?;
         let deadlines = Frame::new(statement(catalog, "report_deadlines", Some(as_of)).await?)?;
         let caseworkers = Frame::new(statement(catalog, "report_caseworkers", Some(as_of)).await?)?;
         let breaches = Frame::new(statement(catalog, "report_breaches", Some(as_of)).await?)?;
         let sources = Frame::new(statement(catalog, "report_sources", None).await?)?;
-        let mut lists = Vec::new();
-        for spec in &super::lists::AUDIT_LISTS {
-            lists.push(List::load(catalog, spec, as_of).await?);
-        }
-        let mut figures = Vec::new();
-        for spec in &super::lists::FIGURES {
-            figures.push(List::load(catalog, spec, as_of).await?);
-        }
         let projection = List::load(catalog, &super::lists::PROJECTION, as_of).await?;
 
         let sundays = week.sundays_back(super::TREND_WEEKS);

@@ -118,6 +118,13 @@ pub async fn write_reports(
         xlsx::write_workbook(&ctx, unit, &out.join(format!("{stem}.xlsx")))?;
         tally.html += html_done - started;
         tally.xlsx += html_done.elapsed();
+        tracing::trace!(
+            unit = unit.id,
+            cases = unit.cases,
+            html_seconds = (html_done - started).as_secs_f64(),
+            xlsx_seconds = html_done.elapsed().as_secs_f64(),
+            "unit's page and workbook written"
+        );
         tally.files += 2;
         Ok(())
     })?;

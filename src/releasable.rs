@@ -1,0 +1,107 @@
+//! An export table held in memory until the run no longer reads it: then its rows are
+//! given back (`release`), and any later read fails with an error that names the table,
+//! rather than answering from nothing.
+//!
+//! The views are bound to the tables they read when they are made, so a table cannot be
+//! dropped from a session by deregistering it: its provider stays alive inside every view
+//! that names it. The provider is kept, and only its rows go.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{Statistics, plan_err};
+use datafusion::datasource::MemTable;
+use datafusion::error::Result;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+#[derive(Debug)]
+pub struct Releasable {
+    name: String,
+    schema: SchemaRef,
+    rows: RwLock<Option<Arc<MemTable>>>,
+}
+
+impl Releasable {
+    pub fn new(name: &str, table: MemTable) -> Releasable {
+        Releasable { name: name.to_string(), schema: table.schema(), rows: RwLock::new(Some(Arc::new(table))) }
+    }
+
+    /// Gives the rows back. Plans already made keep theirs until they are dropped.
+    pub fn release(&self) {
+        if let Ok(mut rows) = self.rows.write() {
+            *rows = None;
+        }
+    }
+
+    fn rows(&self) -> Result<Arc<MemTable>> {
+        match self.rows.read().ok().and_then(|rows| rows.clone()) {
+            Some(table) => Ok(table),
+            None => plan_err!("the table {} was released: this run has finished reading it", self.name),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for Releasable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        match self.rows() {
+            Ok(table) => table.supports_filters_pushdown(filters),
+            Err(_) => Ok(vec![TableProviderFilterPushDown::Unsupported; filters.len()]),
+        }
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.rows().ok().and_then(|table| table.statistics())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.rows()?.scan(state, projection, filters, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int32Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn a_released_table_is_an_error_that_names_it() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int32Array::from(vec![1, 2, 3]))]).unwrap();
+        let table = Arc::new(Releasable::new("postings", MemTable::try_new(schema, vec![vec![batch]]).unwrap()));
+        let ctx = SessionContext::new();
+        ctx.register_table("postings", Arc::clone(&table) as Arc<dyn TableProvider>).unwrap();
+        ctx.sql("CREATE VIEW big AS SELECT x FROM postings WHERE x > 1").await.unwrap();
+        let rows = ctx.sql("SELECT sum(x) FROM big").await.unwrap().collect().await.unwrap();
+        assert_eq!(
+            rows[0].column(0).as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().unwrap().value(0),
+            5
+        );
+
+        table.release();
+        let err = match ctx.sql("SELECT sum(x) FROM big").await {
+            Ok(df) => df.collect().await.unwrap_err(),
+            Err(e) => e,
+        };
+        assert!(err.to_string().contains("the table postings was released"), "{err}");
+    }
+}
