@@ -82,7 +82,8 @@ pub fn cached_views() -> Vec<(String, Lifetime)> {
 
 /// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
 /// The catalog is left set to the report's 13 Sundays and `also_at` (see `ReportData::load`;
-/// its cached views are kept).
+/// its cached views are kept), without the postings: the report releases them once its
+/// finance lists have read them, so a caller that needs them reads them first.
 pub async fn write_reports(
     catalog: &mut Catalog,
     week: IsoWeek,
