@@ -411,6 +411,11 @@ async fn run(cli: Cli) -> Result<()> {
             let kpis = cwkpi::kpi::select(&kpis)?;
             let unread = cwkpi::kpi::tables_no_kpi_reads(&common.exports, &kpis)?;
             let catalog = common.catalog_weeks(weeks, &unread).await?;
+            // The KPIs read the postings only through their sums per month (the budget
+            // forecast): once those are kept, the postings' rows go.
+            if !unread.contains(&"postings") {
+                catalog.release("postings").await?;
+            }
             let batches = catalog.kpi_table_of(&kpis).await?;
             let text = match format {
                 Format::Csv => {

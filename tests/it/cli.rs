@@ -428,3 +428,30 @@ fn sql_reads_only_the_tables_its_script_reaches() {
         assert!(stderr(&o).contains("postings.parquet"), "{statement}: {}", stderr(&o));
     }
 }
+
+/// `kpi` gives the postings back once their month sums are kept (the budget forecast reads
+/// only those): its rows, the forecast's included, are those the same KPIs give through
+/// `sql`, which keeps every table.
+#[test]
+fn kpi_after_releasing_the_postings_equals_the_kpi_view() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let sample = sample.to_str().unwrap();
+    let common = ["--exports", sample, "--as-of", "2026-11-22", "--format", "csv"];
+    let kpi = cwkpi(&[&["kpi"], &common[..]].concat());
+    assert!(kpi.status.success(), "{}", stderr(&kpi));
+    let query = "SELECT as_of, unit_id, kpi_id, numerator, denominator FROM kpi";
+    let sql = cwkpi(&[&["sql"], &common[..], &[query]].concat());
+    assert!(sql.status.success(), "{}", stderr(&sql));
+    let (kpi, sql) = (stdout(&kpi), stdout(&sql));
+    let forecast: Vec<&str> = kpi.lines().filter(|l| l.contains(",budget_forecast,")).collect();
+    assert!(forecast.iter().any(|l| !l.contains(",budget_forecast,0,0,")), "the sample has budgets: {forecast:?}");
+    // Date, unit, KPI, numerator and denominator: the share follows from the last two.
+    let sorted = |text: &str| -> Vec<String> {
+        let mut lines: Vec<String> =
+            text.lines().skip(1).map(|l| l.split(',').take(5).collect::<Vec<_>>().join(",")).collect();
+        lines.sort();
+        lines
+    };
+    assert!(sorted(&kpi).len() > 100);
+    assert_eq!(sorted(&kpi), sorted(&sql));
+}

@@ -1835,3 +1835,34 @@ async fn the_budget_section_and_sheet_state_the_budget_views() {
     let page = std::fs::read_to_string(out.join("U0007.html")).unwrap();
     assert!(section(&page, "budget-h").contains("Ingen data: udtrækket har ingen budgetter (tabellen budgets)."));
 }
+
+/// The report gives the postings back once its finance lists have read them: the catalog
+/// it leaves cannot read them any more and says which table is gone, while the KPIs, whose
+/// budget forecast reads the postings' month sums (kept for the whole export), still
+/// compute, equal to those of a catalog that never released anything.
+#[tokio::test]
+async fn the_report_releases_the_postings_and_the_kpis_still_compute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = CheckedExport::load(&sample_export(tmp.path())).unwrap();
+    let w = week("2026-W47");
+    let sunday = w.sunday();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut catalog = Catalog::new(&export, Rules::builtin(), &[sunday], &EngineOptions::default()).await.unwrap();
+    let spent = "SELECT sum(amount_dkk) FROM postings";
+    let before = catalog.ctx.sql(spent).await.unwrap().collect().await.unwrap();
+    assert_eq!(before[0].num_rows(), 1);
+    assert!(!before[0].column(0).is_null(0), "the sample export has postings");
+
+    write_reports(&mut catalog, w, &out, &[]).await.unwrap();
+    let err = match catalog.ctx.sql(spent).await {
+        Ok(df) => df.collect().await.expect_err("the postings were released"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("the table postings was released"), "{err}");
+
+    catalog.set_as_of(&[sunday]).await.unwrap();
+    let after = catalog.kpi_rows().await.unwrap();
+    assert!(after.iter().any(|r| r.kpi_id == "budget_forecast" && r.denominator > 0), "the budget KPI is counted");
+    assert_eq!(after, kpi_rows(&export, sunday).await);
+}
