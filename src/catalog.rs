@@ -300,6 +300,7 @@ impl Catalog {
             .and_then(|(_, provider)| provider.downcast_ref::<Releasable>())
             .ok_or_else(|| internal(format!("no table {table} to release")))?;
         releasable.release();
+        tracing::debug!(table, "table released");
         Ok(())
     }
 

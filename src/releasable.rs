@@ -34,6 +34,11 @@ impl Releasable {
         if let Ok(mut rows) = self.rows.write() {
             *rows = None;
         }
+        // The rows were allocated by the loader's threads, which have ended: the allocator
+        // hands their memory back to the system only when another thread next collects it
+        // (a second or more into the next statement). Collect now.
+        // SAFETY: mi_collect only walks the allocator's own free lists.
+        unsafe { libmimalloc_sys::mi_collect(true) };
     }
 
     fn rows(&self) -> Result<Arc<MemTable>> {
