@@ -1,6 +1,7 @@
-//! An export table held in memory until the run no longer reads it: then its rows are
+//! A catalog's table held in memory until the run no longer reads it: then its rows are
 //! given back (`release`), and any later read fails with an error that names the table,
-//! rather than answering from nothing.
+//! rather than answering from nothing. Every table of a catalog is registered this way;
+//! only the report and `kpi` release one (the postings).
 //!
 //! The views are bound to the tables they read when they are made, so a table cannot be
 //! dropped from a session by deregistering it: its provider stays alive inside every view
