@@ -182,18 +182,19 @@ impl ReportData {
         for spec in &specs {
             readers.push(catalog.statement_reads(spec.statement, POSTINGS).await?);
         }
-        let mut loaded: Vec<Option<List>> = specs.iter().map(|_| None).collect();
-        for pass in [true, false] {
-            for (i, spec) in specs.iter().enumerate().filter(|(i, _)| readers[*i] == pass) {
-                loaded[i] = Some(List::load(catalog, spec, as_of).await?);
+        let mut loaded: Vec<(usize, List)> = Vec::with_capacity(specs.len());
+        for reads_postings in [true, false] {
+            for (i, spec) in specs.iter().enumerate().filter(|(i, _)| readers[*i] == reads_postings) {
+                loaded.push((i, List::load(catalog, spec, as_of).await?));
             }
-            if pass {
+            if reads_postings {
                 catalog.release(POSTINGS).await?;
             }
         }
-        let mut loaded = loaded.into_iter().flatten();
-        let lists: Vec<List> = loaded.by_ref().take(super::lists::AUDIT_LISTS.len()).collect();
-        let figures: Vec<List> = loaded.collect();
+        // Back in the sheets' order.
+        loaded.sort_by_key(|(i, _)| *i);
+        let mut lists: Vec<List> = loaded.into_iter().map(|(_, list)| list).collect();
+        let figures = lists.split_off(super::lists::AUDIT_LISTS.len());
         let overdue = Frame::new(statement(catalog, "report_overdue", Some(as_of)).await?)?;
         let deadlines = Frame::new(statement(catalog, "report_deadlines", Some(as_of)).await?)?;
         let caseworkers = Frame::new(statement(catalog, "report_caseworkers", Some(as_of)).await?)?;
