@@ -523,7 +523,10 @@ async fn run(cli: Cli) -> Result<()> {
                 Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             // The catalog holds the tables now; a table the report releases can then go.
             drop(export);
-            let summary = cwkpi::report::write_reports(&mut catalog, week, staging.path(), &[]).await?;
+            let figures = cwkpi::report::compute_report(&mut catalog, week, &[]).await?;
+            // The pages are written without the export in memory.
+            drop(catalog);
+            let summary = cwkpi::report::write_report(figures, staging.path())?;
             staging.commit()?;
             print(&format!(
                 "wrote {}: weekly report {week} as of {}, {} units, {} files in {:.1} s\n",

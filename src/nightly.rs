@@ -414,9 +414,9 @@ async fn produce(
         }
     }
 
-    // The KPI table is read from the report's catalog, which computes the as-of date beside
-    // the trend's Sundays (`write_reports`' `also_at`): `kpi` is kept for those dates, so
-    // the trend's statement and the table share one computation.
+    // The KPI table comes from the report, whose catalog computes the as-of date beside the
+    // trend's Sundays (`write_reports`' `also_at`): `kpi` is kept for those dates, so the
+    // trend's statement and the table share one computation.
     let mut cached_views = crate::report::cached_views();
     cached_views.push(("kpi".to_string(), crate::catalog::Lifetime::AsOfDates));
     let engine =
@@ -479,15 +479,22 @@ async fn produce(
     let week = IsoWeek::last_complete_before(as_of + Days::new(1));
     let report_dir = tmp.join("report");
     fs::create_dir(&report_dir).map_err(|e| Error::io_path("create", &report_dir, e))?;
-    let written =
-        steps.run_async("reports", crate::report::write_reports(&mut catalog, week, &report_dir, &[as_of])).await?;
+    let mut written = steps
+        .run_async("reports", async {
+            let figures = crate::report::compute_report(&mut catalog, week, &[as_of]).await?;
+            // Nothing reads the catalog again: the pages are written without the export's
+            // tables and the views' results in memory.
+            drop(catalog);
+            crate::report::write_report(figures, &report_dir)
+        })
+        .await?;
     info!(week = %week, units = written.units, files = written.files, "weekly reports written");
 
+    let mut kpi_rows = std::mem::take(&mut written.kpi_rows);
     let rows = steps
         .run_async("kpi", async {
-            let mut rows = catalog.kpi_rows().await?;
-            rows.retain(|r| r.as_of == as_of);
-            Ok(rows)
+            kpi_rows.retain(|r| r.as_of == as_of);
+            Ok(kpi_rows)
         })
         .await?;
     let units = rows.iter().map(|r| r.unit_id.as_str()).collect::<std::collections::BTreeSet<_>>().len();

@@ -153,6 +153,9 @@ pub struct ReportData {
     /// The core KPIs one to four weeks ahead of the report date.
     pub projection: List,
     pub tables: Vec<TableOut>,
+    /// The KPI table (`cwkpi kpi` order) at the 13 Sundays and the `also_at` dates of
+    /// `load`; empty when it was given none.
+    pub kpi_rows: Vec<crate::kpi::KpiRow>,
 }
 
 /// Weeks of production the report shows (the trend shows one more, for its first change).
@@ -164,12 +167,13 @@ const POSTINGS: &str = "postings";
 impl ReportData {
     /// Reads every figure of the report. What the report shows for its week alone (lists,
     /// figures, the projection) is read from the catalog at the report date alone, so no view
-    /// is computed for dates nobody reads; then the KPI trend and production from the
-    /// catalog at the report's 13 Sundays.
+    /// is computed for dates nobody reads; the KPI trend and production from the catalog at
+    /// the report's 13 Sundays. The catalog is left at the report date.
     ///
     /// `also_at` are dates the catalog computes beside the 13 Sundays, for a caller that
-    /// reads the same dated views there afterwards (the nightly's KPI table at its as-of
-    /// date): one computation of the dates serves both. Their rows stay out of the report.
+    /// needs the KPI table there too (the nightly's, at its as-of date): it is read while the
+    /// dates are computed (`kpi_rows`), so one computation serves both. Their rows stay out
+    /// of the report.
     pub async fn load(catalog: &mut Catalog, week: IsoWeek, also_at: &[NaiveDate]) -> Result<ReportData> {
         let as_of = week.sunday();
         catalog.set_as_of(&[as_of]).await?;
@@ -183,13 +187,32 @@ impl ReportData {
             readers.push(catalog.statement_reads(spec.statement, POSTINGS).await?);
         }
         let mut loaded: Vec<(usize, List)> = Vec::with_capacity(specs.len());
-        for reads_postings in [true, false] {
-            for (i, spec) in specs.iter().enumerate().filter(|(i, _)| readers[*i] == reads_postings) {
-                loaded.push((i, List::load(catalog, spec, as_of).await?));
-            }
-            if reads_postings {
-                catalog.release(POSTINGS).await?;
-            }
+        for (i, spec) in specs.iter().enumerate().filter(|(i, _)| readers[*i]) {
+            loaded.push((i, List::load(catalog, spec, as_of).await?));
+        }
+        catalog.release(POSTINGS).await?;
+
+        // The KPI trend and production at the 13 Sundays come next, while the catalog holds
+        // the least: their statements need the most memory of the report's.
+        let sundays = week.sundays_back(super::TREND_WEEKS);
+        let mut dates = sundays.clone();
+        dates.extend_from_slice(also_at);
+        catalog.set_as_of(&dates).await?;
+        let trend_date = |f: &Frame, i: usize| Ok(sundays.contains(&f.date("as_of", i)?));
+        let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
+        let production = Frame::new(statement(catalog, "report_production", None).await?)?;
+        let kpi_rows = if also_at.is_empty() { Vec::new() } else { catalog.kpi_rows().await? };
+        let (kpi, production) = if also_at.iter().all(|d| sundays.contains(d)) {
+            (kpi, production)
+        } else {
+            (kpi.filter(trend_date)?, production.filter(trend_date)?)
+        };
+
+        catalog.set_as_of(&[as_of]).await?;
+        // The projection next: it computes four more dates.
+        let projection = List::load(catalog, &super::lists::PROJECTION, as_of).await?;
+        for (i, spec) in specs.iter().enumerate().filter(|(i, _)| !readers[*i]) {
+            loaded.push((i, List::load(catalog, spec, as_of).await?));
         }
         // Back in the sheets' order.
         loaded.sort_by_key(|(i, _)| *i);
@@ -200,20 +223,6 @@ impl ReportData {
         let caseworkers = Frame::new(statement(catalog, "report_caseworkers", Some(as_of)).await?)?;
         let breaches = Frame::new(statement(catalog, "report_breaches", Some(as_of)).await?)?;
         let sources = Frame::new(statement(catalog, "report_sources", None).await?)?;
-        let projection = List::load(catalog, &super::lists::PROJECTION, as_of).await?;
-
-        let sundays = week.sundays_back(super::TREND_WEEKS);
-        let mut dates = sundays.clone();
-        dates.extend_from_slice(also_at);
-        catalog.set_as_of(&dates).await?;
-        let trend_date = |f: &Frame, i: usize| Ok(sundays.contains(&f.date("as_of", i)?));
-        let kpi = Frame::new(statement(catalog, "report_kpi", None).await?)?;
-        let production = Frame::new(statement(catalog, "report_production", None).await?)?;
-        let (kpi, production) = if also_at.iter().all(|d| sundays.contains(d)) {
-            (kpi, production)
-        } else {
-            (kpi.filter(trend_date)?, production.filter(trend_date)?)
-        };
 
         let first_production_week = week.minus(PRODUCTION_WEEKS - 1).sunday();
         let production = production.filter(|f, i| Ok(f.date("as_of", i)? >= first_production_week))?;
@@ -243,6 +252,7 @@ impl ReportData {
             figures,
             projection,
             tables,
+            kpi_rows,
         })
     }
 }

@@ -40,12 +40,15 @@ pub struct ReportOptions {
     pub week: IsoWeek,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReportSummary {
     pub units: usize,
     pub files: usize,
     /// Each unit's id and name, for what is sent about the report.
     pub unit_names: std::collections::BTreeMap<String, String>,
+    /// The KPI table (`cwkpi kpi` order) at the trend's Sundays and `also_at`, read while
+    /// the catalog computed them for the trend; empty when `also_at` is.
+    pub kpi_rows: Vec<crate::kpi::KpiRow>,
 }
 
 /// One writer's pages and workbooks: files written and the time each kind took.
@@ -81,23 +84,53 @@ pub fn cached_views() -> Vec<(String, Lifetime)> {
 }
 
 /// Writes the report for `week` into `out`, which must exist; nothing is written outside it.
-/// The catalog is left set to the report's 13 Sundays and `also_at` (see `ReportData::load`;
-/// its cached views are kept), without the postings: the report releases them once its
-/// finance lists have read them, so a caller that needs them reads them first.
+/// The catalog is left set to the report date (see `ReportData::load`), without the
+/// postings: the report releases them once its finance lists have read them, so a caller
+/// that needs them reads them first. A caller that needs the KPI table at other dates too
+/// names them in `also_at` and finds it in the summary (`kpi_rows`).
 pub async fn write_reports(
     catalog: &mut Catalog,
     week: IsoWeek,
     out: &Path,
     also_at: &[NaiveDate],
 ) -> Result<ReportSummary> {
+    out_folder(out)?;
+    let figures = compute_report(catalog, week, also_at).await?;
+    write_report(figures, out)
+}
+
+fn out_folder(out: &Path) -> Result<()> {
     if !out.is_dir() {
         return Err(Error::Usage(format!("report folder {} does not exist", out.display())));
     }
-    let dates = week.sundays_back(TREND_WEEKS);
+    Ok(())
+}
+
+/// Everything the report of one week shows, read from a catalog: the pages and workbooks
+/// are written from it alone.
+pub struct ReportFigures {
+    data: data::ReportData,
+    rules: crate::Rules,
+}
+
+/// Reads the report's figures for `week` (see `write_reports`). A caller that has no more
+/// use for the catalog drops it before `write_report`, so the pages are written without
+/// the export in memory.
+pub async fn compute_report(catalog: &mut Catalog, week: IsoWeek, also_at: &[NaiveDate]) -> Result<ReportFigures> {
     let started = Instant::now();
     let data = data::ReportData::load(catalog, week, also_at).await?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), units = data.units.len(), "report figures computed");
-    let rules = &catalog.rules;
+    Ok(ReportFigures { data, rules: catalog.rules.clone() })
+}
+
+/// Writes the report's pages, workbooks and tables into `out`, which must exist; nothing
+/// is written outside it.
+pub fn write_report(figures: ReportFigures, out: &Path) -> Result<ReportSummary> {
+    out_folder(out)?;
+    let ReportFigures { data, rules } = figures;
+    let rules = &rules;
+    let week = data.week;
+    let dates = week.sundays_back(TREND_WEEKS);
     let ctx = page::PageContext::new(&data, rules);
     let env = html::environment()?;
 
@@ -155,7 +188,7 @@ pub async fn write_reports(
     write(MANIFEST, &(text + "\n"))?;
     files += 1;
     let unit_names = data.units.iter().map(|u| (u.id.clone(), u.name.clone())).collect();
-    Ok(ReportSummary { units: data.units.len(), files, unit_names })
+    Ok(ReportSummary { units: data.units.len(), files, unit_names, kpi_rows: data.kpi_rows })
 }
 
 /// A unit id as a file name: letters, digits, `_` and `-` stay; every other byte becomes
