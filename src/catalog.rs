@@ -71,19 +71,14 @@ impl CheckedExport {
 
     fn read_and_check(dir: &Path, skip: &[&str], open_end_sentinel: Option<NaiveDate>) -> Result<CheckedExport> {
         let started = std::time::Instant::now();
-        let raw: Vec<Result<RawTable>> = std::thread::scope(|s| {
-            let handles: Vec<_> = TABLES
-                .iter()
-                .map(|spec| {
-                    let skipped = skippable(spec, skip);
-                    s.spawn(move || if skipped { crate::export::skip_table(dir, spec) } else { read_table(dir, spec) })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("a reader thread failed".into()))))
-                .collect()
-        });
+        // The largest tables first, one per core (a large file is decoded on every core
+        // besides): each table's decoding holds a copy of a column or two on top of what
+        // is read, which added up when every table was read at once.
+        let sizes: Vec<u64> = TABLES.iter().map(|spec| crate::export::file_bytes(dir, spec)).collect();
+        let raw: Vec<Result<RawTable>> = crate::cores::largest_first(&sizes, "reader", |t| {
+            let spec = &TABLES[t];
+            if skippable(spec, skip) { crate::export::skip_table(dir, spec) } else { read_table(dir, spec) }
+        })?;
         let raw =
             raw.into_iter().map(|t| t.and_then(|t| t.with_open_ends(open_end_sentinel))).collect::<Result<Vec<_>>>()?;
         let read = started.elapsed().as_secs_f64();

@@ -23,7 +23,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Arra
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::compute::kernels::cmp::lt;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 // hashbrown with foldhash: several times faster than std's SipHash.
 use datafusion::common::HashMap;
 
@@ -203,6 +205,50 @@ fn string_columns<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<&'
         .zip(columns)
         .map(|(a, c)| {
             a.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("column {c} is not a string column")))
+        })
+        .collect()
+}
+
+/// A text column as the checks read it: plain, or held as a dictionary (a column that
+/// `repeats`), whose values are then looked up once each rather than once a row.
+#[derive(Clone, Copy)]
+enum Texts<'a> {
+    Plain(&'a StringArray),
+    Coded { keys: &'a Int32Array, values: &'a StringArray },
+}
+
+impl<'a> Texts<'a> {
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Texts::Plain(a) => a.is_null(i),
+            Texts::Coded { keys, values } => keys.is_null(i) || values.is_null(keys.value(i) as usize),
+        }
+    }
+
+    fn is_valid(&self, i: usize) -> bool {
+        !self.is_null(i)
+    }
+
+    fn value(&self, i: usize) -> &'a str {
+        match self {
+            Texts::Plain(a) => a.value(i),
+            Texts::Coded { keys, values } => values.value(keys.value(i) as usize),
+        }
+    }
+}
+
+fn text_columns<'a>(batch: &'a RecordBatch, columns: &[&str]) -> Result<Vec<Texts<'a>>> {
+    columns_of(batch, columns)?
+        .into_iter()
+        .zip(columns)
+        .map(|(a, c)| {
+            let not_text = || Error::Internal(format!("column {c} is not a text column"));
+            if let Some(plain) = a.as_string_opt::<i32>() {
+                return Ok(Texts::Plain(plain));
+            }
+            let coded = a.as_dictionary_opt::<Int32Type>().ok_or_else(not_text)?;
+            let values = coded.values().as_string_opt::<i32>().ok_or_else(not_text)?;
+            Ok(Texts::Coded { keys: coded.keys(), values })
         })
         .collect()
 }
@@ -392,8 +438,8 @@ impl<'a> LookedUp<'a> {
 /// name a case), the rows found are compared: two numbers rather than two strings, one
 /// of them read from anywhere in the parent's column.
 struct Further<'a> {
-    child: &'a StringArray,
-    parent: &'a StringArray,
+    child: Texts<'a>,
+    parent: Texts<'a>,
     rows: Option<(&'a [u32], &'a [u32])>,
 }
 
@@ -421,14 +467,14 @@ fn dangling_rows(
     parent_kept: &KeptRows,
     rows: std::ops::Range<usize>,
 ) -> Result<Vec<u32>> {
-    let referring = string_columns(child.table.batch, r.columns)?;
+    let referring = text_columns(child.table.batch, r.columns)?;
     let parent_rows = child
         .found(r.columns[0], parent_position)
         .ok_or_else(|| Error::Internal(format!("{} not looked up", r.columns[0])))?;
     // Columns after the id must match the values of the parent row with that id.
     let further: Vec<Further<'_>> = referring[1..]
         .iter()
-        .zip(string_columns(parent.table.batch, &r.parent_columns[1..])?)
+        .zip(text_columns(parent.table.batch, &r.parent_columns[1..])?)
         .zip(r.columns[1..].iter().zip(&r.parent_columns[1..]))
         .map(|((child_values, parent_values), (column, parent_column))| {
             let rows = child
@@ -436,7 +482,7 @@ fn dangling_rows(
                 .iter()
                 .filter(|l| l.column == *column)
                 .find_map(|l| Some((child.found(column, l.parent)?, parent.found(parent_column, l.parent)?)));
-            Further { child: child_values, parent: parent_values, rows }
+            Further { child: *child_values, parent: parent_values, rows }
         })
         .collect();
     let mut dangling = Vec::new();
@@ -480,16 +526,16 @@ struct Outcome {
 pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> {
     let referenced =
         |name: &str| raw.iter().any(|t| t.spec.name != name && t.spec.references.iter().any(|r| r.parent == name));
-    let prepared: Vec<Prepared<'_>> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw
-            .iter()
-            .map(|t| {
-                let referenced = referenced(t.spec.name);
-                s.spawn(move || prepare(t.spec, &t.batch, &t.nonexistent_times, referenced))
-            })
-            .collect();
-        join_all(handles).into_iter().collect::<Result<Vec<_>>>()
-    })?;
+    // A table's own checks hold working memory in proportion to its rows (the duplicate
+    // check 8 bytes a row, 140 MB for 17M postings): one thread per table had them all at
+    // once, the load's peak.
+    let rows: Vec<u64> = raw.iter().map(|t| t.num_rows() as u64).collect();
+    let prepared: Vec<Prepared<'_>> = cores::largest_first(&rows, "check", |t| {
+        let t = &raw[t];
+        prepare(t.spec, &t.batch, &t.nonexistent_times, referenced(t.spec.name))
+    })?
+    .into_iter()
+    .collect::<Result<_>>()?;
     let lookups: Vec<Vec<Lookup>> = (0..raw.len()).map(|t| lookups(raw, t)).collect::<Result<_>>()?;
 
     // In rounds: a table is checked once all its parents are.
@@ -534,20 +580,45 @@ fn look_up_all(ready: &[usize], prepared: &[Prepared<'_>], lookups: &[Vec<Lookup
         .iter()
         .map(|&t| lookups[t].iter().map(|_| vec![NO_ROW; prepared[t].batch.num_rows()]).collect())
         .collect();
+    let index_of = |parent: usize| {
+        let parent = &prepared[parent];
+        parent.ids.as_ref().ok_or_else(|| Error::Internal(format!("{} has no id index", parent.spec.name)))
+    };
+    // A dictionary column's values are looked up once each, before its rows.
+    let mut value_rows: Vec<Vec<Vec<u32>>> = Vec::with_capacity(ready.len());
+    for &t in ready {
+        let mut table_rows = Vec::with_capacity(lookups[t].len());
+        for lookup in &lookups[t] {
+            table_rows.push(match text_columns(prepared[t].batch, &[lookup.column])?[0] {
+                Texts::Plain(_) => Vec::new(),
+                Texts::Coded { values, .. } => {
+                    let mut rows = vec![NO_ROW; values.len()];
+                    index_of(lookup.parent)?.find_rows(values, 0, &mut rows);
+                    rows
+                }
+            });
+        }
+        value_rows.push(table_rows);
+    }
     std::thread::scope(|s| {
         let mut handles = Vec::new();
-        for (&t, table_found) in ready.iter().zip(found.iter_mut()) {
+        for ((&t, table_found), table_value_rows) in ready.iter().zip(found.iter_mut()).zip(&value_rows) {
             let slice = slice_rows(prepared[t].batch.num_rows());
-            for (lookup, rows) in lookups[t].iter().zip(table_found.iter_mut()) {
-                let keys = string_columns(prepared[t].batch, &[lookup.column])?[0];
-                let parent = &prepared[lookup.parent];
-                let index = parent
-                    .ids
-                    .as_ref()
-                    .ok_or_else(|| Error::Internal(format!("{} has no id index", parent.spec.name)))?;
+            for ((lookup, rows), value_rows) in lookups[t].iter().zip(table_found.iter_mut()).zip(table_value_rows) {
+                let keys = text_columns(prepared[t].batch, &[lookup.column])?[0];
+                let index = index_of(lookup.parent)?;
                 for (n, chunk) in rows.chunks_mut(slice).enumerate() {
                     handles.push(s.spawn(move || {
-                        index.find_rows(keys, n * slice, chunk);
+                        match keys {
+                            Texts::Plain(keys) => index.find_rows(keys, n * slice, chunk),
+                            Texts::Coded { keys, .. } => {
+                                for (i, found) in chunk.iter_mut().enumerate() {
+                                    let row = n * slice + i;
+                                    *found =
+                                        if keys.is_valid(row) { value_rows[keys.value(row) as usize] } else { NO_ROW };
+                                }
+                            }
+                        }
                         Ok(())
                     }));
                 }
@@ -650,7 +721,7 @@ fn keep_rows(
         None => batch.clone(),
         Some(keep) => filter_record_batch(batch, &keep).map_err(|e| Error::Internal(e.to_string()))?,
     };
-    let kept = RecordBatch::try_new(spec.schema(), kept.columns().to_vec())
+    let kept = RecordBatch::try_new(spec.stored_schema(), kept.columns().to_vec())
         .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
     let parent_rows = lookups
         .iter()
@@ -695,7 +766,7 @@ fn kept_parent_rows(mut found: Vec<u32>, kept: &KeptRows, parent_kept: &KeptRows
 /// A self-reference (unit → parent unit) must lead to a root through kept rows: rows
 /// whose chain hits a missing or rejected parent are dangling, rows on a loop are cycles.
 fn check_tree(batch: &RecordBatch, id_column: &str, parent_column: &'static str, reasons: &mut Reasons) -> Result<()> {
-    let arrays = string_columns(batch, &[id_column, parent_column])?;
+    let arrays = text_columns(batch, &[id_column, parent_column])?;
     let (ids, parents) = (arrays[0], arrays[1]);
     let row_of: HashMap<&str, usize> =
         (0..batch.num_rows()).filter(|&i| !reasons.rejects(i)).map(|i| (ids.value(i), i)).collect();
@@ -767,6 +838,9 @@ fn locator(names: &[&str], arrays: &[&ArrayRef], i: usize) -> String {
         }
         let value = match a.data_type() {
             DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
+            DataType::Dictionary(..) => {
+                datafusion::arrow::util::display::array_value_to_string(a, i).unwrap_or_default()
+            }
             DataType::Date32 => {
                 a.as_primitive::<Date32Type>().value_as_date(i).map(|d| d.to_string()).unwrap_or_default()
             }

@@ -88,16 +88,36 @@ pub struct ColumnSpec {
     pub required: bool,
     /// For optional flags: the value a missing or null cell takes.
     pub default_false: bool,
+    /// Text that repeats a few values over millions of rows (the postings' cost centre
+    /// and account): held dictionary-encoded, each value once and a number per row. The
+    /// catalog still shows it as text (`stored_type`).
+    pub repeats: bool,
+}
+
+impl ColumnSpec {
+    /// The Arrow type the column is held in once read: its kind's, or a dictionary of
+    /// that type for a column that `repeats`.
+    pub fn stored_type(&self) -> DataType {
+        if self.repeats {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(self.kind.data_type()))
+        } else {
+            self.kind.data_type()
+        }
+    }
 }
 
 const fn req(name: &'static str, kind: ColumnKind) -> ColumnSpec {
-    ColumnSpec { name, kind, required: true, default_false: false }
+    ColumnSpec { name, kind, required: true, default_false: false, repeats: false }
 }
 const fn opt(name: &'static str, kind: ColumnKind) -> ColumnSpec {
-    ColumnSpec { name, kind, required: false, default_false: false }
+    ColumnSpec { name, kind, required: false, default_false: false, repeats: false }
 }
 const fn flag(name: &'static str) -> ColumnSpec {
-    ColumnSpec { name, kind: ColumnKind::Bool, required: false, default_false: true }
+    ColumnSpec { name, kind: ColumnKind::Bool, required: false, default_false: true, repeats: false }
+}
+/// A column of text that `repeats` a few values.
+const fn repeating(column: ColumnSpec) -> ColumnSpec {
+    ColumnSpec { repeats: true, ..column }
 }
 
 /// What identifies a row of a table: every row whose key occurs more than once is
@@ -337,8 +357,8 @@ pub static TABLES: &[TableSpec] = &[
         core: false,
         columns: &[
             req("posting_id", Id),
-            req("unit_id", Id),
-            req("account", Text),
+            repeating(req("unit_id", Id)),
+            repeating(req("account", Text)),
             req("posted_on", Date),
             req("amount_dkk", Number),
             opt("case_id", Id),
@@ -409,10 +429,18 @@ impl TableSpec {
         Arc::new(Schema::new(fields))
     }
 
-    /// Schema of the table as read, before row checks: every column nullable (nulls in
-    /// required columns are rejected rows, not read errors).
+    /// Schema of the checked table as held in memory: `schema`, with a dictionary for a
+    /// column that `repeats`.
+    pub fn stored_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> =
+            self.read_columns().map(|c| Field::new(c.name, c.stored_type(), !c.required && !c.default_false)).collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Schema of the table as read, before row checks, in the types held in memory: every
+    /// column nullable (nulls in required columns are rejected rows, not read errors).
     pub fn raw_schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = self.read_columns().map(|c| Field::new(c.name, c.kind.data_type(), true)).collect();
+        let fields: Vec<Field> = self.read_columns().map(|c| Field::new(c.name, c.stored_type(), true)).collect();
         Arc::new(Schema::new(fields))
     }
 }

@@ -116,6 +116,9 @@ impl RawTable {
     }
 }
 
+/// Memory freed at once from which it is given back to the system straight away.
+const GIVE_BACK_BYTES: usize = 32 << 20;
+
 /// Files with at least this many rows are decoded on several threads.
 const PARALLEL_DECODE_ROWS: usize = 256 * 1024;
 
@@ -221,6 +224,13 @@ fn file_memory(path: &Path, spec: &'static TableSpec) -> usize {
     bytes
 }
 
+/// The bytes of a table's files on disk (0 where they cannot be listed: the reader says
+/// why).
+pub fn file_bytes(export: &Path, spec: &TableSpec) -> u64 {
+    let Ok(Some(files)) = table_files(export, spec) else { return 0 };
+    files.iter().filter_map(|file| file.metadata().ok()).map(|m| m.len()).sum()
+}
+
 /// A table left unread: empty, with its presence noted.
 pub fn skip_table(export: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     let present = table_files(export, spec)?.is_some();
@@ -244,7 +254,17 @@ fn one_batch(spec: &TableSpec, mut pieces: Vec<RecordBatch>) -> Result<RecordBat
     }
     let columns = parts
         .into_iter()
-        .map(|part| concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>()))
+        .map(|part| {
+            let column = concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>());
+            let freed: usize = part.iter().map(|a| a.get_array_memory_size()).sum();
+            drop(part);
+            // The pieces were decoded on other threads: a large column's memory goes back
+            // now, before the next column is copied (`freed_memory`).
+            if freed >= GIVE_BACK_BYTES {
+                crate::freed_memory::give_back();
+            }
+            column
+        })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Internal(format!("table {}: {e}", spec.name)))?;
     RecordBatch::try_new_with_options(schema, columns, &RecordBatchOptions::new().with_row_count(Some(rows)))
@@ -345,7 +365,7 @@ fn read_file(path: &Path, spec: &'static TableSpec) -> Result<(RecordBatch, Vec<
                 array
             }
             None if col.default_false => Arc::new(BooleanArray::from(vec![false; n])),
-            None => new_null_array(&col.kind.data_type(), n),
+            None => new_null_array(&col.stored_type(), n),
         };
         columns.push(array);
     }
@@ -412,6 +432,11 @@ fn convert(array: &ArrayRef, col: &ColumnSpec) -> std::result::Result<(ArrayRef,
         }
         _ => cast_to(&target)?,
     };
+    if col.repeats {
+        // One file's column at a time is held as text, then as a dictionary.
+        let coded = cast(&converted, &col.stored_type()).map_err(|e| format!("cannot hold as codes: {e}"))?;
+        return Ok((coded, Vec::new()));
+    }
     Ok((converted, Vec::new()))
 }
 

@@ -18,8 +18,8 @@
 //!
 //! A table no other table refers to needs no index, only its repeated ids
 //! (`repeated_ids`): its rows are grouped by the hash's top bits first, and each group
-//! checked in a small table that stays in cache, comparing full hashes and reading an
-//! id only when two agree. Filling one table of all 17M posting ids instead waited for
+//! checked in a small table that stays in cache, comparing 32 bits of their hashes and
+//! reading an id only when those agree (8 bytes a row while it runs). Filling one table of all 17M posting ids instead waited for
 //! memory at every row, three times as long.
 
 use std::hash::BuildHasher;
@@ -238,9 +238,10 @@ pub fn repeated_ids(ids: &StringArray) -> Vec<Repeat> {
 }
 
 /// The non-null rows of a column grouped by the top bits of their ids' hashes (in row
-/// order within a group), with the hashes.
+/// order within a group), with the hashes' low 32 bits: enough to tell almost all ids of
+/// a group apart, in two thirds of the memory of whole hashes.
 struct Groups {
-    hashes: Vec<u64>,
+    hashes: Vec<u32>,
     rows: Vec<u32>,
     /// Group g is at `bounds[g]..bounds[g + 1]`.
     bounds: Vec<usize>,
@@ -266,7 +267,7 @@ impl Groups {
         for row in valid() {
             let hash = hasher.hash_one(ids.value(row));
             let at = &mut next[group(hash)];
-            (hashes[*at], rows[*at]) = (hash, row as u32);
+            (hashes[*at], rows[*at]) = (hash as u32, row as u32);
             *at += 1;
         }
         Groups { hashes, rows, bounds }
@@ -276,7 +277,7 @@ impl Groups {
         self.bounds.len() - 1
     }
 
-    fn group(&self, g: usize) -> (&[u64], &[u32]) {
+    fn group(&self, g: usize) -> (&[u32], &[u32]) {
         let range = self.bounds[g]..self.bounds[g + 1];
         (&self.hashes[range.clone()], &self.rows[range])
     }

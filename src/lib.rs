@@ -17,6 +17,7 @@ pub mod cores;
 pub mod delivery;
 pub mod error;
 pub mod export;
+pub mod freed_memory;
 // `gen` is a reserved word in edition 2024, hence the raw identifier.
 pub mod r#gen;
 pub mod history;

@@ -6,28 +6,46 @@
 //! The views are bound to the tables they read when they are made, so a table cannot be
 //! dropped from a session by deregistering it: its provider stays alive inside every view
 //! that names it. The provider is kept, and only its rows go.
+//!
+//! A column held dictionary-encoded (one that `repeats`, see `contract`) is shown as its
+//! values' type and decoded as it is scanned, batch by batch: the SQL, the outputs and an
+//! analyst's client see text, and only the columns a query reads are decoded.
 
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Statistics, plan_err};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{CastExpr, Column};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::ProjectionExec;
 
 #[derive(Debug)]
 pub struct Releasable {
     name: String,
+    /// The schema shown: the rows' own, with each dictionary column as its values' type.
     schema: SchemaRef,
     rows: RwLock<Option<Arc<MemTable>>>,
 }
 
 impl Releasable {
     pub fn new(name: &str, table: MemTable) -> Releasable {
-        Releasable { name: name.to_string(), schema: table.schema(), rows: RwLock::new(Some(Arc::new(table))) }
+        let held = table.schema();
+        let fields: Vec<Field> = held
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Dictionary(_, values) => f.as_ref().clone().with_data_type(values.as_ref().clone()),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        let schema = Arc::new(Schema::new_with_metadata(fields, held.metadata().clone()));
+        Releasable { name: name.to_string(), schema, rows: RwLock::new(Some(Arc::new(table))) }
     }
 
     /// Gives the rows back. Plans already made keep theirs until they are dropped.
@@ -35,11 +53,8 @@ impl Releasable {
         if let Ok(mut rows) = self.rows.write() {
             *rows = None;
         }
-        // The rows were allocated by the loader's threads, which have ended: the allocator
-        // hands their memory back to the system only when another thread next collects it
-        // (a second or more into the next statement). Collect now.
-        // SAFETY: mi_collect only walks the allocator's own free lists.
-        unsafe { libmimalloc_sys::mi_collect(true) };
+        // The rows were allocated by the loader's threads, which have ended.
+        crate::freed_memory::give_back();
     }
 
     fn rows(&self) -> Result<Arc<MemTable>> {
@@ -78,7 +93,25 @@ impl TableProvider for Releasable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.rows()?.scan(state, projection, filters, limit).await
+        let scan = self.rows()?.scan(state, projection, filters, limit).await?;
+        let held = scan.schema();
+        if !held.fields().iter().any(|f| matches!(f.data_type(), DataType::Dictionary(..))) {
+            return Ok(scan);
+        }
+        let decoded = held
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(f.name(), i));
+                let expr = match f.data_type() {
+                    DataType::Dictionary(_, values) => Arc::new(CastExpr::new(column, values.as_ref().clone(), None)),
+                    _ => column,
+                };
+                (expr, f.name().clone())
+            })
+            .collect::<Vec<_>>();
+        Ok(Arc::new(ProjectionExec::try_new(decoded, scan)?))
     }
 }
 

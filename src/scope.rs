@@ -107,7 +107,10 @@ impl CheckedExport {
             .map(|t| {
                 let batch = &t.kept;
                 let keep = |column: &str, visible: &dyn Fn(&str) -> bool| -> Result<BooleanArray> {
-                    let values = batch_strings(batch, t.spec.name, column)?;
+                    let values = decoded(batch, t.spec.name, column)?;
+                    let values = values
+                        .as_string_opt::<i32>()
+                        .ok_or_else(|| Error::Internal(format!("{}.{column} is not a string column", t.spec.name)))?;
                     Ok((0..values.len()).map(|i| Some(values.is_valid(i) && visible(values.value(i)))).collect())
                 };
                 if t.spec.name == "children" {
@@ -215,7 +218,10 @@ pub fn scoped_rules(rules: &Rules, export: &CheckedExport, grant: &Grant) -> Res
 
 /// `batch` with the ids of `column` that are not `visible` cleared.
 fn without_hidden_ids(batch: RecordBatch, table: &str, column: &str, visible: &HashSet<&str>) -> Result<RecordBatch> {
-    let ids = batch_strings(&batch, table, column)?;
+    let ids = decoded(&batch, table, column)?;
+    let ids = ids
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::Internal(format!("{table}.{column} is not a string column")))?;
     if ids.iter().all(|id| id.is_none_or(|id| visible.contains(id))) {
         return Ok(batch);
     }
@@ -234,7 +240,7 @@ fn replace_column(
     let index = schema.index_of(column).map_err(|e| internal(&e))?;
     let mut fields: Vec<datafusion::arrow::datatypes::Field> =
         schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields[index] = fields[index].clone().with_nullable(true);
+    fields[index] = fields[index].clone().with_nullable(true).with_data_type(values.data_type().clone());
     let mut columns = batch.columns().to_vec();
     columns[index] = values;
     RecordBatch::try_new(
@@ -258,6 +264,17 @@ fn table<'a>(export: &'a CheckedExport, name: &str) -> Result<&'a CheckedTable> 
 
 fn strings<'a>(table: &'a CheckedTable, column: &str) -> Result<&'a StringArray> {
     batch_strings(&table.kept, table.spec.name, column)
+}
+
+/// A column as text: a column held as a dictionary (one that `repeats`, the postings'
+/// unit) decoded for the scoping, any other as it is.
+fn decoded(batch: &RecordBatch, table: &str, column: &str) -> Result<datafusion::arrow::array::ArrayRef> {
+    let values = batch.column_by_name(column).ok_or_else(|| Error::Internal(format!("{table} has no {column}")))?;
+    match values.data_type() {
+        datafusion::arrow::datatypes::DataType::Dictionary(_, text) => datafusion::arrow::compute::cast(values, text)
+            .map_err(|e| Error::Internal(format!("{table}.{column}: {e}"))),
+        _ => Ok(Arc::clone(values)),
+    }
 }
 
 fn batch_strings<'a>(batch: &'a RecordBatch, table: &str, column: &str) -> Result<&'a StringArray> {

@@ -18,11 +18,17 @@ fn table(name: &str, columns: &[(&str, Vec<Option<String>>)], rows: usize) -> Ra
         .fields()
         .iter()
         .map(|f| match columns.iter().find(|(c, _)| *c == f.name()) {
-            Some((_, values)) => Arc::new(StringArray::from(values.clone())) as ArrayRef,
+            // As read: a column that repeats is held as a dictionary.
+            Some((_, values)) => {
+                datafusion::arrow::compute::cast(&StringArray::from(values.clone()), f.data_type()).expect("text")
+            }
             None if f.data_type() == &DataType::Date32 => {
                 Arc::new(Date32Array::from(vec![Some(19_000); rows])) as ArrayRef
             }
             None if f.data_type() == &DataType::Boolean => Arc::new(BooleanArray::from(vec![false; rows])) as ArrayRef,
+            None if f.data_type() == &DataType::Float64 => {
+                Arc::new(datafusion::arrow::array::Float64Array::from(vec![Some(1.0); rows])) as ArrayRef
+            }
             None => new_null_array(f.data_type(), rows),
         })
         .collect();
@@ -134,4 +140,56 @@ fn kept_rows_know_their_parent_rows() {
     }
     // Only references to keyed tables keep their parent rows.
     assert!(cases.parent_rows("child_id", "children").is_none());
+}
+
+/// A column held as a dictionary (the postings' unit and account) is checked as the text
+/// it holds: its values are looked up in the parent once each, an unknown unit dangles, a
+/// missing one is a null in a required column, and the locator names the unit. The kept
+/// rows stay a dictionary.
+#[test]
+fn a_repeating_column_is_checked_as_its_text() {
+    let units = table(
+        "units",
+        &[("unit_id", some(vec!["U1".into(), "U2".into()])), ("name", some(vec!["A".into(), "B".into()]))],
+        2,
+    );
+    let children = table("children", &[("child_id", some(vec!["B1".into()]))], 1);
+    let cases = table(
+        "cases",
+        &[
+            ("case_id", some(vec!["C1".into()])),
+            ("child_id", some(vec!["B1".into()])),
+            ("unit_id", some(vec!["U1".into()])),
+        ],
+        1,
+    );
+    let caseworkers = table("caseworkers", &[], 0);
+    let measures = table("measures", &[], 0);
+    let units_of_postings = vec![Some("U1".to_string()), Some("U2".into()), Some("U9".into()), None, Some("U2".into())];
+    let postings = table(
+        "postings",
+        &[
+            ("posting_id", some(ids("P", 1..=5))),
+            ("unit_id", units_of_postings),
+            ("account", some(vec!["4.1".to_string(); 5])),
+            ("case_id", vec![Some("C1".into()), None, None, None, Some("C7".into())]),
+        ],
+        5,
+    );
+    assert!(matches!(postings.batch.column_by_name("unit_id").unwrap().data_type(), DataType::Dictionary(..)));
+    let raw = [units, children, caseworkers, cases, measures, postings];
+    let checked = check_all(&raw, &[]).expect("checks run");
+    let postings = checked.iter().find(|t| t.spec.name == "postings").expect("postings checked");
+    let rejected: Vec<(i64, Rule, &str)> =
+        postings.rejected.iter().map(|r| (r.row, r.rule, r.column.as_str())).collect();
+    assert_eq!(
+        rejected,
+        vec![(3, Rule::Dangling, "unit_id"), (4, Rule::NullRequired, "unit_id"), (5, Rule::Dangling, "case_id")]
+    );
+    assert!(postings.rejected[0].locator.contains("unit_id=U9"), "{}", postings.rejected[0].locator);
+    let kept_units = postings.kept.column_by_name("unit_id").unwrap();
+    assert!(matches!(kept_units.data_type(), DataType::Dictionary(..)));
+    let kept_units = datafusion::arrow::compute::cast(kept_units, &DataType::Utf8).unwrap();
+    let kept_units: Vec<&str> = kept_units.as_string::<i32>().iter().flatten().collect();
+    assert_eq!(kept_units, vec!["U1", "U2"]);
 }

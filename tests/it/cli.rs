@@ -455,3 +455,31 @@ fn kpi_after_releasing_the_postings_equals_the_kpi_view() {
     assert!(sorted(&kpi).len() > 100);
     assert_eq!(sorted(&kpi), sorted(&sql));
 }
+
+/// The postings' unit and account are held as dictionaries, yet SQL sees text: the type,
+/// the catalog's column list and the values (counted per unit and account, and compared
+/// as text) are those of a text column.
+#[test]
+fn the_postings_repeating_columns_are_text_to_sql() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    let sample = sample.to_str().unwrap();
+    let sql = |query: &str| {
+        let out = cwkpi(&["sql", "--exports", sample, "--as-of", "2026-11-22", "--format", "csv", query]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let types = sql("SELECT DISTINCT arrow_typeof(unit_id) AS u, arrow_typeof(account) AS a FROM postings");
+    assert_eq!(types.lines().collect::<Vec<_>>(), vec!["u,a", "Utf8,Utf8"]);
+    let columns = sql("SELECT column_name, data_type FROM information_schema.columns \
+         WHERE table_name = 'postings' AND column_name IN ('unit_id', 'account') ORDER BY column_name");
+    assert_eq!(columns.lines().collect::<Vec<_>>(), vec!["column_name,data_type", "account,Utf8", "unit_id,Utf8"]);
+    // Every posting's unit is a unit of the export, compared as text, and grouping by the
+    // two columns counts every posting once.
+    let counts = sql("SELECT (SELECT count(*) FROM postings) AS postings, \
+                (SELECT count(*) FROM postings p JOIN units u ON u.unit_id = p.unit_id) AS joined, \
+                (SELECT sum(n) FROM (SELECT count(*) AS n FROM postings GROUP BY unit_id, account)) AS grouped, \
+                (SELECT count(*) FROM postings WHERE unit_id LIKE '%' AND account || '' = account) AS compared");
+    let row: Vec<&str> = counts.lines().nth(1).unwrap().split(',').collect();
+    assert!(row[0].parse::<i64>().unwrap() > 100, "the sample has postings: {counts}");
+    assert_eq!(row, vec![row[0]; 4], "{counts}");
+}

@@ -8,7 +8,7 @@ use cwkpi::CheckedExport;
 use datafusion::arrow::array::{
     ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{Date32Type, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
 
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
@@ -100,7 +100,9 @@ fn load_err(dir: &Path) -> String {
 
 fn strings(export: &CheckedExport, table: &str, column: &str) -> Vec<Option<String>> {
     let t = export.table(table).unwrap();
-    t.kept.column_by_name(column).unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    // A column that repeats a few values is held as a dictionary: read as the text it holds.
+    let text = datafusion::arrow::compute::cast(t.kept.column_by_name(column).unwrap(), &DataType::Utf8).unwrap();
+    text.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
 }
 
 fn dates(export: &CheckedExport, table: &str, column: &str) -> Vec<Option<String>> {

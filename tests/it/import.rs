@@ -100,7 +100,9 @@ fn kept<'a>(export: &'a CheckedExport, table: &str) -> &'a RecordBatch {
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
-    batch.column_by_name(column).unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+    // A column that repeats a few values is held as a dictionary: read as the text it holds.
+    let text = datafusion::arrow::compute::cast(batch.column_by_name(column).unwrap(), &DataType::Utf8).unwrap();
+    text.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
 }
 
 fn dates(batch: &RecordBatch, column: &str) -> Vec<Option<NaiveDate>> {

@@ -138,7 +138,10 @@ fn kept<'a>(export: &'a CheckedExport, table: &str) -> &'a RecordBatch {
 }
 
 fn strings(b: &RecordBatch, col: &str) -> Vec<Option<String>> {
-    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}")).as_string::<i32>();
+    // A column that repeats a few values is held as a dictionary: read as the text it holds.
+    let a = b.column_by_name(col).unwrap_or_else(|| panic!("column {col}"));
+    let a = datafusion::arrow::compute::cast(a, &datafusion::arrow::datatypes::DataType::Utf8).expect("text");
+    let a = a.as_string::<i32>();
     (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
 }
 
