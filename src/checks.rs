@@ -572,6 +572,13 @@ pub fn check_all(raw: &[RawTable], keyed: &[&str]) -> Result<Vec<CheckedTable>> 
     })
 }
 
+/// A lookup's column ready to be looked up: text, or a dictionary whose values were
+/// looked up in the parent already (their rows, by key).
+enum Keys<'a> {
+    Plain(&'a StringArray),
+    Coded { keys: &'a Int32Array, value_rows: Vec<u32> },
+}
+
 /// The parent rows of every lookup of the tables `ready` (per table, per lookup, per
 /// row). Every (table, lookup, slice of rows) is one task, so a single large table still
 /// uses every core.
@@ -584,34 +591,35 @@ fn look_up_all(ready: &[usize], prepared: &[Prepared<'_>], lookups: &[Vec<Lookup
         let parent = &prepared[parent];
         parent.ids.as_ref().ok_or_else(|| Error::Internal(format!("{} has no id index", parent.spec.name)))
     };
-    // A dictionary column's values are looked up once each, before its rows.
-    let mut value_rows: Vec<Vec<Vec<u32>>> = Vec::with_capacity(ready.len());
+    // Each lookup's column with its parent's index; a dictionary's values are looked up
+    // once each here, before its rows.
+    let mut columns: Vec<Vec<(Keys<'_>, &IdIndex<'_>)>> = Vec::with_capacity(ready.len());
     for &t in ready {
-        let mut table_rows = Vec::with_capacity(lookups[t].len());
+        let mut table = Vec::with_capacity(lookups[t].len());
         for lookup in &lookups[t] {
-            table_rows.push(match text_columns(prepared[t].batch, &[lookup.column])?[0] {
-                Texts::Plain(_) => Vec::new(),
-                Texts::Coded { values, .. } => {
-                    let mut rows = vec![NO_ROW; values.len()];
-                    index_of(lookup.parent)?.find_rows(values, 0, &mut rows);
-                    rows
+            let index = index_of(lookup.parent)?;
+            let keys = match text_columns(prepared[t].batch, &[lookup.column])?[0] {
+                Texts::Plain(keys) => Keys::Plain(keys),
+                Texts::Coded { keys, values } => {
+                    let mut value_rows = vec![NO_ROW; values.len()];
+                    index.find_rows(values, 0, &mut value_rows);
+                    Keys::Coded { keys, value_rows }
                 }
-            });
+            };
+            table.push((keys, index));
         }
-        value_rows.push(table_rows);
+        columns.push(table);
     }
     std::thread::scope(|s| {
         let mut handles = Vec::new();
-        for ((&t, table_found), table_value_rows) in ready.iter().zip(found.iter_mut()).zip(&value_rows) {
+        for ((&t, table_found), table_columns) in ready.iter().zip(found.iter_mut()).zip(&columns) {
             let slice = slice_rows(prepared[t].batch.num_rows());
-            for ((lookup, rows), value_rows) in lookups[t].iter().zip(table_found.iter_mut()).zip(table_value_rows) {
-                let keys = text_columns(prepared[t].batch, &[lookup.column])?[0];
-                let index = index_of(lookup.parent)?;
+            for (rows, (keys, index)) in table_found.iter_mut().zip(table_columns) {
                 for (n, chunk) in rows.chunks_mut(slice).enumerate() {
                     handles.push(s.spawn(move || {
                         match keys {
-                            Texts::Plain(keys) => index.find_rows(keys, n * slice, chunk),
-                            Texts::Coded { keys, .. } => {
+                            Keys::Plain(keys) => index.find_rows(keys, n * slice, chunk),
+                            Keys::Coded { keys, value_rows } => {
                                 for (i, found) in chunk.iter_mut().enumerate() {
                                     let row = n * slice + i;
                                     *found =

@@ -17,7 +17,6 @@ pub mod publish;
 pub mod tables;
 pub mod tiles;
 pub mod week;
-mod workers;
 pub mod xlsx;
 
 use std::path::Path;
@@ -144,7 +143,7 @@ pub fn write_report(figures: ReportFigures, out: &Path) -> Result<ReportSummary>
     // Pages and workbooks are independent: write them on every core. The units come
     // parents first, and a parent's workbook holds its whole subtree (the organisation's
     // is the largest by far), so the largest are taken first.
-    let tallies = workers::deal_out(&data.units, "report writer", |unit, tally: &mut PagesWritten| {
+    let tallies = crate::cores::deal_out(&data.units, "report writer", |unit, tally: &mut PagesWritten| {
         let stem = file_stem(&unit.id);
         let started = Instant::now();
         write(&format!("{stem}.html"), &html::unit_page(&env, &ctx, unit)?)?;

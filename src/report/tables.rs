@@ -28,7 +28,7 @@ pub fn write_tables(tables: &[TableOut], dir: &Path) -> Result<usize> {
     order.sort_by_key(|t| std::cmp::Reverse(t.batch.get_array_memory_size()));
     let jobs: Vec<(&TableOut, Format)> =
         order.into_iter().flat_map(|t| [(t, Format::Csv), (t, Format::Parquet)]).collect();
-    let written = super::workers::deal_out(&jobs, "table writer", |(table, format), written: &mut usize| {
+    let written = crate::cores::deal_out(&jobs, "table writer", |(table, format), written: &mut usize| {
         write_one(table, *format, dir)?;
         *written += 1;
         Ok(())
