@@ -58,6 +58,10 @@ pub const CACHED_VIEWS: &[(&str, Lifetime)] = &[
     // sums), and the budget month by month that both budget views and the KPI read.
     ("posting_months", Lifetime::Export),
     ("budget_periods", Lifetime::AsOfDates),
+    // The finance lists: each unit's report lists their rows and finance_reconciliation
+    // counts them, so the postings are searched once for both rather than twice.
+    ("finance_paid_without_measure", Lifetime::AsOfDates),
+    ("finance_registered_not_paid", Lifetime::AsOfDates),
 ];
 
 pub fn cached_lifetime(view: &str) -> Option<Lifetime> {
@@ -164,12 +168,26 @@ impl CachedView {
 /// Whether `plan` reads `table`, directly or through the plain views it names; a cached
 /// view it names counts as a table of its own.
 pub fn plan_reads(plan: &LogicalPlan, table: &str) -> bool {
+    plan_reads_through(plan, table, &|_| false)
+}
+
+/// As `plan_reads`, and also through the cached views it names for which `recomputed` holds
+/// (views whose result a later change of dates computes again, from the tables as they are
+/// then).
+pub fn plan_reads_through(plan: &LogicalPlan, table: &str, recomputed: &dyn Fn(&str) -> bool) -> bool {
     use datafusion::common::tree_node::TreeNodeRecursion;
     let mut found = false;
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            found = scan.table_name.table() == table
-                || scan.source.get_logical_plan().is_some_and(|inner| plan_reads(&inner, table));
+            let name = scan.table_name.table();
+            found = name == table
+                || scan.source.get_logical_plan().is_some_and(|inner| plan_reads_through(&inner, table, recomputed))
+                || (recomputed(name)
+                    && datafusion::datasource::source_as_provider(&scan.source).is_ok_and(|provider| {
+                        provider
+                            .downcast_ref::<CachedView>()
+                            .is_some_and(|cached| plan_reads_through(&cached.compute.0, table, recomputed))
+                    }));
         }
         Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
     });

@@ -262,11 +262,14 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Whether the statement `queries/statements/<name>.sql` reads `table`, directly or
-    /// through plain views (not through a cached view, which keeps its own result).
+    /// Whether the statement `queries/statements/<name>.sql` reads `table`, directly, through
+    /// plain views, or through cached views computed again when the dates change. The views
+    /// kept for the whole export are computed before a release (`release`) and keep their
+    /// result.
     pub async fn statement_reads(&self, name: &str, table: &str) -> Result<bool> {
         let df = self.planned_statement(name).await?;
-        Ok(crate::cached_view::plan_reads(df.logical_plan(), table))
+        let recomputed = |view: &str| self.parts.lifetime(view).is_some_and(|lifetime| lifetime != Lifetime::Export);
+        Ok(crate::cached_view::plan_reads_through(df.logical_plan(), table, &recomputed))
     }
 
     /// Gives back the rows of `table` once the run has finished reading it (the report's

@@ -54,19 +54,23 @@ WITH future AS (
 ),
 before_case AS (
     -- Records dated before their case was opened: often a case merged or re-opened
-    -- under a new id.
-    SELECT 'measures' AS table_name, 'started_on' AS column_name, x.measure_id AS record_id, x.case_id,
+    -- under a new id. The four tables' rows meet the cases in one join: four joins ran
+    -- side by side, each holding its own table of the cases.
+    SELECT x.table_name, x.column_name, x.record_id, x.case_id,
            'case_opened_on=' || CAST(k.opened_on AS VARCHAR) AS detail
-    FROM measures x JOIN cases k ON k.case_key = x.case_key WHERE x.started_on < k.opened_on
-    UNION ALL
-    SELECT 'investigations', 'started_on', x.investigation_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
-    FROM investigations x JOIN cases k ON k.case_key = x.case_key WHERE x.started_on < k.opened_on
-    UNION ALL
-    SELECT 'action_plans', 'created_on', x.plan_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
-    FROM action_plans x JOIN cases k ON k.case_key = x.case_key WHERE x.created_on < k.opened_on
-    UNION ALL
-    SELECT 'follow_ups', 'performed_on', x.follow_up_id, x.case_id, 'case_opened_on=' || CAST(k.opened_on AS VARCHAR)
-    FROM follow_ups x JOIN cases k ON k.case_key = x.case_key WHERE x.performed_on < k.opened_on
+    FROM (
+        SELECT 'measures' AS table_name, 'started_on' AS column_name, measure_id AS record_id, case_id, case_key,
+               started_on AS dated_on
+        FROM measures
+        UNION ALL
+        SELECT 'investigations', 'started_on', investigation_id, case_id, case_key, started_on FROM investigations
+        UNION ALL
+        SELECT 'action_plans', 'created_on', plan_id, case_id, case_key, created_on FROM action_plans
+        UNION ALL
+        SELECT 'follow_ups', 'performed_on', follow_up_id, case_id, case_key, performed_on FROM follow_ups
+    ) x
+    JOIN cases k ON k.case_key = x.case_key
+    WHERE x.dated_on < k.opened_on
 )
 SELECT as_of, table_name, 'date after the export date' AS rule, column_name, record_id, case_id, detail
 FROM future

@@ -146,20 +146,24 @@ impl Frame {
         a.value_as_date(i).ok_or_else(|| type_error(name))
     }
 
-    /// A cell by its column's type, for the report's lists.
+    /// A cell by its column's type, for the report's lists. Every cell of every unit's page
+    /// and workbook passes here, so the column is looked up once and read as its type.
     pub(crate) fn value(&self, name: &str, i: usize) -> Result<Value> {
         let c = self.column(name)?;
         if c.is_null(i) {
             return Ok(Value::Null);
         }
-        Ok(match c.data_type() {
-            DataType::Utf8 => Value::Text(self.str(name, i)?),
-            DataType::Int64 => Value::Int(self.i64(name, i)?),
-            DataType::Float64 => Value::Float(self.opt_f64(name, i)?.ok_or_else(|| null_error(name))?),
-            DataType::Boolean => Value::Bool(self.opt_bool(name, i)?.ok_or_else(|| null_error(name))?),
-            DataType::Date32 => Value::Date(self.date(name, i)?),
-            _ => return Err(type_error(name)),
-        })
+        let typed = |value: Option<Value>| value.ok_or_else(|| type_error(name));
+        match c.data_type() {
+            DataType::Utf8 => typed(c.as_string_opt::<i32>().map(|a| Value::Text(a.value(i).to_string()))),
+            DataType::Int64 => typed(c.as_primitive_opt::<Int64Type>().map(|a| Value::Int(a.value(i)))),
+            DataType::Float64 => typed(c.as_primitive_opt::<Float64Type>().map(|a| Value::Float(a.value(i)))),
+            DataType::Boolean => typed(c.as_boolean_opt().map(|a| Value::Bool(a.value(i)))),
+            DataType::Date32 => {
+                typed(c.as_primitive_opt::<Date32Type>().and_then(|a| a.value_as_date(i)).map(Value::Date))
+            }
+            _ => Err(type_error(name)),
+        }
     }
 }
 

@@ -643,11 +643,13 @@ fn write_list(
     for row in list.rows(&unit.id) {
         let mut cells = Vec::new();
         for column in spec.columns {
-            let value = list.value(column.source, row)?;
-            cells.push(match (column.kind, value) {
-                (Kind::Caseworker | Kind::Unit | Kind::Elements | Kind::Kpi | Kind::Met, _) => {
-                    Cell::Text(lists::page_text(column, list, row, &|id: &str| ctx.unit_name_within(id, ""))?)
-                }
+            // Names, labels and statuses read as the page shows them; the rest as typed.
+            if matches!(column.kind, Kind::Caseworker | Kind::Unit | Kind::Elements | Kind::Kpi | Kind::Met) {
+                let text = lists::page_text(column, list, row, &|id: &str| ctx.unit_name_within(id, ""))?;
+                cells.push(Cell::Text(text));
+                continue;
+            }
+            cells.push(match (column.kind, list.value(column.source, row)?) {
                 (_, Value::Null) => Cell::OptText(None),
                 (Kind::Money, Value::Float(x)) => Cell::Money(Some(x)),
                 (Kind::Pct, Value::Float(x)) => Cell::Pct(Some(x)),

@@ -1866,3 +1866,25 @@ async fn the_report_releases_the_postings_and_the_kpis_still_compute() {
     assert!(after.iter().any(|r| r.kpi_id == "budget_forecast" && r.denominator > 0), "the budget KPI is counted");
     assert_eq!(after, kpi_rows(&export, sunday).await);
 }
+
+/// Which statements run before the postings are released: those that read them directly,
+/// through plain views, or through a cached view computed again for each set of dates (the
+/// finance lists, read by both the lists and the finance figures). Through the postings'
+/// month sums, kept for the whole export and computed before the release, a statement does
+/// not read them.
+#[tokio::test]
+async fn a_statement_reads_the_postings_through_views_computed_per_date_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = CheckedExport::load(&sample_export(tmp.path())).unwrap();
+    let sunday = week("2026-W47").sunday();
+    let catalog = Catalog::new(&export, Rules::builtin(), &[sunday], &EngineOptions::default()).await.unwrap();
+    for (statement, reads) in [
+        ("report_finance", true),
+        ("report_paid_without_measure", true),
+        ("report_registered_not_paid", true),
+        ("report_budget_months", false),
+        ("report_overdue", false),
+    ] {
+        assert_eq!(catalog.statement_reads(statement, "postings").await.unwrap(), reads, "{statement}");
+    }
+}
