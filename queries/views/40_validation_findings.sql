@@ -54,8 +54,9 @@ WITH future AS (
 ),
 before_case AS (
     -- Records dated before their case was opened: often a case merged or re-opened
-    -- under a new id. The four tables' rows meet the cases in one join: four joins ran
-    -- side by side, each holding its own table of the cases.
+    -- under a new id. The four tables' rows meet the cases in one join rather than one
+    -- join each: the engine runs a union's joins side by side, each with its own hash
+    -- table of the cases.
     SELECT x.table_name, x.column_name, x.record_id, x.case_id,
            'case_opened_on=' || CAST(k.opened_on AS VARCHAR) AS detail
     FROM (
