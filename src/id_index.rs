@@ -19,8 +19,8 @@
 //! A table no other table refers to needs no index, only its repeated ids
 //! (`repeated_ids`): its rows are grouped by the hash's top bits first, and each group
 //! checked in a small table that stays in cache, comparing 32 bits of their hashes and
-//! reading an id only when those agree (8 bytes a row while it runs). Filling one table of all 17M posting ids instead waited for
-//! memory at every row, three times as long.
+//! reading an id only when those agree (8 bytes a row while it runs). Filling one table
+//! of all 17M posting ids instead waited for memory at every row, three times as long.
 
 use std::hash::BuildHasher;
 use std::ops::Range;

@@ -415,7 +415,7 @@ async fn produce(
     }
 
     // The KPI table comes from the report, whose catalog computes the as-of date beside the
-    // trend's Sundays (`write_reports`' `also_at`): `kpi` is kept for those dates, so the
+    // trend's Sundays (`compute_report`'s `also_at`): `kpi` is kept for those dates, so the
     // trend's statement and the table share one computation.
     let mut cached_views = crate::report::cached_views();
     cached_views.push(("kpi".to_string(), crate::catalog::Lifetime::AsOfDates));
@@ -491,12 +491,10 @@ async fn produce(
     info!(week = %week, units = written.units, files = written.files, "weekly reports written");
 
     let mut kpi_rows = std::mem::take(&mut written.kpi_rows);
-    let rows = steps
-        .run_async("kpi", async {
-            kpi_rows.retain(|r| r.as_of == as_of);
-            Ok(kpi_rows)
-        })
-        .await?;
+    let rows = steps.run("kpi", || {
+        kpi_rows.retain(|r| r.as_of == as_of);
+        Ok(kpi_rows)
+    })?;
     let units = rows.iter().map(|r| r.unit_id.as_str()).collect::<std::collections::BTreeSet<_>>().len();
     let reports = Some(format!("weekly report {week} for {} units", written.units));
     remove_quietly(&spill_dir(tmp));

@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::{filter, filter_record_batch};
 use datafusion::arrow::datatypes::Int32Type;
 
@@ -108,9 +108,7 @@ impl CheckedExport {
                 let batch = &t.kept;
                 let keep = |column: &str, visible: &dyn Fn(&str) -> bool| -> Result<BooleanArray> {
                     let values = decoded(batch, t.spec.name, column)?;
-                    let values = values
-                        .as_string_opt::<i32>()
-                        .ok_or_else(|| Error::Internal(format!("{}.{column} is not a string column", t.spec.name)))?;
+                    let values = as_strings(&values, t.spec.name, column)?;
                     Ok((0..values.len()).map(|i| Some(values.is_valid(i) && visible(values.value(i)))).collect())
                 };
                 if t.spec.name == "children" {
@@ -219,9 +217,7 @@ pub fn scoped_rules(rules: &Rules, export: &CheckedExport, grant: &Grant) -> Res
 /// `batch` with the ids of `column` that are not `visible` cleared.
 fn without_hidden_ids(batch: RecordBatch, table: &str, column: &str, visible: &HashSet<&str>) -> Result<RecordBatch> {
     let ids = decoded(&batch, table, column)?;
-    let ids = ids
-        .as_string_opt::<i32>()
-        .ok_or_else(|| Error::Internal(format!("{table}.{column} is not a string column")))?;
+    let ids = as_strings(&ids, table, column)?;
     if ids.iter().all(|id| id.is_none_or(|id| visible.contains(id))) {
         return Ok(batch);
     }
@@ -229,12 +225,7 @@ fn without_hidden_ids(batch: RecordBatch, table: &str, column: &str, visible: &H
     replace_column(batch, table, column, Arc::new(cleared))
 }
 
-fn replace_column(
-    batch: RecordBatch,
-    table: &str,
-    column: &str,
-    values: datafusion::arrow::array::ArrayRef,
-) -> Result<RecordBatch> {
+fn replace_column(batch: RecordBatch, table: &str, column: &str, values: ArrayRef) -> Result<RecordBatch> {
     let internal = |e: &dyn std::fmt::Display| Error::Internal(format!("scoping {table}.{column}: {e}"));
     let schema = batch.schema();
     let index = schema.index_of(column).map_err(|e| internal(&e))?;
@@ -268,7 +259,7 @@ fn strings<'a>(table: &'a CheckedTable, column: &str) -> Result<&'a StringArray>
 
 /// A column as text: a column held as a dictionary (one that `repeats`, the postings'
 /// unit) decoded for the scoping, any other as it is.
-fn decoded(batch: &RecordBatch, table: &str, column: &str) -> Result<datafusion::arrow::array::ArrayRef> {
+fn decoded(batch: &RecordBatch, table: &str, column: &str) -> Result<ArrayRef> {
     let values = batch.column_by_name(column).ok_or_else(|| Error::Internal(format!("{table} has no {column}")))?;
     match values.data_type() {
         datafusion::arrow::datatypes::DataType::Dictionary(_, text) => datafusion::arrow::compute::cast(values, text)
@@ -278,8 +269,10 @@ fn decoded(batch: &RecordBatch, table: &str, column: &str) -> Result<datafusion:
 }
 
 fn batch_strings<'a>(batch: &'a RecordBatch, table: &str, column: &str) -> Result<&'a StringArray> {
-    batch
-        .column_by_name(column)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| Error::Internal(format!("{table}.{column} is not a string column")))
+    let values = batch.column_by_name(column).ok_or_else(|| Error::Internal(format!("{table} has no {column}")))?;
+    as_strings(values, table, column)
+}
+
+fn as_strings<'a>(values: &'a ArrayRef, table: &str, column: &str) -> Result<&'a StringArray> {
+    values.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("{table}.{column} is not a string column")))
 }
