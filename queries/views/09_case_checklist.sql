@@ -5,10 +5,16 @@
 -- the date), decision_with_guidance (an afgoerelse_med_klagevejledning by it), plan (no
 -- action plan missing, as plan_coverage counts it; a case needing no plan meets it) and
 -- followed_up (no follow-up measure overdue); lawful: all six. checklist_applies: the case
--- has an active measure and the export has a case_events table (without one the checklist
--- is unknown, not failed). The KPIs read this view once for all three case KPIs, so
+-- has an active measure and the export has a case_events table. Without one the checklist
+-- is unknown, not failed: the four elements drawn from the events (investigated among them,
+-- as a target group clarification is an event) and lawful are null, and the events and the
+-- investigations are not gathered (a million cases' first dates at scale 100, for elements
+-- no KPI or list would read). The KPIs read this view once for all three case KPIs, so
 -- case_compliance is computed once.
-WITH first_dates AS (
+WITH events_table AS (
+    SELECT bool_or(present) AS present FROM export_tables WHERE table_name = 'case_events'
+),
+first_dates AS (
     -- "By the date" only needs each kind's first occurrence. The events' kinds and the
     -- investigations' completions are gathered in one aggregation per case, so the
     -- (as-of, case) rows are joined with them once, not twice.
@@ -26,6 +32,7 @@ WITH first_dates AS (
         FROM investigations
         WHERE completed_on IS NOT NULL
     ) dated
+    WHERE (SELECT present FROM events_table)
     GROUP BY case_key
 ),
 heard AS (
@@ -40,22 +47,22 @@ heard AS (
            CASE WHEN lead(case_key) OVER w = case_key THEN lead(occurred_on) OVER w END AS heard_until
     FROM case_events
     WHERE kind = 'boernesamtale'
+      AND (SELECT present FROM events_table)
       AND occurred_on >= (SELECT min(as_of) FROM as_of_dates) - INTERVAL '364 days'
       AND occurred_on <= (SELECT max(as_of) FROM as_of_dates)
     WINDOW w AS (ORDER BY case_key, occurred_on)
-),
-events_table AS (
-    SELECT bool_or(present) AS present FROM export_tables WHERE table_name = 'case_events'
 ),
 checklist AS (
     SELECT c.* EXCLUDE (events_present, first_target_group_clarification_on, first_consultation_on,
                         first_decision_with_guidance_on, first_completed_on),
            c.active_measures > 0 AND c.events_present AS checklist_applies,
-           coalesce(c.first_completed_on <= c.as_of, false)
-               OR coalesce(c.first_target_group_clarification_on <= c.as_of, false) AS investigated,
-           h.case_key IS NOT NULL AS child_heard,
-           coalesce(c.first_consultation_on <= c.as_of, false) AS parties_consulted,
-           coalesce(c.first_decision_with_guidance_on <= c.as_of, false) AS decision_with_guidance,
+           c.events_present,
+           CASE WHEN c.events_present THEN
+               coalesce(c.first_completed_on <= c.as_of, false)
+               OR coalesce(c.first_target_group_clarification_on <= c.as_of, false) END AS investigated,
+           CASE WHEN c.events_present THEN h.case_key IS NOT NULL END AS child_heard,
+           CASE WHEN c.events_present THEN coalesce(c.first_consultation_on <= c.as_of, false) END AS parties_consulted,
+           CASE WHEN c.events_present THEN coalesce(c.first_decision_with_guidance_on <= c.as_of, false) END AS decision_with_guidance,
            NOT c.plan_missing AS plan,
            c.follow_ups_overdue = 0 AS followed_up
     -- Each join is written from its small side (a right join), so its hash table is built
@@ -76,6 +83,7 @@ checklist AS (
        AND (h.heard_until IS NULL OR h.heard_until > c.as_of)
        AND h.heard_on >= c.as_of - INTERVAL '364 days'
 )
-SELECT *,
-       investigated AND child_heard AND parties_consulted AND decision_with_guidance AND plan AND followed_up AS lawful
+SELECT * EXCLUDE (events_present),
+       CASE WHEN events_present THEN
+           investigated AND child_heard AND parties_consulted AND decision_with_guidance AND plan AND followed_up END AS lawful
 FROM checklist
