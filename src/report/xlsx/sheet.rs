@@ -108,21 +108,38 @@ pub(super) fn write_table(
     let table =
         Table::new().set_name(name).set_columns(&table_columns).set_style(TableStyle::Medium2).set_autofilter(true);
     ws.add_table(header, 0, last, columns.len() as u16 - 1, &table).map_err(xlsx_error)?;
+    // A column whose numbers all share one format carries it, and its cells are written
+    // without one: the writer gives such a cell its column's style, where a format passed
+    // with each cell is looked up by hashing the whole format (a fifth of the writing).
+    let column_formats = column_formats(f, columns.len(), rows);
+    for (c, format) in column_formats.iter().enumerate() {
+        if let Some(format) = format {
+            ws.set_column_format(c as u16, format).map_err(xlsx_error)?;
+        }
+    }
     for (r, row) in rows.iter().enumerate() {
         let r = header + 1 + r as u32;
         for (c, cell) in row.iter().enumerate() {
+            let in_column = column_formats.get(c).copied().flatten();
             let c = c as u16;
+            let number = |ws: &mut Worksheet, x: f64, format: &Format| match in_column {
+                Some(_) => ws.write_number(r, c, x).map(|_| ()),
+                None => ws.write_number_with_format(r, c, x, format).map(|_| ()),
+            };
             match cell {
                 Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
                 Cell::OptText(Some(s)) => ws.write_string(r, c, s).map(|_| ()),
                 Cell::Int(n) | Cell::OptInt(Some(n)) => ws.write_number(r, c, *n as f64).map(|_| ()),
-                Cell::Pct(Some(x)) => ws.write_number_with_format(r, c, *x, &f.pct).map(|_| ()),
-                Cell::Points(Some(x)) => ws.write_number_with_format(r, c, *x, &f.points).map(|_| ()),
-                Cell::Money(Some(x)) => ws.write_number_with_format(r, c, *x, &f.money).map(|_| ()),
+                Cell::Pct(Some(x)) => number(ws, *x, &f.pct),
+                Cell::Points(Some(x)) => number(ws, *x, &f.points),
+                Cell::Money(Some(x)) => number(ws, *x, &f.money),
                 Cell::Date(d) => {
                     let date =
                         ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(xlsx_error)?;
-                    ws.write_date_with_format(r, c, &date, &f.date).map(|_| ())
+                    match in_column {
+                        Some(_) => ws.write_datetime(r, c, &date).map(|_| ()),
+                        None => ws.write_date_with_format(r, c, &date, &f.date).map(|_| ()),
+                    }
                 }
                 Cell::OptText(None) | Cell::OptInt(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Money(None) => {
                     Ok(())
@@ -139,6 +156,31 @@ pub(super) fn write_table(
     ws.set_landscape();
     ws.set_print_fit_to_pages(1, 0);
     Ok(Placed { first: header + 1, last })
+}
+
+/// Each column's number format when every value in it has the same one (a percentage, a
+/// date …); None for a column of text and whole numbers, or of values formatted differently.
+fn column_formats<'f>(f: &'f Formats, width: usize, rows: &[Vec<Cell>]) -> Vec<Option<&'f Format>> {
+    (0..width)
+        .map(|c| {
+            // Each filled cell's format (None for text and whole numbers); empty cells skipped.
+            let mut formats = rows.iter().filter_map(|row| row.get(c)).filter_map(|cell| cell_format(f, cell));
+            let first: &Format = formats.next()??;
+            formats.all(|format| format.is_some_and(|format| std::ptr::eq(format, first))).then_some(first)
+        })
+        .collect()
+}
+
+/// A filled cell's number format: Some(None) for text and whole numbers, None when empty.
+fn cell_format<'f>(f: &'f Formats, cell: &Cell) -> Option<Option<&'f Format>> {
+    match cell {
+        Cell::Pct(Some(_)) => Some(Some(&f.pct)),
+        Cell::Points(Some(_)) => Some(Some(&f.points)),
+        Cell::Money(Some(_)) => Some(Some(&f.money)),
+        Cell::Date(_) => Some(Some(&f.date)),
+        Cell::Text(_) | Cell::OptText(Some(_)) | Cell::Int(_) | Cell::OptInt(Some(_)) => Some(None),
+        Cell::OptText(None) | Cell::OptInt(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Money(None) => None,
+    }
 }
 
 /// Colours column `col` green where `met` holds and red where `not_met` does; both are
@@ -192,4 +234,37 @@ pub(super) fn column_cell(at: &Placed, col: u16) -> String {
     let cell = row_col_to_cell(at.first, col);
     let split = cell.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
     format!("${}{}", &cell[..split], &cell[split..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    #[test]
+    fn a_column_carries_the_format_all_its_values_share() {
+        let f = Formats::new();
+        let rows = vec![
+            vec![
+                Cell::Pct(Some(0.5)),
+                Cell::Date(day()),
+                Cell::Text("a".into()),
+                Cell::Pct(Some(0.5)),
+                Cell::Pct(None),
+            ],
+            vec![Cell::Pct(None), Cell::Date(day()), Cell::Int(3), Cell::Money(Some(1.0)), Cell::Pct(None)],
+            vec![Cell::Pct(Some(1.0)), Cell::Date(day()), Cell::OptText(None), Cell::Pct(Some(0.1)), Cell::Pct(None)],
+        ];
+        let formats = column_formats(&f, 5, &rows);
+        let is = |c: usize, format: &Format| formats[c].is_some_and(|x| std::ptr::eq(x, format));
+        // Percentages (an empty cell does not count), dates.
+        assert!(is(0, &f.pct) && is(1, &f.date), "{formats:?}");
+        // Text and whole numbers carry none; nor do percentages beside money, nor an empty column.
+        assert_eq!((formats[2], formats[3], formats[4]), (None, None, None));
+        // A table wider than its rows: the missing columns carry none.
+        assert_eq!(column_formats(&f, 6, &rows)[5], None);
+    }
 }
