@@ -532,10 +532,12 @@ fn internal(e: impl std::fmt::Display) -> Error {
 /// (table, its id column, key column)
 const ROW_KEYS: &[(&str, &str, &str)] = &[("cases", "case_id", "case_key"), ("measures", "measure_id", "measure_key")];
 
-/// The checked tables with their key columns added.
+/// The checked tables with their key columns added, and each id that refers to a keyed
+/// table held as its key into that table's ids (see `ids_by_key`).
 fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
     let mut batches: Vec<RecordBatch> = export.tables.iter().map(|t| t.kept.clone()).collect();
     for (keyed_table, id_column, key_column) in ROW_KEYS {
+        let ids = table_of(export, keyed_table)?.kept.column_by_name(id_column).cloned();
         for (table, batch) in export.tables.iter().zip(batches.iter_mut()) {
             let keys: Int32Array = if table.spec.name == *keyed_table {
                 let rows = i32::try_from(batch.num_rows())
@@ -553,11 +555,39 @@ fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
                 keys.null_count() > 0 || table.spec.name != *keyed_table,
             ));
             let mut columns = batch.columns().to_vec();
+            if table.spec.name != *keyed_table
+                && let (Some(at), Some(ids)) = (batch.schema().index_of(id_column).ok(), &ids)
+                && let Some(by_key) = ids_by_key(&columns[at], &keys, ids)?
+            {
+                fields[at] = fields[at].clone().with_data_type(by_key.data_type().clone());
+                columns[at] = by_key;
+            }
             columns.push(Arc::new(keys));
             *batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(internal)?;
         }
     }
     Ok(batches)
+}
+
+/// A column of ids referring to a keyed table, as a dictionary whose keys are the rows' keys
+/// (the key column's own numbers, not copied) and whose values are the keyed table's ids:
+/// the postings' case and measure ids took half a gigabyte as text at scale 100, and as
+/// keys take nothing beside the key columns. Queries see text (`Releasable` decodes a
+/// column as it is scanned). Every kept row's id was looked up to find its key, so the key
+/// names the same id; None (the text is kept) should a row's id and key ever disagree on
+/// being there.
+fn ids_by_key(ids_here: &ArrayRef, keys: &Int32Array, ids: &ArrayRef) -> Result<Option<ArrayRef>> {
+    let nulls_agree = ids_here.null_count() == keys.null_count()
+        && (keys.null_count() == 0 || ids_here.logical_nulls() == keys.logical_nulls());
+    if ids_here.data_type() != &DataType::Utf8 || !nulls_agree {
+        return Ok(None);
+    }
+    let dictionary = datafusion::arrow::array::DictionaryArray::<datafusion::arrow::datatypes::Int32Type>::try_new(
+        keys.clone(),
+        Arc::clone(ids),
+    )
+    .map_err(internal)?;
+    Ok(Some(Arc::new(dictionary)))
 }
 
 /// Registers a batch as an in-memory table, split so both cores can work on it.
@@ -846,4 +876,26 @@ fn rejected_rows(export: &CheckedExport) -> Result<RecordBatch> {
             Arc::new(StringArray::from_iter_values(r.iter().map(|r| r.locator.as_str()))),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_held_as_keys_only_where_id_and_key_agree_on_being_there() {
+        let ids: ArrayRef = Arc::new(StringArray::from(vec!["C1", "C2", "C3"]));
+        let here: ArrayRef = Arc::new(StringArray::from(vec![Some("C3"), None, Some("C1")]));
+        let keys = Int32Array::from(vec![Some(2), None, Some(0)]);
+        let held = ids_by_key(&here, &keys, &ids).unwrap().expect("held as keys");
+        assert!(matches!(held.data_type(), DataType::Dictionary(..)));
+        let text = datafusion::arrow::compute::cast(&held, &DataType::Utf8).unwrap();
+        assert_eq!(text.as_string::<i32>(), here.as_string::<i32>());
+
+        // An id without a key (or a key without an id) keeps the text.
+        let no_key = Int32Array::from(vec![Some(2), None, None]);
+        assert!(ids_by_key(&here, &no_key, &ids).unwrap().is_none());
+        let all_keys = Int32Array::from(vec![2, 1, 0]);
+        assert!(ids_by_key(&here, &all_keys, &ids).unwrap().is_none());
+    }
 }

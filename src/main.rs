@@ -343,6 +343,9 @@ impl Common {
         let last = self.as_of.unwrap_or_else(today);
         let dates = cwkpi::catalog::weekly_dates(last, weeks);
         let catalog = Catalog::new(&export, rules, &dates, &options).await?;
+        // The catalog holds the tables, ids as keys where the export holds text.
+        drop(export);
+        cwkpi::freed_memory::give_back();
         if let Some(dir) = &self.history {
             cwkpi::history::register(&catalog, dir)?;
         }
@@ -521,8 +524,10 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let mut catalog =
                 Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
-            // The catalog holds the tables now; a table the report releases can then go.
+            // The catalog holds the tables now (ids as keys, smaller than the export's text);
+            // the export's copy goes, and so can a table the report releases.
             drop(export);
+            cwkpi::freed_memory::give_back();
             let figures = cwkpi::report::compute_report(&mut catalog, week, &[]).await?;
             // The pages are written without the export in memory.
             drop(catalog);

@@ -425,12 +425,14 @@ async fn produce(
         fs::create_dir_all(dir).map_err(|e| Error::io_path("create", dir, e))?;
     }
     let mut catalog = steps.run_async("catalog", Catalog::new(&export, rules.clone(), &[as_of], &engine)).await?;
-    let report =
-        steps.run_async("validate", ValidationReport::build(&export, &catalog, as_of, opts.max_rejected_share)).await?;
-    info!(rejected = report.rejected(), queries = report.queries(), "validation done");
-    // The catalog holds the tables from here on; without this copy of them, a table the
-    // report releases (`Catalog::release`) gives its memory back.
+    let checked = ValidationReport::of_checks(&export, as_of, opts.max_rejected_share);
+    // The catalog holds the tables from here on, some columns in a smaller form (ids as
+    // keys): without the export's copy of them, the validation's queries run in less
+    // memory, and a table the report releases (`Catalog::release`) gives its memory back.
     drop(export);
+    crate::freed_memory::give_back();
+    let report = steps.run_async("validate", checked.with_queries(&catalog)).await?;
+    info!(rejected = report.rejected(), queries = report.queries(), "validation done");
 
     fs::create_dir(tmp).map_err(|e| Error::io(format!("cannot create {}", tmp.display()), e))?;
     let summary =

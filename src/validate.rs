@@ -104,7 +104,14 @@ impl ValidationReport {
         as_of: NaiveDate,
         max_rejected_share: f64,
     ) -> Result<ValidationReport> {
-        let mut findings: Vec<Finding> = export
+        ValidationReport::of_checks(export, as_of, max_rejected_share).with_queries(catalog).await
+    }
+
+    /// The report's part that comes from the checks alone: the rejected rows and each
+    /// table's counts. It holds none of the export's rows, so a run can let the export go
+    /// before the queries run (`with_queries`).
+    pub fn of_checks(export: &CheckedExport, as_of: NaiveDate, max_rejected_share: f64) -> ValidationReport {
+        let findings: Vec<Finding> = export
             .rejections()
             .map(|r| Finding {
                 level: Level::Rejected,
@@ -116,18 +123,6 @@ impl ValidationReport {
                 locator: r.locator.clone(),
             })
             .collect();
-        let sql = format!(
-            "SELECT table_name, rule, column_name, locator FROM validation_queries \
-             WHERE as_of = DATE '{as_of}' ORDER BY table_name, rule, record_id, column_name, locator"
-        );
-        for batch in catalog.query(&sql).await? {
-            findings.extend(query_findings(&batch)?);
-        }
-
-        let mut per_rule: BTreeMap<(String, Level, String), usize> = BTreeMap::new();
-        for f in &findings {
-            *per_rule.entry((f.table.clone(), f.level, f.rule.clone())).or_default() += 1;
-        }
         let tables = export
             .tables
             .iter()
@@ -140,18 +135,42 @@ impl ValidationReport {
                     rows_kept: t.kept.num_rows(),
                     rows_rejected,
                     rejected_share: if t.rows_read == 0 { 0.0 } else { rows_rejected as f64 / t.rows_read as f64 },
-                    queries: findings.iter().filter(|f| f.level == Level::Query && f.table == t.spec.name).count(),
+                    queries: 0,
                 }
             })
-            .collect::<Vec<_>>();
+            .collect();
+        ValidationReport { as_of, max_rejected_share, tables, counts: Vec::new(), findings }
+    }
+
+    /// Adds the rows `validation_queries` lists at the report's date, then counts per rule.
+    pub async fn with_queries(mut self, catalog: &Catalog) -> Result<ValidationReport> {
+        let sql = format!(
+            "SELECT table_name, rule, column_name, locator FROM validation_queries \
+             WHERE as_of = DATE '{}' ORDER BY table_name, rule, record_id, column_name, locator",
+            self.as_of
+        );
+        for batch in catalog.query(&sql).await? {
+            self.findings.extend(query_findings(&batch)?);
+        }
+
+        let mut per_rule: BTreeMap<(String, Level, String), usize> = BTreeMap::new();
+        for f in &self.findings {
+            *per_rule.entry((f.table.clone(), f.level, f.rule.clone())).or_default() += 1;
+        }
+        for t in &mut self.tables {
+            t.queries = self.findings.iter().filter(|f| f.level == Level::Query && f.table == t.table).count();
+        }
         // Tables in contract order, then level and rule: the order of every listing.
+        let tables = &self.tables;
         let position = |table: &str| tables.iter().position(|t| t.table == table).unwrap_or(usize::MAX);
         let mut counts: Vec<RuleCount> =
             per_rule.into_iter().map(|((table, level, rule), rows)| RuleCount { table, level, rule, rows }).collect();
         counts.sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
         // Stable sort: rejected rows keep file/row order, queries keep the view's order.
-        findings.sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
-        Ok(ValidationReport { as_of, max_rejected_share, tables, counts, findings })
+        self.findings
+            .sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
+        self.counts = counts;
+        Ok(self)
     }
 
     pub fn rejected(&self) -> usize {

@@ -483,3 +483,69 @@ fn the_postings_repeating_columns_are_text_to_sql() {
     assert!(row[0].parse::<i64>().unwrap() > 100, "the sample has postings: {counts}");
     assert_eq!(row, vec![row[0]; 4], "{counts}");
 }
+
+/// Without a case_events table the lawful-case checklist is unknown, not failed: its four
+/// elements drawn from the events and `lawful` are null, it applies to no case, and the
+/// elements drawn from case_compliance (plan, followed_up) are still there.
+#[test]
+fn the_checklist_is_unknown_without_case_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = sample_copy(tmp.path());
+    let e = export.to_str().unwrap();
+    let sql = |statement: &str| {
+        let o = cwkpi(&["sql", "--exports", e, "--as-of", "2026-11-22", "--format", "csv", statement]);
+        assert!(o.status.success(), "{statement}: {}", stderr(&o));
+        stdout(&o).lines().nth(1).unwrap_or_default().to_string()
+    };
+    let counts = "SELECT count(*) > 0, count(*) = count(investigated), count(*) = count(lawful), \
+                  count(*) = count(plan), bool_or(checklist_applies) FROM case_checklist";
+    assert_eq!(sql(counts), "true,true,true,true,true", "with the sample's case_events");
+
+    std::fs::remove_file(export.join("case_events.parquet")).unwrap();
+    let unknown = "SELECT count(*) > 0, count(investigated), count(child_heard), count(parties_consulted), \
+                   count(decision_with_guidance), count(lawful), count(*) = count(plan), \
+                   count(*) = count(followed_up), bool_or(checklist_applies) FROM case_checklist";
+    assert_eq!(sql(unknown), "true,0,0,0,0,0,true,true,false");
+    assert_eq!(sql("SELECT count(*) FROM case_lawfulness"), "0");
+}
+
+/// The ids a table refers to cases and measures by are held as keys into those tables'
+/// ids (`catalog::ids_by_key`); a query reads them as the text the export's file holds, row
+/// for row, nulls included.
+#[tokio::test]
+async fn ids_held_as_keys_read_as_the_export_text() {
+    use datafusion::arrow::array::{Array, AsArray};
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    for (table, id, columns) in [
+        ("postings", "posting_id", "case_id, measure_id"),
+        ("follow_ups", "follow_up_id", "case_id, measure_id"),
+        ("measures", "measure_id", "case_id"),
+        ("case_events", "event_id", "case_id"),
+    ] {
+        let statement = format!("SELECT {id}, {columns} FROM {table} ORDER BY {id}");
+        let o = cwkpi(&["sql", "--exports", sample.to_str().unwrap(), "--format", "csv", &statement]);
+        assert!(o.status.success(), "{statement}: {}", stderr(&o));
+        let read: Vec<String> = stdout(&o).lines().skip(1).map(str::to_string).collect();
+
+        let ctx = datafusion::prelude::SessionContext::new();
+        let file = sample.join(format!("{table}.parquet"));
+        ctx.register_parquet("t", file.to_str().unwrap(), Default::default()).await.unwrap();
+        let batches = ctx.sql(&statement.replace(table, "t")).await.unwrap().collect().await.unwrap();
+        let mut in_file = Vec::new();
+        for batch in &batches {
+            let text: Vec<_> = (0..batch.num_columns())
+                .map(|c| {
+                    datafusion::arrow::compute::cast(batch.column(c), &datafusion::arrow::datatypes::DataType::Utf8)
+                        .unwrap()
+                })
+                .collect();
+            for row in 0..batch.num_rows() {
+                let cells: Vec<&str> =
+                    text.iter().map(|a| if a.is_null(row) { "" } else { a.as_string::<i32>().value(row) }).collect();
+                in_file.push(cells.join(","));
+            }
+        }
+        assert!(in_file.iter().any(|line| !line.ends_with(',')), "{table}: the sample fills the ids");
+        assert_eq!(read, in_file, "{table}");
+    }
+}
