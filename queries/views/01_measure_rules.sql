@@ -1,9 +1,10 @@
 -- Every measure with its paragraph rule, its case's unit and its action-plan due date.
 -- Independent of the as-of date; plan_due_on is null where no plan is needed (docs/rules.md, docs/kpis.md).
+-- The case id comes with the case's other columns (the measures hold it as a key).
 SELECT
     m.measure_id,
     m.measure_key,
-    m.case_id,
+    c.case_id,
     c.case_key,
     c.unit_id,
     m.paragraph,

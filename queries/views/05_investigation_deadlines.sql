@@ -1,8 +1,9 @@
 -- Every investigation with its clock start (aware_on, else started_on) and deadline.
--- The deadline is the clock start plus the investigation limit of the rules.
+-- The deadline is the clock start plus the investigation limit of the rules. The case id
+-- comes with the case's unit and caseworker (the investigations hold it as a key).
 SELECT
     i.investigation_id,
-    i.case_id,
+    c.case_id,
     c.case_key,
     c.unit_id,
     c.caseworker_id,

@@ -118,10 +118,12 @@ CROSS JOIN investigations x
 WHERE x.aware_on > x.started_on
 UNION ALL
 -- Payments are booked ahead (next month's placement), but not by a quarter of a year.
-SELECT d.as_of, 'postings', 'posting dated over 90 days after the export date', 'posted_on', x.posting_id, x.case_id,
+-- The case id from the cases: the postings hold it as a key, decoded only for the rows found.
+SELECT d.as_of, 'postings', 'posting dated over 90 days after the export date', 'posted_on', x.posting_id, k.case_id,
        'posted_on=' || CAST(x.posted_on AS VARCHAR)
 FROM as_of_dates d
 JOIN postings x ON x.posted_on > d.as_of + INTERVAL '90 days'
+LEFT JOIN cases k ON k.case_key = x.case_key
 UNION ALL
 -- A notification must be assessed within 24 hours; a week later without an assessment it
 -- is probably assessed but not registered, or forgotten.

@@ -51,9 +51,13 @@ SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
 FROM validation_findings f JOIN case_events x ON f.table_name = 'case_events' AND x.event_id = f.record_id
 UNION ALL
 SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id,
-       concat_ws(' ', 'posting_id=' || x.posting_id, 'unit_id=' || x.unit_id, 'case_id=' || x.case_id,
-                 'measure_id=' || x.measure_id, 'account=' || x.account, 'posted_on=' || CAST(x.posted_on AS VARCHAR), f.detail)
+       concat_ws(' ', 'posting_id=' || x.posting_id, 'unit_id=' || x.unit_id, 'case_id=' || k.case_id,
+                 'measure_id=' || m.measure_id, 'account=' || x.account, 'posted_on=' || CAST(x.posted_on AS VARCHAR), f.detail)
 FROM validation_findings f JOIN postings x ON f.table_name = 'postings' AND x.posting_id = f.record_id
+-- The posting's case and measure ids from their tables, for the rows found (the postings
+-- hold them as keys).
+LEFT JOIN cases k ON k.case_key = x.case_key
+LEFT JOIN measures m ON m.measure_key = x.measure_key
 UNION ALL
 -- A budget row has no id: its finding carries the key as its locator.
 SELECT f.as_of, f.table_name, f.rule, f.column_name, f.record_id, f.case_id, f.detail
