@@ -531,6 +531,7 @@ async fn run(cli: Cli) -> Result<()> {
             let figures = cwkpi::report::compute_report(&mut catalog, week, &[]).await?;
             // The pages are written without the export in memory.
             drop(catalog);
+            cwkpi::freed_memory::give_back();
             let summary = cwkpi::report::write_report(figures, staging.path())?;
             staging.commit()?;
             print(&format!(

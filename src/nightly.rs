@@ -485,8 +485,9 @@ async fn produce(
         .run_async("reports", async {
             let figures = crate::report::compute_report(&mut catalog, week, &[as_of]).await?;
             // Nothing reads the catalog again: the pages are written without the export's
-            // tables and the views' results in memory.
+            // tables and the views' results in memory, given back before the pages' own.
             drop(catalog);
+            crate::freed_memory::give_back();
             crate::report::write_report(figures, &report_dir)
         })
         .await?;
