@@ -99,6 +99,17 @@ pub(super) fn write_table(
         note.to_string()
     };
     let rows = &rows[..rows.len().min(room)];
+    // A column whose numbers all share one format carries it, and its cells are written
+    // without one: the writer gives such a cell its column's style, where a format passed
+    // with each cell is looked up by hashing the whole format (7–8 % of the pages' time).
+    // Set first, so a sheet written in memory and one streamed row by row style the same
+    // cells (the note's too, when it stands in such a column).
+    let column_formats = column_formats(f, columns.len(), rows);
+    for (c, format) in column_formats.iter().enumerate() {
+        if let Some(format) = format {
+            ws.set_column_format(c as u16, format).map_err(xlsx_error)?;
+        }
+    }
     ws.write_string_with_format(0, 0, title, &f.title).map_err(xlsx_error)?;
     ws.write_string(1, 0, &note).map_err(xlsx_error)?;
     // The table first: its header row is written when it is added, and a sheet written in
@@ -108,15 +119,6 @@ pub(super) fn write_table(
     let table =
         Table::new().set_name(name).set_columns(&table_columns).set_style(TableStyle::Medium2).set_autofilter(true);
     ws.add_table(header, 0, last, columns.len() as u16 - 1, &table).map_err(xlsx_error)?;
-    // A column whose numbers all share one format carries it, and its cells are written
-    // without one: the writer gives such a cell its column's style, where a format passed
-    // with each cell is looked up by hashing the whole format (a fifth of the writing).
-    let column_formats = column_formats(f, columns.len(), rows);
-    for (c, format) in column_formats.iter().enumerate() {
-        if let Some(format) = format {
-            ws.set_column_format(c as u16, format).map_err(xlsx_error)?;
-        }
-    }
     for (r, row) in rows.iter().enumerate() {
         let r = header + 1 + r as u32;
         for (c, cell) in row.iter().enumerate() {
