@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, DictionaryArray, Float64Array, Int32Array, Int64Array,
     IntervalMonthDayNanoArray, RecordBatch, StringArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -582,11 +582,7 @@ fn ids_by_key(ids_here: &ArrayRef, keys: &Int32Array, ids: &ArrayRef) -> Result<
     if ids_here.data_type() != &DataType::Utf8 || !nulls_agree {
         return Ok(None);
     }
-    let dictionary = datafusion::arrow::array::DictionaryArray::<datafusion::arrow::datatypes::Int32Type>::try_new(
-        keys.clone(),
-        Arc::clone(ids),
-    )
-    .map_err(internal)?;
+    let dictionary = DictionaryArray::<Int32Type>::try_new(keys.clone(), Arc::clone(ids)).map_err(internal)?;
     Ok(Some(Arc::new(dictionary)))
 }
 

@@ -13,3 +13,9 @@ pub fn give_back() {
     // SAFETY: mi_collect only walks the allocator's own free lists.
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
+
+/// Drops `value` (a catalog, an export) and gives its memory back at once.
+pub fn drop_and_give_back<T>(value: T) {
+    drop(value);
+    give_back();
+}

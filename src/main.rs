@@ -344,8 +344,7 @@ impl Common {
         let dates = cwkpi::catalog::weekly_dates(last, weeks);
         let catalog = Catalog::new(&export, rules, &dates, &options).await?;
         // The catalog holds the tables, ids as keys where the export holds text.
-        drop(export);
-        cwkpi::freed_memory::give_back();
+        cwkpi::freed_memory::drop_and_give_back(export);
         if let Some(dir) = &self.history {
             cwkpi::history::register(&catalog, dir)?;
         }
@@ -526,12 +525,10 @@ async fn run(cli: Cli) -> Result<()> {
                 Catalog::new(&export, rules, &week.sundays_back(cwkpi::report::TREND_WEEKS), &options).await?;
             // The catalog holds the tables now (ids as keys, smaller than the export's text);
             // the export's copy goes, and so can a table the report releases.
-            drop(export);
-            cwkpi::freed_memory::give_back();
+            cwkpi::freed_memory::drop_and_give_back(export);
             let figures = cwkpi::report::compute_report(&mut catalog, week, &[]).await?;
             // The pages are written without the export in memory.
-            drop(catalog);
-            cwkpi::freed_memory::give_back();
+            cwkpi::freed_memory::drop_and_give_back(catalog);
             let summary = cwkpi::report::write_report(figures, staging.path())?;
             staging.commit()?;
             print(&format!(

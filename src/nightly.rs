@@ -429,8 +429,7 @@ async fn produce(
     // The catalog holds the tables from here on, some columns in a smaller form (ids as
     // keys): without the export's copy of them, the validation's queries run in less
     // memory, and a table the report releases (`Catalog::release`) gives its memory back.
-    drop(export);
-    crate::freed_memory::give_back();
+    crate::freed_memory::drop_and_give_back(export);
     let report = steps.run_async("validate", checked.with_queries(&catalog)).await?;
     info!(rejected = report.rejected(), queries = report.queries(), "validation done");
 
@@ -486,8 +485,7 @@ async fn produce(
             let figures = crate::report::compute_report(&mut catalog, week, &[as_of]).await?;
             // Nothing reads the catalog again: the pages are written without the export's
             // tables and the views' results in memory, given back before the pages' own.
-            drop(catalog);
-            crate::freed_memory::give_back();
+            crate::freed_memory::drop_and_give_back(catalog);
             crate::report::write_report(figures, &report_dir)
         })
         .await?;

@@ -109,8 +109,8 @@ impl ValidationReport {
 
     /// The report's part that comes from the checks alone: the rejected rows and each
     /// table's counts. It holds none of the export's rows, so a run can let the export go
-    /// before the queries run (`with_queries`).
-    pub fn of_checks(export: &CheckedExport, as_of: NaiveDate, max_rejected_share: f64) -> ValidationReport {
+    /// before the queries run (`FromChecks::with_queries`).
+    pub fn of_checks(export: &CheckedExport, as_of: NaiveDate, max_rejected_share: f64) -> FromChecks {
         let findings: Vec<Finding> = export
             .rejections()
             .map(|r| Finding {
@@ -139,38 +139,7 @@ impl ValidationReport {
                 }
             })
             .collect();
-        ValidationReport { as_of, max_rejected_share, tables, counts: Vec::new(), findings }
-    }
-
-    /// Adds the rows `validation_queries` lists at the report's date, then counts per rule.
-    pub async fn with_queries(mut self, catalog: &Catalog) -> Result<ValidationReport> {
-        let sql = format!(
-            "SELECT table_name, rule, column_name, locator FROM validation_queries \
-             WHERE as_of = DATE '{}' ORDER BY table_name, rule, record_id, column_name, locator",
-            self.as_of
-        );
-        for batch in catalog.query(&sql).await? {
-            self.findings.extend(query_findings(&batch)?);
-        }
-
-        let mut per_rule: BTreeMap<(String, Level, String), usize> = BTreeMap::new();
-        for f in &self.findings {
-            *per_rule.entry((f.table.clone(), f.level, f.rule.clone())).or_default() += 1;
-        }
-        for t in &mut self.tables {
-            t.queries = self.findings.iter().filter(|f| f.level == Level::Query && f.table == t.table).count();
-        }
-        // Tables in contract order, then level and rule: the order of every listing.
-        let tables = &self.tables;
-        let position = |table: &str| tables.iter().position(|t| t.table == table).unwrap_or(usize::MAX);
-        let mut counts: Vec<RuleCount> =
-            per_rule.into_iter().map(|((table, level, rule), rows)| RuleCount { table, level, rule, rows }).collect();
-        counts.sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
-        // Stable sort: rejected rows keep file/row order, queries keep the view's order.
-        self.findings
-            .sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
-        self.counts = counts;
-        Ok(self)
+        FromChecks(ValidationReport { as_of, max_rejected_share, tables, counts: Vec::new(), findings })
     }
 
     pub fn rejected(&self) -> usize {
@@ -374,6 +343,45 @@ impl ValidationReport {
         }
         h.push_str("</body>\n</html>\n");
         h
+    }
+}
+
+/// A validation report with the checks' part only (`ValidationReport::of_checks`): it
+/// becomes a report once the queries' findings are added and every rule counted.
+pub struct FromChecks(ValidationReport);
+
+impl FromChecks {
+    /// Adds the rows `validation_queries` lists at the report's date, then counts per rule.
+    pub async fn with_queries(self, catalog: &Catalog) -> Result<ValidationReport> {
+        let mut report = self.0;
+        let sql = format!(
+            "SELECT table_name, rule, column_name, locator FROM validation_queries \
+             WHERE as_of = DATE '{}' ORDER BY table_name, rule, record_id, column_name, locator",
+            report.as_of
+        );
+        for batch in catalog.query(&sql).await? {
+            report.findings.extend(query_findings(&batch)?);
+        }
+
+        let mut per_rule: BTreeMap<(String, Level, String), usize> = BTreeMap::new();
+        for f in &report.findings {
+            *per_rule.entry((f.table.clone(), f.level, f.rule.clone())).or_default() += 1;
+        }
+        for t in &mut report.tables {
+            t.queries = report.findings.iter().filter(|f| f.level == Level::Query && f.table == t.table).count();
+        }
+        // Tables in contract order, then level and rule: the order of every listing.
+        let tables = &report.tables;
+        let position = |table: &str| tables.iter().position(|t| t.table == table).unwrap_or(usize::MAX);
+        let mut counts: Vec<RuleCount> =
+            per_rule.into_iter().map(|((table, level, rule), rows)| RuleCount { table, level, rule, rows }).collect();
+        counts.sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
+        // Stable sort: rejected rows keep file/row order, queries keep the view's order.
+        report
+            .findings
+            .sort_by(|a, b| (position(&a.table), a.level, &a.rule).cmp(&(position(&b.table), b.level, &b.rule)));
+        report.counts = counts;
+        Ok(report)
     }
 }
 

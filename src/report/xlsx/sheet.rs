@@ -122,25 +122,23 @@ pub(super) fn write_table(
     for (r, row) in rows.iter().enumerate() {
         let r = header + 1 + r as u32;
         for (c, cell) in row.iter().enumerate() {
-            let in_column = column_formats.get(c).copied().flatten();
+            // The cell's own format only where its column carries none.
+            let own = cell_format(f, cell).flatten().filter(|_| column_formats.get(c).copied().flatten().is_none());
             let c = c as u16;
-            let number = |ws: &mut Worksheet, x: f64, format: &Format| match in_column {
-                Some(_) => ws.write_number(r, c, x).map(|_| ()),
-                None => ws.write_number_with_format(r, c, x, format).map(|_| ()),
-            };
             match cell {
                 Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
                 Cell::OptText(Some(s)) => ws.write_string(r, c, s).map(|_| ()),
                 Cell::Int(n) | Cell::OptInt(Some(n)) => ws.write_number(r, c, *n as f64).map(|_| ()),
-                Cell::Pct(Some(x)) => number(ws, *x, &f.pct),
-                Cell::Points(Some(x)) => number(ws, *x, &f.points),
-                Cell::Money(Some(x)) => number(ws, *x, &f.money),
+                Cell::Pct(Some(x)) | Cell::Points(Some(x)) | Cell::Money(Some(x)) => match own {
+                    Some(format) => ws.write_number_with_format(r, c, *x, format).map(|_| ()),
+                    None => ws.write_number(r, c, *x).map(|_| ()),
+                },
                 Cell::Date(d) => {
                     let date =
                         ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(xlsx_error)?;
-                    match in_column {
-                        Some(_) => ws.write_datetime(r, c, &date).map(|_| ()),
-                        None => ws.write_date_with_format(r, c, &date, &f.date).map(|_| ()),
+                    match own {
+                        Some(format) => ws.write_date_with_format(r, c, &date, format).map(|_| ()),
+                        None => ws.write_datetime(r, c, &date).map(|_| ()),
                     }
                 }
                 Cell::OptText(None) | Cell::OptInt(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Money(None) => {
