@@ -523,14 +523,16 @@ fn internal(e: impl std::fmt::Display) -> Error {
 }
 
 /// Integer keys: a table's rows are numbered (`case_key` for `cases`, `measure_key` for
-/// `measures`), and every table that refers to it by id (`case_id`, `measure_id`) gets
-/// the referenced row's number beside the id (found by the row checks, which look every
-/// reference up anyway).
+/// `measures`, `unit_key` for `units`), and every table that refers to it by id
+/// (`case_id`, `measure_id`, `unit_id`) gets the referenced row's number beside the id
+/// (found by the row checks, which look every reference up anyway).
 /// The views join and group on these keys rather than on string ids: hashing and
 /// comparing an integer is several times cheaper, and those joins run over millions of
-/// rows (per date, in the trend). Keys are not stable across runs.
+/// rows (per date, in the trend; the KPIs are counted per date and unit). Keys are not
+/// stable across runs.
 /// (table, its id column, key column)
-const ROW_KEYS: &[(&str, &str, &str)] = &[("cases", "case_id", "case_key"), ("measures", "measure_id", "measure_key")];
+const ROW_KEYS: &[(&str, &str, &str)] =
+    &[("cases", "case_id", "case_key"), ("measures", "measure_id", "measure_key"), ("units", "unit_id", "unit_key")];
 
 /// The checked tables with their key columns added, and each id that refers to a keyed
 /// table held as its key into that table's ids (see `ids_by_key`).
@@ -575,11 +577,16 @@ fn with_row_keys(export: &CheckedExport) -> Result<Vec<RecordBatch>> {
 /// keys take nothing beside the key columns. Queries see text (`Releasable` decodes a
 /// column as it is scanned). Every kept row's id was looked up to find its key, so the key
 /// names the same id; None (the text is kept) should a row's id and key ever disagree on
-/// being there.
+/// being there. A column read as a dictionary already (the postings' cost centre) gets the
+/// keys' dictionary in place of its own, so the table holds one column of numbers, not two.
 fn ids_by_key(ids_here: &ArrayRef, keys: &Int32Array, ids: &ArrayRef) -> Result<Option<ArrayRef>> {
     let nulls_agree = ids_here.null_count() == keys.null_count()
         && (keys.null_count() == 0 || ids_here.logical_nulls() == keys.logical_nulls());
-    if ids_here.data_type() != &DataType::Utf8 || !nulls_agree {
+    let text = match ids_here.data_type() {
+        DataType::Dictionary(_, values) => values.as_ref() == &DataType::Utf8,
+        other => other == &DataType::Utf8,
+    };
+    if !text || !nulls_agree {
         return Ok(None);
     }
     let dictionary = DictionaryArray::<Int32Type>::try_new(keys.clone(), Arc::clone(ids)).map_err(internal)?;
@@ -893,5 +900,15 @@ mod tests {
         assert!(ids_by_key(&here, &no_key, &ids).unwrap().is_none());
         let all_keys = Int32Array::from(vec![2, 1, 0]);
         assert!(ids_by_key(&here, &all_keys, &ids).unwrap().is_none());
+
+        // A column read as a dictionary of its own takes the keys' dictionary instead.
+        let own: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::new(
+            Int32Array::from(vec![Some(0), None, Some(1)]),
+            Arc::new(StringArray::from(vec!["C3", "C1"])),
+        ));
+        let held = ids_by_key(&own, &keys, &ids).unwrap().expect("held as keys");
+        assert_eq!(held.as_any_dictionary().keys().to_data(), keys.to_data());
+        let text = datafusion::arrow::compute::cast(&held, &DataType::Utf8).unwrap();
+        assert_eq!(text.as_string::<i32>(), here.as_string::<i32>());
     }
 }

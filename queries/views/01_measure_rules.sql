@@ -7,6 +7,7 @@ SELECT
     c.case_id,
     c.case_key,
     c.unit_id,
+    c.unit_key,
     m.paragraph,
     r.rule_prefix,
     m.started_on,

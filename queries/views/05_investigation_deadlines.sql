@@ -6,6 +6,7 @@ SELECT
     c.case_id,
     c.case_key,
     c.unit_id,
+    c.unit_key,
     c.caseworker_id,
     i.started_on,
     i.completed_on,

@@ -56,6 +56,7 @@ SELECT
     k.case_id,
     c.case_key,
     k.unit_id,
+    k.unit_key,
     k.caseworker_id,
     k.child_id,
     k.opened_on,
@@ -79,7 +80,7 @@ SELECT
 -- holds the cases (a million at scale 100), not the (as-of, case) rows (five million at 13
 -- dates).
 FROM (
-    SELECT k.case_id, k.case_key, k.child_id, k.unit_id, k.caseworker_id, k.opened_on, k.target_group, fp.first_plan_on
+    SELECT k.case_id, k.case_key, k.child_id, k.unit_id, k.unit_key, k.caseworker_id, k.opened_on, k.target_group, fp.first_plan_on
     FROM case_first_plans fp
     RIGHT JOIN cases k ON fp.case_key = k.case_key
 ) k

@@ -8,6 +8,7 @@ SELECT
     a.case_id,
     c.case_key,
     c.unit_id,
+    c.unit_key,
     c.caseworker_id,
     a.paragraph,
     r.rule_prefix AS deadline_rule,

@@ -6,6 +6,7 @@
 SELECT
     n.notification_id,
     n.unit_id,
+    n.unit_key,
     n.case_id,
     n.child_id,
     n.received_at,

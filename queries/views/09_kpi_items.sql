@@ -1,5 +1,6 @@
 -- One row per item a KPI counts, with ok = counted in the numerator and in_denominator = counted in the denominator.
--- Items sit at the unit of their case (notifications and complaints: their own unit_id).
+-- Items sit at the unit of their case (notifications and complaints: their own unit_id);
+-- unit_key is that unit's row number in this run, which the KPI table counts by.
 -- The window W is as-of − 364 … as-of (docs/kpis.md). For every KPI but the complaints an item
 -- is in the denominator and ok says whether it meets the deadline. Complaints are counts:
 -- a complaint received in W is in the numerator, one received in the baseline B in the
@@ -15,7 +16,8 @@ SELECT c.as_of, k.kpi_id, c.unit_id, c.case_id AS item_id, c.case_id,
        (k.kpi_flag = 1 AND NOT c.plan_missing)
            OR (k.kpi_flag = 2 AND c.follow_ups_overdue = 0)
            OR (k.kpi_flag = 4 AND c.lawful) AS ok,
-       true AS in_denominator
+       true AS in_denominator,
+       c.unit_key
 FROM (
     SELECT *, CASE WHEN plan_required THEN 1 ELSE 0 END
               + CASE WHEN measures_needing_follow_up > 0 THEN 2 ELSE 0 END
@@ -29,10 +31,10 @@ JOIN (VALUES (1, 'plan_coverage', 1), (3, 'plan_coverage', 1), (5, 'plan_coverag
 UNION ALL
 -- Whether a measure's plan came in time does not depend on the date, so it is worked out
 -- once per measure whose due date falls in some date's window, before the dates meet them.
-SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id, m.plan_on_time, true
+SELECT d.as_of, 'plan_on_time', m.unit_id, m.measure_id, m.case_id, m.plan_on_time, true, m.unit_key
 FROM as_of_dates d
 JOIN (
-    SELECT m.unit_id, m.measure_id, m.case_id, m.started_on, m.plan_due_on,
+    SELECT m.unit_id, m.unit_key, m.measure_id, m.case_id, m.started_on, m.plan_due_on,
            coalesce(fp.first_plan_on <= m.plan_due_on, false) AS plan_on_time
     FROM case_first_plans fp
     RIGHT JOIN measure_rules m ON fp.case_key = m.case_key
@@ -44,11 +46,11 @@ JOIN (
   ON m.started_on <= d.as_of
  AND m.plan_due_on BETWEEN d.as_of - INTERVAL '364 days' AND d.as_of
 UNION ALL
-SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit, true
+SELECT as_of, 'investigation_within_limit', unit_id, investigation_id, case_id, within_limit, true, unit_key
 FROM open_investigations
 UNION ALL
 SELECT d.as_of, 'investigation_completed_within_limit', i.unit_id, i.investigation_id, i.case_id,
-       i.completed_on <= i.deadline_on, true
+       i.completed_on <= i.deadline_on, true, i.unit_key
 FROM as_of_dates d
 JOIN investigation_deadlines i
   ON i.started_on <= d.as_of
@@ -60,10 +62,10 @@ UNION ALL
 SELECT d.as_of, k.kpi_id, a.unit_id, a.decision_id, a.case_id,
        (k.letter AND coalesce(a.delay_letter_on <= a.deadline, false))
            OR (NOT k.letter AND coalesce(a.decided_on <= a.deadline, false)),
-       true
+       true, a.unit_key
 FROM as_of_dates d
 JOIN (
-    SELECT unit_id, decision_id, case_id, applied_on, decided_on, delay_letter_on, deadline,
+    SELECT unit_id, unit_key, decision_id, case_id, applied_on, decided_on, delay_letter_on, deadline,
            decided_on IS NULL OR decided_on > deadline AS late
     FROM decision_deadlines
 ) a
@@ -75,7 +77,7 @@ JOIN (VALUES (false, 'decision_within_deadline', false), (true, 'decision_within
 UNION ALL
 -- Notifications whose assessment deadline (its Copenhagen date) falls in W.
 SELECT d.as_of, 'notification_assessed_in_time', n.unit_id, n.notification_id, n.case_id,
-       coalesce(n.assessed_at <= n.assessment_deadline_at, false), true
+       coalesce(n.assessed_at <= n.assessment_deadline_at, false), true, n.unit_key
 FROM as_of_dates d
 JOIN notification_deadlines n
   ON n.received_on <= d.as_of
@@ -83,7 +85,7 @@ JOIN notification_deadlines n
 UNION ALL
 -- Professionals' notifications whose receipt deadline falls in W.
 SELECT d.as_of, 'notification_receipt_confirmed', n.unit_id, n.notification_id, n.case_id,
-       coalesce(n.receipt_confirmed_on <= n.receipt_deadline_on, false), true
+       coalesce(n.receipt_confirmed_on <= n.receipt_deadline_on, false), true, n.unit_key
 FROM as_of_dates d
 JOIN notification_deadlines n
   ON n.professional
@@ -93,7 +95,8 @@ UNION ALL
 -- Complaints received in W (numerator) or in the baseline B (denominator).
 SELECT w.as_of, 'complaints_' || c.kind, c.unit_id, c.complaint_id, c.case_id,
        c.received_on BETWEEN w.window_from AND w.as_of,
-       c.received_on BETWEEN w.baseline_from AND w.baseline_to
+       c.received_on BETWEEN w.baseline_from AND w.baseline_to,
+       c.unit_key
 FROM (
     SELECT d.as_of,
            d.as_of - INTERVAL '364 days' AS window_from,
