@@ -137,16 +137,29 @@ impl<C: ComputeOnce + 'static> TableProvider for Memoized<C> {
     }
 }
 
-/// A view of `queries/views` whose plan is run in the catalog's own session.
+/// A view of `queries/views` (its name and plan) whose plan is run in the catalog's own session.
 #[derive(Debug)]
-pub struct ViewPlan(LogicalPlan);
+pub struct ViewPlan {
+    name: String,
+    plan: LogicalPlan,
+}
 
 #[async_trait]
 impl ComputeOnce for ViewPlan {
     async fn compute(&self, state: &dyn Session) -> Result<Vec<Vec<RecordBatch>>> {
-        let plan = state.create_physical_plan(&self.0).await?;
+        let started = std::time::Instant::now();
+        let plan = state.create_physical_plan(&self.plan).await?;
         // Partitions as computed, so later scans run on every core.
-        collect_partitioned(plan, state.task_ctx()).await
+        let partitions = collect_partitioned(plan, state.task_ctx()).await?;
+        // What each cached view costs, for profiling a command: wall time, and views that a
+        // statement reads side by side are computed at the same time, sharing the cores.
+        tracing::debug!(
+            view = self.name.as_str(),
+            rows = partitions.iter().flatten().map(RecordBatch::num_rows).sum::<usize>(),
+            seconds = started.elapsed().as_secs_f64(),
+            "cached view computed"
+        );
+        Ok(partitions)
     }
 }
 
@@ -156,7 +169,7 @@ impl CachedView {
     /// Whether the view's plan reads `table`, directly or through the plain views it
     /// names (a cached view it names is a table of its own).
     pub fn reads(&self, table: &str) -> bool {
-        plan_reads(&self.compute.0, table)
+        plan_reads(&self.compute.plan, table)
     }
 
     /// Computes the result now if it is not kept yet.
@@ -186,7 +199,7 @@ pub fn plan_reads_through(plan: &LogicalPlan, table: &str, recomputed: &dyn Fn(&
                     && datafusion::datasource::source_as_provider(&scan.source).is_ok_and(|provider| {
                         provider
                             .downcast_ref::<CachedView>()
-                            .is_some_and(|cached| plan_reads_through(&cached.compute.0, table, recomputed))
+                            .is_some_and(|cached| plan_reads_through(&cached.compute.plan, table, recomputed))
                     }));
         }
         Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
@@ -194,10 +207,10 @@ pub fn plan_reads_through(plan: &LogicalPlan, table: &str, recomputed: &dyn Fn(&
     found
 }
 
-/// A cached view of `plan`.
-pub fn cached_view(plan: LogicalPlan) -> CachedView {
+/// The cached view `name` of `plan`.
+pub fn cached_view(name: &str, plan: LogicalPlan) -> CachedView {
     let schema = Arc::clone(plan.schema().inner());
-    Memoized::new(schema, ViewPlan(plan))
+    Memoized::new(schema, ViewPlan { name: name.to_string(), plan })
 }
 
 #[cfg(test)]

@@ -348,7 +348,7 @@ impl Catalog {
                 .await
                 .map_err(|e| Error::Internal(format!("view {} ({}): {e}", view.name, view.path)))?;
             let provider: Arc<dyn TableProvider> = if lifetime.is_some_and(|l| l.kept_at(dates.len())) {
-                Arc::new(cached_view(df.into_unoptimized_plan()))
+                Arc::new(cached_view(&view.name, df.into_unoptimized_plan()))
             } else {
                 df.into_view()
             };
