@@ -60,17 +60,20 @@ budget_per_month AS (
            CASE WHEN month < 12 THEN ore ELSE year_ore - sum(ore) OVER (PARTITION BY unit_id, year, account) END
     FROM rounded
 ),
-keys AS (
-    SELECT y.as_of, y.year, y.closed_months, k.unit_id, k.account
-    FROM budget_years y
+year_months AS (
+    -- Each year followed up, worked out once however many as-of dates fall in it (the
+    -- 13 weeks of the trend: one year, most weeks): every key of the year, month by month.
+    SELECT k.year, k.unit_id, k.account, m.month, coalesce(b.ore, 0) AS budget_ore, coalesce(p.ore, 0) AS actual_ore
+    FROM (SELECT DISTINCT year FROM budget_years) y
     JOIN (SELECT unit_id, year, account FROM budgeted
           UNION
           SELECT unit_id, year, account FROM posted) k
       ON k.year = y.year
+    CROSS JOIN months m
+    LEFT JOIN budget_per_month b ON b.unit_id = k.unit_id AND b.account = k.account AND b.year = k.year AND b.month = m.month
+    LEFT JOIN posted p ON p.unit_id = k.unit_id AND p.account = k.account AND p.year = k.year AND p.month = m.month
 )
-SELECT k.as_of, k.year, k.unit_id, k.account, m.month,
-       coalesce(b.ore, 0) AS budget_ore, coalesce(p.ore, 0) AS actual_ore, m.month <= k.closed_months AS closed
-FROM keys k
-CROSS JOIN months m
-LEFT JOIN budget_per_month b ON b.unit_id = k.unit_id AND b.account = k.account AND b.year = k.year AND b.month = m.month
-LEFT JOIN posted p ON p.unit_id = k.unit_id AND p.account = k.account AND p.year = k.year AND p.month = m.month
+-- Each as-of date takes its year's months, joined by the year alone.
+SELECT y.as_of, y.year, f.unit_id, f.account, f.month, f.budget_ore, f.actual_ore, f.month <= y.closed_months AS closed
+FROM budget_years y
+JOIN year_months f ON f.year = y.year
