@@ -31,6 +31,12 @@ pub enum Lifetime {
     Export,
     /// Depends on the as-of dates: computed again when they change.
     AsOfDates,
+    /// Depends on the as-of dates only through the earliest, and its rows serve any later
+    /// date too (the views that read it keep the rows of their date): computed again when
+    /// the dates change, like `AsOfDates`, so what a query reads is always that of the
+    /// dates set; but a sibling catalog whose dates all fall on or after that earliest date
+    /// (the projection's, `at_other_dates`) shares it rather than computing it again.
+    FromEarliestDate,
     /// A wide dated view kept only while the catalog holds a single as-of date, where its
     /// rows are few (one per active case) and several statements read it. Over several
     /// dates it is recomputed per query, as an uncached view is (see above).
@@ -52,7 +58,9 @@ pub const CACHED_VIEWS: &[(&str, Lifetime)] = &[
     // Deadlines by rules functions (working days, Copenhagen dates): computed once.
     ("decision_deadlines", Lifetime::Export),
     ("notification_deadlines", Lifetime::Export),
-    ("follow_up_periods", Lifetime::AsOfDates),
+    // The periods of the measures not ended before the earliest date (the projection's
+    // later dates share the catalog's).
+    ("follow_up_periods", Lifetime::FromEarliestDate),
     ("validation_findings", Lifetime::AsOfDates),
     // The postings summed per key and month (17M rows at scale 100, a few hundred thousand
     // sums), and the budget month by month that both budget views and the KPI read.

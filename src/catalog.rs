@@ -151,6 +151,24 @@ pub struct Catalog {
     parts: Arc<CatalogParts>,
     /// A sibling computes the views of `queries/views_at_other_dates` for its parent only.
     is_sibling: bool,
+    /// Views shared by the catalog this one was made from, each while every date is on or
+    /// after the date it holds from (`Lifetime::FromEarliestDate`).
+    shared_from: Vec<(String, NaiveDate)>,
+}
+
+/// A cached view a catalog hands to a catalog at other dates: for any dates (`from` None:
+/// the views of the whole export) or while every date is on or after `from`.
+#[derive(Clone)]
+struct SharedView {
+    name: String,
+    provider: Arc<dyn TableProvider>,
+    from: Option<NaiveDate>,
+}
+
+impl SharedView {
+    fn holds_at(&self, dates: &[NaiveDate]) -> bool {
+        self.from.is_none_or(|from| dates.iter().all(|d| *d >= from))
+    }
 }
 
 /// A catalog without its dates: the session's settings and memory pool, the registered
@@ -164,10 +182,10 @@ pub struct CatalogParts {
 }
 
 /// Sibling catalogs at other dates, built from a catalog's parts (see `at_other_dates`),
-/// with the cached views that do not depend on the dates, shared rather than recomputed.
+/// with the cached views that hold at their dates, shared rather than recomputed.
 struct Siblings {
     parts: Arc<CatalogParts>,
-    kept: Vec<(String, Arc<dyn TableProvider>)>,
+    shared: Vec<SharedView>,
 }
 
 #[async_trait::async_trait]
@@ -177,7 +195,7 @@ impl crate::at_other_dates::SiblingSource for Siblings {
         dates: &[NaiveDate],
         runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     ) -> Result<SessionContext> {
-        Ok(Catalog::over_parts(Arc::clone(&self.parts), self.kept.clone(), true, dates, runtime).await?.ctx)
+        Ok(Catalog::over_parts(Arc::clone(&self.parts), self.shared.clone(), true, dates, runtime).await?.ctx)
     }
 }
 
@@ -218,7 +236,7 @@ impl Catalog {
             rules: rules.clone(),
             cached_views: options.cached_views.clone(),
         });
-        let mut catalog = Catalog { ctx, rules, as_of: Vec::new(), parts, is_sibling: false };
+        let mut catalog = Catalog { ctx, rules, as_of: Vec::new(), parts, is_sibling: false, shared_from: Vec::new() };
         catalog.set_as_of(as_of).await?;
         Ok(catalog)
     }
@@ -226,38 +244,54 @@ impl Catalog {
     /// A catalog over the same tables as this one, as of other dates. The tables and the
     /// cached views that do not depend on the dates are shared, not recomputed.
     pub async fn at_dates(&self, dates: &[NaiveDate]) -> Result<Catalog> {
-        let kept = self.export_cached_views().await;
+        let kept = self.shared_views(None).await;
         Catalog::over_parts(Arc::clone(&self.parts), kept, self.is_sibling, dates, Arc::clone(&self.parts.runtime))
             .await
     }
 
-    /// The cached views that do not depend on the dates, as this catalog holds them.
-    async fn export_cached_views(&self) -> Vec<(String, Arc<dyn TableProvider>)> {
+    /// The cached views that do not depend on the dates, as this catalog holds them; with
+    /// `earliest` (this catalog's earliest date) also those that hold from it on
+    /// (`Lifetime::FromEarliestDate`), for a sibling whose own views no query reads.
+    async fn shared_views(&self, earliest: Option<NaiveDate>) -> Vec<SharedView> {
         let mut kept = Vec::new();
         for view in all_views() {
-            if self.parts.lifetime(&view.name) == Some(Lifetime::Export)
-                && let Ok(provider) = self.ctx.table_provider(view.name.as_str()).await
-            {
-                kept.push((view.name, provider));
+            let from = match self.parts.lifetime(&view.name) {
+                Some(Lifetime::Export) => None,
+                Some(Lifetime::FromEarliestDate) if earliest.is_some() => earliest,
+                _ => continue,
+            };
+            if let Ok(provider) = self.ctx.table_provider(view.name.as_str()).await {
+                kept.push(SharedView { name: view.name, provider, from });
             }
         }
         kept
     }
 
+    /// The siblings of this catalog at `dates` (its dates, in order: the first is the earliest).
+    async fn siblings(&self, dates: &[NaiveDate]) -> Siblings {
+        Siblings { parts: Arc::clone(&self.parts), shared: self.shared_views(dates.first().copied()).await }
+    }
+
     /// A catalog of `parts`' tables and the `kept` views, as of `dates`.
     async fn over_parts(
         parts: Arc<CatalogParts>,
-        kept: Vec<(String, Arc<dyn TableProvider>)>,
+        kept: Vec<SharedView>,
         is_sibling: bool,
         dates: &[NaiveDate],
         runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     ) -> Result<Catalog> {
         let ctx = SessionContext::new_with_config_rt(parts.config.clone(), runtime);
-        for (name, table) in parts.tables.iter().chain(&kept) {
+        let kept: Vec<SharedView> = kept.into_iter().filter(|v| v.holds_at(dates)).collect();
+        for (name, table) in parts.tables.iter() {
             ctx.register_table(name.as_str(), Arc::clone(table))?;
         }
+        for view in &kept {
+            ctx.register_table(view.name.as_str(), Arc::clone(&view.provider))?;
+        }
         register_functions(&ctx, &parts.rules);
-        let mut catalog = Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling };
+        let shared_from = kept.iter().filter_map(|v| v.from.map(|from| (v.name.clone(), from))).collect();
+        let mut catalog =
+            Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling, shared_from };
         catalog.set_as_of(dates).await?;
         Ok(catalog)
     }
@@ -336,10 +370,15 @@ impl Catalog {
         let schema = Arc::new(Schema::new(vec![Field::new("as_of", DataType::Date32, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(days)]).map_err(internal)?;
         register(&self.ctx, "as_of_dates", batch)?;
+        let dates: Vec<NaiveDate> = dates.into_iter().collect();
+        // A view shared from the catalog this one was made from holds while every date is
+        // on or after its date.
+        self.shared_from.retain(|(_, from)| dates.iter().all(|d| d >= from));
         for view in all_views() {
             let lifetime = self.parts.lifetime(&view.name);
             // A cached view that does not depend on the dates is kept, with what it computed.
-            if lifetime == Some(Lifetime::Export) && self.ctx.table_exist(view.name.as_str())? {
+            let shared = self.shared_from.iter().any(|(name, _)| *name == view.name);
+            if (lifetime == Some(Lifetime::Export) || shared) && self.ctx.table_exist(view.name.as_str())? {
                 continue;
             }
             let df = self
@@ -355,7 +394,6 @@ impl Catalog {
             self.ctx.deregister_table(view.name.as_str())?;
             self.ctx.register_table(view.name.as_str(), provider)?;
         }
-        let dates: Vec<NaiveDate> = dates.into_iter().collect();
         if !self.is_sibling {
             self.register_views_at_other_dates(&dates).await?;
         }
@@ -388,8 +426,7 @@ impl Catalog {
             ],
         )?;
         let mapping_table = register(&self.ctx, "other_dates", mapping)?;
-        let siblings: Arc<dyn crate::at_other_dates::SiblingSource> =
-            Arc::new(Siblings { parts: Arc::clone(&self.parts), kept: self.export_cached_views().await });
+        let siblings: Arc<dyn crate::at_other_dates::SiblingSource> = Arc::new(self.siblings(dates).await);
         for view in views {
             // Planned here only for its columns; computed by the sibling when read.
             let df = self
@@ -910,5 +947,35 @@ mod tests {
         assert_eq!(held.as_any_dictionary().keys().to_data(), keys.to_data());
         let text = datafusion::arrow::compute::cast(&held, &DataType::Utf8).unwrap();
         assert_eq!(text.as_string::<i32>(), here.as_string::<i32>());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_sibling_at_later_dates_shares_the_periods_of_the_earliest_date() {
+        use crate::at_other_dates::SiblingSource;
+        let export =
+            CheckedExport::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample")).unwrap();
+        let t = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let catalog = Catalog::new(&export, Rules::builtin(), &[t], &EngineOptions::default()).await.unwrap();
+        let siblings = catalog.siblings(&catalog.as_of).await;
+        let provider_at = async |dates: &[NaiveDate], view: &str| {
+            let sibling = siblings.session_at(dates, catalog.ctx.runtime_env()).await.unwrap();
+            sibling.table_provider(view).await.unwrap()
+        };
+        let own = async |view: &str| catalog.ctx.table_provider(view).await;
+        let week = chrono::Duration::days(7);
+        // The periods from the catalog's date on serve the projection's later dates.
+        let periods = own("follow_up_periods").await.unwrap();
+        assert!(Arc::ptr_eq(&periods, &provider_at(&[t + week, t + week * 4], "follow_up_periods").await));
+        // An earlier date needs periods of measures that ended before the catalog's date.
+        assert!(!Arc::ptr_eq(&periods, &provider_at(&[t - week, t + week], "follow_up_periods").await));
+        // The views of the whole export are shared at any dates; the other dated views never.
+        let rules = own("measure_rules").await.unwrap();
+        assert!(Arc::ptr_eq(&rules, &provider_at(&[t - week], "measure_rules").await));
+        let budget = own("budget_periods").await.unwrap();
+        assert!(!Arc::ptr_eq(&budget, &provider_at(&[t + week], "budget_periods").await));
+        // The catalog itself computes the periods again when its dates change, even to later ones.
+        let mut catalog = catalog;
+        catalog.set_as_of(&[t + week]).await.unwrap();
+        assert!(!Arc::ptr_eq(&periods, &catalog.ctx.table_provider("follow_up_periods").await.unwrap()));
     }
 }
