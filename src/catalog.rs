@@ -272,7 +272,7 @@ impl Catalog {
         Siblings { parts: Arc::clone(&self.parts), shared: self.shared_views(dates.first().copied()).await }
     }
 
-    /// A catalog of `parts`' tables and the `kept` views, as of `dates`.
+    /// A catalog of `parts`' tables and the `kept` views that hold at `dates`, as of `dates`.
     async fn over_parts(
         parts: Arc<CatalogParts>,
         kept: Vec<SharedView>,
@@ -376,7 +376,8 @@ impl Catalog {
         self.shared_from.retain(|(_, from)| dates.iter().all(|d| d >= from));
         for view in all_views() {
             let lifetime = self.parts.lifetime(&view.name);
-            // A cached view that does not depend on the dates is kept, with what it computed.
+            // A cached view that does not depend on the dates is kept, with what it computed,
+            // as is one shared from the catalog this one was made from while it holds.
             let shared = self.shared_from.iter().any(|(name, _)| *name == view.name);
             if (lifetime == Some(Lifetime::Export) || shared) && self.ctx.table_exist(view.name.as_str())? {
                 continue;
