@@ -86,14 +86,18 @@ pub trait ComputeOnce: std::fmt::Debug + Send + Sync {
 /// views here and of the views computed at other dates (`at_other_dates`).
 #[derive(Debug)]
 pub struct Memoized<C: ComputeOnce> {
-    schema: SchemaRef,
+    /// The schema of the rows held; a dictionary column (an id given `by_key`) is shown
+    /// as its values' type and decoded when scanned (`dictionary_columns`).
+    held: SchemaRef,
+    shown: SchemaRef,
     compute: C,
     result: tokio::sync::OnceCell<Arc<MemTable>>,
 }
 
 impl<C: ComputeOnce> Memoized<C> {
-    pub fn new(schema: SchemaRef, compute: C) -> Memoized<C> {
-        Memoized { schema, compute, result: tokio::sync::OnceCell::new() }
+    pub fn new(held: SchemaRef, compute: C) -> Memoized<C> {
+        let shown = crate::dictionary_columns::shown(&held);
+        Memoized { held, shown, compute, result: tokio::sync::OnceCell::new() }
     }
 
     async fn result(&self, state: &dyn Session) -> Result<&Arc<MemTable>> {
@@ -107,23 +111,23 @@ impl<C: ComputeOnce> Memoized<C> {
                     .into_iter()
                     .map(|batches| batches.into_iter().map(|b| self.with_own_schema(b)).collect::<Result<Vec<_>>>())
                     .collect::<Result<Vec<_>>>()?;
-                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.schema), partitions)?))
+                Ok(Arc::new(MemTable::try_new(Arc::clone(&self.held), partitions)?))
             })
             .await
     }
 
     fn with_own_schema(&self, batch: RecordBatch) -> Result<RecordBatch> {
-        if batch.schema() == self.schema {
+        if batch.schema() == self.held {
             return Ok(batch);
         }
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())?)
+        Ok(RecordBatch::try_new(Arc::clone(&self.held), batch.columns().to_vec())?)
     }
 }
 
 #[async_trait]
 impl<C: ComputeOnce + 'static> TableProvider for Memoized<C> {
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+        Arc::clone(&self.shown)
     }
 
     fn table_type(&self) -> TableType {
@@ -141,7 +145,7 @@ impl<C: ComputeOnce + 'static> TableProvider for Memoized<C> {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.result(state).await?.scan(state, projection, filters, limit).await
+        crate::dictionary_columns::decoded(self.result(state).await?.scan(state, projection, filters, limit).await?)
     }
 }
 

@@ -178,6 +178,8 @@ pub struct CatalogParts {
     runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     tables: Vec<(String, Arc<dyn TableProvider>)>,
     rules: Rules,
+    /// `by_key` over the keyed tables, with which the cached views give their ids.
+    by_key: datafusion::logical_expr::ScalarUDF,
     cached_views: Vec<(String, Lifetime)>,
 }
 
@@ -215,6 +217,15 @@ impl Catalog {
     ) -> Result<Catalog> {
         let ctx = session(options)?;
         let keyed = with_row_keys(export)?;
+        let by_key = crate::by_key::function(
+            export
+                .tables
+                .iter()
+                .zip(&keyed)
+                .filter(|(table, _)| ROW_KEYS.iter().any(|(keyed_table, _, _)| *keyed_table == table.spec.name))
+                .map(|(table, batch)| (table.spec.name.to_string(), batch.clone()))
+                .collect(),
+        );
         let mut tables = Vec::new();
         for (table, batch) in export.tables.iter().zip(keyed) {
             tables.push(register(&ctx, table.spec.name, batch)?);
@@ -228,14 +239,15 @@ impl Catalog {
         tables.push(register(&ctx, "export_tables", export_tables(export)?)?);
         tables.push(register(&ctx, "kpi_definitions", kpi_definitions(&rules)?)?);
         tables.push(register(&ctx, "rejected_rows", rejected_rows(export)?)?);
-        register_functions(&ctx, &rules);
         let parts = Arc::new(CatalogParts {
             config: ctx.copied_config(),
             runtime: ctx.runtime_env(),
             tables,
             rules: rules.clone(),
+            by_key,
             cached_views: options.cached_views.clone(),
         });
+        register_functions(&ctx, &parts);
         let mut catalog = Catalog { ctx, rules, as_of: Vec::new(), parts, is_sibling: false, shared_from: Vec::new() };
         catalog.set_as_of(as_of).await?;
         Ok(catalog)
@@ -288,7 +300,7 @@ impl Catalog {
         for view in &kept {
             ctx.register_table(view.name.as_str(), Arc::clone(&view.provider))?;
         }
-        register_functions(&ctx, &parts.rules);
+        register_functions(&ctx, &parts);
         let shared_from = kept.iter().filter_map(|v| v.from.map(|from| (v.name.clone(), from))).collect();
         let mut catalog =
             Catalog { ctx, rules: parts.rules.clone(), as_of: Vec::new(), parts, is_sibling, shared_from };
@@ -522,10 +534,13 @@ pub fn other_date_views() -> Vec<ViewSql> {
     views("views_at_other_dates")
 }
 
-fn register_functions(ctx: &SessionContext, rules: &Rules) {
-    for function in crate::sql_functions::functions(&rules.calendar) {
+/// The rules' functions, and `by_key` for the views (not among `functions()`, which the
+/// endpoint's users get).
+fn register_functions(ctx: &SessionContext, parts: &CatalogParts) {
+    for function in crate::sql_functions::functions(&parts.rules.calendar) {
         ctx.register_udf(function);
     }
+    ctx.register_udf(parts.by_key.clone());
 }
 
 /// The settings of every session over the catalog: DATAFUSION_* environment variables

@@ -6,6 +6,7 @@
 //! commands read views (`kpi`, reports, analysts' SQL).
 
 pub mod at_other_dates;
+pub mod by_key;
 pub mod cached_view;
 pub mod calendar;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod contained;
 pub mod contract;
 pub mod cores;
 pub mod delivery;
+pub mod dictionary_columns;
 pub mod error;
 pub mod export;
 pub mod freed_memory;

@@ -7,23 +7,19 @@
 //! dropped from a session by deregistering it: its provider stays alive inside every view
 //! that names it. The provider is kept, and only its rows go.
 //!
-//! A column held dictionary-encoded (one that `repeats`, see `contract`) is shown as its
-//! values' type and decoded as it is scanned, batch by batch: the SQL, the outputs and an
-//! analyst's client see text, and only the columns a query reads are decoded.
+//! A column held dictionary-encoded (one that `repeats`, see `contract`, or an id held as
+//! its key) is shown as its values' type and decoded as it is scanned (`dictionary_columns`).
 
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Statistics, plan_err};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::{CastExpr, Column};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::projection::ProjectionExec;
 
 #[derive(Debug)]
 pub struct Releasable {
@@ -35,16 +31,7 @@ pub struct Releasable {
 
 impl Releasable {
     pub fn new(name: &str, table: MemTable) -> Releasable {
-        let held = table.schema();
-        let fields: Vec<Field> = held
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Dictionary(_, values) => f.as_ref().clone().with_data_type(values.as_ref().clone()),
-                _ => f.as_ref().clone(),
-            })
-            .collect();
-        let schema = Arc::new(Schema::new_with_metadata(fields, held.metadata().clone()));
+        let schema = crate::dictionary_columns::shown(&table.schema());
         Releasable { name: name.to_string(), schema, rows: RwLock::new(Some(Arc::new(table))) }
     }
 
@@ -93,25 +80,7 @@ impl TableProvider for Releasable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let scan = self.rows()?.scan(state, projection, filters, limit).await?;
-        let held = scan.schema();
-        if !held.fields().iter().any(|f| matches!(f.data_type(), DataType::Dictionary(..))) {
-            return Ok(scan);
-        }
-        let decoded = held
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(f.name(), i));
-                let expr = match f.data_type() {
-                    DataType::Dictionary(_, values) => Arc::new(CastExpr::new(column, values.as_ref().clone(), None)),
-                    _ => column,
-                };
-                (expr, f.name().clone())
-            })
-            .collect::<Vec<_>>();
-        Ok(Arc::new(ProjectionExec::try_new(decoded, scan)?))
+        crate::dictionary_columns::decoded(self.rows()?.scan(state, projection, filters, limit).await?)
     }
 }
 

@@ -1,14 +1,14 @@
 -- Every measure with its paragraph rule, its case's unit and its action-plan due date.
 -- Independent of the as-of date; plan_due_on is null where no plan is needed (docs/rules.md, docs/kpis.md).
--- The case id comes with the case's other columns (the measures hold it as a key).
+-- The ids are given by their keys (by_key): the join carries numbers, not text.
 SELECT
-    m.measure_id,
+    by_key('measures', 'measure_id', m.measure_key) AS measure_id,
     m.measure_key,
-    c.case_id,
+    by_key('cases', 'case_id', c.case_key) AS case_id,
     c.case_key,
-    c.unit_id,
+    by_key('units', 'unit_id', c.unit_key) AS unit_id,
     c.unit_key,
-    m.paragraph,
+    by_key('measures', 'paragraph', m.measure_key) AS paragraph,
     r.rule_prefix,
     m.started_on,
     m.ended_on,

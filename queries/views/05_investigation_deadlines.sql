@@ -1,13 +1,13 @@
 -- Every investigation with its clock start (aware_on, else started_on) and deadline.
--- The deadline is the clock start plus the investigation limit of the rules. The case id
--- comes with the case's unit and caseworker (the investigations hold it as a key).
+-- The deadline is the clock start plus the investigation limit of the rules. The case's
+-- ids (its own, its unit's, its caseworker's) are given by its keys (by_key).
 SELECT
     i.investigation_id,
-    c.case_id,
+    by_key('cases', 'case_id', c.case_key) AS case_id,
     c.case_key,
-    c.unit_id,
+    by_key('units', 'unit_id', c.unit_key) AS unit_id,
     c.unit_key,
-    c.caseworker_id,
+    by_key('cases', 'caseworker_id', c.case_key) AS caseworker_id,
     i.started_on,
     i.completed_on,
     i.aware_on,

@@ -36,11 +36,11 @@ periods AS (
     WINDOW w AS (ORDER BY measure_key, from_on, last_follow_up_on NULLS FIRST, set_next_due_on NULLS FIRST)
 )
 SELECT
-    m.measure_id,
-    m.case_id,
+    by_key('measures', 'measure_id', m.measure_key) AS measure_id,
+    by_key('cases', 'case_id', m.case_key) AS case_id,
     m.case_key,
-    m.unit_id,
-    m.paragraph,
+    by_key('units', 'unit_id', m.unit_key) AS unit_id,
+    by_key('measures', 'paragraph', m.measure_key) AS paragraph,
     m.started_on,
     m.ended_on,
     p.from_on,
@@ -53,7 +53,8 @@ SELECT
         ELSE p.last_follow_up_on + r.follow_up_every
     END AS follow_up_due_on
 -- rule_params (one row) first: the engine builds the cross join's small side. The measures'
--- ids and unit join the periods at the end, so the window's sort moves keys and dates only.
+-- keys join the periods at the end, so the window's sort moves keys and dates only, and
+-- the ids are given by the keys (by_key) rather than copied by the join.
 FROM rule_params r
 CROSS JOIN periods p
 JOIN relevant_measures m ON m.measure_key = p.measure_key
