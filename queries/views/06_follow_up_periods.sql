@@ -3,7 +3,8 @@
 -- date until the next one (until_on is null for the last). At a date, the period containing
 -- it gives the due date (follow_up_due), with no aggregation per date. Computed once per
 -- set of as-of dates, and only for measures that can be active at one of them (not ended
--- before the first): in a long history most measures ended years ago.
+-- before the first): in a long history most measures ended years ago. Likewise only the
+-- periods that hold at or after the first date are kept (not ended by it).
 -- Follow-ups count for a measure when they are of its case, for it or for the whole case,
 -- and not before it started. Several follow-ups on one date: the latest next_due_on among
 -- them counts (docs/kpis.md); the others get empty periods (from_on = until_on), as does the
@@ -34,6 +35,12 @@ periods AS (
     SELECT *, CASE WHEN lead(measure_key) OVER w = measure_key THEN lead(from_on) OVER w END AS until_on
     FROM period_starts
     WINDOW w AS (ORDER BY measure_key, from_on, last_follow_up_on NULLS FIRST, set_next_due_on NULLS FIRST)
+),
+held_periods AS (
+    -- A period that ended by the first date holds at none: most of a measure's history.
+    SELECT *
+    FROM periods
+    WHERE until_on IS NULL OR until_on > (SELECT min(as_of) FROM as_of_dates)
 )
 SELECT
     by_key('measures', 'measure_id', m.measure_key) AS measure_id,
@@ -56,5 +63,5 @@ SELECT
 -- keys join the periods at the end, so the window's sort moves keys and dates only, and
 -- the ids are given by the keys (by_key) rather than copied by the join.
 FROM rule_params r
-CROSS JOIN periods p
+CROSS JOIN held_periods p
 JOIN relevant_measures m ON m.measure_key = p.measure_key
