@@ -377,6 +377,11 @@ fn a_scoped_user_sees_no_id_outside_the_grant_in_any_table_view_or_error() {
             );
         }
     }
+    // The views' by_key (an id by its row key) is not among the functions a user of the
+    // endpoint gets: nothing is looked up by number.
+    let out = server.psql(head.0, head.1, &["SELECT by_key('cases', 'case_id', 1)"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.stdout.is_empty() && stderr.contains("by_key"), "{stderr}");
     // The rows kept for A1 are there, with the other department's ids cleared.
     assert_eq!(
         server.rows(
