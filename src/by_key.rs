@@ -64,21 +64,20 @@ fn plan_error(message: String) -> DataFusionError {
 
 impl ByKey {
     /// The column `column` of the keyed table `table`, both named by literal text.
-    fn values(&self, table: Option<&ScalarValue>, column: Option<&ScalarValue>) -> Result<&ArrayRef> {
-        let text = |v: Option<&ScalarValue>| match v {
-            Some(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s))) => {
-                Ok(s.clone())
-            }
-            _ => Err(plan_error("the table and the column are named by literal text".into())),
+    fn values<'a>(&self, table: Option<&'a ScalarValue>, column: Option<&'a ScalarValue>) -> Result<&ArrayRef> {
+        let text = |v: Option<&'a ScalarValue>| {
+            v.and_then(ScalarValue::try_as_str)
+                .flatten()
+                .ok_or_else(|| plan_error("the table and the column are named by literal text".into()))
         };
         let (table, column) = (text(table)?, text(column)?);
         let (_, batch) = self
             .tables
             .iter()
-            .find(|(name, _)| *name == table)
+            .find(|(name, _)| name == table)
             .ok_or_else(|| plan_error(format!("{table} is not a keyed table")))?;
         let values =
-            batch.column_by_name(&column).ok_or_else(|| plan_error(format!("{table} has no column {column}")))?;
+            batch.column_by_name(column).ok_or_else(|| plan_error(format!("{table} has no column {column}")))?;
         if matches!(values.data_type(), DataType::Dictionary(..)) {
             return Err(plan_error(format!("{table}.{column} refers to another table; look it up there")));
         }
