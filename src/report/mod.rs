@@ -123,8 +123,14 @@ pub async fn compute_report(catalog: &mut Catalog, week: IsoWeek, also_at: &[Nai
 }
 
 /// Writes the report's pages, workbooks and tables into `out`, which must exist; nothing
-/// is written outside it.
+/// is written outside it but the small workbooks' sheets' temporary files, which the
+/// machine's memory folder holds while they are written (`xlsx::SmallSheets`).
 pub fn write_report(figures: ReportFigures, out: &Path) -> Result<ReportSummary> {
+    write_report_with(figures, out, &xlsx::SmallSheets::for_this_machine())
+}
+
+/// `write_report`, with the small units' sheets kept as `small` says.
+pub fn write_report_with(figures: ReportFigures, out: &Path, small: &xlsx::SmallSheets) -> Result<ReportSummary> {
     out_folder(out)?;
     let ReportFigures { data, rules } = figures;
     let rules = &rules;
@@ -148,7 +154,7 @@ pub fn write_report(figures: ReportFigures, out: &Path) -> Result<ReportSummary>
         let started = Instant::now();
         write(&format!("{stem}.html"), &html::unit_page(&env, &ctx, unit)?)?;
         let html_done = Instant::now();
-        xlsx::write_workbook(&ctx, unit, &out.join(format!("{stem}.xlsx")))?;
+        xlsx::write_workbook(&ctx, unit, &out.join(format!("{stem}.xlsx")), small)?;
         tally.html += html_done - started;
         tally.xlsx += html_done.elapsed();
         tracing::trace!(

@@ -1,7 +1,7 @@
 //! The Excel workbook of one unit: the report's tables as Excel tables (with autofilter),
 //! numbers as numbers, dates as dates, and met / not met coloured green / red.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, Worksheet};
@@ -29,20 +29,81 @@ use sheet::{
 const ZIP_LEVEL: u8 = 2;
 
 /// Units with at least this many cases (in the unit and below) get workbooks whose sheets
-/// stream their rows through a temporary file each, so the organisation's and the large
-/// centres' hundreds of thousands of rows are never held in memory. Smaller units' sheets
-/// are built in memory: a night has about 1,600 of them, and at 20 temporary files a
-/// workbook making and deleting the files cost more than the cells (benches/README.md,
-/// "Workbooks: temporary files and the Deflate level").
+/// stream their rows through a temporary file each, beside the workbook, so the
+/// organisation's and the large centres' hundreds of thousands of rows are never held in
+/// memory. Smaller units' sheets go where `SmallSheets` says (benches/README.md,
+/// "Workbooks: temporary files and the Deflate level" and "Small workbooks without a
+/// thread per sheet").
 const STREAMED_FROM_CASES: i64 = 20_000;
 
-fn streamed(unit: &UnitInfo) -> bool {
-    unit.cases >= STREAMED_FROM_CASES
+/// Where the sheets of units under `STREAMED_FROM_CASES` cases keep their rows until the
+/// workbook is saved. Kept in the workbook, the writer assembles each sheet on a thread of
+/// its own when it saves: about 30,000 short threads a night at a million cases, whose
+/// start and end waited on the process's memory map while the other writer's pages were
+/// faulted in. Streamed through temporary files, a sheet needs no thread; in a folder held
+/// in memory the files cost next to nothing (on a disk, making and deleting 30,000 files
+/// cost more than the threads).
+#[derive(Debug, Clone, Default)]
+pub struct SmallSheets {
+    /// The folder of the temporary files; none: in the workbook.
+    folder: Option<PathBuf>,
 }
 
-/// A new sheet of `unit`'s workbook, streamed or in memory (`STREAMED_FROM_CASES`).
-fn add_sheet<'a>(wb: &'a mut Workbook, unit: &UnitInfo) -> Result<&'a mut Worksheet> {
-    if streamed(unit) { wb.add_worksheet_with_constant_memory().map_err(xlsx_error) } else { Ok(wb.add_worksheet()) }
+/// The folder Linux keeps in memory for shared files (a tmpfs), and the room it must have
+/// free to be used: a small unit's workbook has well under a megabyte of sheets (0.46 MB
+/// for the largest department at a million cases), and a container may give it only
+/// 64 MB.
+const MEMORY_FOLDER: &str = "/dev/shm";
+const MEMORY_FOLDER_ROOM: u64 = 256 << 20;
+
+impl SmallSheets {
+    pub fn in_workbook() -> SmallSheets {
+        SmallSheets { folder: None }
+    }
+
+    pub fn streamed_in(folder: PathBuf) -> SmallSheets {
+        SmallSheets { folder: Some(folder) }
+    }
+
+    /// Streamed through the memory folder when this machine has one with room that this
+    /// process can write in; else in the workbook.
+    pub fn for_this_machine() -> SmallSheets {
+        let folder = Path::new(MEMORY_FOLDER);
+        let usable = free_bytes(folder).is_some_and(|free| free >= MEMORY_FOLDER_ROOM)
+            && tempfile::tempfile_in(folder).is_ok();
+        if usable { SmallSheets::streamed_in(folder.to_path_buf()) } else { SmallSheets::in_workbook() }
+    }
+}
+
+/// The bytes an unprivileged process may still write in the file system of `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stat` is written by statvfs on success.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+/// Where one workbook's sheets keep their rows.
+#[derive(Clone, Copy)]
+enum SheetRows<'a> {
+    InWorkbook,
+    /// Through a temporary file per sheet in this folder.
+    Streamed(&'a Path),
+}
+
+/// A new sheet of a workbook whose sheets keep their rows as `rows` says.
+fn add_sheet<'a>(wb: &'a mut Workbook, rows: SheetRows) -> Result<&'a mut Worksheet> {
+    match rows {
+        SheetRows::Streamed(_) => wb.add_worksheet_with_constant_memory().map_err(xlsx_error),
+        SheetRows::InWorkbook => Ok(wb.add_worksheet()),
+    }
 }
 
 /// Sheet names, in workbook order (the report's items 1–5, then the trend, then plan item 12,
@@ -104,9 +165,23 @@ fn kpi_summary(ctx: &PageContext, unit: &str, kpis: &[&str]) -> String {
 
 /// Writes `<unit>.xlsx` for one unit. The workbook writer unwraps the errors of the
 /// temporary files its sheets are written through (a full disk panics inside it), so its
-/// work runs contained and the OS's reason is read back from the panic.
-pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()> {
-    crate::contained::run(|| build_workbook(ctx, unit, path)).unwrap_or_else(|panic| {
+/// work runs contained and the OS's reason is read back from the panic. A small unit's
+/// workbook that cannot be streamed through `small`'s folder (full, or gone) is written
+/// again in memory: that folder is only where it is quickest.
+pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path, small: &SmallSheets) -> Result<()> {
+    let beside = path.parent().unwrap_or(Path::new("."));
+    match (unit.cases >= STREAMED_FROM_CASES, small.folder.as_deref()) {
+        (true, _) => contained_workbook(ctx, unit, path, SheetRows::Streamed(beside)),
+        (false, None) => contained_workbook(ctx, unit, path, SheetRows::InWorkbook),
+        (false, Some(folder)) => contained_workbook(ctx, unit, path, SheetRows::Streamed(folder)).or_else(|e| {
+            tracing::debug!(unit = unit.id, folder = %folder.display(), error = %e, "workbook written again in memory");
+            contained_workbook(ctx, unit, path, SheetRows::InWorkbook)
+        }),
+    }
+}
+
+fn contained_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path, rows: SheetRows) -> Result<()> {
+    crate::contained::run(|| build_workbook(ctx, unit, path, rows)).unwrap_or_else(|panic| {
         Err(match crate::contained::os_error(panic.as_ref()) {
             Some(io) => Error::io_path("write", path, io),
             None => Error::Internal(format!("cannot write {}: the Excel writer failed", path.display())),
@@ -114,17 +189,17 @@ pub fn write_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result
     })
 }
 
-fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()> {
+fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path, sheet_rows: SheetRows) -> Result<()> {
     let data = ctx.data;
     let week = data.week;
     let as_of = week.sunday();
     let id = unit.id.as_str();
     let f = Formats::new();
     let mut wb = Workbook::new();
-    // A large unit's sheets are written in constant memory through temporary files: keep
-    // them beside the workbook, on the disk the run writes to and checks, rather than in
-    // the system's temp folder (often small, or held in memory).
-    if let Some(dir) = path.parent().filter(|_| streamed(unit)) {
+    // Streamed sheets' temporary files go in the folder chosen for them (a large unit's
+    // beside the workbook, on the disk the run writes to and checks), never in the
+    // system's temp folder.
+    if let SheetRows::Streamed(dir) = sheet_rows {
         wb.set_tempdir(dir).map_err(xlsx_error)?;
     }
     wb.set_zip_compression_level(ZIP_LEVEL);
@@ -143,7 +218,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 1. KPI overview.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[0]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[0]).map_err(xlsx_error)?;
         // Tile by tile as the page shows them, each tile's worst KPI against its target first.
         let rows: Vec<Vec<Cell>> = tiles::tiles()
             .iter()
@@ -198,7 +273,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 2. Production.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[1]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[1]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .production
             .get(id)
@@ -241,7 +316,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 3. Overdue cases, worst first.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[2]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[2]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .overdue
             .get(id)
@@ -294,7 +369,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 4. Coming deadlines.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[3]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[3]).map_err(xlsx_error)?;
         let rows: Vec<Vec<Cell>> = ctx
             .deadlines
             .get(id)
@@ -351,7 +426,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 5. Caseworkers.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[4]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[4]).map_err(xlsx_error)?;
         let share_cells = |s: &Share| vec![Cell::Int(s.numerator), Cell::Int(s.denominator), Cell::Pct(s.share)];
         let rows: Vec<Vec<Cell>> = ctx
             .caseworkers
@@ -409,7 +484,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 6. Trend: each KPI's share per week.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[5]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[5]).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let rows: Vec<Vec<Cell>> = week
             .sundays_back(super::TREND_WEEKS)
@@ -442,7 +517,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 
     // 7. Plan item 12: every open deadline breach, oldest deadline first.
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(SHEETS[6]).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(SHEETS[6]).map_err(xlsx_error)?;
         let section = &da::SECTIONS[0];
         let breaches = ctx.breaches.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let rows: Vec<Vec<Cell>> = breaches
@@ -512,7 +587,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     for (sheet, table, section) in
         [(SHEETS[7], "Underretninger", &da::SECTIONS[1]), (SHEETS[8], "Klager", &da::SECTIONS[2])]
     {
-        let ws = add_sheet(&mut wb, unit)?.set_name(sheet).map_err(xlsx_error)?;
+        let ws = add_sheet(&mut wb, sheet_rows)?.set_name(sheet).map_err(xlsx_error)?;
         let figures = ctx.kpi.get(id).map(|v| v.as_slice()).unwrap_or_default();
         let no_data = ctx.no_data(section);
         let rows: Vec<Vec<Cell>> = if no_data.is_some() {
@@ -586,13 +661,9 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
     // 10 … : the audit lists (docs/kpis.md) and the projection, a sheet each; after the
     // recovery lists, the burn-down's weekly counts.
     for list in &data.lists {
-        write_list(&mut wb, ctx, unit, list, &f, &title)?;
+        write_list(&mut wb, sheet_rows, ctx, unit, list, &f, &title)?;
         if list.spec.key == "recovery_caseworkers" {
-            let ws = wb
-                .add_worksheet_with_constant_memory()
-                .map_err(xlsx_error)?
-                .set_name(RECOVERY_TREND_SHEET)
-                .map_err(xlsx_error)?;
+            let ws = add_sheet(&mut wb, sheet_rows)?.set_name(RECOVERY_TREND_SHEET).map_err(xlsx_error)?;
             let rows: Vec<Vec<Cell>> = audit::recovery_counts(ctx, id)
                 .into_iter()
                 .map(|(date, n)| {
@@ -618,7 +689,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
             )?;
         }
     }
-    write_list(&mut wb, ctx, unit, &data.projection, &f, &title)?;
+    write_list(&mut wb, sheet_rows, ctx, unit, &data.projection, &f, &title)?;
 
     // Assembled in memory and written here, so the file itself fails cleanly.
     let bytes = wb.save_to_buffer().map_err(|e| match xlsx_io_cause(&e) {
@@ -631,6 +702,7 @@ fn build_workbook(ctx: &PageContext, unit: &UnitInfo, path: &Path) -> Result<()>
 /// A list of the audit sections as a sheet: every row of the unit's list.
 fn write_list(
     wb: &mut Workbook,
+    sheet_rows: SheetRows,
     ctx: &PageContext,
     unit: &UnitInfo,
     list: &List,
@@ -638,7 +710,7 @@ fn write_list(
     title: &dyn Fn(&str) -> String,
 ) -> Result<()> {
     let spec = list.spec;
-    let ws = add_sheet(wb, unit)?.set_name(spec.sheet).map_err(xlsx_error)?;
+    let ws = add_sheet(wb, sheet_rows)?.set_name(spec.sheet).map_err(xlsx_error)?;
     let mut rows = Vec::new();
     for row in list.rows(&unit.id) {
         let mut cells = Vec::new();

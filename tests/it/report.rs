@@ -1888,3 +1888,79 @@ async fn a_statement_reads_the_postings_through_views_computed_per_date_only() {
         assert_eq!(catalog.statement_reads(statement, "postings").await.unwrap(), reads, "{statement}");
     }
 }
+
+/// Every sheet of a workbook as its cells' values, sheet by sheet.
+fn workbook_cells(path: &Path) -> Vec<(String, Vec<Vec<Data>>)> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    let names = wb.sheet_names().to_vec();
+    names
+        .into_iter()
+        .map(|name| {
+            let range = wb.worksheet_range(&name).unwrap();
+            let rows = range.rows().map(|r| r.to_vec()).collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// Small units' sheets are streamed through temporary files when a folder is given for
+/// them (the machine's memory folder in a run), kept in the workbook when none is, and kept
+/// in the workbook after all when the folder cannot be written: the same cells each way,
+/// and the same pages.
+#[tokio::test]
+async fn small_workbooks_hold_the_same_cells_streamed_or_in_memory() {
+    use cwkpi::report::xlsx::SmallSheets;
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = sample_export(tmp.path());
+    let export = CheckedExport::load(&sample).unwrap();
+    let w = week("2026-W47");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let ways = [
+        ("in_workbook", SmallSheets::in_workbook()),
+        ("streamed", SmallSheets::streamed_in(scratch.clone())),
+        ("fallen_back", SmallSheets::streamed_in(tmp.path().join("no such folder"))),
+    ];
+    let mut outs = Vec::new();
+    for (name, small) in &ways {
+        let out = tmp.path().join(name);
+        std::fs::create_dir_all(&out).unwrap();
+        let mut catalog =
+            Catalog::new(&export, Rules::builtin(), &w.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default())
+                .await
+                .unwrap();
+        let figures = cwkpi::report::compute_report(&mut catalog, w, &[]).await.unwrap();
+        cwkpi::report::write_report_with(figures, &out, small).unwrap();
+        outs.push(out);
+    }
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "no temporary file is left behind");
+
+    let workbooks: Vec<PathBuf> = std::fs::read_dir(&outs[0])
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xlsx"))
+        .collect();
+    assert!(workbooks.len() >= 5, "the sample has a workbook per unit");
+    // A workbook kept in memory shares its strings in one part; a streamed one writes them in
+    // its cells. So the three ways did take different paths.
+    let shares_strings = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        bytes.windows(20).any(|w| w == b"xl/sharedStrings.xml")
+    };
+    for in_workbook in &workbooks {
+        let name = in_workbook.file_name().unwrap();
+        let (streamed, fallen_back) = (outs[1].join(name), outs[2].join(name));
+        assert!(shares_strings(in_workbook) && !shares_strings(&streamed) && shares_strings(&fallen_back), "{name:?}");
+        let cells = workbook_cells(in_workbook);
+        assert!(cells.len() >= cwkpi::report::xlsx::SHEETS.len(), "{name:?}");
+        assert!(cells.iter().map(|(_, rows)| rows.len()).sum::<usize>() > 20, "{name:?} has its tables");
+        assert_eq!(cells, workbook_cells(&streamed), "{name:?} streamed");
+        assert_eq!(cells, workbook_cells(&fallen_back), "{name:?} kept in memory after all");
+    }
+    // Everything else is byte for byte the same.
+    let others = |out: &Path| {
+        files_under(out).into_iter().filter(|(p, _)| p.extension().is_none_or(|e| e != "xlsx")).collect::<Vec<_>>()
+    };
+    assert_eq!(others(&outs[0]), others(&outs[1]));
+    assert_eq!(others(&outs[0]), others(&outs[2]));
+}
