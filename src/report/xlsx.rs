@@ -69,13 +69,15 @@ impl SmallSheets {
     /// process can write in; else in the workbook.
     pub fn for_this_machine() -> SmallSheets {
         let folder = Path::new(MEMORY_FOLDER);
-        let usable = free_bytes(folder).is_some_and(|free| free >= MEMORY_FOLDER_ROOM)
-            && tempfile::tempfile_in(folder).is_ok();
+        let usable =
+            free_bytes(folder).is_some_and(|free| free >= MEMORY_FOLDER_ROOM) && tempfile::tempfile_in(folder).is_ok();
         if usable { SmallSheets::streamed_in(folder.to_path_buf()) } else { SmallSheets::in_workbook() }
     }
 }
 
 /// The bytes an unprivileged process may still write in the file system of `dir`.
+// statvfs's field types differ between platforms (u64 on 64-bit Linux).
+#[allow(clippy::useless_conversion)]
 fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;

@@ -1925,10 +1925,14 @@ async fn small_workbooks_hold_the_same_cells_streamed_or_in_memory() {
     for (name, small) in &ways {
         let out = tmp.path().join(name);
         std::fs::create_dir_all(&out).unwrap();
-        let mut catalog =
-            Catalog::new(&export, Rules::builtin(), &w.sundays_back(cwkpi::report::TREND_WEEKS), &EngineOptions::default())
-                .await
-                .unwrap();
+        let mut catalog = Catalog::new(
+            &export,
+            Rules::builtin(),
+            &w.sundays_back(cwkpi::report::TREND_WEEKS),
+            &EngineOptions::default(),
+        )
+        .await
+        .unwrap();
         let figures = cwkpi::report::compute_report(&mut catalog, w, &[]).await.unwrap();
         cwkpi::report::write_report_with(figures, &out, small).unwrap();
         outs.push(out);
