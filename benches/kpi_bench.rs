@@ -298,6 +298,12 @@ fn measure(options: &Options, case: &Case) -> Result<Vec<Measurement>, String> {
     for run in 0..options.runs {
         let out = scratch.join(format!("out-{run}"));
         let _ = std::fs::remove_dir_all(&out);
+        // Whatever an earlier run or case left for the kernel to write back is written
+        // first: a nightly writes 680 MB at scale 100, and the next run sharing the disk
+        // with that write-back ran 30–40 % slower in every step (benches/README.md, "Small
+        // workbooks without a thread per sheet").
+        // SAFETY: sync takes no arguments and cannot fail.
+        unsafe { libc::sync() };
         let args: Vec<String> = case.args.iter().map(|a| a.replace("{out}", &out.display().to_string())).collect();
         let result = run_once(&options.cwkpi, &args, &scratch);
         let _ = std::fs::remove_dir_all(&out);
