@@ -126,7 +126,9 @@ pub async fn compute_report(catalog: &mut Catalog, week: IsoWeek, also_at: &[Nai
 /// is written outside it but the small workbooks' sheets' temporary files, which the
 /// machine's memory folder holds while they are written (`xlsx::SmallSheets`).
 pub fn write_report(figures: ReportFigures, out: &Path) -> Result<ReportSummary> {
-    write_report_with(figures, out, &xlsx::SmallSheets::for_this_machine())
+    let small = xlsx::SmallSheets::for_this_machine();
+    tracing::debug!(sheets = ?small, "where small units' workbooks keep their sheets");
+    write_report_with(figures, out, &small)
 }
 
 /// `write_report`, with the small units' sheets kept as `small` says.

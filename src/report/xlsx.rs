@@ -805,3 +805,17 @@ fn list_note(ctx: &PageContext, unit: &UnitInfo, key: &str) -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_bytes_reads_the_folders_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_bytes(dir.path()).expect("statvfs of a folder that exists");
+        assert!(free > 0, "the test's temp folder has room");
+        assert_eq!(free_bytes(&dir.path().join("no such folder")), None);
+        assert_eq!(free_bytes(Path::new("a\0name")), None, "a path with a NUL byte is no folder");
+    }
+}
