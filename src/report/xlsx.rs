@@ -21,12 +21,13 @@ use sheet::{
     Cell, Formats, colour, colour_share, colour_share_towards, column_cell, write_table, xlsx_error, xlsx_io_cause,
 };
 
-/// Deflate level of the workbooks' zip container. At the default (6) compressing took
-/// about a third of the writing, and a night writes 1,600 workbooks at a million cases;
-/// level 2 takes about half that time for files about a tenth larger (benches/README.md,
-/// "Workbooks: temporary files and the Deflate level"). The sheets' contents are the same
-/// at every level.
-const ZIP_LEVEL: u8 = 2;
+/// Deflate level of the workbooks' zip container. A workbook is about 60 small parts,
+/// each compressed on its own; at levels 2 and up every part builds its own Huffman trees,
+/// which was a large share of compressing them. Level 1 codes with fixed trees: a night's
+/// workbooks are written 1.5 s sooner at a million cases, for files a quarter larger than
+/// at level 2 (benches/README.md, "Workbooks at Deflate level 1"). The sheets' contents
+/// are the same at every level.
+const ZIP_LEVEL: u8 = 1;
 
 /// Units with at least this many cases (in the unit and below) get workbooks whose sheets
 /// stream their rows through a temporary file each, beside the workbook, so the
