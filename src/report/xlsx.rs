@@ -44,7 +44,7 @@ const STREAMED_FROM_CASES: i64 = 20_000;
 /// faulted in. Streamed through temporary files, a sheet needs no thread; in a folder held
 /// in memory the files cost next to nothing (on a disk, making and deleting 30,000 files
 /// cost more than the threads).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SmallSheets {
     /// The folder of the temporary files; none: in the workbook.
     folder: Option<PathBuf>,
